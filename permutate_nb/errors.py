@@ -1,0 +1,74 @@
+"""Errors raised by permutate_nb, written to be read by the person who ran the job.
+
+Every error a user can cause derives from ``PermutateError``; its ``str()`` is one or two
+lines that name the field, file, line or URL at fault and say what to do. Faces (CLI,
+notebook) print that text alone, with no traceback, unless asked for one.
+
+    PermutateError
+    ├── RequestError        the request (YAML / JSON / dict) is invalid
+    ├── PluginLoadError     a manifest or OpenAPI document cannot be fetched or understood
+    ├── ConfigurationError  settings are missing or wrong (API key, model file, provider)
+    │   └── MissingExtraError   an optional package is not installed (names the pip command)
+    └── ProviderError       an LLM endpoint failed for good (after retries)
+        └── TransientProviderError  a failure worth retrying (429, 5xx, timeout, connection)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PermutateError",
+    "RequestError",
+    "PluginLoadError",
+    "ConfigurationError",
+    "MissingExtraError",
+    "ProviderError",
+    "TransientProviderError",
+    "PermutateWarning",
+]
+
+
+class PermutateError(Exception):
+    """Base class: the message is complete and meant for the user as is."""
+
+
+class RequestError(PermutateError):
+    """The permutate request is invalid; the message names the field path and, for YAML, the line."""
+
+
+class PluginLoadError(PermutateError):
+    """A plugin manifest or its OpenAPI document could not be fetched, parsed or understood."""
+
+
+class ConfigurationError(PermutateError):
+    """Something outside the request is missing: an API key, a model file, a provider."""
+
+
+class MissingExtraError(ConfigurationError):
+    """An optional dependency is missing; the message is the pip command that installs it."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed: run  pip install \"permutate-nb[{extra}]\""
+        )
+        self.package = package
+        self.extra = extra
+
+
+class ProviderError(PermutateError):
+    """An LLM endpoint answered with an error that retrying will not fix."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientProviderError(ProviderError):
+    """A failure worth retrying: 429, 5xx, a timeout or a dropped connection."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class PermutateWarning(UserWarning):
+    """Something was worked around (a snapshot used, a config key ignored); shown as one line."""
