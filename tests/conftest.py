@@ -1,0 +1,51 @@
+"""Shared fixtures: a scripted OpenAI-compatible server and an isolated PERMUTATE_HOME.
+
+One server serves the whole session (starting a loop thread per test would be wasteful);
+``scripted`` hands each test a freshly reset view of it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from permutate_nb.testing.scripted_server import ScriptedOpenAIServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _openai_api_key() -> None:
+    """Clients that insist on a key find one; a real key set by the developer is left alone."""
+    os.environ.setdefault("OPENAI_API_KEY", "test-key")
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[ScriptedOpenAIServer]:
+    """One scripted server for the session; its empty script answers every request with text."""
+    os.environ.setdefault("OPENAI_API_KEY", "test-key")
+    with ScriptedOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def scripted(openai_server: ScriptedOpenAIServer) -> Iterator[ScriptedOpenAIServer]:
+    """The session server with the default script, no delay, recording on, no requests, no hits."""
+    openai_server.set_script(None)
+    openai_server.delay = 0.0
+    openai_server.record = True
+    openai_server.reset()
+    yield openai_server
+    openai_server.set_script(None)
+    openai_server.delay = 0.0
+    openai_server.record = True
+
+
+@pytest.fixture(autouse=True)
+def permutate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point PERMUTATE_HOME at a per-test directory so no test writes into ~/.permutate."""
+    home = tmp_path / "permutate_home"
+    home.mkdir()
+    monkeypatch.setenv("PERMUTATE_HOME", str(home))
+    return home
