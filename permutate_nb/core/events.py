@@ -1,0 +1,58 @@
+"""Progress events. The engine reports through a ``Reporter``; faces decide how to show it.
+
+A reporter must be cheap: ``run_finished`` is called once per run on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .results import JobResult, RunDetail
+
+__all__ = ["JobStarted", "Reporter", "NullReporter", "CompositeReporter"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    job_name: str
+    total_runs: int
+    permutations: tuple[str, ...]
+    runs_per_permutation: int
+
+
+class Reporter:
+    """Override what you need; every hook is a no-op by default."""
+
+    def job_started(self, event: JobStarted) -> None: ...
+
+    def run_started(self, index: int) -> None: ...
+
+    def run_finished(self, index: int, detail: "RunDetail") -> None: ...
+
+    def job_finished(self, result: "JobResult") -> None: ...
+
+
+NullReporter = Reporter
+
+
+class CompositeReporter(Reporter):
+    def __init__(self, *reporters: Reporter) -> None:
+        self._reporters = reporters
+
+    def job_started(self, event: JobStarted) -> None:
+        for r in self._reporters:
+            r.job_started(event)
+
+    def run_started(self, index: int) -> None:
+        for r in self._reporters:
+            r.run_started(index)
+
+    def run_finished(self, index: int, detail: "RunDetail") -> None:
+        for r in self._reporters:
+            r.run_finished(index, detail)
+
+    def job_finished(self, result: "JobResult") -> None:
+        for r in self._reporters:
+            r.job_finished(result)

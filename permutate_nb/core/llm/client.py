@@ -1,0 +1,69 @@
+"""``LLMClient``: a provider plus the response cache, retries with backoff, and a timeout.
+
+Everything that calls a model in the engine goes through here, so every kind of job
+gets the same caching and the same retry policy: exponential backoff with jitter on
+429, 5xx, timeouts and dropped connections, honouring ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+from ...errors import TransientProviderError
+from ..cache import ResponseCache, cache_key
+from .base import ChatProvider, ChatRequest, ChatResult
+
+__all__ = ["LLMClient", "ChatOutcome", "backoff_delay"]
+
+
+@dataclass(slots=True)
+class ChatOutcome:
+    result: ChatResult
+    cached: bool
+    attempts: int
+
+
+def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 0.5, cap: float = 30.0) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based)."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), 60.0)
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+
+
+class LLMClient:
+    def __init__(
+        self,
+        provider: ChatProvider,
+        *,
+        cache: ResponseCache | None = None,
+        max_retries: int = 3,
+        timeout: float = 60.0,
+    ) -> None:
+        self.provider = provider
+        self.cache = cache
+        self.max_retries = max_retries
+        self.timeout = timeout
+
+    async def chat(self, request: ChatRequest, *, repeat: int = 0) -> ChatOutcome:
+        key = None
+        if self.cache is not None:
+            key = cache_key(self.provider.identity, self.provider.cache_payload(request), repeat)
+            hit = self.cache.get(key)
+            if hit is not None:
+                return ChatOutcome(ChatResult.from_json_dict(hit), True, 0)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = await self.provider.chat(request, self.timeout)
+                break
+            except TransientProviderError as exc:
+                if attempt > self.max_retries:
+                    exc.attempts = attempt  # type: ignore[attr-defined]
+                    raise
+                await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
+        if key is not None:
+            self.cache.put(key, result.to_json_dict())  # type: ignore[union-attr]
+        return ChatOutcome(result, False, attempt)

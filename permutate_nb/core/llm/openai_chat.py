@@ -1,0 +1,203 @@
+"""Provider ``OpenAIChat``: any OpenAI-compatible chat-completions endpoint.
+
+Two transports. ``http`` (the default) writes the wire format itself over one pooled
+aiohttp session per base URL: measured on a 2-core machine it costs a fraction of the
+client CPU per call of ``AsyncOpenAI.chat.completions.create`` (4.5 ms), and at high
+concurrency client CPU is what caps throughput. ``sdk`` goes through the openai SDK for
+endpoints that need its extras (Azure auth and the like). The request body is assembled
+from pre-serialised pieces, so the tool schemas are never re-encoded per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import aiohttp
+
+from ...errors import ConfigurationError, ProviderError, TransientProviderError
+from .base import ChatRequest, ChatResult, ToolCall, sampling_params
+
+__all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str, str | None]:
+    """Base URL and API key the way the openai SDK finds them, plus the request's overrides.
+
+    A key is only required for the default OpenAI endpoint; local servers (vLLM, Ollama,
+    llama.cpp) usually take none.
+    """
+    url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    env_name = api_key_env or "OPENAI_API_KEY"
+    key = os.environ.get(env_name) or None
+    if key is None and api_key_env:
+        raise ConfigurationError(f"llm.api_key_env names {api_key_env}, but that environment variable is not set")
+    if key is None and url == DEFAULT_BASE_URL:
+        raise ConfigurationError(
+            "no API key: set OPENAI_API_KEY (or llm.api_key_env), point llm.base_url at an "
+            "OpenAI-compatible server, or run offline with --provider local"
+        )
+    return url, key
+
+
+class SessionPool:
+    """One aiohttp session per base URL for a job, sized to the job's concurrency."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+
+    def get(self, base_url: str) -> aiohttp.ClientSession:
+        session = self._sessions.get(base_url)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps, auto_decompress=True)
+            self._sessions[base_url] = session
+        return session
+
+    async def aclose(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+
+class OpenAIChatProvider:
+    """Chat completions with tools over the OpenAI wire format."""
+
+    def __init__(self, llm: Any, pool: SessionPool | None = None, *, extra_body: dict[str, Any] | None = None) -> None:
+        self.base_url, self._api_key = resolve_endpoint(llm.base_url, llm.api_key_env)
+        self.model = llm.model_name or "gpt-3.5-turbo"
+        self.identity = f"OpenAIChat|{self.base_url}|{self.model}"
+        self._transport = getattr(llm, "transport", "http")
+        self._pool = pool
+        self._url = f"{self.base_url}/chat/completions"
+        self._headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            self._headers["Authorization"] = f"Bearer {self._api_key}"
+        params = {**sampling_params(llm), **(extra_body or {})}
+        self._params = params
+        self._head = '{"model":' + json.dumps(self.model) + ',"messages":'
+        self._tail = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(params.items())) + "}"
+        self._sdk_client: Any = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    def _body(self, request: ChatRequest, tools_text: str | None) -> str:
+        parts = [self._head, json.dumps(request.messages, ensure_ascii=False)]
+        if tools_text is not None:
+            parts += [',"tools":', tools_text]
+        if request.tool_choice is not None:
+            parts += [',"tool_choice":', json.dumps(request.tool_choice)]
+        if request.response_format is not None:
+            parts += [',"response_format":', json.dumps(request.response_format)]
+        parts.append(self._tail)
+        return "".join(parts)
+
+    def cache_payload(self, request: ChatRequest) -> str:
+        return self._body(request, request.tools_digest)
+
+    async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
+        if self._transport == "sdk":
+            return await self._chat_sdk(request, timeout)
+        return await self._chat_http(request, timeout)
+
+    async def _chat_http(self, request: ChatRequest, timeout: float) -> ChatResult:
+        if self._pool is None:
+            self._pool = SessionPool(8)
+        session = self._pool.get(self.base_url)
+        client_timeout = self._timeouts.get(timeout)
+        if client_timeout is None:
+            client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
+        body = self._body(request, request.tools_json).encode()
+        try:
+            async with session.post(self._url, data=body, headers=self._headers, timeout=client_timeout) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+        except asyncio.TimeoutError:
+            raise TransientProviderError(f"no answer from {self._url} within {timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise TransientProviderError(f"cannot reach {self._url}: {exc}") from None
+        if status != 200:
+            raise _status_error(status, raw, self._url, retry_after)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ProviderError(f"{self._url} answered with something that is not JSON: {raw[:120]!r}") from None
+        return parse_chat_response(data)
+
+    async def _chat_sdk(self, request: ChatRequest, timeout: float) -> ChatResult:
+        import openai
+
+        if self._sdk_client is None:
+            self._sdk_client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key or "none", max_retries=0)
+        kwargs: dict[str, Any] = dict(self._params)
+        if request.tools_json is not None:
+            kwargs["tools"] = json.loads(request.tools_json)
+        if request.tool_choice is not None:
+            kwargs["tool_choice"] = request.tool_choice
+        if request.response_format is not None:
+            kwargs["response_format"] = request.response_format
+        standard = {"temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "n", "tools", "tool_choice", "response_format"}
+        extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in standard}
+        try:
+            response = await self._sdk_client.chat.completions.create(
+                model=self.model, messages=list(request.messages), timeout=timeout, extra_body=extra or None, **kwargs
+            )
+        except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            raise TransientProviderError(f"{self._url}: {exc}") from None
+        except openai.APIStatusError as exc:
+            raise _status_error(exc.status_code, exc.response.content, self._url, exc.response.headers.get("Retry-After")) from None
+        return parse_chat_response(response.model_dump())
+
+    async def aclose(self) -> None:
+        if self._sdk_client is not None:
+            await self._sdk_client.close()
+
+
+def parse_chat_response(data: dict[str, Any]) -> ChatResult:
+    """The first choice's text and tool calls, and the usage, from a chat-completions reply."""
+    try:
+        message = data["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        raise ProviderError(f"the reply has no choices[0].message: {json.dumps(data)[:200]}") from None
+    calls = [
+        ToolCall(c["function"]["name"], c["function"].get("arguments") or "")
+        for c in message.get("tool_calls") or ()
+        if c.get("function")
+    ]
+    if not calls and message.get("function_call"):  # legacy functions API
+        fc = message["function_call"]
+        calls = [ToolCall(fc.get("name", ""), fc.get("arguments") or "")]
+    usage = data.get("usage") or {}
+    return ChatResult(
+        content=message.get("content"),
+        tool_calls=calls,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        model=data.get("model"),
+    )
+
+
+def _status_error(status: int, raw: bytes, url: str, retry_after: str | None) -> ProviderError:
+    detail = ""
+    try:
+        detail = json.loads(raw)["error"]["message"]
+    except Exception:  # noqa: BLE001 - any unreadable body is fine: we show its start
+        detail = raw[:200].decode("utf-8", "replace")
+    message = f"{url} answered HTTP {status}: {detail}".rstrip(": ")
+    if status in _RETRYABLE:
+        wait = None
+        if retry_after:
+            try:
+                wait = float(retry_after)
+            except ValueError:
+                wait = None
+        return TransientProviderError(message, status, wait)
+    if status in (401, 403):
+        message += " (check the API key)"
+    return ProviderError(message, status)

@@ -1,0 +1,32 @@
+"""What a tool selector returns, and the protocol every selector follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = ["Selection", "ToolSelector"]
+
+
+@dataclass(slots=True)
+class Selection:
+    """The selector's pick. Any of plugin / operation / arguments may be missing (a text-only reply)."""
+
+    plugin_id: str | None = None
+    plugin_name: str | None = None
+    url: str | None = None
+    method: str | None = None
+    arguments: dict[str, Any] | None = None
+    final_output: str | None = None
+    raw_response: str | None = None
+    note: str | None = None  # why a step could not happen (malformed arguments, unknown tool, no tool call)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = 0.0
+    cached: bool = False
+    attempts: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ToolSelector(Protocol):
+    async def select(self, prompt: str, *, repeat: int) -> Selection: ...

@@ -1,0 +1,74 @@
+"""Selector ``OpenAI``: the model picks a tool through chat-completions function calling.
+
+The prompt goes out as the only user message with one tool per operation of the plugin
+group; the first tool call is the selection. A reply without a usable tool call still
+completes the run: the steps that did not happen score false and the raw reply is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..llm.base import ChatRequest
+from ..llm.client import LLMClient
+from ..llm.pricing import PriceTable
+from ..tools import ToolSet
+from .base import Selection
+
+__all__ = ["OpenAIFunctionsSelector", "selection_from_tool_call"]
+
+
+def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, selection: Selection) -> Selection:
+    """Fill ``selection`` from a tool call: map the name back to its operation, parse the JSON."""
+    operation = toolset.by_name.get(name)
+    if operation is None:
+        selection.note = f"the model called an unknown tool {name!r}"
+        selection.raw_response = json.dumps({"name": name, "arguments": arguments_text})
+        return selection
+    selection.plugin_id = operation.plugin_id
+    selection.plugin_name = operation.plugin_name
+    selection.url = operation.url
+    selection.method = operation.method
+    try:
+        parsed: Any = json.loads(arguments_text) if arguments_text.strip() else {}
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        selection.arguments = parsed
+    else:
+        selection.note = "the tool call's arguments are not a JSON object"
+        selection.raw_response = arguments_text
+    return selection
+
+
+class OpenAIFunctionsSelector:
+    def __init__(self, client: LLMClient, toolset: ToolSet, prices: PriceTable, *, tool_choice: str | None = "auto") -> None:
+        self._client = client
+        self._toolset = toolset
+        self._prices = prices
+        self._tool_choice = tool_choice if toolset.tools else None
+
+    async def select(self, prompt: str, *, repeat: int) -> Selection:
+        request = ChatRequest(
+            messages=({"role": "user", "content": prompt},),
+            tools_json=self._toolset.tools_json if self._toolset.tools else None,
+            tools_digest=self._toolset.digest,
+            tool_choice=self._tool_choice,
+        )
+        outcome = await self._client.chat(request, repeat=repeat)
+        result = outcome.result
+        selection = Selection(
+            final_output=result.content,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost=self._prices.cost(self._client.provider.model, result.prompt_tokens, result.completion_tokens),
+            cached=outcome.cached,
+            attempts=outcome.attempts,
+        )
+        if not result.tool_calls:
+            selection.note = "the model answered without calling a tool"
+            selection.raw_response = result.content
+            return selection
+        call = result.tool_calls[0]
+        return selection_from_tool_call(self._toolset, call.name, call.arguments, selection)
