@@ -143,7 +143,7 @@ class _Response:
 def _tool_call_spec(spec: Any, where: str) -> tuple[str, Any]:
     """Normalise a tool call to ``(name, arguments)``; ``$first_tool`` is resolved per request."""
     if spec == FIRST_TOOL:
-        return FIRST_TOOL, {}
+        return FIRST_TOOL, "{}"
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
         raise ScriptError(f"{where}: must be {{name: str, arguments: dict | str}} or {FIRST_TOOL!r}")
     unknown = set(spec) - {"name", "arguments"}
