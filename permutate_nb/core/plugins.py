@@ -34,11 +34,13 @@ class Plugin:
 
 
 def normalise_location(location: str) -> str:
-    """URLs unchanged; local paths and file:// URLs as an absolute path string."""
+    """URLs (http, https, file) unchanged; local paths as an absolute path string."""
     location = str(location).strip()
     if not location:
         raise PluginLoadError("empty plugin location: expected a manifest URL or file path")
-    return location if is_url(location) else str(local_path(location))
+    if is_url(location) or location[:7].lower() == "file://":
+        return location
+    return str(local_path(location))
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -76,7 +78,7 @@ class PluginLoader:
     def _load(self, location: str) -> Plugin:
         doc, resolved = self._document(location)
         if "openapi" in doc or "swagger" in doc:
-            return self._from_openapi(resolved, {}, doc, resolved)
+            return self._from_openapi(location, {}, doc, resolved)
         api = doc.get("api")
         if isinstance(api, dict):
             api_type = str(api.get("type", "openapi")).lower()
@@ -85,12 +87,12 @@ class PluginLoader:
             url = api.get("url")
             if not isinstance(url, str) or not url.strip():
                 raise PluginLoadError(f"{resolved}: api.url is missing (expected the OpenAPI document URL)")
-            return self._with_spec(resolved, doc, url)
+            return self._with_spec(location, doc, url)
         if "openapi_doc_url" in doc:
             url = doc["openapi_doc_url"]
             if not isinstance(url, str) or not url.strip():
                 raise PluginLoadError(f"{resolved}: openapi_doc_url must be a URL or path")
-            return self._with_spec(resolved, doc, url)
+            return self._with_spec(location, doc, url)
         raise PluginLoadError(
             f"{resolved}: not a plugin manifest or OpenAPI document (expected an ai-plugin.json with api.url, "
             "an OpenPlugin manifest with openapi_doc_url, or an OpenAPI document with an 'openapi' or 'swagger' field)"
