@@ -147,6 +147,21 @@ class JobResult:
             "job_id": self.job_id,
         }
 
+    def to_csv(self, path: Any) -> Any:
+        from ..export import to_csv
+
+        return to_csv(self, path)
+
+    def to_excel(self, path: Any) -> Any:
+        from ..export import to_excel
+
+        return to_excel(self, path)
+
+    def to_json(self, path: Any) -> Any:
+        from ..export import to_json
+
+        return to_json(self, path)
+
     @property
     def details_df(self) -> "pd.DataFrame":
         import pandas as pd

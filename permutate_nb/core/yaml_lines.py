@@ -26,31 +26,28 @@ class LineIndex:
         node = self._root
         best = None
         for part in path:
-            child = _child(node, part)
-            if child is None:
+            found = _child(node, part)
+            if found is None:
                 break
-            node = child
-            best = node.start_mark.line + 1
+            marker, node = found
+            best = marker.start_mark.line + 1
         return best
 
 
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
+def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node, yaml.Node] | None:
+    """(the node whose line to report, the node to descend into) for one path step."""
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-        return node.value[part] if 0 <= part < len(node.value) else None
+        return (node.value[part], node.value[part]) if 0 <= part < len(node.value) else None
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(part):
-                return key if _is_null(value) else value
+                return key, value
         for key, value in node.value:
             if key.value in _WRAPPERS and isinstance(value, yaml.MappingNode):
                 found = _child(value, part)
                 if found is not None:
                     return found
     return None
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
 
 
 def parse_yaml_with_lines(text: str) -> tuple[Any, LineIndex | None]:

@@ -1,0 +1,66 @@
+"""permutate_nb: batch-evaluate LLM tool selection, prompts and RAG answers, notebook first.
+
+    >>> import permutate_nb as pn
+    >>> result = pn.run("request.yaml", provider="local")
+    >>> result.summary_df
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core.engine import JobPlan, plan_job, run, run_async
+from .core.events import JobStarted, Reporter
+from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
+from .core.request import JobRequest, load_request
+from .core.results import JobResult, RunDetail, summarise
+from .errors import (
+    ConfigurationError,
+    MissingExtraError,
+    PermutateError,
+    PermutateWarning,
+    PluginLoadError,
+    ProviderError,
+    RequestError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "run",
+    "run_async",
+    "plan_job",
+    "validate",
+    "load_request",
+    "load_plugin",
+    "JobPlan",
+    "JobRequest",
+    "JobResult",
+    "RunDetail",
+    "Reporter",
+    "JobStarted",
+    "Plugin",
+    "Operation",
+    "PluginLoader",
+    "summarise",
+    "PermutateError",
+    "RequestError",
+    "PluginLoadError",
+    "ConfigurationError",
+    "MissingExtraError",
+    "ProviderError",
+    "PermutateWarning",
+    "load_ipython_extension",
+]
+
+
+def validate(source: Any, *, provider: str | None = None) -> JobPlan:
+    """Check a request and load its plugins without calling any model."""
+    return plan_job(source, provider=provider)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext permutate_nb``: the notebook layer is imported only here."""
+    from .notebook.magics import load_ipython_extension as _load
+
+    _load(ipython)

@@ -1,0 +1,264 @@
+"""The matrix runner: plan a job, run every cell with bounded concurrency, score, collect.
+
+``plan_job`` does the slow, synchronous part once (request, manifests, tool schemas);
+``run_async`` then drives a fixed pool of worker coroutines over the run list, so the
+per-run path is: cache look-up or one HTTP call, JSON parsing, scoring. A run that fails
+after its retries is recorded as failed; Ctrl-C (cancellation) returns what finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import PermutateError
+from .events import JobStarted, Reporter
+from .factory import JobResources, check_permutation
+from .fetch import default_url_map
+from .matrix import RunSpec, expand_matrix, languages_of
+from .plugins import Plugin, PluginLoader
+from .request import JobRequest, LLMConfig, load_request
+from .results import JobResult, RunDetail
+from .scoring import score_selection
+from .selectors.base import Selection, ToolSelector
+from .tools import ToolSet, build_toolset
+from .translate import build_prompts
+
+__all__ = ["JobPlan", "plan_job", "run", "run_async", "LOCAL_MODEL_NAME"]
+
+LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+
+@dataclass(slots=True)
+class JobPlan:
+    """A validated request with its plugins loaded and tool sets built."""
+
+    request: JobRequest
+    plugins: dict[str, Plugin]
+    toolsets: dict[str, ToolSet]
+    languages: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_runs(self) -> int:
+        r = self.request
+        return len(r.permutations) * len(r.test_cases) * len(self.languages) * r.config.repeats
+
+
+def _override_provider(request: JobRequest, provider: str) -> JobRequest:
+    """Every permutation's LLM replaced by ``provider`` (``local``: the embedded model)."""
+    if provider == "local":
+        llm = LLMConfig(provider="local", model_name=LOCAL_MODEL_NAME)
+    else:
+        llm = None
+    perms = [
+        p.model_copy(update={"llm": llm or p.llm.model_copy(update={"provider": provider})})
+        for p in request.permutations
+    ]
+    return request.model_copy(update={"permutations": perms})
+
+
+def plan_job(
+    source: Any,
+    *,
+    provider: str | None = None,
+    loader: PluginLoader | None = None,
+) -> JobPlan:
+    """Load the request and its plugins, build tool sets; calls no model."""
+    request = load_request(source)
+    if provider:
+        request = _override_provider(request, provider)
+    for i, perm in enumerate(request.permutations):
+        check_permutation(perm, i)
+    loader = loader or PluginLoader(default_url_map(request.config.url_map))
+    plugins: dict[str, Plugin] = {}
+    toolsets: dict[str, ToolSet] = {}
+    for group in request.plugin_groups:
+        members = []
+        for ref in group.plugins:
+            if ref.manifest_url not in plugins:
+                plugins[ref.manifest_url] = loader.load(ref.manifest_url)
+            members.append(plugins[ref.manifest_url])
+        toolsets[group.name] = build_toolset(members)
+    return JobPlan(request, plugins, toolsets, languages_of(request))
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="microseconds")
+
+
+def _failed_detail(request: JobRequest, spec: RunSpec, error: str, elapsed: float, attempts: int) -> RunDetail:
+    perm = request.permutations[spec.permutation]
+    case = request.test_cases[spec.test_case]
+    return RunDetail(
+        permutation_name=perm.name,
+        permutation_summary=perm.summary(),
+        test_type=case.type,
+        test_case_name=case.name,
+        is_run_completed=False,
+        language=spec.language,
+        prompt=spec.prompt or case.prompt,
+        response_time_sec=round(elapsed, 4),
+        llm_api_cost=0.0,
+        repeat=spec.repeat,
+        attempts=attempts,
+        error=error,
+    )
+
+
+def _detail(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float) -> RunDetail:
+    perm = request.permutations[spec.permutation]
+    case = request.test_cases[spec.test_case]
+    scores = score_selection(
+        test_type=case.type,
+        expected_plugin=case.expected_plugin_used,
+        expected_url=case.expected_api_used,
+        expected_method=case.expected_method,
+        expected_parameters=case.expected_parameters,
+        plugin_id=sel.plugin_id,
+        url=sel.url,
+        method=sel.method,
+        arguments=sel.arguments,
+    )
+    return RunDetail(
+        permutation_name=perm.name,
+        permutation_summary=perm.summary(),
+        test_type=case.type,
+        test_case_name=case.name,
+        is_run_completed=True,
+        language=spec.language,
+        prompt=spec.prompt or "",
+        final_output=sel.final_output,
+        is_plugin_detected=scores.plugin_detected,
+        is_plugin_operation_found=scores.operation_found,
+        is_plugin_parameter_mapped=scores.parameters_mapped,
+        plugin_name=sel.plugin_name,
+        plugin_operation=sel.url,
+        plugin_parameters_mapped=sel.arguments,
+        parameter_mapped_percentage=scores.parameter_percentage,
+        response_time_sec=round(elapsed, 4),
+        total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens,
+        llm_api_cost=sel.cost,
+        repeat=spec.repeat,
+        plugin_method=sel.method,
+        passed=scores.passed,
+        cached=sel.cached,
+        attempts=sel.attempts,
+        prompt_tokens=sel.prompt_tokens,
+        completion_tokens=sel.completion_tokens,
+        error=sel.note,
+        raw_response=sel.raw_response,
+    )
+
+
+async def run_async(
+    source: Any,
+    *,
+    reporter: Reporter | None = None,
+    concurrency: int | None = None,
+    cache: bool | None = None,
+    provider: str | None = None,
+    plan: JobPlan | None = None,
+) -> JobResult:
+    """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest."""
+    if plan is None:
+        plan = await asyncio.to_thread(plan_job, source, provider=provider)
+    request = plan.request
+    reporter = reporter or Reporter()
+    width = concurrency or request.config.concurrency
+    use_cache = request.config.cache if cache is None else cache
+    started_wall, started = _now(), time.perf_counter()
+    resources = JobResources(request.config, use_cache=use_cache, concurrency=width)
+    details: list[RunDetail | None] = []
+    status = "completed"
+    try:
+        prompts, translation_errors = await build_prompts(
+            request, plan.languages, lambda: resources.client(request.permutations[0].llm), concurrency=width
+        )
+        specs = expand_matrix(request, prompts)
+        details = [None] * len(specs)
+        selectors: list[ToolSelector] = [
+            resources.selector(perm, plan.toolsets[perm.tool_selector.plugin_group_name])
+            for perm in request.permutations
+        ]
+        reporter.job_started(JobStarted(
+            _job_name(request, started_wall), len(specs),
+            tuple(p.name for p in request.permutations), len(specs) // max(len(request.permutations), 1),
+        ))
+        queue = iter(specs)
+
+        async def worker() -> None:
+            for spec in queue:
+                reporter.run_started(spec.index)
+                t0 = time.perf_counter()
+                if spec.prompt is None:
+                    detail = _failed_detail(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+                else:
+                    try:
+                        selection = await selectors[spec.permutation].select(spec.prompt, repeat=spec.repeat)
+                        detail = _detail(request, spec, selection, time.perf_counter() - t0)
+                    except PermutateError as exc:
+                        attempts = getattr(exc, "attempts", 1)
+                        detail = _failed_detail(request, spec, str(exc), time.perf_counter() - t0, attempts)
+                    except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
+                        detail = _failed_detail(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
+                details[spec.index] = detail
+                reporter.run_finished(spec.index, detail)
+
+        tasks = [asyncio.create_task(worker()) for _ in range(min(width, max(len(specs), 1)))]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            status = "cancelled"
+    finally:
+        await asyncio.shield(resources.aclose())
+    result = JobResult(
+        job_name=_job_name(request, started_wall),
+        started_on=started_wall,
+        completed_on=_now(),
+        test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
+        permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
+        details=[d for d in details if d is not None],
+        total_run_time=round(time.perf_counter() - started, 3),
+        status=status,
+        planned_runs=len(details),
+        request=request.to_dict(),
+        job_id=uuid.uuid4().hex[:12],
+    )
+    reporter.job_finished(result)
+    return result
+
+
+def _job_name(request: JobRequest, started: str) -> str:
+    return f"{request.name}-{request.version}-{started[:10]}"
+
+
+def run(source: Any, **kwargs: Any) -> JobResult:
+    """Blocking ``run_async``. Inside a running event loop (a notebook) it uses a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_async(source, **kwargs))
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(run_async(source, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="permutate-job", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+

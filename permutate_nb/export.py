@@ -1,0 +1,125 @@
+"""CSV, JSON and XLSX exports shared by the API, the CLI (``--output``) and the notebook.
+
+Prompts and model answers are untrusted: a cell whose text starts with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return is written as text, never as a formula, so a
+spreadsheet cannot execute it. Percentages go into XLSX as numbers with a % format.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from .core.results import JobResult
+
+__all__ = ["write_result", "to_csv", "to_json", "to_excel", "safe_cell"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PERCENT_COLUMNS = {
+    "overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c", "parameter_mapped_percentage",
+}
+
+
+def safe_cell(value: Any) -> Any:
+    """A value fit for a spreadsheet cell: containers as JSON, formula-looking text quoted for CSV."""
+    if isinstance(value, (dict, list, tuple)):
+        value = json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _csv_text(value: Any) -> Any:
+    value = safe_cell(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(result: "JobResult", path: str | Path) -> Path:
+    """The detail rows, one per run."""
+    path = Path(path)
+    rows = [d.to_dict() for d in result.details]
+    columns = list(rows[0]) if rows else []
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_text(row[c]) for c in columns])
+    return path
+
+
+def to_json(result: "JobResult", path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header_fill = PatternFill("solid", fgColor="1F3864")
+    pass_fill, fail_fill = PatternFill("solid", fgColor="C6EFCE"), PatternFill("solid", fgColor="FFC7CE")
+    ws.append(list(columns))
+    for cell in ws[1]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    widths = [len(c) for c in columns]
+    for r, values in enumerate(rows, start=2):
+        for c, raw in enumerate(values, start=1):
+            name = columns[c - 1]
+            value = safe_cell(raw)
+            if name in _PERCENT_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                cell = ws.cell(row=r, column=c, value=value / 100.0)
+                cell.number_format = "0.00%"
+            else:
+                cell = ws.cell(row=r, column=c, value=value)
+                if isinstance(value, str) and value.startswith(_FORMULA_START):
+                    cell.data_type = TYPE_STRING  # text, never a formula
+            if name in ("passed", "is_run_completed") and isinstance(value, bool):
+                cell.fill = pass_fill if value else fail_fill
+            widths[c - 1] = max(widths[c - 1], min(len(str(value)) if value is not None else 0, 60))
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(8, width + 2)
+    ws.freeze_panes = "A2"
+    if ws.max_row > 1:
+        ws.auto_filter.ref = ws.dimensions
+
+
+def to_excel(result: "JobResult", path: str | Path) -> Path:
+    """Sheets Summary, Permutations, Details and Request (the YAML)."""
+    from openpyxl import Workbook
+
+    import yaml
+
+    path = Path(path)
+    wb = Workbook()
+    summary = result.summary
+    ws = wb.active
+    ws.title = "Summary"
+    _write_sheet(ws, ["job_name", "status", *summary], [[result.job_name, result.status, *summary.values()]])
+    perms = result.summary_by("permutation_name")
+    first = next(iter(perms.values()), summary)
+    _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
+    rows = [d.to_dict() for d in result.details]
+    columns = list(rows[0]) if rows else ["permutation_name"]
+    _write_sheet(wb.create_sheet("Details"), columns, [[row[c] for c in columns] for row in rows])
+    request_yaml = yaml.safe_dump(result.request, sort_keys=False, allow_unicode=True)
+    _write_sheet(wb.create_sheet("Request"), ["request (YAML)"], [[line] for line in request_yaml.splitlines()])
+    wb.save(path)
+    return path
+
+
+def write_result(result: "JobResult", path: str | Path) -> Path:
+    """Write by extension: .json, .csv or .xlsx."""
+    suffix = Path(path).suffix.lower()
+    writers = {".json": to_json, ".csv": to_csv, ".xlsx": to_excel}
+    if suffix not in writers:
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .json, .csv or .xlsx")
+    return writers[suffix](result, path)

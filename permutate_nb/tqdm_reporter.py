@@ -1,0 +1,44 @@
+"""A tqdm progress bar on stderr for terminals and CI logs."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .core.events import JobStarted, Reporter
+
+if TYPE_CHECKING:
+    from .core.results import JobResult, RunDetail
+
+__all__ = ["TqdmReporter"]
+
+
+class TqdmReporter(Reporter):
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream or sys.stderr
+        self._bar: Any = None
+        self._passed = self._failed = self._errored = 0
+
+    def job_started(self, event: JobStarted) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=event.total_runs, desc=event.job_name, unit="run", file=self._stream,
+                         mininterval=0.2, dynamic_ncols=True)
+
+    def run_finished(self, index: int, detail: "RunDetail") -> None:
+        if not detail.is_run_completed:
+            self._errored += 1
+        elif detail.passed:
+            self._passed += 1
+        else:
+            self._failed += 1
+        bar = self._bar
+        if bar is not None:
+            bar.update(1)
+            if bar.n == bar.total or bar.n % 16 == 0:
+                bar.set_postfix(passed=self._passed, failed=self._failed, errored=self._errored, refresh=False)
+
+    def job_finished(self, result: "JobResult") -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(passed=self._passed, failed=self._failed, errored=self._errored, refresh=False)
+            self._bar.close()

@@ -1,0 +1,123 @@
+"""Shared test data: the docs' sample request and small request builders."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import permutate_nb
+
+SNAPSHOTS = Path(permutate_nb.__file__).parent / "examples" / "snapshots"
+KLARNA = SNAPSHOTS / "Klarna_Shopping.json"
+WEB_SEARCH = SNAPSHOTS / "Imprompt_Web_Search.json"
+PRODUCTS_URL = "https://www.klarna.com/us/shopping/public/openai/v0/products"
+SEARCH_URL = "https://ws.imprompt.ai/api/plugin/web-search/search"
+
+DOCS_FLAT_YAML = """\
+version: 1.1.0
+name: klarna_plugin_test
+config:
+  tool_selector_endpoint: http://localhost:8006
+  openplugin_api_key:
+  auto_translate_to_languages:
+    - English
+    - Spanish
+test_plugin:
+  manifest_url: https://assistant-management-data.s3.amazonaws.com/Klarna_Shopping.json
+plugin_groups:
+  - plugin_group:
+    name: my_group1
+    plugins:
+      - plugin:
+        manifest_url: https://assistant-management-data.s3.amazonaws.com/Klarna_Shopping.json
+  - plugin_group:
+    name: my_group2
+    plugins:
+      - plugin:
+        manifest_url: https://assistant-management-data.s3.amazonaws.com/Klarna_Shopping.json
+      - plugin:
+        manifest_url: https://assistant-management-data.s3.amazonaws.com/Imprompt_Web_Search.json
+permutations:
+  - permutation:
+    name: permutation1
+    llm:
+      provider: OpenAIChat
+      model_name: gpt-3.5-turbo-0613
+      temperature: 0
+      max_tokens: 1024
+      top_p: 1
+      frequency_penalty: 0
+      presence_penalty: 0
+      n: 1
+      best_of: 1
+    tool_selector:
+      provider: OpenAI
+      pipeline_name: default
+      plugin_group_name: my_group1
+  - permutation:
+    name: permutation2
+    llm:
+      provider: OpenAIChat
+      model_name: gpt-3.5-turbo-0613
+      temperature: 0
+    tool_selector:
+      provider: Imprompt
+      pipeline_name: default
+      plugin_group_name: my_group1
+  - permutation:
+    name: permutation3
+    llm:
+      provider: OpenAIChat
+      model_name: gpt-3.5-turbo-0613
+    tool_selector:
+      provider: Langchain
+      pipeline_name: zero-shot-react-description
+      plugin_group_name: my_group1
+test_cases:
+  - test_case:
+    name: test1
+    type: plugin_selector
+    prompt: Show me 5 T shirts from Klarna
+    expected_plugin_used: https://assistant-management-data.s3.amazonaws.com/Klarna_Shopping.json
+    expected_api_used: https://www.klarna.com/us/shopping/public/openai/v0/products
+    expected_method: get
+  - test_case:
+    name: test2
+    type: api_signature_selector
+    prompt: Show me 5 T shirts from Klarna
+    expected_plugin_used: https://assistant-management-data.s3.amazonaws.com/Klarna_Shopping.json
+    expected_api_used: https://www.klarna.com/us/shopping/public/openai/v0/products
+    expected_method: get
+    expected_parameters:
+      q: T shirt
+      size: 5
+"""
+
+
+def klarna_request(
+    *,
+    manifest: str | Path = KLARNA,
+    base_url: str | None = None,
+    transport: str = "http",
+    model: str = "gpt-4o-mini",
+    **config: Any,
+) -> dict[str, Any]:
+    """A plain-form request on the bundled Klarna snapshot with two test cases."""
+    llm: dict[str, Any] = {"provider": "OpenAIChat", "model_name": model, "temperature": 0, "transport": transport}
+    if base_url:
+        llm["base_url"] = base_url
+    return copy.deepcopy({
+        "version": "1.0.0",
+        "name": "klarna_test",
+        "config": {"max_retries": 2, **config},
+        "plugin_groups": [{"name": "klarna", "plugins": [{"manifest_url": str(manifest)}]}],
+        "permutations": [{"name": "p1", "llm": llm, "tool_selector": {"provider": "OpenAI", "plugin_group_name": "klarna"}}],
+        "test_cases": [
+            {"name": "shirts", "type": "plugin_selector", "prompt": "Show me 5 T shirts from Klarna",
+             "expected_plugin_used": str(manifest), "expected_api_used": PRODUCTS_URL, "expected_method": "get"},
+            {"name": "shirts_params", "type": "api_signature_selector", "prompt": "Find 5 T shirts please",
+             "expected_plugin_used": str(manifest), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
+             "expected_parameters": {"q": "T shirt", "size": 5}},
+        ],
+    })
