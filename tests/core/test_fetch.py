@@ -323,7 +323,7 @@ def test_parse_json_and_yaml() -> None:
 def test_parse_errors_name_location_line_and_column() -> None:
     with pytest.raises(PluginLoadError, match=r"^spec\.json: invalid JSON at line 3, column 1: Expecting"):
         parse_document('{\n  "a": [1, 2\n}', "spec.json")
-    with pytest.raises(PluginLoadError, match=r"^spec\.yaml: invalid YAML at line 3, column \d+"):
+    with pytest.raises(PluginLoadError, match=r"^spec\.yaml: invalid YAML at line 4, column 3: "):
         parse_document("a: 1\nb:\n  - x\n  y: [\n", "spec.yaml")
 
 
