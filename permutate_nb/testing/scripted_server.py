@@ -744,10 +744,13 @@ def _load_script(path: str) -> Any:
     """YAML or JSON (JSON is YAML) from a file; ``-`` reads stdin."""
     import yaml  # local import: only the CLI needs it
 
-    if path == "-":
-        return yaml.safe_load(sys.stdin)
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    try:
+        if path == "-":
+            return yaml.safe_load(sys.stdin)
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{path}: not valid YAML/JSON: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -757,11 +760,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
     parser.add_argument("--script", help="YAML/JSON script file (default: a text reply to everything)")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply (default 0)")
-    parser.add_argument("--record", action="store_true", help="keep request bodies in memory (off: memory stays flat)")
     args = parser.parse_args(argv)
     try:
         script = _load_script(args.script) if args.script else None
-        server = ScriptedOpenAIServer(script, delay=args.delay, record=args.record, host=args.host, port=args.port)
+        # Nobody can read ``requests`` from outside the process, so keep memory flat.
+        server = ScriptedOpenAIServer(script, delay=args.delay, record=False, host=args.host, port=args.port)
     except (OSError, ValueError) as exc:
         print(f"scripted_server: {exc}", file=sys.stderr)
         return 2

@@ -35,9 +35,10 @@ def client(server: ScriptedOpenAIServer, **kwargs: Any) -> openai.OpenAI:
 
 
 def ask(server: ScriptedOpenAIServer, text: str, **kwargs: Any) -> Any:
-    return client(server).chat.completions.create(
-        model="gpt-test", messages=[{"role": "system", "content": "Pick a tool."}, {"role": "user", "content": text}],
-        tools=TOOLS, **kwargs)
+    with client(server) as sdk:
+        return sdk.chat.completions.create(
+            model="gpt-test", messages=[{"role": "system", "content": "Pick a tool."}, {"role": "user", "content": text}],
+            tools=TOOLS, **kwargs)
 
 
 # -- replies the SDK parses -------------------------------------------------------------
@@ -76,8 +77,8 @@ def test_several_tool_calls_and_first_tool(scripted: ScriptedOpenAIServer) -> No
 
 def test_first_tool_without_tools_is_a_clear_400(scripted: ScriptedOpenAIServer) -> None:
     scripted.set_script({"default": {"tool_call": "$first_tool"}})
-    with pytest.raises(openai.BadRequestError, match=r"\$first_tool"):
-        client(scripted).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    with client(scripted) as sdk, pytest.raises(openai.BadRequestError, match=r"\$first_tool"):
+        sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
 
 
 def test_malformed_arguments_sent_verbatim(scripted: ScriptedOpenAIServer) -> None:
@@ -101,7 +102,8 @@ def test_matches_last_user_message_first_rule_wins(scripted: ScriptedOpenAIServe
         {"match": "shirt", "responses": [{"text": "rule 1"}]},
         {"match": "T shirt", "responses": [{"text": "rule 2"}]},
     ])
-    reply = client(scripted).chat.completions.create(model="m", messages=[
+    with client(scripted) as sdk:
+        reply = sdk.chat.completions.create(model="m", messages=[
         {"role": "user", "content": "earlier: nothing"},
         {"role": "assistant", "content": "ok"},
         {"role": "user", "content": [{"type": "text", "text": "now a T shirt"}]},
@@ -152,8 +154,8 @@ def test_429_with_retry_after_then_success(scripted: ScriptedOpenAIServer) -> No
 
 def test_sdk_retries_through_429(scripted: ScriptedOpenAIServer) -> None:
     scripted.set_script({"default": [{"status": 429, "headers": {"Retry-After": "0"}}, {"text": "done"}]})
-    reply = client(scripted, max_retries=2).chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "x"}])
+    with client(scripted, max_retries=2) as sdk:
+        reply = sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert reply.choices[0].message.content == "done"
     assert scripted.hits == {"default": 2}
 
@@ -284,20 +286,21 @@ def test_completions_endpoint(scripted: ScriptedOpenAIServer) -> None:
         {"match": "Tool:", "responses": [{"tool_call": {"name": "productsUsingGET", "arguments": {"q": "shirt"}}}]},
         {"match": "re:^Say hi", "responses": [{"text": "hi"}]},
     ]})
-    sdk = client(scripted)
-    reply = sdk.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
+    with client(scripted) as sdk:
+        reply = sdk.completions.create(model="gpt-3.5-turbo-instruct", prompt="Say hi")
+        text = sdk.completions.create(model="m", prompt=["Pick a tool.\nTool:"]).choices[0].text
     assert reply.object == "text_completion" and reply.choices[0].text == "hi"
     assert reply.choices[0].finish_reason == "stop" and reply.usage.completion_tokens == 10
-    text = sdk.completions.create(model="m", prompt=["Pick a tool.\nTool:"]).choices[0].text
     assert json.loads(text) == {"name": "productsUsingGET", "arguments": {"q": "shirt"}}
     assert scripted.hits == {"re:^Say hi": 1, "Tool:": 1}
     assert [r["path"] for r in scripted.requests] == ["/v1/completions"] * 2
 
 
 def test_models_endpoint(scripted: ScriptedOpenAIServer) -> None:
-    assert [m.id for m in client(scripted).models.list()] == ["scripted-model"]
-    scripted.set_script({"models": ["a", "b"]})
-    assert [m.id for m in client(scripted).models.list()] == ["a", "b"]
+    with client(scripted) as sdk:
+        assert [m.id for m in sdk.models.list()] == ["scripted-model"]
+        scripted.set_script({"models": ["a", "b"]})
+        assert [m.id for m in sdk.models.list()] == ["a", "b"]
 
 
 # -- recording --------------------------------------------------------------------------
@@ -349,20 +352,21 @@ def test_cli_subprocess(tmp_path: Path) -> None:
         "    responses:\n"
         "      - {tool_call: {name: productsUsingGET, arguments: {q: \"T shirt\", size: 5}}}\n"
     )
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "permutate_nb.testing.scripted_server", "--port", "0", "--script", str(script),
          "--delay", "0.01"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        base_url = proc.stdout.readline().strip()  # type: ignore[union-attr]
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1"), proc.stderr.read()  # type: ignore[union-attr]
-        sdk = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0)
-        reply = sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "T shirts"}])
-        call = reply.choices[0].message.tool_calls[0]
-        assert call.function.name == "productsUsingGET"
-        assert json.loads(call.function.arguments) == {"q": "T shirt", "size": 5}
-    finally:
-        proc.terminate()
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:
+        try:
+            base_url = proc.stdout.readline().strip()  # type: ignore[union-attr]
+            assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1"), proc.stderr.read()  # type: ignore[union-attr]
+            with openai.OpenAI(base_url=base_url, api_key="x", max_retries=0) as sdk:
+                reply = sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "T shirts"}])
+            call = reply.choices[0].message.tool_calls[0]
+            assert call.function.name == "productsUsingGET"
+            assert json.loads(call.function.arguments) == {"q": "T shirt", "size": 5}
+        finally:
+            proc.terminate()
         assert proc.wait(timeout=10) == 0  # SIGTERM is a clean shutdown
 
 
