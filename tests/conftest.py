@@ -49,3 +49,13 @@ def permutate_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("PERMUTATE_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def offline_snapshots(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Map the docs' plugin URLs to the bundled snapshots, so no test tries the network."""
+    import permutate_nb
+
+    url_map = Path(permutate_nb.__file__).parent / "examples" / "snapshots" / "url_map.yaml"
+    monkeypatch.setenv("PERMUTATE_URL_MAP", str(url_map))
+    return url_map

@@ -19,16 +19,13 @@ __all__ = ["SOURCE_LANGUAGE", "build_prompts"]
 
 SOURCE_LANGUAGE = "English"
 _INSTRUCTION = (
-    "Translate the user's message into {language}. Keep names, numbers and product terms. "
-    "Reply with the translation only."
+    "Translate this request into {language}. Keep names, numbers and product terms. "
+    "Reply with the translation only.\n\n{text}"
 )
 
 async def translate(client: LLMClient, text: str, language: str) -> str:
     request = ChatRequest(
-        messages=(
-            {"role": "system", "content": _INSTRUCTION.format(language=language)},
-            {"role": "user", "content": text},
-        )
+        messages=({"role": "user", "content": _INSTRUCTION.format(language=language, text=text)},)
     )
     outcome = await client.chat(request)
     translated = (outcome.result.content or "").strip()
