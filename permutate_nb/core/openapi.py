@@ -298,7 +298,8 @@ def extract_operations(
 ) -> list[Operation]:
     """Every operation under ``paths`` (webhooks and callbacks are not operations)."""
     version = openapi_version(doc, location)
-    paths = doc.get("paths") or {}
+    paths = doc.get("paths")
+    paths = {} if paths is None else paths
     if not isinstance(paths, dict):
         raise PluginLoadError(f"{location}: 'paths' must be a mapping, got {type(paths).__name__}")
     resolver = RefResolver(doc, location, load_document)
