@@ -66,7 +66,8 @@ def _fmt(value: Any, pct: bool = False) -> str:
     return str(value)
 
 
-def print_summary(result: Any, stream: Any = sys.stdout) -> None:
+def print_summary(result: Any, stream: Any = None) -> None:
+    stream = stream or sys.stdout
     columns = ["runs", "failed", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
     rows = [(name, s) for name, s in result.summary_by("permutation_name").items()] + [("(all)", result.summary)]
     table = [

@@ -1,0 +1,98 @@
+"""The ``permutate`` command: exit codes, one-line errors, outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from openpyxl import load_workbook
+
+from permutate_nb.cli import main
+
+from .helpers import klarna_request
+
+GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_run_writes_json_csv_xlsx(scripted: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}, {"responses": [{"text": "=HYPERLINK(\"x\")"}]}]})
+    path = _write(tmp_path, klarna_request(base_url=scripted.base_url))
+    for suffix in ("json", "csv", "xlsx"):
+        out = tmp_path / f"result.{suffix}"
+        assert main(["run", str(path), "--output", str(out), "--quiet"]) == 0
+        assert out.exists()
+    printed = capsys.readouterr().out
+    assert "(all)" in printed and "50.0%" in printed
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert data["summary"]["overall_accuracy"] == 50.0
+    assert "'=HYPERLINK" in (tmp_path / "result.csv").read_text()
+    wb = load_workbook(tmp_path / "result.xlsx")
+    assert wb.sheetnames == ["Summary", "Permutations", "Details", "Request"]
+    details = wb["Details"]
+    header = [c.value for c in details[1]]
+    final = details.cell(row=3, column=header.index("final_output") + 1)
+    assert final.value == '=HYPERLINK("x")' and final.data_type == "s"
+    summary = wb["Summary"]
+    col = [c.value for c in summary[1]].index("overall_accuracy") + 1
+    assert summary.cell(row=2, column=col).value == 0.5
+    assert summary.cell(row=2, column=col).number_format == "0.00%"
+    assert summary.freeze_panes == "A2"
+
+
+def test_fail_under(scripted: Any, tmp_path: Path) -> None:
+    scripted.set_script({"rules": [{"responses": [{"text": "no"}]}]})
+    path = _write(tmp_path, klarna_request(base_url=scripted.base_url))
+    assert main(["run", str(path), "--fail-under", "50", "--quiet"]) == 1
+    assert main(["run", str(path), "--fail-under", "0", "--quiet"]) == 0
+
+
+def test_validate_lists_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = klarna_request(base_url="http://127.0.0.1:9/v1", repeats=3)
+    data["config"]["auto_translate_to_languages"] = ["English", "German"]
+    assert main(["validate", str(_write(tmp_path, data))]) == 0
+    out = capsys.readouterr().out
+    assert "1 permutations x 2 test cases x 2 languages x 3 repeats = 12 runs" in out
+    assert "1 operations" in out
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["test_cases"][0].update(type="bogus"), "unknown test case type 'bogus'"),
+        (lambda d: d["plugin_groups"][0]["plugins"][0].update(manifest_url="/nonexistent/ai-plugin.json"), "/nonexistent/ai-plugin.json"),
+        (lambda d: d["permutations"][0]["tool_selector"].update(provider="Nope"), "selector 'Nope' is not available"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], change: Any, message: str) -> None:
+    data = klarna_request(base_url="http://127.0.0.1:9/v1")
+    change(data)
+    assert main(["run", str(_write(tmp_path, data))]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert err.startswith("permutate: error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_missing_api_key_in_a_real_process(tmp_path: Path) -> None:
+    path = _write(tmp_path, klarna_request())
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    proc = subprocess.run([sys.executable, "-m", "permutate_nb.cli", "run", str(path)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "no API key: set OPENAI_API_KEY" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_request_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "/nonexistent/job.yaml"]) == 2
+    assert "request file not found" in capsys.readouterr().err
