@@ -43,6 +43,10 @@ class Operation:
     human_usage_examples: tuple[str, ...] = ()
     prompt_helpers: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:
+        """Hash the identity fields only: ``parameters`` and ``locations`` are dicts."""
+        return hash((self.plugin_id, self.method, self.url, self.path, self.operation_id))
+
 
 def openapi_version(doc: dict, location: str) -> int:
     """2 for Swagger 2.0, 3 for OpenAPI 3.x; anything else is refused in one line."""

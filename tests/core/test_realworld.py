@@ -152,13 +152,15 @@ def test_manifest_auth_blocks(tmp_path: Path) -> None:
     for folder, kind in kinds.items():
         plugin = load(tmp_path, f"plugin-manifests-only/{folder}/ai-plugin.json")
         assert plugin.auth["type"] == kind
-        assert [o.url for o in plugin.operations] == ["https://your-app-url.com/upsert", "https://your-app-url.com/query"]
+        assert [o.url for o in plugin.operations] == [
+            "https://your-app-url.com/upsert", "https://your-app-url.com/query"]
 
 
 def test_server_urls(tmp_path: Path) -> None:
     qdrant = load(tmp_path, "large/qdrant/openapi.json")
     assert all(o.url.startswith("http://localhost:6333/") for o in qdrant.operations)
-    assert by_path(qdrant, "GET", "/collections/{collection_name}") == "http://localhost:6333/collections/{collection_name}"
+    assert by_path(qdrant, "GET", "/collections/{collection_name}") == (
+        "http://localhost:6333/collections/{collection_name}")
     uspto = load(tmp_path, "oas-examples/v3.0/uspto.yaml")
     assert by_path(uspto, "GET", "/{dataset}/{version}/fields") == (
         "https://developer.uspto.gov/ds-api/{dataset}/{version}/fields")
@@ -186,7 +188,8 @@ def test_twilio_path_level_servers_and_forms(tmp_path: Path) -> None:
 def test_bodies_of_large_specs(tmp_path: Path) -> None:
     openai = load(tmp_path, "large/openai/openapi.yaml")
     multipart = {o.path for o in openai.operations if "form" in o.locations.values()}
-    assert multipart == {"/images/edits", "/images/variations", "/audio/transcriptions", "/audio/translations", "/files"}
+    assert multipart == {
+        "/images/edits", "/images/variations", "/audio/transcriptions", "/audio/translations", "/files"}
     chat = next(o for o in openai.operations if o.operation_id == "createChatCompletion")
     assert {"model", "messages"} <= set(chat.parameters["required"])
     assert chat.locations["messages"] == "body"

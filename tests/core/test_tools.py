@@ -81,6 +81,10 @@ def test_toolset_shape_json_and_digest() -> None:
     assert toolset.digest == hashlib.sha256(toolset.tools_json.encode()).hexdigest()
 
 
+def test_operations_are_hashable() -> None:
+    assert len({make_op("a"), make_op("a"), make_op("b")}) == 2
+
+
 def test_digest_is_stable_and_order_sensitive() -> None:
     a, b = make_op("a"), make_op("b")
     first = build_toolset([make_plugin(a, b)])
