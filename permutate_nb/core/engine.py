@@ -201,7 +201,8 @@ async def run_async(
                 else:
                     try:
                         selection = await selectors[spec.permutation].select(spec.prompt, repeat=spec.repeat)
-                        detail = _detail(request, spec, selection, time.perf_counter() - t0)
+                        elapsed = selection.elapsed
+                        detail = _detail(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
                     except PermutateError as exc:
                         attempts = getattr(exc, "attempts", 1)
                         detail = _failed_detail(request, spec, str(exc), time.perf_counter() - t0, attempts)

@@ -47,6 +47,10 @@ def check_permutation(perm: Permutation, index: int) -> None:
             f"permutations[{index}].llm.provider: unknown provider {perm.llm.provider!r}; "
             f"available: {', '.join(PROVIDERS)}"
         )
+    if perm.llm.provider == "local":
+        from .llm.local import check_local
+
+        check_local(perm.llm.model_path)
     if perm.tool_selector.provider not in SELECTORS:
         raise ConfigurationError(
             f"permutations[{index}].tool_selector.provider: selector {perm.tool_selector.provider!r} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from dataclasses import dataclass
 
 from ...errors import TransientProviderError
@@ -23,6 +24,7 @@ class ChatOutcome:
     result: ChatResult
     cached: bool
     attempts: int
+    elapsed: float  # seconds spent on the call(s) and backoff, not waiting for a turn
 
 
 def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 0.5, cap: float = 30.0) -> float:
@@ -45,6 +47,10 @@ class LLMClient:
         self.cache = cache
         self.max_retries = max_retries
         self.timeout = timeout
+        # A provider that can serve only so many calls at once (an in-process model) says so;
+        # runs then queue here, before their clock starts.
+        limit = getattr(provider, "max_concurrency", None)
+        self._gate = asyncio.Semaphore(limit) if limit else None
 
     async def chat(self, request: ChatRequest, *, repeat: int = 0) -> ChatOutcome:
         key = None
@@ -52,7 +58,14 @@ class LLMClient:
             key = cache_key(self.provider.identity, self.provider.cache_payload(request), repeat)
             hit = self.cache.get(key)
             if hit is not None:
-                return ChatOutcome(ChatResult.from_json_dict(hit), True, 0)
+                return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
+        if self._gate is None:
+            return await self._call(request, key)
+        async with self._gate:
+            return await self._call(request, key)
+
+    async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:
+        started = time.perf_counter()
         attempt = 0
         while True:
             attempt += 1
@@ -66,4 +79,4 @@ class LLMClient:
                 await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
         if key is not None:
             self.cache.put(key, result.to_json_dict())  # type: ignore[union-attr]
-        return ChatOutcome(result, False, attempt)
+        return ChatOutcome(result, False, attempt, time.perf_counter() - started)

@@ -25,6 +25,7 @@ class Selection:
     cost: float | None = 0.0
     cached: bool = False
     attempts: int = 1
+    elapsed: float | None = None  # the selector's own time; None: the engine's wall clock is used
     extra: dict[str, Any] = field(default_factory=dict)
 
 

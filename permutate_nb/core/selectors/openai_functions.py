@@ -65,6 +65,7 @@ class OpenAIFunctionsSelector:
             cost=self._prices.cost(self._client.provider.model, result.prompt_tokens, result.completion_tokens),
             cached=outcome.cached,
             attempts=outcome.attempts,
+            elapsed=outcome.elapsed,
         )
         if not result.tool_calls:
             selection.note = "the model answered without calling a tool"
