@@ -13,7 +13,8 @@ Usage::
 
     python benchmarks/throughput.py                       # 2,000 runs, concurrency 32, 50 ms
     python benchmarks/throughput.py --runs 20000          # the scaling point
-    python benchmarks/throughput.py --scale               # both, each in a fresh process
+    python benchmarks/throughput.py --transport sdk       # the same through the openai SDK
+    python benchmarks/throughput.py --scale               # 2,000 and 20,000 runs, and the SDK, each in a fresh process
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def start_server(delay: float) -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
-def build_request(base_url: str, runs: int, concurrency: int) -> dict[str, Any]:
+def build_request(base_url: str, runs: int, concurrency: int, transport: str = "http") -> dict[str, Any]:
     import permutate_nb
 
     manifest = str(Path(permutate_nb.__file__).parent / "examples" / "snapshots" / "Klarna_Shopping.json")
@@ -57,7 +58,8 @@ def build_request(base_url: str, runs: int, concurrency: int) -> dict[str, Any]:
         "plugin_groups": [{"name": "g", "plugins": [{"manifest_url": manifest}]}],
         "permutations": [{
             "name": "p",
-            "llm": {"provider": "OpenAIChat", "model_name": "gpt-4o-mini", "temperature": 0, "base_url": base_url},
+            "llm": {"provider": "OpenAIChat", "model_name": "gpt-4o-mini", "temperature": 0, "base_url": base_url,
+                    "transport": transport},
             "tool_selector": {"provider": "OpenAI", "plugin_group_name": "g"},
         }],
         "test_cases": [
@@ -74,16 +76,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(runs: int, concurrency: int, delay: float) -> dict[str, Any]:
+def measure(runs: int, concurrency: int, delay: float, transport: str = "http") -> dict[str, Any]:
     os.environ.setdefault("PERMUTATE_HOME", tempfile.mkdtemp(prefix="permutate-bench-"))
     os.environ.setdefault("PERMUTATE_URL_MAP", str(ROOT / "permutate_nb/examples/snapshots/url_map.yaml"))
     import permutate_nb as pn
 
     server, base_url = start_server(delay)
     try:
-        request = build_request(base_url, runs, concurrency)
+        request = build_request(base_url, runs, concurrency, transport)
         plan = pn.plan_job(request)
-        pn.run(build_request(base_url, TEST_CASES, concurrency), cache=False)  # warm-up: imports, connections
+        pn.run(build_request(base_url, TEST_CASES, concurrency, transport), cache=False)  # warm-up: imports, connections
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         result = pn.run(request, plan=plan, cache=True)  # fills the cache as a real first run does
         wall = time.perf_counter() - t0
@@ -95,6 +97,7 @@ def measure(runs: int, concurrency: int, delay: float) -> dict[str, Any]:
         n = len(result.details)
         ideal = n * delay / concurrency
         return {
+            "transport": transport,
             "runs": n,
             "passed": ok,
             "concurrency": concurrency,
@@ -117,15 +120,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.05)
+    parser.add_argument("--transport", choices=["http", "sdk"], default="http", help="llm.transport to measure")
     parser.add_argument("--scale", action="store_true", help="measure 2,000 and 20,000 runs in fresh processes")
     args = parser.parse_args()
     if not args.scale:
-        print(json.dumps(measure(args.runs, args.concurrency, args.delay)))
+        print(json.dumps(measure(args.runs, args.concurrency, args.delay, args.transport)))
         return
     rows = []
-    for runs in (2000, 20000):
+    for runs, transport in ((2000, "http"), (20000, "http"), (2000, "sdk")):
         out = subprocess.run([sys.executable, __file__, "--runs", str(runs), "--concurrency", str(args.concurrency),
-                              "--delay", str(args.delay)], capture_output=True, text=True, check=True)
+                              "--delay", str(args.delay), "--transport", transport],
+                             capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     keys = list(rows[0])
     print(" | ".join(keys))

@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import httpx
 import yaml
 
 from permutate_nb.errors import PluginLoadError, PermutateWarning
+
+from .locations import is_http_url, local_path
 
 __all__ = [
     "UrlMap",
@@ -29,8 +31,6 @@ __all__ = [
     "bundled_url_map",
     "Fetcher",
     "parse_document",
-    "is_url",
-    "local_path",
     "BUNDLED_URL_MAP",
     "CACHE_MAX_AGE",
 ]
@@ -40,20 +40,6 @@ BUNDLED_URL_MAP = Path(__file__).resolve().parents[1] / "examples" / "snapshots"
 #: A cache entry younger than this is used without asking the network.
 CACHE_MAX_AGE = 24 * 3600.0
 
-
-def is_url(location: str) -> bool:
-    """True for http(s) URLs, the only locations that go through mirrors and the cache."""
-    return location[:8].lower().startswith(("http://", "https://"))
-
-
-def local_path(location: str) -> Path:
-    """The absolute path of a local location (plain path or file:// URL)."""
-    if location[:7].lower() == "file://":
-        parts = urlsplit(location)
-        location = unquote(parts.path)
-        if parts.netloc and parts.netloc != "localhost":
-            location = f"//{parts.netloc}{location}"
-    return Path(location).expanduser().resolve()
 
 
 class UrlMap:
@@ -171,7 +157,7 @@ class Fetcher:
     def fetch_text(self, location: str) -> tuple[str, str]:
         """Return ``(text, resolved location)``: absolute path for files, the URL unchanged otherwise."""
         location = location.strip()
-        if not is_url(location):
+        if not is_http_url(location):
             path = local_path(location)
             return self._read_file(path, location), str(path)
         mirrored = self.url_map.lookup(location)

@@ -8,13 +8,29 @@ with case-insensitive scheme/host and without a trailing slash.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-__all__ = ["is_url", "resolve_location", "normalise_url"]
+__all__ = ["is_url", "is_http_url", "local_path", "resolve_location", "resolve_reference", "normalise_url"]
 
 
 def is_url(location: str) -> bool:
+    """Any URL (http, https, file, ...), as opposed to a plain file path."""
     return location.startswith(("http://", "https://", "file://")) or "://" in location[:12]
+
+
+def is_http_url(location: str) -> bool:
+    """True for http(s) URLs, the only locations that go through mirrors and the cache."""
+    return location[:8].lower().startswith(("http://", "https://"))
+
+
+def local_path(location: str) -> Path:
+    """The absolute path of a local location (plain path or file:// URL)."""
+    if location[:7].lower() == "file://":
+        parts = urlsplit(location)
+        location = unquote(parts.path)
+        if parts.netloc and parts.netloc != "localhost":
+            location = f"//{parts.netloc}{location}"
+    return Path(location).expanduser().resolve()
 
 
 def resolve_location(location: str, base_dir: Path) -> str:
@@ -25,6 +41,19 @@ def resolve_location(location: str, base_dir: Path) -> str:
     if not path.is_absolute():
         path = base_dir / path
     return str(path.resolve())
+
+
+def resolve_reference(reference: str, relative_to: str) -> str:
+    """Resolve ``reference`` (a URL or path) relative to a document's location."""
+    reference = reference.strip()
+    if is_url(reference):
+        return reference
+    if is_http_url(relative_to):
+        return urljoin(relative_to, reference)
+    candidate = Path(reference).expanduser()
+    if candidate.is_absolute() and candidate.exists():
+        return str(candidate.resolve())
+    return str((local_path(relative_to).parent / reference.lstrip("/")).resolve())
 
 
 def normalise_url(url: str) -> str:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin
 
 from permutate_nb.errors import PluginLoadError
 
-from .fetch import is_url, local_path
+from .locations import is_http_url, local_path
 
-__all__ = ["Operation", "HTTP_METHODS", "extract_operations", "RefResolver", "openapi_version", "resolve_location"]
+__all__ = ["Operation", "HTTP_METHODS", "extract_operations", "RefResolver", "openapi_version"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -190,9 +189,9 @@ class RefResolver:
         doc_part, _, pointer = ref.partition("#")
         if not doc_part:
             return base, pointer
-        if is_url(base):
+        if is_http_url(base):
             return urljoin(base, doc_part), pointer
-        if is_url(doc_part):
+        if is_http_url(doc_part):
             return doc_part, pointer
         return str((local_path(base).parent / unquote(doc_part)).resolve()), pointer
 
@@ -375,7 +374,7 @@ def _server_url(server: dict, location: str) -> str:
         return match.group(0)
 
     url = _VAR.sub(substitute, url)
-    if url and "://" not in url and is_url(location):
+    if url and "://" not in url and is_http_url(location):
         url = urljoin(location, url)
     return url
 
@@ -386,11 +385,11 @@ def _swagger_base(doc: dict, location: str) -> str:
     host = doc.get("host")
     schemes = [str(s) for s in doc.get("schemes") or () if isinstance(s, str)]
     if not host:
-        if not is_url(location):
+        if not is_http_url(location):
             return base_path
         return urljoin(location, base_path or "/")
     scheme = "https" if "https" in schemes else (schemes[0] if schemes else
-                                                   (location.split(":", 1)[0] if is_url(location) else "https"))
+                                                   (location.split(":", 1)[0] if is_http_url(location) else "https"))
     return f"{scheme}://{host}{base_path}"
 
 
@@ -490,15 +489,3 @@ def _swagger_args(resolver: RefResolver, item: dict, op: dict, item_doc: str, do
         _add_body(args, schema, "body", bool(param.get("required")), param.get("description"))
     return args
 
-
-def resolve_location(reference: str, relative_to: str) -> str:
-    """Resolve ``reference`` (a URL or path) relative to a document's location."""
-    reference = reference.strip()
-    if is_url(reference) or reference[:7].lower() == "file://":
-        return reference
-    if is_url(relative_to):
-        return urljoin(relative_to, reference)
-    candidate = Path(reference).expanduser()
-    if candidate.is_absolute() and candidate.exists():
-        return str(candidate.resolve())
-    return str((local_path(relative_to).parent / reference.lstrip("/")).resolve())

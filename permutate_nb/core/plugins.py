@@ -14,8 +14,9 @@ from typing import Any
 
 from permutate_nb.errors import PermutateWarning, PluginLoadError
 
-from .fetch import Fetcher, UrlMap, is_url, local_path, parse_document
-from .openapi import Operation, extract_operations, resolve_location
+from .fetch import Fetcher, UrlMap, parse_document
+from .locations import resolve_location, resolve_reference
+from .openapi import Operation, extract_operations
 
 __all__ = ["Operation", "Plugin", "PluginLoader", "load_plugin", "normalise_location"]
 
@@ -38,9 +39,7 @@ def normalise_location(location: str) -> str:
     location = str(location).strip()
     if not location:
         raise PluginLoadError("empty plugin location: expected a manifest URL or file path")
-    if is_url(location) or location[:7].lower() == "file://":
-        return location
-    return str(local_path(location))
+    return resolve_location(location, Path.cwd())
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -99,7 +98,7 @@ class PluginLoader:
         )
 
     def _with_spec(self, plugin_id: str, manifest: dict, spec_url: str) -> Plugin:
-        spec_location = resolve_location(spec_url, plugin_id)
+        spec_location = resolve_reference(spec_url, plugin_id)
         try:
             spec, spec_resolved = self._document(spec_location)
         except PluginLoadError as exc:

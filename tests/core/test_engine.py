@@ -73,7 +73,7 @@ def test_correct_calls_pass_every_step(scripted: Any, transport: str) -> None:
     s = result.summary
     assert (s["overall_accuracy"], s["accuracy_step_a"], s["accuracy_step_b"], s["accuracy_step_c"]) == (100.0, 100.0, 100.0, 100.0)
     assert_summary_honest(result)
-    body = scripted.requests[0]["json"]
+    body = next(r["json"] for r in scripted.requests if "Show me" in r["json"]["messages"][0]["content"])
     assert body["model"] == "gpt-4o-mini" and body["temperature"] == 0 and body["tool_choice"] == "auto"
     assert body["messages"] == [{"role": "user", "content": "Show me 5 T shirts from Klarna"}]
     assert body["tools"][0]["function"]["name"] == "productsUsingGET"
