@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import PermutateWarning, RequestError
 from .locations import resolve_location
@@ -66,6 +66,13 @@ class LLMConfig(_Strict):
     api_key_env: str | None = None
     transport: Literal["http", "sdk"] = "http"
     model_path: str | None = None
+    extra_body: dict[str, Any] | None = None  # server-specific fields, e.g. llama.cpp's repeat_penalty
+
+    @model_validator(mode="after")
+    def _name_local_model(self) -> "LLMConfig":
+        if self.provider == "local" and not self.model_name:
+            self.model_name = Path(self.model_path).stem if self.model_path else "SmolLM2-135M-Instruct"
+        return self
 
     def summary(self) -> str:
         return f"{self.provider}[{self.model_name or 'default'}]"

@@ -15,9 +15,11 @@ grammar gave 3 of 3.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ __all__ = ["LocalProvider", "default_model_path", "check_local", "DEFAULT_LOCAL_
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_MAX_STRING = 48
+_NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
 _MODELS: dict[str, tuple[Any, threading.Lock]] = {}
 _MODELS_LOCK = threading.Lock()
 
@@ -68,6 +72,15 @@ def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
         return _MODELS[key]
 
 
+@atexit.register
+def _close_models() -> None:
+    """Free models before interpreter teardown, when llama.cpp's own __del__ would fail noisily."""
+    with _MODELS_LOCK:
+        for model, _ in _MODELS.values():
+            model.close()
+        _MODELS.clear()
+
+
 def _tool_list(tools: list[dict[str, Any]]) -> str:
     lines = []
     for tool in tools:
@@ -85,6 +98,8 @@ def _arguments_schema(parameters: dict[str, Any]) -> dict[str, Any]:
         kept = {k: spec[k] for k in ("type", "enum") if k in spec}
         if kept.get("type") not in ("string", "integer", "number", "boolean") and "enum" not in kept:
             kept = {"type": "string"}
+        if kept.get("type") == "string" and "enum" not in kept:
+            kept["maxLength"] = _MAX_STRING  # a looping small model must still close its string
         props[name] = kept
     required = [r for r in parameters.get("required", []) if r in props]
     return {"type": "object", "properties": props, "required": required}
@@ -104,6 +119,19 @@ def tool_call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
         for t in tools
     ]
     return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def _parse_call(text: str) -> list[ToolCall]:
+    """The call in the model's JSON; if the output was cut short, the tool name with the raw rest."""
+    try:
+        call = json.loads(text)
+        return [ToolCall(str(call["name"]), json.dumps(call.get("arguments", {})))]
+    except (ValueError, KeyError, TypeError):
+        match = _NAME.search(text)
+        if match is None:
+            return []  # kept as a text reply: the run completes and scores what it can
+        rest = text[text.find('"arguments"'):] if '"arguments"' in text else ""
+        return [ToolCall(match.group(1), rest.split(":", 1)[-1].strip() if rest else "")]
 
 
 class LocalProvider:
@@ -159,12 +187,9 @@ class LocalProvider:
             model=self.model_name,
         )
         if request.tools_json is not None:
-            try:
-                call = json.loads(text)
-                result.tool_calls = [ToolCall(str(call["name"]), json.dumps(call.get("arguments", {})))]
+            result.tool_calls = _parse_call(text)
+            if result.tool_calls:
                 result.content = None
-            except (ValueError, KeyError, TypeError):
-                pass  # kept as a text reply: the run completes and scores what it can
         return result
 
     async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:

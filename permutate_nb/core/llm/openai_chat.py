@@ -69,7 +69,7 @@ class SessionPool:
 class OpenAIChatProvider:
     """Chat completions with tools over the OpenAI wire format."""
 
-    def __init__(self, llm: Any, pool: SessionPool | None = None, *, extra_body: dict[str, Any] | None = None) -> None:
+    def __init__(self, llm: Any, pool: SessionPool | None = None) -> None:
         self.base_url, self._api_key = resolve_endpoint(llm.base_url, llm.api_key_env)
         self.model = llm.model_name or "gpt-3.5-turbo"
         self.identity = f"OpenAIChat|{self.base_url}|{self.model}"
@@ -79,7 +79,7 @@ class OpenAIChatProvider:
         self._headers = {"Content-Type": "application/json"}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
-        params = {**sampling_params(llm), **(extra_body or {})}
+        params = {**sampling_params(llm), **(llm.extra_body or {})}
         self._params = params
         self._head = '{"model":' + json.dumps(self.model) + ',"messages":'
         self._tail = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in sorted(params.items())) + "}"

@@ -1,0 +1,85 @@
+"""The embedded model in-process: real llama.cpp, real GGUF, shapes and types of the calls."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import permutate_nb as pn
+from permutate_nb.cli import main
+from permutate_nb.core.llm import local
+from permutate_nb.core.llm.base import ChatRequest
+from permutate_nb.core.request import LLMConfig
+from permutate_nb.core.tools import build_toolset
+
+from ..helpers import KLARNA, WEB_SEARCH, klarna_request
+
+EXAMPLE = Path(pn.__file__).parent / "examples" / "klarna_plugin_test.yaml"
+
+
+def _local_request(**config: Any) -> dict[str, Any]:
+    data = klarna_request(**config)
+    data["permutations"][0]["llm"] = {"provider": "local", "temperature": 0}
+    return data
+
+
+def test_tool_selection_runs_in_process() -> None:
+    result = pn.run(_local_request(cache=False))
+    assert [d.test_case_name for d in result.details] == ["shirts", "shirts_params"]
+    for row in result.details:
+        assert row.is_run_completed, row.error
+        assert row.permutation_summary == "local[SmolLM2-135M-Instruct] - OpenAI[default]"
+        assert row.prompt_tokens > 0 and row.completion_tokens > 0
+        assert row.llm_api_cost == 0.0
+        # one tool in the group and a schema that only admits its name: always a valid call
+        assert row.plugin_name == "Klarna Shopping" and row.plugin_method == "GET"
+        assert isinstance(row.plugin_parameters_mapped, dict)
+        assert row.response_time_sec > 0
+    assert result.summary["total_llm_api_cost"] == 0.0
+
+
+def test_constrained_decoding_picks_a_listed_tool() -> None:
+    plugins = [pn.load_plugin(str(KLARNA)), pn.load_plugin(str(WEB_SEARCH))]
+    toolset = build_toolset(plugins)
+    provider = local.LocalProvider(LLMConfig(provider="local"))
+    request = ChatRequest(
+        messages=({"role": "user", "content": "Search the web for news about the James Webb telescope"},),
+        tools_json=toolset.tools_json, tools_digest=toolset.digest, tool_choice="auto",
+    )
+    for _ in range(3):
+        result = asyncio.run(provider.chat(request, 60))
+        assert len(result.tool_calls) == 1 and result.tool_calls[0].name in toolset.by_name
+        assert isinstance(__import__("json").loads(result.tool_calls[0].arguments), dict)
+
+
+def test_model_is_loaded_once_per_process() -> None:
+    pn.run(_local_request(cache=False))
+    pn.run(_local_request(cache=False))
+    assert len(local._MODELS) == 1
+
+
+def test_example_request_runs_offline_with_provider_local(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(EXAMPLE), "--provider", "local", "--quiet", "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "(all)" in out and "local" in out
+
+
+def test_missing_model_file_is_reported_before_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _local_request()
+    data["permutations"][0]["llm"]["model_path"] = str(tmp_path / "missing.gguf")
+    path = tmp_path / "job.json"
+    path.write_text(__import__("json").dumps(data))
+    assert main(["run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"model file not found: {tmp_path / 'missing.gguf'}" in err and "Traceback" not in err
+
+
+def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(local.importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    with pytest.raises(pn.MissingExtraError, match=r'pip install "permutate-nb\[local\]"'):
+        pn.validate(_local_request())
