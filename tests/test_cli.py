@@ -96,3 +96,25 @@ def test_missing_api_key_in_a_real_process(tmp_path: Path) -> None:
 def test_missing_request_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "/nonexistent/job.yaml"]) == 2
     assert "request file not found" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_finished_runs(scripted: Any, tmp_path: Path) -> None:
+    """SIGINT mid-job: the finished runs are printed and written, marked cancelled, exit 130."""
+    import signal
+    import time
+
+    scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}, {"responses": [{**GOOD, "delay": 30}]}]})
+    path = _write(tmp_path, klarna_request(base_url=scripted.base_url, cache=False))
+    out = tmp_path / "partial.json"
+    proc = subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", "run", str(path), "--quiet", "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(scripted.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "cancelled: 1 of 2 runs" in stdout and "Traceback" not in stderr
+    data = json.loads(out.read_text())
+    assert data["status"] == "cancelled" and [d["test_case_name"] for d in data["details"]] == ["shirts"]

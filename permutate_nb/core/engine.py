@@ -20,12 +20,12 @@ from ..errors import PermutateError
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_permutation
 from .fetch import default_url_map
-from .matrix import RunSpec, expand_matrix, languages_of
+from .matrix import expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .request import JobRequest, LLMConfig, load_request
 from .results import JobResult, RunDetail
-from .scoring import score_selection
-from .selectors.base import Selection, ToolSelector
+from .rows import failed_row, scored_row
+from .selectors.base import ToolSelector
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts
 
@@ -92,70 +92,6 @@ def _now() -> str:
     return datetime.now().isoformat(timespec="microseconds")
 
 
-def _failed_detail(request: JobRequest, spec: RunSpec, error: str, elapsed: float, attempts: int) -> RunDetail:
-    perm = request.permutations[spec.permutation]
-    case = request.test_cases[spec.test_case]
-    return RunDetail(
-        permutation_name=perm.name,
-        permutation_summary=perm.summary(),
-        test_type=case.type,
-        test_case_name=case.name,
-        is_run_completed=False,
-        language=spec.language,
-        prompt=spec.prompt or case.prompt,
-        response_time_sec=round(elapsed, 4),
-        llm_api_cost=0.0,
-        repeat=spec.repeat,
-        attempts=attempts,
-        error=error,
-    )
-
-
-def _detail(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float) -> RunDetail:
-    perm = request.permutations[spec.permutation]
-    case = request.test_cases[spec.test_case]
-    scores = score_selection(
-        test_type=case.type,
-        expected_plugin=case.expected_plugin_used,
-        expected_url=case.expected_api_used,
-        expected_method=case.expected_method,
-        expected_parameters=case.expected_parameters,
-        plugin_id=sel.plugin_id,
-        url=sel.url,
-        method=sel.method,
-        arguments=sel.arguments,
-    )
-    return RunDetail(
-        permutation_name=perm.name,
-        permutation_summary=perm.summary(),
-        test_type=case.type,
-        test_case_name=case.name,
-        is_run_completed=True,
-        language=spec.language,
-        prompt=spec.prompt or "",
-        final_output=sel.final_output,
-        is_plugin_detected=scores.plugin_detected,
-        is_plugin_operation_found=scores.operation_found,
-        is_plugin_parameter_mapped=scores.parameters_mapped,
-        plugin_name=sel.plugin_name,
-        plugin_operation=sel.url,
-        plugin_parameters_mapped=sel.arguments,
-        parameter_mapped_percentage=scores.parameter_percentage,
-        response_time_sec=round(elapsed, 4),
-        total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens,
-        llm_api_cost=sel.cost,
-        repeat=spec.repeat,
-        plugin_method=sel.method,
-        passed=scores.passed,
-        cached=sel.cached,
-        attempts=sel.attempts,
-        prompt_tokens=sel.prompt_tokens,
-        completion_tokens=sel.completion_tokens,
-        error=sel.note,
-        raw_response=sel.raw_response,
-    )
-
-
 async def run_async(
     source: Any,
     *,
@@ -197,17 +133,17 @@ async def run_async(
                 reporter.run_started(spec.index)
                 t0 = time.perf_counter()
                 if spec.prompt is None:
-                    detail = _failed_detail(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+                    detail = failed_row(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
                 else:
                     try:
                         selection = await selectors[spec.permutation].select(spec.prompt, repeat=spec.repeat)
                         elapsed = selection.elapsed
-                        detail = _detail(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
+                        detail = scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
                     except PermutateError as exc:
                         attempts = getattr(exc, "attempts", 1)
-                        detail = _failed_detail(request, spec, str(exc), time.perf_counter() - t0, attempts)
+                        detail = failed_row(request, spec, str(exc), time.perf_counter() - t0, attempts)
                     except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
-                        detail = _failed_detail(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
+                        detail = failed_row(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
                 details[spec.index] = detail
                 reporter.run_finished(spec.index, detail)
 

@@ -1,0 +1,73 @@
+"""Detail rows: one run's outcome (a selection, or the error that ended it) scored into a RunDetail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .matrix import RunSpec
+from .request import JobRequest
+from .results import RunDetail
+from .scoring import score_selection
+from .selectors.base import Selection
+
+__all__ = ["failed_row", "scored_row"]
+
+
+def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, **fields: Any) -> RunDetail:
+    perm = request.permutations[spec.permutation]
+    case = request.test_cases[spec.test_case]
+    return RunDetail(
+        permutation_name=perm.name,
+        permutation_summary=perm.summary(),
+        test_type=case.type,
+        test_case_name=case.name,
+        is_run_completed=completed,
+        language=spec.language,
+        prompt=spec.prompt or case.prompt,
+        response_time_sec=round(elapsed, 4),
+        repeat=spec.repeat,
+        **fields,
+    )
+
+
+def failed_row(request: JobRequest, spec: RunSpec, error: str, elapsed: float, attempts: int) -> RunDetail:
+    """A run that ended in an error: every step false, 0% of parameters, nothing billed."""
+    expected = request.test_cases[spec.test_case].expected_parameters
+    return _row(request, spec, False, elapsed, llm_api_cost=0.0, attempts=attempts, error=error,
+                parameter_mapped_percentage=0.0 if expected else None)
+
+
+def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float) -> RunDetail:
+    case = request.test_cases[spec.test_case]
+    scores = score_selection(
+        test_type=case.type,
+        expected_plugin=case.expected_plugin_used,
+        expected_url=case.expected_api_used,
+        expected_method=case.expected_method,
+        expected_parameters=case.expected_parameters,
+        plugin_id=sel.plugin_id,
+        url=sel.url,
+        method=sel.method,
+        arguments=sel.arguments,
+    )
+    return _row(
+        request, spec, True, elapsed,
+        final_output=sel.final_output,
+        is_plugin_detected=scores.plugin_detected,
+        is_plugin_operation_found=scores.operation_found,
+        is_plugin_parameter_mapped=scores.parameters_mapped,
+        plugin_name=sel.plugin_name,
+        plugin_operation=sel.url,
+        plugin_parameters_mapped=sel.arguments,
+        parameter_mapped_percentage=scores.parameter_percentage,
+        total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens,
+        llm_api_cost=sel.cost,
+        plugin_method=sel.method,
+        passed=scores.passed,
+        cached=sel.cached,
+        attempts=sel.attempts,
+        prompt_tokens=sel.prompt_tokens,
+        completion_tokens=sel.completion_tokens,
+        error=sel.note,
+        raw_response=sel.raw_response,
+    )
