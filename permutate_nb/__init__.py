@@ -51,7 +51,17 @@ __all__ = [
     "ProviderError",
     "PermutateWarning",
     "load_ipython_extension",
+    "RequestBuilder",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Notebook-only names, imported on first use so the core never loads ipywidgets."""
+    if name == "RequestBuilder":
+        from .notebook.widgets import RequestBuilder
+
+        return RequestBuilder
+    raise AttributeError(f"module 'permutate_nb' has no attribute {name!r}")
 
 
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:

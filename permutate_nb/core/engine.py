@@ -167,7 +167,7 @@ async def run_async(
         total_run_time=round(time.perf_counter() - started, 3),
         status=status,
         planned_runs=len(details),
-        request=request.to_dict(),
+        request=request.public_dict(),
         job_id=uuid.uuid4().hex[:12],
     )
     reporter.job_finished(result)
@@ -179,23 +179,38 @@ def _job_name(request: JobRequest, started: str) -> str:
 
 
 def run(source: Any, **kwargs: Any) -> JobResult:
-    """Blocking ``run_async``. Inside a running event loop (a notebook) it uses a worker thread."""
+    """Blocking ``run_async``. Inside a running event loop (a notebook) it uses a worker thread.
+
+    Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked cancelled.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(run_async(source, **kwargs))
+    return _run_in_thread(source, kwargs)
+
+
+def _run_in_thread(source: Any, kwargs: dict[str, Any]) -> JobResult:
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(run_async(source, **kwargs))
     box: dict[str, Any] = {}
 
     def target() -> None:
+        asyncio.set_event_loop(loop)
         try:
-            box["result"] = asyncio.run(run_async(source, **kwargs))
+            box["result"] = loop.run_until_complete(task)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
+        finally:
+            loop.close()
 
     thread = threading.Thread(target=target, name="permutate-job", daemon=True)
     thread.start()
-    thread.join()
+    while thread.is_alive():
+        try:
+            thread.join(0.2)
+        except KeyboardInterrupt:
+            loop.call_soon_threadsafe(task.cancel)
     if "error" in box:
         raise box["error"]
     return box["result"]
-

@@ -28,6 +28,7 @@ __all__ = [
     "ToolSelectorConfig",
     "Permutation",
     "PluginRef",
+    "OperationAuth",
     "PluginGroup",
     "TestCase",
     "load_request",
@@ -41,8 +42,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class OperationAuth(_Strict):
+    """How an executed operation authenticates (``config.execute_operations``): none, or a bearer
+    token read from the environment variable ``token_env`` (the request never holds the secret)."""
+
+    type: Literal["none", "bearer"] = "none"
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _bearer_needs_env(self) -> "OperationAuth":
+        if self.type == "bearer" and not self.token_env:
+            raise ValueError("a bearer auth needs token_env, the name of the environment variable holding the token")
+        return self
+
+
 class PluginRef(_Strict):
     manifest_url: str
+    auth: OperationAuth | None = None
 
 
 class PluginGroup(_Strict):
@@ -124,6 +140,8 @@ class JobConfig(BaseModel):
     repeats: int = Field(1, ge=1, le=1000)
     url_map: dict[str, str] = Field(default_factory=dict)
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    execute_operations: bool = False  # call the chosen operation over HTTP; its answer is final_output
+    translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
 
     @field_validator("auto_translate_to_languages", mode="before")
     @classmethod
@@ -146,6 +164,13 @@ class JobRequest(_Strict):
     def to_dict(self) -> dict[str, Any]:
         """The plain (unwrapped) form, without defaults the user did not set."""
         return self.model_dump(mode="json", exclude_defaults=True)
+
+    def public_dict(self) -> dict[str, Any]:
+        """``to_dict`` with secrets masked: what results and exports may carry."""
+        data = self.to_dict()
+        if data.get("config", {}).get("openplugin_api_key"):
+            data["config"]["openplugin_api_key"] = "***"
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -303,7 +328,7 @@ def _warn_unknown_config(config: JobConfig, origin: str) -> None:
 
 def _resolve_paths(request: JobRequest, base_dir: Path) -> JobRequest:
     def fix(ref: PluginRef) -> PluginRef:
-        return PluginRef(manifest_url=resolve_location(ref.manifest_url, base_dir))
+        return ref.model_copy(update={"manifest_url": resolve_location(ref.manifest_url, base_dir)})
 
     update: dict[str, Any] = {
         "plugin_groups": [g.model_copy(update={"plugins": [fix(p) for p in g.plugins]}) for g in request.plugin_groups],

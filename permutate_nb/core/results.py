@@ -49,6 +49,8 @@ class RunDetail:
     completion_tokens: int = 0
     error: str | None = None
     raw_response: str | None = None
+    intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps: tool, tool_input, log, observation
+    operation_status: int | None = None  # HTTP status of the executed operation (config.execute_operations)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +81,7 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
     tokens = sum(r.total_llm_tokens_used for r in rows)
     response_total = sum(r.response_time_sec for r in rows)
     costs = [r.llm_api_cost for r in rows]
+    scores = [r.match_score for r in rows if r.match_score is not None]
     return {
         "total_test_cases": n,
         "failed_cases": sum(not r.is_run_completed for r in rows),
@@ -98,6 +101,8 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
         "step_c_passed": step_c,
         "step_c_cases": len(c_rows),
         "cached_runs": sum(r.cached for r in rows),
+        "average_match_score": round(sum(scores) / len(scores), 4) if scores else None,
+        "match_scored_runs": len(scores),
     }
 
 
@@ -176,6 +181,11 @@ class JobResult:
         rows = [{"permutation": name, **s} for name, s in self.summary_by("permutation_name").items()]
         rows.append({"permutation": "(all)", **self.summary})
         return pd.DataFrame(rows).set_index("permutation")
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from ..notebook.view import JobResultView  # the view lives in the notebook layer
+
+        return JobResultView(self)._repr_mimebundle_(include, exclude)
 
     def __repr__(self) -> str:
         s = self.summary

@@ -1,0 +1,155 @@
+"""The rich view of a JobResult in a notebook: summary card, tables, bars, heatmap, styled rows.
+
+The HTML is deterministic (a fixed Styler uuid, no timestamps or random ids beyond what the
+result holds), so notebooks saved with it compare cleanly under nbval. Bars and the heatmap
+are plain HTML, so the view needs no plotting library; ``plots.py`` draws matplotlib figures
+for those who want them.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..core.results import JobResult
+
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame"]
+
+MAX_DETAIL_ROWS = 200
+_PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
+_CARD_FIGURES = [
+    ("overall_accuracy", "overall", True), ("accuracy_step_a", "step a: plugin", True),
+    ("accuracy_step_b", "step b: operation", True), ("accuracy_step_c", "step c: parameters", True),
+    ("total_test_cases", "runs", False), ("failed_cases", "failed runs", False),
+    ("total_llm_tokens_used", "tokens", False), ("total_llm_api_cost", "cost $", False),
+    ("total_run_time", "wall time s", False),
+]
+_DETAIL_COLUMNS = [
+    "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
+    "is_plugin_detected", "is_plugin_operation_found", "is_plugin_parameter_mapped", "plugin_name",
+    "plugin_method", "plugin_operation", "plugin_parameters_mapped", "parameter_mapped_percentage",
+    "response_time_sec", "total_llm_tokens_used", "llm_api_cost", "cached", "error",
+]
+
+
+def _fmt(value: Any, pct: bool = False) -> str:
+    if value is None:
+        return "–"
+    if pct:
+        return f"{value:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def _card(result: "JobResult") -> str:
+    s = result.summary
+    status = "" if result.status == "completed" else f" · <b>{result.status}</b> ({len(result.details)} of {result.planned_runs} runs)"
+    cells = "".join(
+        f'<div style="padding:6px 12px;border-right:1px solid #ddd"><div style="font-size:11px;color:#666">{label}</div>'
+        f'<div style="font-size:18px;font-weight:600">{_fmt(s[key], pct)}</div></div>'
+        for key, label, pct in _CARD_FIGURES
+    )
+    return (
+        f'<div style="font-family:sans-serif;margin-bottom:8px"><div style="font-weight:600;margin:4px 0">'
+        f"{html.escape(result.job_name)}{status}</div>"
+        f'<div style="display:flex;flex-wrap:wrap;border:1px solid #ddd;border-radius:4px">{cells}</div></div>'
+    )
+
+
+def _bars(result: "JobResult") -> str:
+    rows = []
+    for name, s in result.summary_by("permutation_name").items():
+        value = s["overall_accuracy"] or 0.0
+        rows.append(
+            f'<tr><td style="padding:2px 8px;text-align:left">{html.escape(name)}</td>'
+            f'<td style="width:320px;padding:2px"><div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div></td>'
+            f'<td style="padding:2px 8px">{value:.1f}%</td></tr>'
+        )
+    return ('<div style="font-family:sans-serif"><b>Overall accuracy by permutation</b>'
+            f'<table style="border-collapse:collapse">{"".join(rows)}</table></div>')
+
+
+def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
+    """Pass rate (%) per test case (rows) and permutation (columns)."""
+    df = result.details_df
+    if df.empty:
+        import pandas as pd
+
+        return pd.DataFrame()
+    return (df.assign(passed=df["passed"].astype(float) * 100)
+              .pivot_table(index="test_case_name", columns="permutation_name", values="passed", aggfunc="mean", sort=False))
+
+
+def _heat_colour(value: float) -> str:
+    """Red (0%) to green (100%)."""
+    red = int(244 - (244 - 99) * value / 100)
+    green = int(109 + (190 - 109) * value / 100)
+    blue = int(67 + (123 - 67) * value / 100)
+    return f"background-color: #{red:02x}{green:02x}{blue:02x}"
+
+
+def _heatmap(result: "JobResult") -> str:
+    frame = heatmap_frame(result)
+    if frame.empty:
+        return ""
+    styler = (frame.style.set_uuid("permutate-heatmap")
+              .map(lambda v: "" if v != v else _heat_colour(v))
+              .format("{:.0f}%", na_rep="–")
+              .set_caption("Pass rate: test case x permutation"))
+    return styler.to_html()
+
+
+def _details(result: "JobResult") -> str:
+    df = result.details_df
+    if df.empty:
+        return "<p>No runs finished.</p>"
+    shown = df[[c for c in _DETAIL_COLUMNS if c in df.columns]].head(MAX_DETAIL_ROWS)
+
+    def colour(row: "pd.Series") -> list[str]:
+        fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
+        return [f"background-color: {fill}"] * len(row)
+
+    styler = (shown.style.set_uuid("permutate-details").apply(colour, axis=1)
+              .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
+                       "llm_api_cost": "{:.6f}"}, na_rep="–")
+              .hide(axis="index"))
+    more = f"<p>{len(df) - MAX_DETAIL_ROWS} more rows: see <code>result.details_df</code>.</p>" if len(df) > MAX_DETAIL_ROWS else ""
+    return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
+
+
+def _permutations(result: "JobResult") -> str:
+    df = result.summary_df[["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a",
+                            "accuracy_step_b", "accuracy_step_c", "average_response_time_sec",
+                            "total_llm_tokens_used", "total_llm_api_cost"]]
+    pct = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
+    return df.style.set_uuid("permutate-permutations").format(pct, na_rep="–").format(
+        {"average_response_time_sec": "{:.3f}", "total_llm_api_cost": "{:.6f}"}, na_rep="–").to_html()
+
+
+def render_html(result: "JobResult") -> str:
+    return "".join([_card(result), _permutations(result), _bars(result), _heatmap(result), _details(result)])
+
+
+def render_text(result: "JobResult") -> str:
+    s = result.summary
+    head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
+            f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
+    columns = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
+               "accuracy_step_c", "total_llm_tokens_used", "total_llm_api_cost"]
+    return head + "\n" + result.summary_df[columns].to_string()
+
+
+class JobResultView:
+    """Display wrapper; ``JobResult`` delegates its ``_repr_mimebundle_`` here."""
+
+    def __init__(self, result: "JobResult") -> None:
+        self.result = result
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": render_text(self.result), "text/html": render_html(self.result)}

@@ -1,0 +1,259 @@
+"""``RequestBuilder``: an ipywidgets form that builds a permutate request.
+
+Plugins are loaded as they are entered (so their operations can be picked as a test
+case's expectation), and Validate / Run / Copy as YAML act on what the form holds.
+Everything is reachable from code (``builder.request``, ``RequestBuilder.from_request``,
+``builder.validate_button.click()``), which is how the tests drive it headless.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ipywidgets as w
+import yaml
+
+from ..core.engine import plan_job, run
+from ..core.fetch import default_url_map
+from ..core.plugins import Plugin, PluginLoader
+from ..core.request import load_request, normalise
+from ..errors import PermutateError
+from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
+
+__all__ = ["RequestBuilder"]
+
+_TOP = ("version", "name", "config", "test_plugin", "plugin_groups", "permutations", "test_cases")
+
+
+def _section(title: str, rows: w.VBox, add: w.Button, header: str = "") -> w.VBox:
+    parts: list[w.Widget] = [w.HTML(f"<b>{title}</b>")]
+    if header:
+        parts.append(w.HTML(f"<span style='color:#666;font-size:11px'>{header}</span>"))
+    return w.VBox([*parts, rows, add])
+
+
+class RequestBuilder:
+    """A form for a permutate request; ``builder.request`` is the request it holds (plain form)."""
+
+    def __init__(self, request: dict[str, Any] | None = None, *, loader: PluginLoader | None = None) -> None:
+        data = normalise(dict(request or {}))
+        self._extra = {k: v for k, v in data.items() if k not in _TOP}
+        config = dict(data.get("config") or {})
+        self._loader = loader or PluginLoader(default_url_map(config.get("url_map")))
+        self.plugins: dict[str, Plugin] = {}
+        self.name = w.Text(data.get("name", "my_job"), description="name")
+        self.version = w.Text(str(data.get("version", "1.0.0")), description="version")
+        self.languages = w.TagsInput(value=list(config.pop("auto_translate_to_languages", None) or ["English"]),
+                                     allow_duplicates=False)
+        self._config = config
+        self._test_plugin = data.get("test_plugin")
+        self.manifest = w.Text(placeholder="manifest URL or path", layout=w.Layout(width="420px"))
+        self.add_plugin_button = w.Button(description="Add plugin", icon="plus")
+        self.plugin_list = w.HTML()
+        self.plugin_message = w.HTML()
+        self.add_plugin_button.on_click(lambda _: self.add_plugin(self.manifest.value))
+        self._group_box, self._permutation_box, self._case_box = w.VBox(), w.VBox(), w.VBox()
+        self.groups: list[GroupRow] = []
+        self.permutations: list[PermutationRow] = []
+        self.test_cases: list[TestCaseRow] = []
+        for group in data.get("plugin_groups") or []:
+            for ref in group.get("plugins") or []:
+                self._load(ref["manifest_url"], quiet=True)
+        for group in data.get("plugin_groups") or []:
+            self._add_group(group)
+        for perm in data.get("permutations") or []:
+            self._add_permutation(perm)
+        for case in data.get("test_cases") or []:
+            self._add_case(case)
+        self.validate_button = w.Button(description="Validate", icon="check")
+        self.run_button = w.Button(description="Run", icon="play", button_style="primary")
+        self.yaml_button = w.Button(description="Copy as YAML", icon="copy")
+        self.output = w.Output()
+        self.last_result: Any = None
+        self.validate_button.on_click(lambda _: self._guard(self.validate))
+        self.run_button.on_click(lambda _: self._guard(self.run))
+        self.yaml_button.on_click(lambda _: self._guard(self._show_yaml))
+        self._refresh_plugins()
+        self.widget = w.VBox([
+            w.HBox([self.name, self.version]),
+            w.HTML("<b>Plugins</b>"), w.HBox([self.manifest, self.add_plugin_button]), self.plugin_message, self.plugin_list,
+            _section("Plugin groups", self._group_box, self._button("Add group", lambda: self._add_group({}))),
+            _section("Permutations", self._permutation_box, self._button("Add permutation", lambda: self._add_permutation({})),
+                     "name · provider · model · temperature · max_tokens · selector · plugin group"),
+            _section("Test cases", self._case_box, self._button("Add test case", lambda: self._add_case({})),
+                     "name · type · prompt · expected operation · method · expected parameters (JSON)"),
+            w.HBox([w.HTML("<b>Languages</b>&nbsp;"), self.languages]),
+            w.HBox([self.validate_button, self.run_button, self.yaml_button]),
+            self.output,
+        ])
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_request(cls, source: Any, **kwargs: Any) -> "RequestBuilder":
+        """A builder holding a request given as a path, YAML/JSON text, a dict or a JobRequest.
+
+        The request is validated and written in its plain form (defaults left out), so
+        form -> YAML -> form gives back the same form.
+        """
+        return cls(load_request(source).to_dict(), **kwargs)
+
+    def _button(self, label: str, action: Callable[[], None]) -> w.Button:
+        button = w.Button(description=label, icon="plus")
+        button.on_click(lambda _: action())
+        return button
+
+    def _remove(self, row: _Row) -> None:
+        for rows in (self.groups, self.permutations, self.test_cases):
+            if row in rows:
+                rows.remove(row)  # type: ignore[arg-type]
+        self._sync_rows()
+
+    def _add_group(self, data: dict[str, Any]) -> GroupRow:
+        if not data:
+            data = {"name": f"group{len(self.groups) + 1}", "plugins": [{"manifest_url": p} for p in self.plugins]}
+        row = GroupRow(data, list(self.plugins), self._remove)
+        row.name.observe(lambda _: self._refresh_groups(), "value")
+        self.groups.append(row)
+        self._sync_rows()
+        self._refresh_groups()
+        return row
+
+    def _add_permutation(self, data: dict[str, Any]) -> PermutationRow:
+        if not data:
+            data = {"name": f"permutation{len(self.permutations) + 1}",
+                    "llm": {"provider": "OpenAIChat", "model_name": "gpt-4o-mini", "temperature": 0.0},
+                    "tool_selector": {"provider": "OpenAI"}}
+        row = PermutationRow(data, self._group_names(), self._remove)
+        self.permutations.append(row)
+        self._sync_rows()
+        return row
+
+    def _add_case(self, data: dict[str, Any]) -> TestCaseRow:
+        if not data:
+            data = {"name": f"test{len(self.test_cases) + 1}", "type": "plugin_selector"}
+        row = TestCaseRow(data, self._operation_choices(), self._remove)
+        self.test_cases.append(row)
+        self._sync_rows()
+        return row
+
+    def add_group(self) -> GroupRow:
+        return self._add_group({})
+
+    def add_permutation(self) -> PermutationRow:
+        return self._add_permutation({})
+
+    def add_test_case(self) -> TestCaseRow:
+        return self._add_case({})
+
+    def _sync_rows(self) -> None:
+        self._group_box.children = [r.box for r in self.groups]
+        self._permutation_box.children = [r.box for r in self.permutations]
+        self._case_box.children = [r.box for r in self.test_cases]
+
+    # -- plugins ----------------------------------------------------------------------------
+    def _load(self, location: str, *, quiet: bool = False) -> Plugin | None:
+        location = location.strip()
+        if not location:
+            return None
+        try:
+            plugin = self._loader.load(location)
+        except PermutateError as exc:
+            self.plugin_message.value = f"<span style='color:#b00'>{exc}</span>"
+            return None
+        self.plugins[location] = plugin
+        if not quiet:
+            self.plugin_message.value = (f"<span style='color:green'>loaded {plugin.name}: "
+                                         f"{len(plugin.operations)} operations</span>")
+        return plugin
+
+    def add_plugin(self, location: str) -> Plugin | None:
+        """Load a manifest (checked now), list its operations, offer it to groups and test cases."""
+        plugin = self._load(location)
+        if plugin is not None:
+            self.manifest.value = ""
+            self._refresh_plugins()
+        return plugin
+
+    def _operation_choices(self) -> list[OperationChoice]:
+        return [
+            (f"{plugin.name}: {op.method} {op.path}", (location, op.url, op.method.lower()))
+            for location, plugin in self.plugins.items()
+            for op in plugin.operations
+        ]
+
+    def _refresh_plugins(self) -> None:
+        items = "".join(
+            f"<li><b>{p.name}</b> <code>{loc}</code><ul>"
+            + "".join(f"<li>{op.method} {op.url} — {op.summary}</li>" for op in p.operations[:20])
+            + "</ul></li>"
+            for loc, p in self.plugins.items()
+        )
+        self.plugin_list.value = f"<ul>{items}</ul>" if items else "<i>no plugins yet</i>"
+        for group in self.groups:
+            group.set_plugins(list(self.plugins))
+        choices = self._operation_choices()
+        for case in self.test_cases:
+            case.set_operations(choices)
+
+    def _group_names(self) -> list[str]:
+        return [g.name.value for g in self.groups]
+
+    def _refresh_groups(self) -> None:
+        names = self._group_names()
+        for perm in self.permutations:
+            perm.set_groups(names)
+
+    # -- the request ------------------------------------------------------------------------
+    @property
+    def request(self) -> dict[str, Any]:
+        """The request the form holds, in the plain form (not validated: see ``validate``)."""
+        config = {**self._config, "auto_translate_to_languages": list(self.languages.value)}
+        data: dict[str, Any] = {"version": self.version.value, "name": self.name.value, "config": config}
+        if self._test_plugin:
+            data["test_plugin"] = self._test_plugin
+        data["plugin_groups"] = [g.value() for g in self.groups]
+        data["permutations"] = [p.value() for p in self.permutations]
+        data["test_cases"] = [c.value() for c in self.test_cases]
+        return {**data, **self._extra}
+
+    @property
+    def yaml(self) -> str:
+        return yaml.safe_dump(self.request, sort_keys=False, allow_unicode=True)
+
+    def validate(self) -> Any:
+        """Check the request and load its plugins; shows the matrix size (or the errors) below."""
+        plan = plan_job(self.request)
+        with self.output:
+            self.output.clear_output()
+            print(f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
+                  f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs")
+        return plan
+
+    def run(self, **kwargs: Any) -> Any:
+        """Run the request; the result is shown below the form and kept in ``last_result``."""
+        from IPython.display import display
+
+        self.output.clear_output()
+        with self.output:
+            self.last_result = run(self.request, **kwargs)
+            display(self.last_result)
+        return self.last_result
+
+    def _show_yaml(self) -> None:
+        with self.output:
+            self.output.clear_output()
+            display_area = w.Textarea(self.yaml, layout=w.Layout(width="100%", height="300px"))
+            from IPython.display import display
+
+            display(display_area)
+
+    def _guard(self, action: Callable[[], Any]) -> None:
+        try:
+            action()
+        except PermutateError as exc:
+            with self.output:
+                self.output.clear_output()
+                print(f"{type(exc).__name__}: {exc}")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)

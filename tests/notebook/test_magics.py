@@ -1,0 +1,82 @@
+"""%%permutate through a real IPython shell, against the scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from openpyxl import load_workbook
+
+import permutate_nb as pn
+from permutate_nb.notebook.magics import fill_placeholders
+
+from ..helpers import klarna_request
+
+GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
+
+
+def _cell(base_url: str, **config: Any) -> str:
+    data = klarna_request(base_url=base_url, **config)
+    data["permutations"][0]["llm"]["model_name"] = "{{ model }}"
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def test_placeholders_fill_double_braces_only() -> None:
+    body = "name: {{ job }}\nurl: /books/{isbn}\nnested: {{ cfg.size }}\n"
+    assert fill_placeholders(body, {"job": "x", "cfg": {"size": 3}}) == "name: x\nurl: /books/{isbn}\nnested: 3\n"
+    with pytest.raises(pn.RequestError, match=r"cell line 2: \{\{ missing \}\}: 'missing' is not defined"):
+        fill_placeholders("a: 1\nb: {{ missing }}\n", {})
+
+
+def test_run_stores_result_and_returns_it(shell: Any, scripted: Any, tmp_path: Path) -> None:
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})
+    shell.user_ns["model"] = "gpt-4o-mini"
+    export = tmp_path / "out.xlsx"
+    res = shell.run_cell(f"%%permutate --out result --concurrency 2 --no-cache --export {export}\n" + _cell(scripted.base_url))
+    assert res.success, res.error_in_exec
+    result = shell.user_ns["result"]
+    assert isinstance(result, pn.JobResult) and res.result is result and shell.user_ns["_"] is result
+    assert result.summary["overall_accuracy"] == 100.0
+    assert scripted.requests[0]["json"]["model"] == "gpt-4o-mini"
+    assert load_workbook(export).sheetnames == ["Summary", "Permutations", "Details", "Request"]
+    jobs = shell.run_line_magic("permutate", "jobs")
+    assert result.job_id in list(jobs["job_id"])
+
+
+def test_dry_run_shows_the_matrix_without_calls(shell: Any, scripted: Any) -> None:
+    shell.user_ns["model"] = "m"
+    body = _cell(scripted.base_url, repeats=2).replace("config:\n", "config:\n  auto_translate_to_languages: [English, German]\n", 1)
+    frame = shell.run_cell("%%permutate --dry-run\n" + body).result
+    assert len(frame) == 1 * 2 * 2 * 2 and scripted.requests == []
+    assert list(frame.columns) == ["permutation", "llm", "selector", "plugin_group", "test_case", "type", "language", "repeat", "prompt"]
+    assert frame.iloc[0]["llm"] == "OpenAIChat[m]"
+    assert frame[frame.language == "German"]["prompt"].str.startswith("(translated to German at run time)").all()
+
+
+def test_errors_are_short_and_real_errors(shell: Any) -> None:
+    res = shell.run_cell("%%permutate\nname: x\nplugin_groups: []\npermutations: []\ntest_cases: []\nbogus: 1\n")
+    assert isinstance(res.error_in_exec, pn.RequestError)
+    lines = res.error_in_exec._render_traceback_()
+    assert lines[0].startswith("RequestError: ") and len(lines) <= 6
+    assert "bogus: unknown field" in "\n".join(lines)
+    assert lines[-1] == "(run the cell with --traceback for the full traceback)"
+
+
+def test_traceback_switch_keeps_the_stack(shell: Any) -> None:
+    res = shell.run_cell("%%permutate --traceback\nname: x\n")
+    assert isinstance(res.error_in_exec, pn.RequestError)
+    assert not hasattr(res.error_in_exec, "_render_traceback_")
+
+
+def test_result_view_is_deterministic(shell: Any, scripted: Any) -> None:
+    scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}, {"responses": [{"text": "no"}]}]})
+    shell.user_ns["model"] = "gpt-4o-mini"
+    result = shell.run_cell("%%permutate --no-cache\n" + _cell(scripted.base_url)).result
+    bundle = result._repr_mimebundle_()
+    assert bundle == result._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert "T_permutate-details" in html and "T_permutate-heatmap" in html and "Overall accuracy by permutation" in html
+    assert "#d9f2d9" in html and "#f9d6d5" in html  # a pass row and a fail row
+    assert bundle["text/plain"].startswith(f"{result.job_name} [completed]: 2 runs, overall 50.0%, failed 0")

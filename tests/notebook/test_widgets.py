@@ -1,0 +1,81 @@
+"""RequestBuilder driven headless: set values, click buttons, read the request back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import permutate_nb as pn
+
+from ..helpers import KLARNA, PRODUCTS_URL, WEB_SEARCH
+
+GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
+
+
+def _built(base_url: str) -> Any:
+    builder = pn.RequestBuilder()
+    builder.name.value = "built"
+    assert builder.add_plugin(str(KLARNA)).name == "Klarna Shopping"
+    assert "GET https://www.klarna.com/us/shopping/public/openai/v0/products" in builder.plugin_list.value
+    group = builder.add_group()
+    group.name.value = "shop"
+    perm = builder.add_permutation()
+    perm.model.value = "gpt-4o-mini"
+    perm.llm_extra["base_url"] = base_url
+    case = builder.add_test_case()
+    case.name.value = "shirts"
+    case.type.value = "api_signature_selector"
+    case.prompt.value = "Show me 5 T shirts"
+    label, value = next(o for o in case.operation.options if o[1][1] == PRODUCTS_URL)
+    case.operation.value = value
+    case.parameters.value = '{"q": "T shirt", "size": 5}'
+    return builder
+
+
+def test_form_builds_the_request(scripted: Any) -> None:
+    builder = _built(scripted.base_url)
+    request = builder.request
+    assert request["plugin_groups"] == [{"name": "shop", "plugins": [{"manifest_url": str(KLARNA)}]}]
+    perm = request["permutations"][0]
+    assert perm["tool_selector"] == {"provider": "OpenAI", "plugin_group_name": "shop"}
+    assert perm["llm"] == {"provider": "OpenAIChat", "model_name": "gpt-4o-mini", "temperature": 0.0, "base_url": scripted.base_url}
+    case = request["test_cases"][0]
+    assert case == {"name": "shirts", "type": "api_signature_selector", "prompt": "Show me 5 T shirts",
+                    "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
+                    "expected_parameters": {"q": "T shirt", "size": 5}}
+    pn.load_request(request)  # valid
+
+
+def test_validate_and_run_buttons(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})
+    builder = _built(scripted.base_url)
+    builder.validate_button.click()
+    builder.run_button.click()
+    assert builder.last_result is not None and builder.last_result.summary["overall_accuracy"] == 100.0
+    builder.test_cases[0].parameters.value = "[1, 2]"
+    builder.validate_button.click()  # an error is shown, not raised
+    builder.yaml_button.click()
+
+
+def test_form_yaml_form_round_trip() -> None:
+    source = {
+        "version": "2.0.0", "name": "rt",
+        "config": {"auto_translate_to_languages": ["English", "Spanish"], "repeats": 2, "concurrency": 4},
+        "plugin_groups": [{"name": "g1", "plugins": [{"manifest_url": str(KLARNA)}, {"manifest_url": str(WEB_SEARCH)}]}],
+        "permutations": [{"name": "p", "llm": {"provider": "OpenAIChat", "model_name": "gpt-4o", "temperature": 0.2,
+                                               "max_tokens": 300, "top_p": 0.9},
+                          "tool_selector": {"provider": "OpenAI", "pipeline_name": "default", "plugin_group_name": "g1"}}],
+        "test_cases": [{"name": "t", "type": "plugin_selector", "prompt": "Find news", "expected_plugin_used": str(WEB_SEARCH),
+                        "expected_api_used": "https://ws.imprompt.ai/api/plugin/web-search/search", "expected_method": "get",
+                        "translations": {"Spanish": "Busca noticias"}}],
+    }
+    builder = pn.RequestBuilder.from_request(source)
+    assert builder.request == pn.RequestBuilder.from_request(builder.yaml).request
+    assert pn.RequestBuilder.from_request(builder.yaml).yaml == builder.yaml
+    assert pn.load_request(builder.request) == pn.load_request(source)
+    assert builder.languages.value == ["English", "Spanish"]
+
+
+def test_bad_manifest_is_reported_in_the_form(tmp_path: Any) -> None:
+    builder = pn.RequestBuilder()
+    assert builder.add_plugin(str(tmp_path / "missing.json")) is None
+    assert "missing.json" in builder.plugin_message.value and builder.plugins == {}
