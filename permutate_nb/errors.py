@@ -72,3 +72,25 @@ class TransientProviderError(ProviderError):
 
 class PermutateWarning(UserWarning):
     """Something was worked around (a snapshot used, a config key ignored); shown as one line."""
+
+
+def _install_one_line_warnings() -> None:
+    """Show PermutateWarning as ``permutate: warning: ...`` (no file and line of our code); others as before."""
+    import sys
+    import warnings
+
+    original = warnings.showwarning
+    if getattr(original, "_permutate", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, PermutateWarning):
+            print(f"permutate: warning: {message}", file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    show._permutate = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
+_install_one_line_warnings()

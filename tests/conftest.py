@@ -59,3 +59,13 @@ def offline_snapshots(monkeypatch: pytest.MonkeyPatch) -> Path:
     url_map = Path(permutate_nb.__file__).parent / "examples" / "snapshots" / "url_map.yaml"
     monkeypatch.setenv("PERMUTATE_URL_MAP", str(url_map))
     return url_map
+
+
+@pytest.fixture(autouse=True)
+def _forget_snapshot_fallbacks() -> Iterator[None]:
+    """Each test starts as a fresh process would: no URL known to have fallen back to a snapshot."""
+    from permutate_nb.core import fetch
+
+    fetch._FELL_BACK.clear()
+    yield
+    fetch._FELL_BACK.clear()

@@ -137,6 +137,11 @@ def _decode(data: bytes, charset: str | None = None) -> str:
         return data.decode(charset or "latin-1", errors="replace")
 
 
+#: URLs that could not be fetched and were served from a bundled snapshot in this process:
+#: later loads use the snapshot straight away (no second network wait, no second warning).
+_FELL_BACK: set[str] = set()
+
+
 class Fetcher:
     """Reads local paths, file:// and http(s) locations; see the module doc for the http order."""
 
@@ -167,15 +172,18 @@ class Fetcher:
         age = _age(cache_file)
         if age is not None and age < CACHE_MAX_AGE:
             return _decode(cache_file.read_bytes()), location
+        snapshot = bundled_url_map().lookup(location)
+        if location in _FELL_BACK and snapshot is not None:
+            return self._read_file(snapshot, location), location  # warned once already in this process
         try:
             data, charset = self._download(location)
         except PluginLoadError as exc:
             reason = getattr(exc, "reason", None) or str(exc)
-            snapshot = bundled_url_map().lookup(location)
             if snapshot is not None and snapshot.is_file():
                 warnings.warn(
                     f"could not fetch {location} ({reason}); using the bundled snapshot", PermutateWarning, stacklevel=2
                 )
+                _FELL_BACK.add(location)
                 return self._read_file(snapshot, location), location
             if age is not None:
                 when = datetime.fromtimestamp(cache_file.stat().st_mtime).strftime("%Y-%m-%d %H:%M")

@@ -116,7 +116,7 @@ class PermutateMagics(Magics):
             warnings.simplefilter("always", PermutateWarning)
             plan = plan_job(body, provider=args.provider)
         for warning in caught:
-            print(f"warning: {warning.message}", file=sys.stderr)
+            print(f"permutate: warning: {warning.message}", file=sys.stderr)
         if args.dry_run:
             return matrix_frame(plan)
         result = self._run_with_progress(plan, args)

@@ -19,6 +19,7 @@ from ..core.plugins import Plugin, PluginLoader
 from ..core.request import load_request, normalise
 from ..errors import PermutateError
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
+from .progress import NotebookProgress
 
 __all__ = ["RequestBuilder"]
 
@@ -223,37 +224,48 @@ class RequestBuilder:
     def validate(self) -> Any:
         """Check the request and load its plugins; shows the matrix size (or the errors) below."""
         plan = plan_job(self.request)
-        with self.output:
-            self.output.clear_output()
-            print(f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
-                  f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs")
+        self._show_text(
+            f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
+            f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs"
+        )
         return plan
 
     def run(self, **kwargs: Any) -> Any:
-        """Run the request; the result is shown below the form and kept in ``last_result``."""
-        from IPython.display import display
-
-        self.output.clear_output()
-        with self.output:
-            self.last_result = run(self.request, **kwargs)
-            display(self.last_result)
+        """Run the request with progress bars; the result is shown below the form and kept in ``last_result``."""
+        plan = plan_job(self.request, provider=kwargs.pop("provider", None))
+        names = [p.name for p in plan.request.permutations]
+        progress = NotebookProgress(names, plan.total_runs // max(len(names), 1))
+        # Outputs are set on the Output widget's state, not printed inside it: printed text would
+        # also reach the cell's own outputs where no frontend reroutes it (nbval, nbclient).
+        self.output.outputs = ()
+        self.output.append_display_data(progress.box)
+        try:
+            self.last_result = run(plan.request, plan=plan, reporter=progress, **kwargs)
+        finally:
+            progress.close()
+        self.output.outputs = ()
+        self.output.append_display_data(self.last_result)
         return self.last_result
 
-    def _show_yaml(self) -> None:
-        with self.output:
-            self.output.clear_output()
-            display_area = w.Textarea(self.yaml, layout=w.Layout(width="100%", height="300px"))
-            from IPython.display import display
+    def _show_text(self, text: str) -> None:
+        self.output.outputs = ()
+        self.output.append_stdout(text + "\n")
 
-            display(display_area)
+    def _show_yaml(self) -> None:
+        self.output.outputs = ()
+        self.output.append_display_data(w.Textarea(self.yaml, layout=w.Layout(width="100%", height="300px")))
 
     def _guard(self, action: Callable[[], Any]) -> None:
         try:
             action()
         except PermutateError as exc:
-            with self.output:
-                self.output.clear_output()
-                print(f"{type(exc).__name__}: {exc}")
+            self._show_text(f"{type(exc).__name__}: {exc}")
+
+    def __repr__(self) -> str:
+        return (f"RequestBuilder({self.name.value!r}: {len(self.plugins)} plugins, {len(self.groups)} groups, "
+                f"{len(self.permutations)} permutations, {len(self.test_cases)} test cases)")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        return {**data, "text/plain": repr(self)}

@@ -1,0 +1,59 @@
+"""Matplotlib figures of a JobResult: accuracy by permutation, and test case x permutation.
+
+The rich view draws the same two pictures in HTML; these are for reports and further
+styling. matplotlib is imported here only (``pip install "permutate-nb[notebook]"``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import MissingExtraError
+from .view import heatmap_frame
+
+if TYPE_CHECKING:
+    from ..core.results import JobResult
+
+__all__ = ["plot_accuracy", "plot_heatmap"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingExtraError("matplotlib", "notebook") from None
+    return plt
+
+
+def plot_accuracy(result: "JobResult") -> Any:
+    """Bars: overall accuracy and steps a/b/c per permutation, in percent."""
+    plt = _pyplot()
+    df = result.summary_df.drop(index="(all)")[["overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c"]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(df)), 4))
+    df.fillna(0).plot.bar(ax=ax, rot=0, ylim=(0, 100), width=0.8)
+    ax.set_ylabel("%")
+    ax.set_title(f"{result.job_name}: accuracy by permutation")
+    ax.legend(["overall", "step a: plugin", "step b: operation", "step c: parameters"], fontsize=8, loc="lower right")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_heatmap(result: "JobResult") -> Any:
+    """Pass rate per test case (rows) and permutation (columns)."""
+    plt = _pyplot()
+    frame = heatmap_frame(result)
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * frame.shape[1] + 3), max(3, 0.5 * frame.shape[0] + 1.5)))
+    image = ax.imshow(frame.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(frame.shape[1]), frame.columns, rotation=30, ha="right")
+    ax.set_yticks(range(frame.shape[0]), frame.index)
+    values = frame.to_numpy(dtype=float)
+    for (i, j), value in np.ndenumerate(values):
+        ax.text(j, i, "–" if value != value else f"{value:.0f}%", ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax, label="pass rate %")
+    ax.set_title("test case x permutation")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
