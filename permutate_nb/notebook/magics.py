@@ -132,8 +132,10 @@ class PermutateMagics(Magics):
 
     def _run_with_progress(self, plan: JobPlan, args: Any) -> JobResult:
         kwargs: dict[str, Any] = {"plan": plan, "concurrency": args.concurrency, "cache": False if args.no_cache else None}
-        if not widgets_available():
-            return run(plan.request, **kwargs)
+        if not widgets_available():  # a terminal IPython: a tqdm bar on stderr
+            from ..tqdm_reporter import TqdmReporter
+
+            return run(plan.request, reporter=TqdmReporter(), **kwargs)
         names = [p.name for p in plan.request.permutations]
         progress = NotebookProgress(names, plan.total_runs // max(len(names), 1))
         progress.show(f"permutate progress: {plan.request.name} ({plan.total_runs} runs)")
