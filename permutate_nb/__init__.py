@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core.engine import JobPlan, plan_job, run, run_async
+from .core.batch import process_csv, submit_batch
+from .core.batch import run_batch as batch
+from .core.engine import JobPlan, plan_job, resume, run, run_async
 from .core.events import JobStarted, Reporter
+from .core.job_queries import jobs, results, status
 from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
 from .core.request import JobRequest, load_request
 from .core.results import JobResult, RunDetail, summarise
@@ -29,6 +32,13 @@ __version__ = "0.1.0"
 __all__ = [
     "run",
     "run_async",
+    "resume",
+    "batch",
+    "submit_batch",
+    "process_csv",
+    "status",
+    "results",
+    "jobs",
     "plan_job",
     "validate",
     "load_request",

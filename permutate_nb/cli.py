@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import PermutateError, PermutateWarning
+from .errors import PermutateError, PermutateWarning, RequestError
 
 __all__ = ["main"]
 
@@ -23,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a permutate request")
-    run.add_argument("request", help="request file (YAML or JSON)")
+    run.add_argument("request", nargs="?", help="request file (YAML or JSON)")
+    run.add_argument("--resume", metavar="ID", help="finish a stored job (permutate or batch): only runs without a result")
     run.add_argument("--output", "-o", help="write the result: FILE.json, FILE.csv or FILE.xlsx")
     run.add_argument("--concurrency", type=int, help="parallel runs (default: config.concurrency, 8)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
@@ -34,6 +36,22 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a request and its plugins; calls no model")
     validate.add_argument("request")
     validate.add_argument("--provider", help="as for run")
+
+    batch = sub.add_parser("batch", help="run prompts x models from a CSV file (columns prompt, model, ...)")
+    batch.add_argument("csv", help="CSV file")
+    batch.add_argument("--output", "-o", help="write the results: FILE.xlsx or FILE.csv")
+    batch.add_argument("--models", help="YAML file mapping model names to {provider, model_name, base_url, params}")
+    batch.add_argument("--concurrency", type=int, help="parallel executions (default: DEFAULT_MAX_THREADS, 4)")
+    batch.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+    batch.add_argument("--process-csv", action="store_true", help="check the CSV and write it with empty result columns; run nothing")
+    batch.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    sub.add_parser("jobs", help="list the stored jobs")
+    status = sub.add_parser("status", help="show a stored job's status")
+    status.add_argument("id")
+    results = sub.add_parser("results", help="write a stored job's results")
+    results.add_argument("id")
+    results.add_argument("--output", "-o", required=True, help="FILE.json, FILE.csv or FILE.xlsx")
     return parser
 
 
@@ -87,18 +105,33 @@ def print_summary(result: Any, stream: Any = None) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .core.engine import plan_job, run
-    from .export import write_result
+    from .core.engine import plan_job, resume, run
     from .tqdm_reporter import TqdmReporter
 
-    plan = plan_job(args.request, provider=args.provider)
     reporter = None if args.quiet else TqdmReporter()
-    result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=False if args.no_cache else None,
-                 reporter=reporter)
+    cache = False if args.no_cache else None
+    if args.resume:
+        if args.request:
+            raise RequestError("give either a request file or --resume ID, not both")
+        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter,
+                        **({"cache": False} if args.no_cache else {}))
+        if not hasattr(result, "summary_by"):  # a batch
+            return _finish_batch(result, args.output)
+    elif not args.request:
+        raise RequestError("give a request file, or --resume ID")
+    else:
+        plan = plan_job(args.request, provider=args.provider)
+        result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=cache, reporter=reporter)
+    return _finish_run(result, args)
+
+
+def _finish_run(result: Any, args: argparse.Namespace) -> int:
+    from .export import write_result
+
     print_summary(result)
     if args.output:
-        path = write_result(result, args.output)
-        print(f"wrote {path}")
+        print(f"wrote {write_result(result, args.output)}")
+    print(f"job id: {result.job_id}")
     if result.status == "cancelled":
         return 130
     overall = result.summary["overall_accuracy"] or 0.0
@@ -108,11 +141,68 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finish_batch(frame: Any, output: str | None) -> int:
+    from .export import write_frame
+
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    print(f"batch {frame.attrs.get('job_id')}: {len(frame)} rows; "
+          + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if output:
+        print(f"wrote {write_frame(frame, output)}")
+    if frame.attrs.get("status") == "cancelled":
+        return 130
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .core.batch import process_csv, run_batch
+    from .tqdm_reporter import TqdmReporter
+
+    if args.process_csv:
+        if not args.output:
+            raise RequestError("--process-csv needs --output FILE.xlsx (or .csv)")
+        print(f"wrote {process_csv(args.csv, args.output, models=args.models)}")
+        return 0
+    frame = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
+                      name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter())
+    return _finish_batch(frame, args.output)
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from .core.job_queries import jobs
+
+    frame = jobs()
+    if frame.empty:
+        print("no jobs yet")
+        return 0
+    print(frame[["id", "kind", "name", "status", "attempts", "planned_runs", "finished_runs", "created_at"]].to_string(index=False))
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .core.job_queries import status
+
+    for key, value in status(args.id).items():
+        print(f"{key}: {value if value is not None else '-'}")
+    return 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from .core.job_queries import results
+    from .export import write_frame, write_result
+
+    data = results(args.id)
+    path = write_result(data, args.output) if hasattr(data, "summary_by") else write_frame(data, args.output)
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
     warnings.simplefilter("default", PermutateWarning)
-    commands = {"run": _cmd_run, "validate": _cmd_validate}
+    commands = {"run": _cmd_run, "validate": _cmd_validate, "batch": _cmd_batch, "jobs": _cmd_jobs,
+                "status": _cmd_status, "results": _cmd_results}
     try:
         return commands[args.command](args)
     except PermutateError as exc:

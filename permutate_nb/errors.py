@@ -7,6 +7,7 @@ notebook) print that text alone, with no traceback, unless asked for one.
     PermutateError
     ├── RequestError        the request (YAML / JSON / dict) is invalid
     ├── PluginLoadError     a manifest or OpenAPI document cannot be fetched or understood
+    ├── UnknownJobError     no job with that id in the job store
     ├── ConfigurationError  settings are missing or wrong (API key, model file, provider)
     │   └── MissingExtraError   an optional package is not installed (names the pip command)
     └── ProviderError       an LLM endpoint failed for good (after retries)
@@ -19,6 +20,7 @@ __all__ = [
     "PermutateError",
     "RequestError",
     "PluginLoadError",
+    "UnknownJobError",
     "ConfigurationError",
     "MissingExtraError",
     "ProviderError",
@@ -37,6 +39,10 @@ class RequestError(PermutateError):
 
 class PluginLoadError(PermutateError):
     """A plugin manifest or its OpenAPI document could not be fetched, parsed or understood."""
+
+
+class UnknownJobError(PermutateError):
+    """A job id that the job store does not hold."""
 
 
 class ConfigurationError(PermutateError):

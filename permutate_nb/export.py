@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 if TYPE_CHECKING:
     from .core.results import JobResult
 
-__all__ = ["write_result", "to_csv", "to_json", "to_excel", "safe_cell"]
+__all__ = ["write_result", "write_frame", "to_csv", "to_json", "to_excel", "safe_cell"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PERCENT_COLUMNS = {
@@ -37,17 +37,42 @@ def _csv_text(value: Any) -> Any:
     return value
 
 
-def to_csv(result: "JobResult", path: str | Path) -> Path:
-    """The detail rows, one per run."""
+def _write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
     path = Path(path)
-    rows = [d.to_dict() for d in result.details]
-    columns = list(rows[0]) if rows else []
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_csv_text(row[c]) for c in columns])
+            writer.writerow([_csv_text(value) for value in row])
     return path
+
+
+def to_csv(result: "JobResult", path: str | Path) -> Path:
+    """The detail rows, one per run."""
+    rows = [d.to_dict() for d in result.details]
+    columns = list(rows[0]) if rows else []
+    return _write_csv(path, columns, ([row[c] for c in columns] for row in rows))
+
+
+def write_frame(frame: Any, path: str | Path, *, sheet: str = "Results") -> Path:
+    """Any table (a batch's results, an eval's scores) to .xlsx or .csv, formula-safe."""
+    columns = [str(c) for c in frame.columns]
+    rows = [[None if (isinstance(v, float) and v != v) else v for v in row] for row in frame.itertuples(index=False)]
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return _write_csv(path, columns, rows)
+    if suffix != ".xlsx":
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .xlsx or .csv")
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    _write_sheet(ws, columns, rows)
+    wb.save(path)
+    return Path(path)
 
 
 def to_json(result: "JobResult", path: str | Path) -> Path:

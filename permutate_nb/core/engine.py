@@ -20,16 +20,18 @@ from ..errors import PermutateError
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_permutation
 from .fetch import default_url_map
-from .matrix import expand_matrix, languages_of
+from .executor import run_pool
+from .matrix import RunSpec, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .request import JobRequest, LLMConfig, load_request
 from .results import JobResult, RunDetail
 from .rows import failed_row, scored_row
 from .selectors.base import ToolSelector
+from .store import JobStore
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts
 
-__all__ = ["JobPlan", "plan_job", "run", "run_async", "LOCAL_MODEL_NAME"]
+__all__ = ["JobPlan", "plan_job", "run", "run_async", "resume", "resume_async", "store_status", "LOCAL_MODEL_NAME"]
 
 LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
 
@@ -100,24 +102,82 @@ async def run_async(
     cache: bool | None = None,
     provider: str | None = None,
     plan: JobPlan | None = None,
+    store: JobStore | bool = True,
 ) -> JobResult:
-    """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest."""
+    """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest.
+
+    The job and each run's result go to the job store (``store=False``: nowhere) as they finish.
+    """
     if plan is None:
         plan = await asyncio.to_thread(plan_job, source, provider=provider)
+    job_store = _open_store(store)
+    if job_store is not None:
+        job_id = job_store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
+    else:
+        job_id = uuid.uuid4().hex[:12]
+    return await _execute(plan, job_id, job_store, {}, reporter, concurrency, cache)
+
+
+async def resume_async(
+    job_id: str,
+    *,
+    reporter: Reporter | None = None,
+    concurrency: int | None = None,
+    cache: bool | None = None,
+    store: JobStore | None = None,
+) -> JobResult:
+    """Finish a stored permutate job: only the runs without a stored result are run."""
+    job_store = store or JobStore()
+    job = job_store.job(job_id)
+    plan = await asyncio.to_thread(plan_job, job["request"])
+    done = {i: RunDetail.from_dict(row) for i, row in job_store.runs(job_id).items()}
+    return await _execute(plan, job_id, job_store, done, reporter, concurrency, cache)
+
+
+def _open_store(store: JobStore | bool) -> JobStore | None:
+    if store is True:
+        return JobStore()
+    return store or None
+
+
+def store_status(result: JobResult) -> tuple[str, str | None]:
+    """The job store's status for a result, and an error message where every run failed."""
+    if result.status == "cancelled":
+        return "CANCELLED", None
+    failed = [d for d in result.details if not d.is_run_completed]
+    if not failed:
+        return "SUCCESS", None
+    if len(failed) == len(result.details):
+        return "ERROR", f"every run failed; the first: {failed[0].error}"
+    return "PARTIAL_SUCCESS", None
+
+
+async def _execute(
+    plan: JobPlan,
+    job_id: str,
+    job_store: JobStore | None,
+    done: dict[int, RunDetail],
+    reporter: Reporter | None,
+    concurrency: int | None,
+    cache: bool | None,
+) -> JobResult:
     request = plan.request
     reporter = reporter or Reporter()
     width = concurrency or request.config.concurrency
     use_cache = request.config.cache if cache is None else cache
     started_wall, started = _now(), time.perf_counter()
+    if job_store is not None:
+        job_store.start(job_id)
+    writer = job_store.run_writer(job_id) if job_store is not None else None
     resources = JobResources(request.config, use_cache=use_cache, concurrency=width)
     details: list[RunDetail | None] = []
-    status = "completed"
+    finished = True
     try:
         prompts, translation_errors = await build_prompts(
             request, plan.languages, lambda: resources.client(request.permutations[0].llm), concurrency=width
         )
         specs = expand_matrix(request, prompts)
-        details = [None] * len(specs)
+        details = [done.get(spec.index) for spec in specs]
         selectors: list[ToolSelector] = [
             resources.selector(perm, plan.toolsets[perm.tool_selector.plugin_group_name])
             for perm in request.permutations
@@ -126,36 +186,37 @@ async def run_async(
             _job_name(request, started_wall), len(specs),
             tuple(p.name for p in request.permutations), len(specs) // max(len(request.permutations), 1),
         ))
-        queue = iter(specs)
+        for index, detail in enumerate(details):
+            if detail is not None:
+                reporter.run_finished(index, detail)
 
-        async def worker() -> None:
-            for spec in queue:
-                reporter.run_started(spec.index)
-                t0 = time.perf_counter()
-                if spec.prompt is None:
-                    detail = failed_row(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
-                else:
-                    try:
-                        selection = await selectors[spec.permutation].select(spec.prompt, repeat=spec.repeat)
-                        elapsed = selection.elapsed
-                        detail = scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
-                    except PermutateError as exc:
-                        attempts = getattr(exc, "attempts", 1)
-                        detail = failed_row(request, spec, str(exc), time.perf_counter() - t0, attempts)
-                    except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
-                        detail = failed_row(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
-                details[spec.index] = detail
-                reporter.run_finished(spec.index, detail)
+        async def work(spec: RunSpec) -> None:
+            reporter.run_started(spec.index)
+            t0 = time.perf_counter()
+            if spec.prompt is None:
+                detail = failed_row(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+            else:
+                try:
+                    selection = await selectors[spec.permutation].select(spec.prompt, repeat=spec.repeat)
+                    elapsed = selection.elapsed
+                    detail = scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
+                except PermutateError as exc:
+                    detail = failed_row(request, spec, str(exc), time.perf_counter() - t0, getattr(exc, "attempts", 1))
+                except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
+                    detail = failed_row(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
+            details[spec.index] = detail
+            if writer is not None:
+                writer.put(spec.index, detail.to_dict())
+            reporter.run_finished(spec.index, detail)
 
-        tasks = [asyncio.create_task(worker()) for _ in range(min(width, max(len(specs), 1)))]
-        try:
-            await asyncio.gather(*tasks)
-        except asyncio.CancelledError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            status = "cancelled"
+        finished = await run_pool([s for s in specs if details[s.index] is None], work, width)
+    except BaseException as exc:
+        if job_store is not None and not isinstance(exc, asyncio.CancelledError):
+            job_store.finish(job_id, "ERROR", error_code=type(exc).__name__, error_message=str(exc))
+        raise
     finally:
+        if writer is not None:
+            await asyncio.shield(asyncio.to_thread(writer.close))
         await asyncio.shield(resources.aclose())
     result = JobResult(
         job_name=_job_name(request, started_wall),
@@ -165,11 +226,15 @@ async def run_async(
         permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
         details=[d for d in details if d is not None],
         total_run_time=round(time.perf_counter() - started, 3),
-        status=status,
+        status="completed" if finished else "cancelled",
         planned_runs=len(details),
         request=request.public_dict(),
-        job_id=uuid.uuid4().hex[:12],
+        job_id=job_id,
     )
+    if job_store is not None:
+        status, message = store_status(result)
+        job_store.finish(job_id, status, {"job_name": result.job_name, "summary": result.summary},
+                         error_code="ALL_RUNS_FAILED" if message else None, error_message=message)
     reporter.job_finished(result)
     return result
 
@@ -183,16 +248,31 @@ def run(source: Any, **kwargs: Any) -> JobResult:
 
     Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked cancelled.
     """
+    return blocking(run_async(source, **kwargs))
+
+
+def resume(job_id: str, **kwargs: Any) -> Any:
+    """Blocking resume of a stored job of any kind: only runs without a stored result are run."""
+    job = JobStore().job(job_id)
+    if job["kind"] == "batch":
+        from .batch import resume_batch_async
+
+        return blocking(resume_batch_async(job_id, **kwargs))
+    return blocking(resume_async(job_id, **kwargs))
+
+
+def blocking(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, in a worker thread when a loop is running."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(run_async(source, **kwargs))
-    return _run_in_thread(source, kwargs)
+        return asyncio.run(coro)
+    return _run_in_thread(coro)
 
 
-def _run_in_thread(source: Any, kwargs: dict[str, Any]) -> JobResult:
+def _run_in_thread(coro: Any) -> Any:
     loop = asyncio.new_event_loop()
-    task = loop.create_task(run_async(source, **kwargs))
+    task = loop.create_task(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:

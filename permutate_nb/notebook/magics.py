@@ -136,8 +136,8 @@ class PermutateMagics(Magics):
             from ..tqdm_reporter import TqdmReporter
 
             return run(plan.request, reporter=TqdmReporter(), **kwargs)
-        names = [p.name for p in plan.request.permutations]
-        progress = NotebookProgress(names, plan.total_runs // max(len(names), 1))
+        per = plan.total_runs // max(len(plan.request.permutations), 1)
+        progress = NotebookProgress({p.name: per for p in plan.request.permutations})
         progress.show(f"permutate progress: {plan.request.name} ({plan.total_runs} runs)")
         try:
             return run(plan.request, reporter=progress, **kwargs)

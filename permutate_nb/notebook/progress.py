@@ -74,10 +74,11 @@ class _Bar:
 class NotebookProgress(Reporter):
     """Bars per permutation; build and ``show()`` on the main thread, then pass as the reporter."""
 
-    def __init__(self, permutations: list[str], runs_per_permutation: int) -> None:
+    def __init__(self, totals: dict[str, int]) -> None:
+        """``totals``: runs per bar (a permutation, or a model for batches)."""
         import ipywidgets as widgets
 
-        self._bars = {name: _Bar(widgets, name, runs_per_permutation) for name in permutations}
+        self._bars = {name: _Bar(widgets, name, total) for name, total in totals.items()}
         self.box = widgets.VBox([b.box for b in self._bars.values()])
         self._started = time.monotonic()
 
@@ -91,9 +92,6 @@ class NotebookProgress(Reporter):
 
     def job_started(self, event: JobStarted) -> None:
         self._started = time.monotonic()
-        for bar in self._bars.values():
-            bar.total = event.runs_per_permutation
-            bar.bar.max = max(event.runs_per_permutation, 1)
 
     def run_finished(self, index: int, detail: "RunDetail") -> None:
         bar = self._bars.get(detail.permutation_name)

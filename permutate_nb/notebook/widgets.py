@@ -233,8 +233,8 @@ class RequestBuilder:
     def run(self, **kwargs: Any) -> Any:
         """Run the request with progress bars; the result is shown below the form and kept in ``last_result``."""
         plan = plan_job(self.request, provider=kwargs.pop("provider", None))
-        names = [p.name for p in plan.request.permutations]
-        progress = NotebookProgress(names, plan.total_runs // max(len(names), 1))
+        per = plan.total_runs // max(len(plan.request.permutations), 1)
+        progress = NotebookProgress({p.name: per for p in plan.request.permutations})
         # Outputs are set on the Output widget's state, not printed inside it: printed text would
         # also reach the cell's own outputs where no frontend reroutes it (nbval, nbclient).
         self.output.outputs = ()
