@@ -19,10 +19,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..core.engine import JobPlan, plan_job, run
+from ..core.events import Reporter
+from ..core.job_queries import jobs
 from ..core.matrix import expand_matrix
 from ..core.results import JobResult
 from ..errors import PermutateError, PermutateWarning, RequestError
-from . import history
 from .progress import NotebookProgress, widgets_available
 
 __all__ = ["PermutateMagics", "load_ipython_extension", "fill_placeholders", "matrix_frame"]
@@ -87,13 +88,15 @@ def matrix_frame(plan: JobPlan) -> Any:
 @magics_class
 class PermutateMagics(Magics):
     @magic_arguments()
-    @argument("command", nargs="?", default=None, help="line magic: 'jobs' lists the jobs of this session")
+    @argument("command", nargs="?", default=None,
+              help="'batch': the cell is a CSV of prompt,model,...; line magic 'jobs': the stored jobs")
     @argument("--out", metavar="NAME", help="store the result in this variable")
     @argument("--concurrency", type=int, help="parallel runs (default: the request's config.concurrency)")
     @argument("--no-cache", action="store_true", help="do not read or write the response cache")
     @argument("--export", metavar="PATH", help="also write the result: .xlsx, .csv or .json")
     @argument("--provider", help="replace every permutation's LLM, e.g. 'local'")
     @argument("--dry-run", action="store_true", help="show the matrix (one row per run); call no model")
+    @argument("--models", metavar="NAME_OR_FILE", help="batch: a dict in the notebook, or a YAML file, of model settings")
     @argument("--traceback", action="store_true", help="show full tracebacks on errors")
     @line_cell_magic
     def permutate(self, line: str, cell: str | None = None) -> Any:
@@ -102,8 +105,12 @@ class PermutateMagics(Magics):
         try:
             if cell is None:
                 if args.command == "jobs":
-                    return history.jobs_frame()
+                    return jobs()
                 raise RequestError("use %%permutate as a cell magic with a YAML request, or %permutate jobs")
+            if args.command == "batch":
+                return self._run_batch(args, cell)
+            if args.command is not None:
+                raise RequestError(f"unknown %%permutate command {args.command!r}: use batch, or no command for a request")
             return self._run_cell(args, cell)
         except (PermutateError, KeyError, AttributeError) as exc:
             if args.traceback:
@@ -120,29 +127,57 @@ class PermutateMagics(Magics):
         if args.dry_run:
             return matrix_frame(plan)
         result = self._run_with_progress(plan, args)
-        history.record(result)
         if args.export:
             from ..export import write_result
 
-            path = write_result(result, args.export)
-            print(f"wrote {path}")
+            print(f"wrote {write_result(result, args.export)}")
         if args.out:
             self.shell.user_ns[args.out] = result
         return result
 
-    def _run_with_progress(self, plan: JobPlan, args: Any) -> JobResult:
-        kwargs: dict[str, Any] = {"plan": plan, "concurrency": args.concurrency, "cache": False if args.no_cache else None}
+    def _run_batch(self, args: Any, cell: str) -> Any:
+        from ..core.batch import batch_async, plan_batch
+        from ..core.engine import blocking
+
+        models = self.shell.user_ns.get(args.models, args.models) if args.models else None
+        plan = plan_batch(fill_placeholders(cell, self.shell.user_ns).strip() + "\n", models=models)
+        totals: dict[str, int] = {}
+        for row in plan.rows:
+            totals[row.model] = totals.get(row.model, 0) + 1
+        progress = self._progress(totals, f"permutate batch: {len(plan.rows)} rows")
+        try:
+            frame = blocking(batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache))
+        finally:
+            if isinstance(progress, NotebookProgress):
+                progress.close()
+        if args.export:
+            from ..export import write_frame
+
+            print(f"wrote {write_frame(frame, args.export)}")
+        if args.out:
+            self.shell.user_ns[args.out] = frame
+        return frame
+
+    @staticmethod
+    def _progress(totals: dict[str, int], title: str) -> Reporter:
         if not widgets_available():  # a terminal IPython: a tqdm bar on stderr
             from ..tqdm_reporter import TqdmReporter
 
-            return run(plan.request, reporter=TqdmReporter(), **kwargs)
+            return TqdmReporter()
+        progress = NotebookProgress(totals)
+        progress.show(title)
+        return progress
+
+    def _run_with_progress(self, plan: JobPlan, args: Any) -> JobResult:
         per = plan.total_runs // max(len(plan.request.permutations), 1)
-        progress = NotebookProgress({p.name: per for p in plan.request.permutations})
-        progress.show(f"permutate progress: {plan.request.name} ({plan.total_runs} runs)")
+        progress = self._progress({p.name: per for p in plan.request.permutations},
+                                  f"permutate progress: {plan.request.name} ({plan.total_runs} runs)")
         try:
-            return run(plan.request, reporter=progress, **kwargs)
+            return run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
+                       cache=False if args.no_cache else None)
         finally:
-            progress.close()
+            if isinstance(progress, NotebookProgress):
+                progress.close()
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -42,7 +42,7 @@ def test_run_stores_result_and_returns_it(shell: Any, scripted: Any, tmp_path: P
     assert scripted.requests[0]["json"]["model"] == "gpt-4o-mini"
     assert load_workbook(export).sheetnames == ["Summary", "Permutations", "Details", "Request"]
     jobs = shell.run_line_magic("permutate", "jobs")
-    assert result.job_id in list(jobs["job_id"])
+    assert jobs.set_index("id").loc[result.job_id, "status"] == "SUCCESS"
 
 
 def test_dry_run_shows_the_matrix_without_calls(shell: Any, scripted: Any) -> None:
@@ -80,3 +80,24 @@ def test_result_view_is_deterministic(shell: Any, scripted: Any) -> None:
     assert "T_permutate-details" in html and "T_permutate-heatmap" in html and "Overall accuracy by permutation" in html
     assert "#d9f2d9" in html and "#f9d6d5" in html  # a pass row and a fail row
     assert bundle["text/plain"].startswith(f"{result.job_name} [completed]: 2 runs, overall 50.0%, failed 0")
+
+
+def test_batch_cell(shell: Any, scripted: Any, tmp_path: Path) -> None:
+    scripted.set_script({"rules": [{"match": "France", "responses": [{"text": "Paris"}]}], "default": {"text": "many"}})
+    shell.user_ns["my_models"] = {"fast": {"model_name": "gpt-4o-mini", "base_url": scripted.base_url}}
+    export = tmp_path / "b.xlsx"
+    res = shell.run_cell(f"%%permutate batch --models my_models --out frame --export {export}\n"
+                         "prompt,model\nCapital of France?,fast\nPeople in ${output.1}?,fast\n")
+    assert res.success, res.error_in_exec
+    frame = shell.user_ns["frame"]
+    assert list(frame["result"]) == ["Paris", "many"] and frame.loc[1, "prompt"] == "People in Paris?"
+    assert export.exists()
+    stored = shell.run_line_magic("permutate", "jobs")
+    assert frame.attrs["job_id"] in list(stored["id"])
+    assert stored.set_index("id").loc[frame.attrs["job_id"], "kind"] == "batch"
+
+
+def test_batch_cell_errors_name_the_row(shell: Any) -> None:
+    res = shell.run_cell("%%permutate batch\nprompt,model\nuse ${output.2},local\n")
+    assert isinstance(res.error_in_exec, pn.RequestError)
+    assert "row 1: ${output.2} refers to a row that does not exist" in res.error_in_exec._render_traceback_()[0]
