@@ -12,6 +12,7 @@ from typing import Any
 from .core.batch import process_csv, submit_batch
 from .core.batch import run_batch as batch
 from .core.engine import JobPlan, plan_job, resume, run, run_async
+from .core.evals import EvalResult, evaluate, load_dataset
 from .core.events import JobStarted, Reporter
 from .core.job_queries import jobs, results, status
 from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
@@ -33,6 +34,9 @@ __all__ = [
     "run",
     "run_async",
     "resume",
+    "evaluate",
+    "load_dataset",
+    "EvalResult",
     "batch",
     "submit_batch",
     "process_csv",

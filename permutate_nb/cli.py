@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--process-csv", action="store_true", help="check the CSV and write it with empty result columns; run nothing")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
+    evals = sub.add_parser("eval", help="evaluate a dataset (JSONL, CSV, YAML) on one or more models")
+    evals.add_argument("dataset")
+    evals.add_argument("--model", action="append", required=True, help="a model name (repeat for several)")
+    evals.add_argument("--judge-model", help="the model that judges (default: the first --model)")
+    evals.add_argument("--metrics", help="comma-separated metric names (default: answer-correctness,faithfulness,exact-match,token-f1)")
+    evals.add_argument("--models", help="YAML file mapping model names to {provider, model_name, base_url, params}")
+    evals.add_argument("--template", help="QA prompt template with {context_str} and {query_str}")
+    evals.add_argument("--concurrency", type=int, default=8)
+    evals.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+    evals.add_argument("--output", "-o", help="write the result: FILE.json or FILE.xlsx")
+    evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
     sub.add_parser("jobs", help="list the stored jobs")
     status = sub.add_parser("status", help="show a stored job's status")
     status.add_argument("id")
@@ -115,6 +127,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise RequestError("give either a request file or --resume ID, not both")
         result = resume(args.resume, concurrency=args.concurrency, reporter=reporter,
                         **({"cache": False} if args.no_cache else {}))
+        from .core.evals import EvalResult
+
+        if isinstance(result, EvalResult):
+            return _finish_eval(result, args.output)
         if not hasattr(result, "summary_by"):  # a batch
             return _finish_batch(result, args.output)
     elif not args.request:
@@ -168,6 +184,25 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return _finish_batch(frame, args.output)
 
 
+def _finish_eval(result: Any, output: str | None) -> int:
+    df = result.summary_df
+    print(df.to_string(index=False) if not df.empty else "no scores")
+    print(f"eval {result.id}: {result.status}")
+    if output:
+        print(f"wrote {result.write(output)}")
+    return 130 if result.status == "CANCELLED" else 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .core.evals import evaluate
+    from .tqdm_reporter import TqdmReporter
+
+    result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
+                      template=args.template, model_settings=args.models, concurrency=args.concurrency,
+                      cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter())
+    return _finish_eval(result, args.output)
+
+
 def _cmd_jobs(args: argparse.Namespace) -> int:
     from .core.job_queries import jobs
 
@@ -192,7 +227,12 @@ def _cmd_results(args: argparse.Namespace) -> int:
     from .export import write_frame, write_result
 
     data = results(args.id)
-    path = write_result(data, args.output) if hasattr(data, "summary_by") else write_frame(data, args.output)
+    if hasattr(data, "summary_by"):
+        path = write_result(data, args.output)
+    elif hasattr(data, "scores_df"):
+        path = data.write(args.output)
+    else:
+        path = write_frame(data, args.output)
     print(f"wrote {path}")
     return 0
 
@@ -201,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
     warnings.simplefilter("default", PermutateWarning)
-    commands = {"run": _cmd_run, "validate": _cmd_validate, "batch": _cmd_batch, "jobs": _cmd_jobs,
+    commands = {"run": _cmd_run, "validate": _cmd_validate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
                 "status": _cmd_status, "results": _cmd_results}
     try:
         return commands[args.command](args)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 if TYPE_CHECKING:
     from .core.results import JobResult
 
-__all__ = ["write_result", "write_frame", "to_csv", "to_json", "to_excel", "safe_cell"]
+__all__ = ["write_result", "write_frame", "write_frames", "to_csv", "to_json", "to_excel", "safe_cell"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PERCENT_COLUMNS = {
@@ -54,25 +54,34 @@ def to_csv(result: "JobResult", path: str | Path) -> Path:
     return _write_csv(path, columns, ([row[c] for c in columns] for row in rows))
 
 
-def write_frame(frame: Any, path: str | Path, *, sheet: str = "Results") -> Path:
-    """Any table (a batch's results, an eval's scores) to .xlsx or .csv, formula-safe."""
+def _table(frame: Any) -> tuple[list[str], list[list[Any]]]:
     columns = [str(c) for c in frame.columns]
     rows = [[None if (isinstance(v, float) and v != v) else v for v in row] for row in frame.itertuples(index=False)]
+    return columns, rows
+
+
+def write_frames(frames: dict[str, Any], path: str | Path) -> Path:
+    """Several tables as the sheets of one XLSX file, formula-safe."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet, frame in frames.items():
+        _write_sheet(wb.create_sheet(sheet), *_table(frame))
+    wb.save(path)
+    return Path(path)
+
+
+def write_frame(frame: Any, path: str | Path, *, sheet: str = "Results") -> Path:
+    """Any table (a batch's results, an eval's scores) to .xlsx or .csv, formula-safe."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        return _write_csv(path, columns, rows)
+        return _write_csv(path, *_table(frame))
     if suffix != ".xlsx":
         from .errors import ConfigurationError
 
         raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .xlsx or .csv")
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    _write_sheet(ws, columns, rows)
-    wb.save(path)
-    return Path(path)
+    return write_frames({sheet: frame}, path)
 
 
 def to_json(result: "JobResult", path: str | Path) -> Path:

@@ -41,7 +41,8 @@ def plan_model(rows: list[BatchRow], number: int) -> str:
     return rows[number - 1].model
 
 
-def _check_llm(llm: LLMConfig, where: str) -> None:
+def check_llm(llm: LLMConfig, where: str) -> None:
+    """Refuse, before anything runs, a model this machine cannot use (provider, key, model file)."""
     if llm.provider not in PROVIDERS:
         raise ConfigurationError(f"{where}: unknown provider {llm.provider!r}; available: {', '.join(PROVIDERS)}")
     if llm.provider == "local":
@@ -59,7 +60,7 @@ class BatchPlan:
         self.rows, self.models, self.limits, self.name = rows, models, limits, name
         self.configs: dict[int, LLMConfig] = {row.number: model_config(row.model, models, row) for row in rows}
         for number, llm in self.configs.items():  # a missing key, extra or model file stops the batch here
-            _check_llm(llm, f"row {number} ({plan_model(rows, number)})")
+            check_llm(llm, f"row {number} ({plan_model(rows, number)})")
 
     def request(self) -> dict[str, Any]:
         return {"name": self.name, "rows": [r.to_dict() for r in self.rows], "models": self.models}

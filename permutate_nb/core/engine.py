@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import PermutateError
 from .events import JobStarted, Reporter
-from .factory import JobResources, check_permutation
+from .factory import JobResources, check_request, translator_llm
 from .fetch import default_url_map
 from .executor import run_pool
 from .matrix import RunSpec, expand_matrix, languages_of
@@ -53,7 +53,7 @@ class JobPlan:
 
 
 def _override_provider(request: JobRequest, provider: str) -> JobRequest:
-    """Every permutation's LLM replaced by ``provider`` (``local``: the embedded model)."""
+    """Every permutation's LLM (and the translator) replaced by ``provider`` (``local``: the embedded model)."""
     if provider == "local":
         llm = LLMConfig(provider="local", model_name=LOCAL_MODEL_NAME)
     else:
@@ -62,7 +62,11 @@ def _override_provider(request: JobRequest, provider: str) -> JobRequest:
         p.model_copy(update={"llm": llm or p.llm.model_copy(update={"provider": provider})})
         for p in request.permutations
     ]
-    return request.model_copy(update={"permutations": perms})
+    update: dict[str, Any] = {"permutations": perms}
+    if request.config.translator is not None:  # the translator follows, so --provider local stays offline
+        translator = llm or request.config.translator.model_copy(update={"provider": provider})
+        update["config"] = request.config.model_copy(update={"translator": translator})
+    return request.model_copy(update=update)
 
 
 def plan_job(
@@ -75,8 +79,7 @@ def plan_job(
     request = load_request(source)
     if provider:
         request = _override_provider(request, provider)
-    for i, perm in enumerate(request.permutations):
-        check_permutation(perm, i)
+    check_request(request)
     loader = loader or PluginLoader(default_url_map(request.config.url_map))
     plugins: dict[str, Plugin] = {}
     toolsets: dict[str, ToolSet] = {}
@@ -169,12 +172,12 @@ async def _execute(
     if job_store is not None:
         job_store.start(job_id)
     writer = job_store.run_writer(job_id) if job_store is not None else None
-    resources = JobResources(request.config, use_cache=use_cache, concurrency=width)
+    resources = JobResources(request.config, use_cache=use_cache, concurrency=width, request=request)
     details: list[RunDetail | None] = []
     finished = True
     try:
         prompts, translation_errors = await build_prompts(
-            request, plan.languages, lambda: resources.client(request.permutations[0].llm), concurrency=width
+            request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width
         )
         specs = expand_matrix(request, prompts)
         details = [done.get(spec.index) for spec in specs]
@@ -197,7 +200,8 @@ async def _execute(
                 detail = failed_row(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
             else:
                 try:
-                    selection = await selectors[spec.permutation].select(spec.prompt, repeat=spec.repeat)
+                    selection = await selectors[spec.permutation].select(
+                        spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
                     elapsed = selection.elapsed
                     detail = scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
                 except PermutateError as exc:
@@ -258,6 +262,10 @@ def resume(job_id: str, **kwargs: Any) -> Any:
         from .batch import resume_batch_async
 
         return blocking(resume_batch_async(job_id, **kwargs))
+    if job["kind"] == "eval":
+        from .evals.runner import resume_eval_async
+
+        return blocking(resume_eval_async(job_id, **{k: v for k, v in kwargs.items() if v is not None}))
     return blocking(resume_async(job_id, **kwargs))
 
 

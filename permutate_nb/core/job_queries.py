@@ -47,7 +47,7 @@ def result_from_store(job: dict[str, Any], rows: dict[int, dict[str, Any]]) -> J
 
 
 def results(job_id: str, *, store: JobStore | None = None) -> Any:
-    """A permutate job's JobResult, or a batch's DataFrame, from the store (also while it runs)."""
+    """A permutate job's JobResult, a batch's DataFrame or an EvalResult, from the store (also while it runs)."""
     store = store or JobStore()
     job = store.job(job_id)
     rows = store.runs(job_id)
@@ -55,6 +55,10 @@ def results(job_id: str, *, store: JobStore | None = None) -> Any:
         from .batch import batch_frame
 
         return batch_frame([rows[i] for i in sorted(rows)])
+    if job["kind"] == "eval":
+        from .evals.results import EvalResult
+
+        return EvalResult.from_store(job, [rows[i] for i in sorted(rows)])
     return result_from_store(job, rows)
 
 

@@ -89,7 +89,7 @@ def matrix_frame(plan: JobPlan) -> Any:
 class PermutateMagics(Magics):
     @magic_arguments()
     @argument("command", nargs="?", default=None,
-              help="'batch': the cell is a CSV of prompt,model,...; line magic 'jobs': the stored jobs")
+              help="'batch': the cell is a CSV of prompt,model,...; 'eval': a YAML eval; line magic 'jobs': the stored jobs")
     @argument("--out", metavar="NAME", help="store the result in this variable")
     @argument("--concurrency", type=int, help="parallel runs (default: the request's config.concurrency)")
     @argument("--no-cache", action="store_true", help="do not read or write the response cache")
@@ -109,6 +109,8 @@ class PermutateMagics(Magics):
                 raise RequestError("use %%permutate as a cell magic with a YAML request, or %permutate jobs")
             if args.command == "batch":
                 return self._run_batch(args, cell)
+            if args.command == "eval":
+                return self._run_eval(args, cell)
             if args.command is not None:
                 raise RequestError(f"unknown %%permutate command {args.command!r}: use batch, or no command for a request")
             return self._run_cell(args, cell)
@@ -157,6 +159,42 @@ class PermutateMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = frame
         return frame
+
+    def _run_eval(self, args: Any, cell: str) -> Any:
+        """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
+        import yaml
+
+        from ..core.engine import blocking
+        from ..core.evals.runner import evaluate_async, plan_eval
+
+        spec = yaml.safe_load(fill_placeholders(cell, self.shell.user_ns)) or {}
+        if not isinstance(spec, dict) or not ("dataset" in spec or "cases" in spec):
+            raise RequestError("the eval cell needs YAML with dataset: (a file) or cases: [...], and models: [...]")
+        unknown = set(spec) - {"dataset", "cases", "name", "models", "model", "judge_model", "metrics", "template",
+                               "model_settings"}
+        if unknown:
+            raise RequestError(f"unknown eval field {sorted(unknown)[0]!r}; use dataset, cases, models, judge_model, "
+                               "metrics, template, model_settings")
+        dataset = spec.get("dataset") or {"name": spec.get("name", "dataset"), "cases": spec["cases"]}
+        settings = spec.get("model_settings")
+        if isinstance(settings, str) and settings in self.shell.user_ns:
+            settings = self.shell.user_ns[settings]
+        plan = plan_eval(dataset, models=spec.get("models") or spec.get("model") or [], judge_model=spec.get("judge_model"),
+                         metrics=spec.get("metrics"), template=spec.get("template"), model_settings=settings,
+                         name=spec.get("name"))
+        progress = self._progress({m: len(plan.dataset.cases) for m in plan.models},
+                                  f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)")
+        try:
+            result = blocking(evaluate_async(plan, reporter=progress, concurrency=args.concurrency or 8,
+                                             cache=not args.no_cache))
+        finally:
+            if isinstance(progress, NotebookProgress):
+                progress.close()
+        if args.export:
+            print(f"wrote {result.write(args.export)}")
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        return result
 
     @staticmethod
     def _progress(totals: dict[str, int], title: str) -> Reporter:

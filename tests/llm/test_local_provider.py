@@ -83,3 +83,18 @@ def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(local.importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
     with pytest.raises(pn.MissingExtraError, match=r'pip install "permutate-nb\[local\]"'):
         pn.validate(_local_request())
+
+
+def test_eval_end_to_end_on_the_embedded_model() -> None:
+    cases = [{"id": "q1", "input": "What is the capital of France?", "expected_output": "Paris",
+              "context": "Paris is the capital and largest city of France."}]
+    result = pn.evaluate(cases, models=["local"], metrics=["answer-correctness", "faithfulness", "token-f1"])
+    assert result.parameters["judge_model"] == "local"
+    output = result.outputs[0]
+    assert isinstance(output["output"]["generation_output"], str) and output["generation_error"] is None
+    for score in output["metric_scores"]:
+        assert score["score"] is None or 0.0 <= score["score"] <= 1.0
+        if score["metric_type"] != "token-f1":  # judged by the embedded model, under a JSON schema
+            assert not score["failed"], score["llm_metadata"]["reasoning"]
+            assert score["llm_metadata"]["usage"][0]["cost"] == 0.0
+    assert result.status == "SUCCESS"

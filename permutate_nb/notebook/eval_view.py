@@ -1,0 +1,50 @@
+"""The rich view of an EvalResult: status card, per-metric means with 95% intervals, bars per model."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core.evals.results import EvalResult
+
+__all__ = ["render_eval_html", "render_eval_text"]
+
+_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+
+
+def _num(value: object) -> str:
+    return "–" if value is None or value != value else f"{value:.3f}"  # type: ignore[operator]
+
+
+def render_eval_text(result: "EvalResult") -> str:
+    df = result.summary_df
+    head = f"eval {result.dataset['name']} ({result.dataset['cases']} cases) [{result.status}]"
+    return head + ("\n" + df.to_string(index=False) if not df.empty else "")
+
+
+def render_eval_html(result: "EvalResult") -> str:
+    df = result.summary_df
+    status_colour = {"SUCCESS": "green", "PARTIAL_SUCCESS": "#b60", "ERROR": "#b00"}.get(result.status, "#666")
+    card = (f"<div style='font-family:sans-serif;margin:4px 0'><b>{html.escape(result.dataset['name'])}</b> "
+            f"v{result.dataset['version']} · {result.dataset['cases']} cases · models: "
+            f"{html.escape(', '.join(result.parameters['models']))} · judge: {html.escape(str(result.parameters['judge_model']))}"
+            f" · <b style='color:{status_colour}'>{result.status}</b></div>")
+    table = (df.style.set_uuid("permutate-eval").format({"mean": "{:.3f}", "ci95_low": "{:.3f}", "ci95_high": "{:.3f}"},
+                                                         na_rep="–").hide(axis="index").to_html())
+    models = list(dict.fromkeys(df["model"]))
+    rows = []
+    for metric in dict.fromkeys(df["metric_type"]):
+        bars = []
+        for i, model in enumerate(models):
+            match = df[(df["model"] == model) & (df["metric_type"] == metric)]
+            mean = match["mean"].iloc[0] if len(match) else None
+            width = 0 if mean is None or mean != mean else mean * 240
+            ci = (f" [{_num(match['ci95_low'].iloc[0])}, {_num(match['ci95_high'].iloc[0])}]" if len(match) else "")
+            bars.append(f"<div style='display:flex;align-items:center;gap:6px'><div style='background:{_COLOURS[i % 6]};"
+                        f"height:10px;width:{width:.1f}px'></div><span style='font-size:11px'>{html.escape(model)}: "
+                        f"{_num(mean)}{ci}</span></div>")
+        rows.append(f"<tr><td style='padding:2px 8px;text-align:left'>{html.escape(metric)}</td><td>{''.join(bars)}</td></tr>")
+    chart = ("<div style='font-family:sans-serif'><b>Mean score by metric and model (95% CI)</b>"
+             f"<table style='border-collapse:collapse'>{''.join(rows)}</table></div>")
+    return card + table + chart
