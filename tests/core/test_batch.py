@@ -140,3 +140,23 @@ def test_submit_returns_at_once_then_status_and_results(scripted: Any, models: d
     assert record["status"] == "SUCCESS" and record["finished_runs"] == 2 and record["attempts"] == 1
     assert list(pn.results(job_id)["result"]) == ["done", "done"]
     assert job_id in list(pn.jobs()["id"])
+
+
+def test_max_concurrent_batches_queues_the_next_one(scripted: Any, models: dict[str, Any],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted.set_script({"default": {"text": "ok", "delay": 1.0}})
+    monkeypatch.setenv("MAX_CONCURRENT_BATCHES", "1")
+    first = pn.submit_batch([{"prompt": "a", "model": "fast"}], models=models, cache=False)
+    _until(lambda: pn.status(first)["status"] == "RUNNING")
+    second = pn.submit_batch([{"prompt": "b", "model": "fast"}], models=models, cache=False)
+    time.sleep(0.3)
+    assert pn.status(first)["status"] == "RUNNING" and pn.status(second)["status"] == "PENDING"
+    _until(lambda: pn.status(second)["status"] == "SUCCESS")
+    assert pn.status(first)["ended_at"] <= pn.status(second)["started_at"]
+
+
+def _until(condition: Any, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
