@@ -1,30 +1,45 @@
 """Per-job resources: providers, LLM clients and selectors, built once and shared by runs.
 
 Nothing here is global: a job owns its session pool, cache handle and clients, so two
-jobs (or a later distributed executor) never share hidden state.
+jobs (or a later distributed executor) never share hidden state. Providers and selectors
+are registries (``PROVIDERS``, ``SELECTORS``); ``check_request`` refuses, before anything
+runs, a combination this version cannot run.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import ConfigurationError
+import httpx
+
+from ..errors import ConfigurationError, MissingExtraError
 from .cache import ResponseCache
+from .execute import OperationExecutor, auth_headers
 from .llm.base import ChatProvider
 from .llm.client import LLMClient
 from .llm.openai_chat import OpenAIChatProvider, SessionPool
 from .llm.pricing import PriceTable
-from .request import JobConfig, LLMConfig, Permutation
+from .matrix import languages_of
+from .request import JobConfig, JobRequest, LLMConfig, Permutation
 from .selectors.base import ToolSelector
-from .selectors.openai_functions import OpenAIFunctionsSelector
 from .tools import ToolSet
+from .translate import untranslated_prompt
 
-__all__ = ["JobResources", "PROVIDERS", "SELECTORS", "check_permutation"]
+__all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm", "check_permutation", "check_request",
+           "translator_llm"]
 
 
 def _openai_chat(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
     return OpenAIChatProvider(llm, pool)
+
+
+def _openai_completion(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
+    from .llm.openai_completion import OpenAICompletionProvider
+
+    return OpenAICompletionProvider(llm, pool)
 
 
 def _local(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
@@ -35,36 +50,156 @@ def _local(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
 
 PROVIDERS: dict[str, Callable[[LLMConfig, SessionPool], ChatProvider]] = {
     "OpenAIChat": _openai_chat,
+    "OpenAI": _openai_completion,  # the legacy completions endpoint
     "local": _local,
 }
-SELECTORS = ("OpenAI",)
 
 
-def check_permutation(perm: Permutation, index: int) -> None:
-    """Refuse, before anything runs, a provider or selector this version cannot run."""
-    if perm.llm.provider not in PROVIDERS:
+# --------------------------------------------------------------------------- selectors
+
+
+def _openai_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+    """Function calling on chat models; selection by prompt on a completion model."""
+    client = res.client(perm.llm)
+    if perm.llm.provider == "OpenAI":
+        from .selectors.prompt_selector import PromptSelector
+
+        selector: ToolSelector = PromptSelector(client, toolset, res.prices)
+    else:
+        from .selectors.openai_functions import OpenAIFunctionsSelector
+
+        selector = OpenAIFunctionsSelector(client, toolset, res.prices)
+    executor = res.executor()
+    if executor is None:
+        return selector
+    from .selectors.executing import ExecutingSelector
+
+    return ExecutingSelector(selector, executor)
+
+
+def _langchain_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+    from .llm.langchain_models import build_langchain_model
+    from .selectors.langchain_agent import LangchainSelector
+
+    client = res.client(perm.llm) if perm.llm.provider == "local" else None
+    model = build_langchain_model(perm.llm, res.config, cache=res.cache, client=client, http=res.http())
+    return LangchainSelector(
+        model, toolset, res.prices, pipeline=perm.tool_selector.pipeline_name,
+        model_name=client.provider.model if client else model.model_name,
+        executor=res.executor(), endpoint=getattr(model, "openai_api_base", None) or "",
+    )
+
+
+def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+    from .selectors.remote import RemoteSelector
+
+    return RemoteSelector(
+        res.http(), endpoint=res.config.tool_selector_endpoint or "", api_key=res.config.openplugin_api_key,
+        provider=perm.tool_selector.provider, pipeline_name=perm.tool_selector.pipeline_name, llm=perm.llm,
+        toolset=toolset, cache=res.cache, max_retries=res.config.max_retries, timeout=res.config.timeout_sec,
+    )
+
+
+def _check_langchain(perm: Permutation, config: JobConfig, where: str) -> None:
+    for module, package in (("langchain_core", "langchain-core"), ("langchain_openai", "langchain-openai")):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(package, "langchain")
+    if perm.llm.provider == "OpenAI" and perm.tool_selector.pipeline_name == "tool-calling":
         raise ConfigurationError(
-            f"permutations[{index}].llm.provider: unknown provider {perm.llm.provider!r}; "
-            f"available: {', '.join(PROVIDERS)}"
+            f"{where}.tool_selector.pipeline_name: a completion model (provider OpenAI) has no tool calling; "
+            "use zero-shot-react-description or a chat provider"
         )
-    if perm.llm.provider == "local":
+
+
+def _check_remote(perm: Permutation, config: JobConfig, where: str) -> None:
+    if not config.tool_selector_endpoint:
+        raise ConfigurationError(
+            f"{where}.tool_selector: selector Imprompt needs config.tool_selector_endpoint, "
+            "the base URL of the selector service"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorKind:
+    """A tool selector: the LLM providers and pipelines it takes, how to check and build it."""
+
+    build: Callable[["JobResources", Permutation, ToolSet], ToolSelector]
+    providers: tuple[str, ...] | None  # None: any (a remote service runs the model)
+    pipelines: tuple[str, ...] | None  # None: any name (it is reported, not interpreted)
+    check: Callable[[Permutation, JobConfig, str], None] | None = None
+
+
+SELECTORS: dict[str, SelectorKind] = {
+    "OpenAI": SelectorKind(_openai_selector, ("OpenAIChat", "OpenAI", "local"), None),
+    "Langchain": SelectorKind(_langchain_selector, ("OpenAIChat", "OpenAI", "local"),
+                              ("zero-shot-react-description", "tool-calling"), _check_langchain),
+    "Imprompt": SelectorKind(_remote_selector, None, None, _check_remote),
+}
+
+
+def check_llm(llm: LLMConfig, where: str) -> None:
+    """The provider exists; the local model is installed."""
+    if llm.provider not in PROVIDERS:
+        raise ConfigurationError(f"{where}.provider: unknown provider {llm.provider!r}; available: {', '.join(PROVIDERS)}")
+    if llm.provider == "local":
         from .llm.local import check_local
 
-        check_local(perm.llm.model_path)
-    if perm.tool_selector.provider not in SELECTORS:
+        check_local(llm.model_path)
+
+
+def check_permutation(perm: Permutation, index: int, config: JobConfig | None = None) -> None:
+    """Refuse, before anything runs, a provider or selector this version cannot run."""
+    where = f"permutations[{index}]"
+    kind = SELECTORS.get(perm.tool_selector.provider)
+    if kind is None:
         raise ConfigurationError(
-            f"permutations[{index}].tool_selector.provider: selector {perm.tool_selector.provider!r} "
+            f"{where}.tool_selector.provider: selector {perm.tool_selector.provider!r} "
             f"is not available; available: {', '.join(SELECTORS)}"
         )
+    if kind.providers is not None:
+        check_llm(perm.llm, f"{where}.llm")
+        if perm.llm.provider not in kind.providers:
+            raise ConfigurationError(
+                f"{where}.llm.provider: selector {perm.tool_selector.provider} cannot use provider "
+                f"{perm.llm.provider!r}; use one of {', '.join(kind.providers)}"
+            )
+    if kind.pipelines is not None and perm.tool_selector.pipeline_name not in kind.pipelines:
+        raise ConfigurationError(
+            f"{where}.tool_selector.pipeline_name: selector {perm.tool_selector.provider} has no pipeline "
+            f"{perm.tool_selector.pipeline_name!r}; available: {', '.join(kind.pipelines)}"
+        )
+    if kind.check is not None:
+        kind.check(perm, config or JobConfig(), where)
+
+
+def translator_llm(request: JobRequest) -> LLMConfig:
+    """The model that translates prompts: ``config.translator``, else the first permutation's."""
+    return request.config.translator or request.permutations[0].llm
+
+
+def check_request(request: JobRequest) -> None:
+    """Every permutation, the translator (when a language needs one) and operation auth."""
+    for i, perm in enumerate(request.permutations):
+        check_permutation(perm, i, request.config)
+    if any(untranslated_prompt(case, language) is None
+           for language in languages_of(request) for case in request.test_cases):
+        where = "config.translator" if request.config.translator else "permutations[0].llm (the translator)"
+        check_llm(translator_llm(request), where)
+    if request.config.execute_operations:
+        auth_headers(request)
 
 
 class JobResources:
-    def __init__(self, config: JobConfig, *, use_cache: bool, concurrency: int) -> None:
+    def __init__(self, config: JobConfig, *, use_cache: bool, concurrency: int, request: JobRequest | None = None) -> None:
         self.config = config
+        self.request = request
+        self.concurrency = concurrency
         self.pool = SessionPool(concurrency)
         self.cache = ResponseCache() if use_cache else None
         self.prices = PriceTable(config.prices)
         self._clients: dict[str, LLMClient] = {}
+        self._http: httpx.AsyncClient | None = None
+        self._executor: OperationExecutor | None = None
 
     def client(self, llm: LLMConfig) -> LLMClient:
         """One client per distinct LLM configuration."""
@@ -83,8 +218,24 @@ class JobResources:
             self._clients[key] = client
         return client
 
+    def http(self) -> httpx.AsyncClient:
+        """The job's HTTP client for selector services and executed operations."""
+        if self._http is None:
+            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            self._http = httpx.AsyncClient(limits=limits, timeout=self.config.timeout_sec, follow_redirects=True)
+        return self._http
+
+    def executor(self) -> OperationExecutor | None:
+        """The operation executor when ``config.execute_operations`` is on, else None."""
+        if not self.config.execute_operations:
+            return None
+        if self._executor is None:
+            auth = auth_headers(self.request) if self.request is not None else {}
+            self._executor = OperationExecutor(self.http(), timeout=self.config.timeout_sec, auth=auth)
+        return self._executor
+
     def selector(self, perm: Permutation, toolset: ToolSet) -> ToolSelector:
-        return OpenAIFunctionsSelector(self.client(perm.llm), toolset, self.prices)
+        return SELECTORS[perm.tool_selector.provider].build(self, perm, toolset)
 
     async def aclose(self) -> None:
         if self.cache is not None:
@@ -93,3 +244,5 @@ class JobResources:
         for client in self._clients.values():
             await client.provider.aclose()
         await self.pool.aclose()
+        if self._http is not None:
+            await self._http.aclose()

@@ -9,6 +9,7 @@ from .request import JobRequest
 from .results import RunDetail
 from .scoring import score_selection
 from .selectors.base import Selection
+from .similarity import match_score
 
 __all__ = ["failed_row", "scored_row"]
 
@@ -53,6 +54,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
     return _row(
         request, spec, True, elapsed,
         final_output=sel.final_output,
+        match_score=match_score(sel.final_output, case.expected_response),
         is_plugin_detected=scores.plugin_detected,
         is_plugin_operation_found=scores.operation_found,
         is_plugin_parameter_mapped=scores.parameters_mapped,
@@ -60,7 +62,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         plugin_operation=sel.url,
         plugin_parameters_mapped=sel.arguments,
         parameter_mapped_percentage=scores.parameter_percentage,
-        total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens,
+        total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens if sel.total_tokens is None else sel.total_tokens,
         llm_api_cost=sel.cost,
         plugin_method=sel.method,
         passed=scores.passed,
@@ -70,4 +72,6 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         completion_tokens=sel.completion_tokens,
         error=sel.note,
         raw_response=sel.raw_response,
+        intermediate_steps=sel.intermediate_steps,
+        operation_status=sel.operation_status,
     )

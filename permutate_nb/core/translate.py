@@ -13,15 +13,24 @@ from typing import Callable
 from ..errors import PermutateError
 from .llm.base import ChatRequest
 from .llm.client import LLMClient
-from .request import JobRequest
+from .request import JobRequest, TestCase
 
-__all__ = ["SOURCE_LANGUAGE", "build_prompts"]
+__all__ = ["SOURCE_LANGUAGE", "build_prompts", "untranslated_prompt"]
 
 SOURCE_LANGUAGE = "English"
 _INSTRUCTION = (
     "Translate this request into {language}. Keep names, numbers and product terms. "
     "Reply with the translation only.\n\n{text}"
 )
+
+def untranslated_prompt(case: TestCase, language: str) -> str | None:
+    """The prompt for ``language`` without a model (pinned, or the source language), else None."""
+    if language in case.translations:
+        return case.translations[language]
+    if language.strip().lower() == SOURCE_LANGUAGE.lower():
+        return case.prompt
+    return None
+
 
 async def translate(client: LLMClient, text: str, language: str) -> str:
     request = ChatRequest(
@@ -46,12 +55,11 @@ async def build_prompts(
     todo: list[tuple[int, str]] = []
     for c, case in enumerate(request.test_cases):
         for language in languages:
-            if language in case.translations:
-                prompts[(c, language)] = case.translations[language]
-            elif language.strip().lower() == SOURCE_LANGUAGE.lower():
-                prompts[(c, language)] = case.prompt
-            else:
+            prompt = untranslated_prompt(case, language)
+            if prompt is None:
                 todo.append((c, language))
+            else:
+                prompts[(c, language)] = prompt
     if not todo:
         return prompts, errors
     client = translator()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..openapi import Operation
+
 __all__ = ["Selection", "ToolSelector"]
 
 
@@ -22,12 +24,18 @@ class Selection:
     note: str | None = None  # why a step could not happen (malformed arguments, unknown tool, no tool call)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    total_tokens: int | None = None  # when only a total is known (a remote selector); else prompt + completion
     cost: float | None = 0.0
     cached: bool = False
     attempts: int = 1
     elapsed: float | None = None  # the selector's own time; None: the engine's wall clock is used
     extra: dict[str, Any] = field(default_factory=dict)
+    operation: Operation | None = None  # the chosen operation (what execute_operations calls)
+    intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps, in order
+    operation_status: int | None = None  # HTTP status of the executed operation, if it was called
 
 
 class ToolSelector(Protocol):
-    async def select(self, prompt: str, *, repeat: int) -> Selection: ...
+    """``test_type`` is the test case's type; only a remote selector (two endpoints) needs it."""
+
+    async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection: ...

@@ -26,6 +26,7 @@ def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, s
         selection.note = f"the model called an unknown tool {name!r}"
         selection.raw_response = json.dumps({"name": name, "arguments": arguments_text})
         return selection
+    selection.operation = operation
     selection.plugin_id = operation.plugin_id
     selection.plugin_name = operation.plugin_name
     selection.url = operation.url
@@ -49,7 +50,7 @@ class OpenAIFunctionsSelector:
         self._prices = prices
         self._tool_choice = tool_choice if toolset.tools else None
 
-    async def select(self, prompt: str, *, repeat: int) -> Selection:
+    async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
         request = ChatRequest(
             messages=({"role": "user", "content": prompt},),
             tools_json=self._toolset.tools_json if self._toolset.tools else None,

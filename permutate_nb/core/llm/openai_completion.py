@@ -1,0 +1,86 @@
+"""Provider ``OpenAI``: the legacy completions endpoint (``POST /v1/completions``).
+
+Completion models (``gpt-3.5-turbo-instruct``, ``davinci-002``, base models behind vLLM or
+llama.cpp) take a prompt and return text: there are no tools. Selectors that need a tool
+choice from them ask for it in the prompt and parse the answer (``selectors/prompt_selector.py``).
+It shares the chat provider's endpoint rules (key, base URL), session pool and error mapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from ...errors import ProviderError, TransientProviderError
+from .base import ChatRequest, ChatResult, sampling_params
+from .openai_chat import SessionPool, _status_error, resolve_endpoint
+
+__all__ = ["OpenAICompletionProvider", "render_prompt", "DEFAULT_COMPLETION_MODEL"]
+
+DEFAULT_COMPLETION_MODEL = "gpt-3.5-turbo-instruct"
+
+
+def render_prompt(messages: tuple[dict[str, Any], ...]) -> str:
+    """One user message is the prompt as is; a conversation becomes ``Role: text`` lines."""
+    if len(messages) == 1 and messages[0].get("role") == "user":
+        return str(messages[0].get("content") or "")
+    lines = [f"{str(m.get('role', 'user')).capitalize()}: {m.get('content') or ''}" for m in messages]
+    return "\n\n".join(lines) + "\n\nAssistant:"
+
+
+class OpenAICompletionProvider:
+    """Text completions over the OpenAI wire format; tools in a request are ignored."""
+
+    def __init__(self, llm: Any, pool: SessionPool | None = None) -> None:
+        self.base_url, api_key = resolve_endpoint(llm.base_url, llm.api_key_env)
+        self.model = llm.model_name or DEFAULT_COMPLETION_MODEL
+        self.identity = f"OpenAI|{self.base_url}|{self.model}"
+        self._url = f"{self.base_url}/completions"
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        params = sampling_params(llm)
+        if llm.best_of is not None:
+            params["best_of"] = llm.best_of
+        self._params = {**params, **(llm.extra_body or {})}
+        self._pool = pool
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        return {"model": self.model, "prompt": render_prompt(request.messages), **self._params}
+
+    def cache_payload(self, request: ChatRequest) -> str:
+        return json.dumps(self._body(request), sort_keys=True, ensure_ascii=False)
+
+    async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
+        if self._pool is None:
+            self._pool = SessionPool(8)
+        session = self._pool.get(self.base_url)
+        try:
+            async with session.post(self._url, json=self._body(request), headers=self._headers,
+                                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                raw = await resp.read()
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except asyncio.TimeoutError:
+            raise TransientProviderError(f"no answer from {self._url} within {timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise TransientProviderError(f"cannot reach {self._url}: {exc}") from None
+        if status != 200:
+            raise _status_error(status, raw, self._url, retry_after)
+        try:
+            data = json.loads(raw)
+            text = data["choices"][0]["text"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ProviderError(f"{self._url} answered without choices[0].text: {raw[:160]!r}") from None
+        usage = data.get("usage") or {}
+        return ChatResult(
+            content=text,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            model=data.get("model"),
+        )
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,177 @@
+"""Selector ``Imprompt``: a remote OpenPlugin-style selector service does the choosing.
+
+The original permutate sent each test case to ``{tool_selector_endpoint}/api/plugin-selector``
+(plugin_selector cases) or ``/api/api-signature-selector`` (api_signature_selector cases)
+with the key in ``x-api-key``; this keeps that wire format so the same services can be
+compared with local selectors in one job. The reply names the detected plugin, the
+operation URL, method and mapped parameters, and reports tokens, cost and time.
+Replies are cached like model answers; 429, 5xx and timeouts are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Any, Mapping
+
+import httpx
+
+from ...errors import ProviderError, TransientProviderError
+from ..cache import ResponseCache, cache_key
+from ..llm.client import backoff_delay
+from ..locations import normalise_url
+from ..request import LLMConfig
+from ..tools import ToolSet
+from .base import Selection
+
+__all__ = ["RemoteSelector", "REMOTE_PATHS", "selection_from_reply"]
+
+REMOTE_PATHS = {"plugin_selector": "/api/plugin-selector", "api_signature_selector": "/api/api-signature-selector"}
+_RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+_LOCAL_ONLY = {"base_url", "api_key_env", "transport", "model_path", "extra_body"}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _group_plugins(toolset: ToolSet) -> dict[str, str]:
+    """The group's plugins (id -> name) in order, as its operations name them."""
+    plugins: dict[str, str] = {}
+    for operation in toolset.by_name.values():
+        plugins.setdefault(operation.plugin_id, operation.plugin_name)
+    return plugins
+
+
+def selection_from_reply(data: Any, plugins: Mapping[str, str], selection: Selection, where: str) -> Selection:
+    """Fill ``selection`` from a selector service's reply; an unreadable reply raises ProviderError."""
+    if not isinstance(data, dict):
+        raise ProviderError(f"{where} answered with JSON that is not an object: {json.dumps(data)[:160]}")
+    if data.get("run_completed") is False:
+        reason = data.get("final_text_response") or data.get("message") or "no reason given"
+        raise ProviderError(f"{where} reports run_completed: false ({str(reason)[:200]})")
+    selection.final_output = data.get("final_text_response")
+    tokens = data.get("tokens_used")
+    selection.total_tokens = int(tokens) if _number(tokens) is not None else 0
+    selection.cost = _number(data.get("llm_api_cost"))
+    selection.elapsed = _number(data.get("response_time"))
+    operations = data.get("detected_plugin_operations")
+    first = operations[0] if isinstance(operations, list) and operations else None
+    if isinstance(first, dict):
+        plugin = first.get("plugin")
+        manifest = plugin.get("manifest_url") if isinstance(plugin, dict) else plugin
+        name = plugin.get("name") if isinstance(plugin, dict) else None
+        url, method, arguments = first.get("api_called"), first.get("method"), first.get("mapped_operation_parameters")
+    elif isinstance(data.get("detected_plugin"), str):  # newer plugin-selector replies name only the plugin
+        manifest, name, url, method, arguments = data["detected_plugin"], None, None, None, None
+    else:
+        selection.note = "the remote selector detected no plugin"
+        selection.raw_response = json.dumps(data)[:2000]
+        return selection
+    known = next((pid for pid, pname in plugins.items() if isinstance(manifest, str)
+                  and (normalise_url(pid) == normalise_url(manifest) or pname == manifest)), None)
+    selection.plugin_id = known or (manifest if isinstance(manifest, str) else None)
+    selection.plugin_name = name or (plugins[known] if known else None)
+    selection.url = url if isinstance(url, str) and url else None
+    selection.method = method.upper() if isinstance(method, str) and method else None
+    if isinstance(arguments, dict):
+        selection.arguments = arguments
+    elif arguments is not None:
+        selection.note = "mapped_operation_parameters is not an object"
+        selection.raw_response = json.dumps(arguments)[:2000]
+    return selection
+
+
+class RemoteSelector:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        endpoint: str,
+        api_key: str | None,
+        provider: str,
+        pipeline_name: str,
+        llm: LLMConfig,
+        toolset: ToolSet,
+        cache: ResponseCache | None,
+        max_retries: int,
+        timeout: float,
+    ) -> None:
+        self._client = client
+        self._endpoint = endpoint.rstrip("/")
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["x-api-key"] = api_key
+        self._plugins = _group_plugins(toolset)
+        self._cache = cache
+        self._max_retries = max_retries
+        self._timeout = timeout
+        config: dict[str, Any] = {"provider": llm.provider}
+        if llm.api_key_env and os.environ.get(llm.api_key_env):  # opt-in: the user named the key to send
+            config["openai_api_key"] = os.environ[llm.api_key_env]
+        self._body = {
+            "plugins": [{"manifest_url": plugin_id} for plugin_id in self._plugins],
+            "config": config,
+            "tool_selector_config": {"provider": provider, "pipeline_name": pipeline_name},
+            "llm": llm.model_dump(mode="json", exclude_none=True, exclude=_LOCAL_ONLY),
+        }
+
+    async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        url = self._endpoint + REMOTE_PATHS.get(test_type, REMOTE_PATHS["api_signature_selector"])
+        body = json.dumps({"messages": [{"content": prompt, "message_type": "HumanMessage"}], **self._body})
+        key = None
+        if self._cache is not None:
+            key = cache_key(f"remote|{url}", body, repeat)
+            hit = self._cache.get(key)
+            if hit is not None:
+                return selection_from_reply(hit, self._plugins, Selection(cached=True, attempts=0, elapsed=0.0), url)
+        started = time.perf_counter()
+        data, attempts = await self._post(url, body)
+        selection = selection_from_reply(data, self._plugins, Selection(attempts=attempts), url)
+        if selection.elapsed is None:
+            selection.elapsed = time.perf_counter() - started
+        if key is not None:
+            self._cache.put(key, data)  # type: ignore[union-attr]
+        return selection
+
+    async def _post(self, url: str, body: str) -> tuple[Any, int]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                data = await self._post_once(url, body)
+                return data, attempt
+            except TransientProviderError as exc:
+                if attempt > self._max_retries:
+                    exc.attempts = attempt  # type: ignore[attr-defined]
+                    raise
+                await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
+
+    async def _post_once(self, url: str, body: str) -> Any:
+        try:
+            response = await self._client.post(url, content=body, headers=self._headers, timeout=self._timeout)
+        except httpx.TimeoutException:
+            raise TransientProviderError(f"no answer from {url} within {self._timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise TransientProviderError(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
+        if response.status_code != 200:
+            message = f"{url} answered HTTP {response.status_code}: {response.text[:200]}".rstrip(": ")
+            if response.status_code in (401, 403):
+                message += " (check config.openplugin_api_key)"
+            if response.status_code in _RETRYABLE:
+                retry_after = _float(response.headers.get("Retry-After"))
+                raise TransientProviderError(message, response.status_code, retry_after)
+            raise ProviderError(message, response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(f"{url} answered with something that is not JSON: {response.text[:160]!r}") from None
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
