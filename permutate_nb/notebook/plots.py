@@ -16,7 +16,7 @@ from .view import heatmap_frame
 if TYPE_CHECKING:
     from ..core.results import JobResult
 
-__all__ = ["plot_accuracy", "plot_heatmap"]
+__all__ = ["plot_accuracy", "plot_heatmap", "plot_eval"]
 
 
 def _pyplot() -> Any:
@@ -54,6 +54,30 @@ def plot_heatmap(result: "JobResult") -> Any:
         ax.text(j, i, "–" if value != value else f"{value:.0f}%", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label="pass rate %")
     ax.set_title("test case x permutation")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_eval(result: Any) -> Any:
+    """Bars: mean score per metric for each model, with 95% confidence intervals."""
+    plt = _pyplot()
+    df = result.summary_df
+    metrics = list(dict.fromkeys(df["metric_type"]))
+    models = list(dict.fromkeys(df["model"]))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(metrics) * max(len(models), 1)), 4))
+    width = 0.8 / max(len(models), 1)
+    for i, model in enumerate(models):
+        rows = df[df["model"] == model].set_index("metric_type").reindex(metrics)
+        means = rows["mean"].astype(float).fillna(0).to_numpy()
+        low = (rows["mean"] - rows["ci95_low"]).astype(float).fillna(0).to_numpy()
+        high = (rows["ci95_high"] - rows["mean"]).astype(float).fillna(0).to_numpy()
+        ax.bar(np.arange(len(metrics)) + i * width, means, width, yerr=[low, high], capsize=3, label=model)
+    ax.set_xticks(np.arange(len(metrics)) + width * (len(models) - 1) / 2, metrics, rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("mean score")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{result.dataset['name']}: scores by metric (95% CI)")
     fig.tight_layout()
     plt.close(fig)
     return fig

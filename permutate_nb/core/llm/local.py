@@ -150,13 +150,20 @@ class LocalProvider:
             "top_p": llm.top_p if llm.top_p is not None else 1.0,
             "frequency_penalty": llm.frequency_penalty or 0.0,
             "presence_penalty": llm.presence_penalty or 0.0,
-            "repeat_penalty": 1.0,
         }
+        # llama.cpp's repeat penalty garbles forced tool calls (names and keys must repeat), while
+        # without one a 135M model loops in free text ("1.1.1.1..."): off for tool calls, mild otherwise.
+        self._repeat_penalty = {"tools": 1.0, "text": 1.15}
+        extra = dict(llm.extra_body or {})
+        if "repeat_penalty" in extra:
+            self._repeat_penalty = dict.fromkeys(self._repeat_penalty, float(extra.pop("repeat_penalty")))
+        self._params.update(extra)
         self._n_ctx = 4096
         self._schemas: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
 
     def cache_payload(self, request: ChatRequest) -> str:
-        return json.dumps([request.messages, request.tools_digest, request.response_format, self._params], sort_keys=True)
+        return json.dumps([request.messages, request.tools_digest, request.response_format, self._params,
+                           self._repeat_penalty], sort_keys=True)
 
     def _prepare(self, request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         messages = list(request.messages)
@@ -175,7 +182,9 @@ class LocalProvider:
         model, lock = _load(self.path, self._n_ctx)
         with lock:
             try:
-                reply = model.create_chat_completion(messages=messages, response_format=response_format, **self._params)
+                penalty = self._repeat_penalty["tools" if request.tools_json is not None else "text"]
+                reply = model.create_chat_completion(messages=messages, response_format=response_format,
+                                                     repeat_penalty=penalty, **self._params)
             except ValueError as exc:  # e.g. the prompt exceeds the context window
                 raise ProviderError(f"local model {self.path.name}: {exc}") from None
         text = reply["choices"][0]["message"].get("content") or ""
