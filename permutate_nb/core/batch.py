@@ -16,16 +16,12 @@ from typing import Any, Mapping
 
 from ..errors import ConfigurationError, PermutateError
 from .batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
-from .cache import ResponseCache
 from .events import JobStarted, Reporter
 from .executor import run_pool
-from .factory import PROVIDERS
+from .factory import PROVIDERS, JobResources
 from .llm.base import ChatRequest
-from .llm.client import LLMClient
-from .llm.openai_chat import SessionPool
-from .llm.pricing import PriceTable
 from .llm.openai_chat import resolve_endpoint
-from .request import LLMConfig
+from .request import JobConfig, LLMConfig
 from .store import JobStore, utc_now
 
 __all__ = ["BatchPlan", "plan_batch", "batch_async", "resume_batch_async", "batch_frame", "run_batch", "submit_batch",
@@ -136,22 +132,12 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
     if job_store is not None and job_id is not None:
         job_store.start(job_id)
     writer = job_store.run_writer(job_id) if job_store is not None and job_id is not None else None
-    pool = SessionPool(width)
-    response_cache = ResponseCache() if cache else None
-    prices = PriceTable()
-    clients: dict[str, LLMClient] = {}
+    resources = JobResources(JobConfig(timeout_sec=limits.execution_timeout), use_cache=cache, concurrency=width)
     results: list[dict[str, Any] | None] = [done.get(row.number - 1) for row in plan.rows]
     finished_events = [asyncio.Event() for _ in plan.rows]
     for i, row in enumerate(results):
         if row is not None:
             finished_events[i].set()
-
-    def client(llm: LLMConfig) -> LLMClient:
-        key = llm.model_dump_json()
-        if key not in clients:
-            clients[key] = LLMClient(PROVIDERS[llm.provider](llm, pool), cache=response_cache,
-                                     max_retries=3, timeout=limits.execution_timeout)
-        return clients[key]
 
     async def execute(row: BatchRow) -> dict[str, Any]:
         base = {"row": row.number, "prompt": row.prompt, "model": row.model, "result": None, "status": "failed",
@@ -165,7 +151,7 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
         prompt = OUTPUT_REF.sub(lambda m: str(results[int(m.group(1)) - 1]["result"] or ""), row.prompt)  # type: ignore[index]
         base["prompt"] = prompt
         messages = ([{"role": "system", "content": row.system}] if row.system else []) + [{"role": "user", "content": prompt}]
-        llm_client = client(plan.configs[row.number])
+        llm_client = resources.client(plan.configs[row.number])
         started = time.perf_counter()
         try:
             outcome = await asyncio.wait_for(llm_client.chat(ChatRequest(messages=tuple(messages))), limits.execution_timeout)
@@ -178,7 +164,7 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
         return {**base, "result": result.content or "", "status": "completed", "duration_sec": round(outcome.elapsed, 3),
                 "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
                 "total_tokens": result.prompt_tokens + result.completion_tokens,
-                "cost": prices.cost(llm_client.provider.model, result.prompt_tokens, result.completion_tokens)}
+                "cost": resources.prices.cost(llm_client.provider.model, result.prompt_tokens, result.completion_tokens)}
 
     async def work(row: BatchRow) -> None:
         reporter.run_started(row.number - 1)
@@ -204,12 +190,7 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
     finally:
         if writer is not None:
             await asyncio.shield(asyncio.to_thread(writer.close))
-        if response_cache is not None:
-            await response_cache.aflush()
-            response_cache.close()
-        for c in clients.values():
-            await c.provider.aclose()
-        await pool.aclose()
+        await asyncio.shield(resources.aclose())
     rows = [r for r in results if r is not None]
     if job_store is not None and job_id is not None:
         ok = sum(r["status"] == "completed" for r in rows)
