@@ -127,9 +127,9 @@ def _permutations(result: "JobResult") -> str:
     df = result.summary_df[["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a",
                             "accuracy_step_b", "accuracy_step_c", "average_response_time_sec",
                             "total_llm_tokens_used", "total_llm_api_cost"]]
-    pct = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
-    return df.style.set_uuid("permutate-permutations").format(pct, na_rep="–").format(
-        {"average_response_time_sec": "{:.3f}", "total_llm_api_cost": "{:.6f}"}, na_rep="–").to_html()
+    formats = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
+    formats.update(average_response_time_sec="{:.3f}", total_llm_api_cost="{:.6f}")
+    return df.style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
 
 
 def render_html(result: "JobResult") -> str:
