@@ -19,7 +19,7 @@ from ...errors import PermutateError, RequestError
 from ..batch import check_llm
 from ..batch_input import load_models, model_config
 from ..events import JobStarted, Reporter
-from ..executor import run_pool
+from ..executor import run_stored_pool
 from ..factory import JobResources
 from ..llm.base import ChatRequest
 from ..request import JobConfig, LLMConfig
@@ -206,17 +206,8 @@ async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done
         ok = output["generation_error"] is None and not any(s["failed"] for s in output["metric_scores"])
         reporter.run_finished(index, SimpleNamespace(permutation_name=output["model"], is_run_completed=ok, passed=ok))
 
-    finished = True
-    try:
-        finished = await run_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency)
-    except BaseException as exc:
-        if job_store is not None and not isinstance(exc, asyncio.CancelledError):
-            job_store.finish(job_id, "ERROR", error_code=type(exc).__name__, error_message=str(exc))
-        raise
-    finally:
-        if writer is not None:
-            await asyncio.shield(asyncio.to_thread(writer.close))
-        await asyncio.shield(resources.aclose())
+    finished = await run_stored_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency,
+                                     store=job_store, job_id=job_id, writer=writer, resources=resources)
     rows = [o for o in outputs if o is not None]
     status, code, message = unit_status(rows, finished)
     record = None
