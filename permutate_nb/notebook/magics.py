@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -22,7 +22,6 @@ from ..core.engine import JobPlan, plan_job, run
 from ..core.events import Reporter
 from ..core.job_queries import jobs
 from ..core.matrix import expand_matrix
-from ..core.results import JobResult
 from ..errors import PermutateError, PermutateWarning, RequestError
 from .progress import NotebookProgress, widgets_available
 
@@ -128,14 +127,16 @@ class PermutateMagics(Magics):
             print(f"permutate: warning: {warning.message}", file=sys.stderr)
         if args.dry_run:
             return matrix_frame(plan)
-        result = self._run_with_progress(plan, args)
-        if args.export:
-            from ..export import write_result
+        from ..export import write_result
 
-            print(f"wrote {write_result(result, args.export)}")
-        if args.out:
-            self.shell.user_ns[args.out] = result
-        return result
+        per = plan.total_runs // max(len(plan.request.permutations), 1)
+        result = self._with_progress(
+            {p.name: per for p in plan.request.permutations},
+            f"permutate progress: {plan.request.name} ({plan.total_runs} runs)",
+            lambda progress: run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
+                                 cache=False if args.no_cache else None),
+        )
+        return self._deliver(args, result, lambda path: write_result(result, path))
 
     def _run_batch(self, args: Any, cell: str) -> Any:
         from ..core.batch import batch_async, plan_batch
@@ -146,19 +147,11 @@ class PermutateMagics(Magics):
         totals: dict[str, int] = {}
         for row in plan.rows:
             totals[row.model] = totals.get(row.model, 0) + 1
-        progress = self._progress(totals, f"permutate batch: {len(plan.rows)} rows")
-        try:
-            frame = blocking(batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache))
-        finally:
-            if isinstance(progress, NotebookProgress):
-                progress.close()
-        if args.export:
-            from ..export import write_frame
+        from ..export import write_frame
 
-            print(f"wrote {write_frame(frame, args.export)}")
-        if args.out:
-            self.shell.user_ns[args.out] = frame
-        return frame
+        frame = self._with_progress(totals, f"permutate batch: {len(plan.rows)} rows", lambda progress: blocking(
+            batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache)))
+        return self._deliver(args, frame, lambda path: write_frame(frame, path))
 
     def _run_eval(self, args: Any, cell: str) -> Any:
         """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
@@ -182,40 +175,35 @@ class PermutateMagics(Magics):
         plan = plan_eval(dataset, models=spec.get("models") or spec.get("model") or [], judge_model=spec.get("judge_model"),
                          metrics=spec.get("metrics"), template=spec.get("template"), model_settings=settings,
                          name=spec.get("name"))
-        progress = self._progress({m: len(plan.dataset.cases) for m in plan.models},
-                                  f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)")
-        try:
-            result = blocking(evaluate_async(plan, reporter=progress, concurrency=args.concurrency or 8,
-                                             cache=not args.no_cache))
-        finally:
-            if isinstance(progress, NotebookProgress):
-                progress.close()
-        if args.export:
-            print(f"wrote {result.write(args.export)}")
-        if args.out:
-            self.shell.user_ns[args.out] = result
-        return result
+        result = self._with_progress(
+            {m: len(plan.dataset.cases) for m in plan.models},
+            f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)",
+            lambda progress: blocking(evaluate_async(plan, reporter=progress, concurrency=args.concurrency or 8,
+                                                     cache=not args.no_cache)),
+        )
+        return self._deliver(args, result, result.write)
 
     @staticmethod
-    def _progress(totals: dict[str, int], title: str) -> Reporter:
+    def _with_progress(totals: dict[str, int], title: str, start: Callable[[Reporter], Any]) -> Any:
+        """Run ``start(reporter)`` with bars per key of ``totals`` (tqdm outside a kernel), then close them."""
         if not widgets_available():  # a terminal IPython: a tqdm bar on stderr
             from ..tqdm_reporter import TqdmReporter
 
-            return TqdmReporter()
+            return start(TqdmReporter())
         progress = NotebookProgress(totals)
         progress.show(title)
-        return progress
-
-    def _run_with_progress(self, plan: JobPlan, args: Any) -> JobResult:
-        per = plan.total_runs // max(len(plan.request.permutations), 1)
-        progress = self._progress({p.name: per for p in plan.request.permutations},
-                                  f"permutate progress: {plan.request.name} ({plan.total_runs} runs)")
         try:
-            return run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
-                       cache=False if args.no_cache else None)
+            return start(progress)
         finally:
-            if isinstance(progress, NotebookProgress):
-                progress.close()
+            progress.close()
+
+    def _deliver(self, args: Any, result: Any, write: Callable[[Any], Any]) -> Any:
+        """``--export PATH`` and ``--out NAME``, then the result itself (so ``_`` works)."""
+        if args.export:
+            print(f"wrote {write(args.export)}")
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        return result
 
 
 def load_ipython_extension(ipython: Any) -> None:
