@@ -14,13 +14,12 @@ import time
 from types import SimpleNamespace
 from typing import Any, Mapping
 
-from ..errors import ConfigurationError, PermutateError
+from ..errors import PermutateError
 from .batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
 from .events import JobStarted, Reporter
 from .executor import run_stored_pool
-from .factory import PROVIDERS, JobResources
+from .factory import JobResources, check_llm
 from .llm.base import ChatRequest
-from .llm.openai_chat import resolve_endpoint
 from .request import JobConfig, LLMConfig
 from .store import JobStore, utc_now
 
@@ -35,18 +34,6 @@ _SLOTS_LOCK = threading.Lock()
 
 def plan_model(rows: list[BatchRow], number: int) -> str:
     return rows[number - 1].model
-
-
-def check_llm(llm: LLMConfig, where: str) -> None:
-    """Refuse, before anything runs, a model this machine cannot use (provider, key, model file)."""
-    if llm.provider not in PROVIDERS:
-        raise ConfigurationError(f"{where}: unknown provider {llm.provider!r}; available: {', '.join(PROVIDERS)}")
-    if llm.provider == "local":
-        from .llm.local import check_local
-
-        check_local(llm.model_path)
-    elif llm.provider == "OpenAIChat":
-        resolve_endpoint(llm.base_url, llm.api_key_env)
 
 
 class BatchPlan:

@@ -20,7 +20,7 @@ from .cache import ResponseCache
 from .execute import OperationExecutor, auth_headers
 from .llm.base import ChatProvider
 from .llm.client import LLMClient
-from .llm.openai_chat import OpenAIChatProvider, SessionPool
+from .llm.openai_chat import OpenAIChatProvider, SessionPool, resolve_endpoint
 from .llm.pricing import PriceTable
 from .matrix import languages_of
 from .request import JobConfig, JobRequest, LLMConfig, Permutation
@@ -138,9 +138,11 @@ SELECTORS: dict[str, SelectorKind] = {
 
 
 def check_llm(llm: LLMConfig, where: str) -> None:
-    """The provider exists; the local model is installed."""
+    """The provider exists, its API key is there, the local model is installed: checked before anything runs."""
     if llm.provider not in PROVIDERS:
         raise ConfigurationError(f"{where}.provider: unknown provider {llm.provider!r}; available: {', '.join(PROVIDERS)}")
+    if llm.provider in ("OpenAIChat", "OpenAI"):
+        resolve_endpoint(llm.base_url, llm.api_key_env)
     if llm.provider == "local":
         from .llm.local import check_local
 

@@ -16,11 +16,10 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 
 from ...errors import PermutateError, RequestError
-from ..batch import check_llm
 from ..batch_input import load_models, model_config
 from ..events import JobStarted, Reporter
 from ..executor import run_stored_pool
-from ..factory import JobResources
+from ..factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request import JobConfig, LLMConfig
 from ..store import JobStore, utc_now
