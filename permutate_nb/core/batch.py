@@ -32,10 +32,6 @@ _SLOTS: dict[int, threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
 
 
-def plan_model(rows: list[BatchRow], number: int) -> str:
-    return rows[number - 1].model
-
-
 class BatchPlan:
     """Validated rows, their LLM configurations and the limits in force."""
 
@@ -43,7 +39,7 @@ class BatchPlan:
         self.rows, self.models, self.limits, self.name = rows, models, limits, name
         self.configs: dict[int, LLMConfig] = {row.number: model_config(row.model, models, row) for row in rows}
         for number, llm in self.configs.items():  # a missing key, extra or model file stops the batch here
-            check_llm(llm, f"row {number} ({plan_model(rows, number)})")
+            check_llm(llm, f"row {number} ({rows[number - 1].model})")
 
     def request(self) -> dict[str, Any]:
         return {"name": self.name, "rows": [r.to_dict() for r in self.rows], "models": self.models}
