@@ -14,6 +14,7 @@ from .core.batch import run_batch as batch
 from .core.engine import JobPlan, plan_job, resume, run, run_async
 from .core.evals import EvalResult, evaluate, load_dataset
 from .core.events import JobStarted, Reporter
+from .core.generate import generate_test_cases, test_cases_yaml
 from .core.job_queries import jobs, results, status
 from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
 from .core.request import JobRequest, load_request
@@ -45,6 +46,8 @@ __all__ = [
     "jobs",
     "plan_job",
     "validate",
+    "generate_test_cases",
+    "test_cases_yaml",
     "load_request",
     "load_plugin",
     "JobPlan",

@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("request")
     validate.add_argument("--provider", help="as for run")
 
+    generate = sub.add_parser("generate", help="write test cases for a plugin from its operations' usage examples")
+    generate.add_argument("manifest", help="OpenPlugin or ai-plugin manifest, or OpenAPI document (URL or path)")
+    generate.add_argument("--per-operation", type=int, default=5, metavar="N", help="prompts per operation (default 5)")
+    generate.add_argument("--output", "-o", help="write the test_cases: block to this file (default: stdout)")
+    generate.add_argument("--provider", default="OpenAIChat", help="OpenAIChat (default), OpenAI or local")
+    generate.add_argument("--model", help="model name (default gpt-4o-mini for OpenAIChat)")
+    generate.add_argument("--base-url", help="an OpenAI-compatible server")
+    generate.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+
     batch = sub.add_parser("batch", help="run prompts x models from a CSV file (columns prompt, model, ...)")
     batch.add_argument("csv", help="CSV file")
     batch.add_argument("--output", "-o", help="write the results: FILE.xlsx or FILE.csv")
@@ -69,6 +78,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> str:
     return f"permutate: warning: {message}\n"
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .core.generate import generate_test_cases, resolve_llm, test_cases_yaml
+
+    llm = resolve_llm(provider=args.provider, model=args.model, base_url=args.base_url)
+    cases = generate_test_cases(args.manifest, per_operation=args.per_operation, llm=llm, cache=not args.no_cache)
+    comment = f"permutate generate {args.manifest}: {len(cases)} test cases by {llm.summary()}"
+    text = test_cases_yaml(cases, comment=comment)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(cases)} test cases to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -241,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
     warnings.simplefilter("default", PermutateWarning)
-    commands = {"run": _cmd_run, "validate": _cmd_validate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
+    commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
                 "status": _cmd_status, "results": _cmd_results}
     try:
         return commands[args.command](args)

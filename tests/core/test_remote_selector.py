@@ -98,7 +98,7 @@ def test_cached_replies(service: SelectorService) -> None:
     request = remote_request(service)
     request["config"]["cache"] = True
     first, second = pn.run(request), pn.run(request)
-    assert len(service.requests) == 2 and all(d.cached for d in second.details)
+    assert len(service.requests) == 2 and all(d.cached and d.response_time_sec == 0.0 for d in second.details)
     assert [d.plugin_operation for d in second.details] == [d.plugin_operation for d in first.details]
 
 

@@ -291,5 +291,6 @@ def _provider_error(exc: Exception, endpoint: str, calls: int) -> Exception:
     where = f"{endpoint}: " if endpoint else ""
     text = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
     error = ProviderError(f"{where}{type(exc).__name__}: {text}" + (" (check the API key)" if status in (401, 403) else ""), status)
-    error.attempts = max(calls, 1)  # type: ignore[attr-defined]
+    # the calls that succeeded and the one that failed
+    error.attempts = calls + 1  # type: ignore[attr-defined]
     return error

@@ -126,7 +126,9 @@ class RemoteSelector:
             key = cache_key(f"remote|{url}", body, repeat)
             hit = self._cache.get(key)
             if hit is not None:
-                return selection_from_reply(hit, self._plugins, Selection(cached=True, attempts=0, elapsed=0.0), url)
+                selection = selection_from_reply(hit, self._plugins, Selection(cached=True, attempts=0), url)
+                selection.elapsed = 0.0  # like every cached run: no time spent on calls
+                return selection
         started = time.perf_counter()
         data, attempts = await self._post(url, body)
         selection = selection_from_reply(data, self._plugins, Selection(attempts=attempts), url)
