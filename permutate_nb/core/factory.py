@@ -221,10 +221,15 @@ class JobResources:
         return client
 
     def http(self) -> httpx.AsyncClient:
-        """The job's HTTP client for selector services and executed operations."""
+        """The job's httpx client (LangChain's models, selector services, executed operations).
+
+        Its requests ride the job's aiohttp sessions (``AiohttpTransport``): one pool per endpoint.
+        """
         if self._http is None:
-            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-            self._http = httpx.AsyncClient(limits=limits, timeout=self.config.timeout_sec, follow_redirects=True)
+            from .llm.aiohttp_transport import AiohttpTransport
+
+            self._http = httpx.AsyncClient(transport=AiohttpTransport(self.pool), timeout=self.config.timeout_sec,
+                                           follow_redirects=True)
         return self._http
 
     def executor(self) -> OperationExecutor | None:

@@ -7,9 +7,12 @@ OpenAPI document served from 127.0.0.1, with a small product catalogue behind th
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -17,6 +20,8 @@ import pytest
 
 import permutate_nb as pn
 from permutate_nb.core.execute import OperationExecutor
+from permutate_nb.core.llm.aiohttp_transport import AiohttpTransport
+from permutate_nb.core.llm.openai_chat import SessionPool
 from permutate_nb.core.openapi import Operation
 from permutate_nb.errors import ConfigurationError
 from permutate_nb.testing.plugin_api_server import PluginAPIServer, search_products
@@ -98,13 +103,52 @@ def test_timeout_and_unreachable_are_notes() -> None:
         op = Operation("p", "P", "GET", f"http://127.0.0.1:{port}/x", "/x", None, "", "", {}, {})
 
         async def main() -> list[Any]:
-            async with httpx.AsyncClient() as client:
+            pool = SessionPool(4)  # the transport every job uses: httpx over the job's aiohttp sessions
+            async with httpx.AsyncClient(transport=AiohttpTransport(pool)) as client:
                 executor = OperationExecutor(client, timeout=0.3)
                 slow = await executor.execute(op, {"a": 1})
                 silent.close()
                 gone = await executor.execute(op, {})
-                return [slow, gone]
+            await pool.aclose()
+            return [slow, gone]
 
         slow, gone = asyncio.run(main())
     assert slow.status is None and slow.error == f"GET http://127.0.0.1:{port}/x did not answer within 0.3 s"
     assert gone.error and "failed: ConnectError" in gone.error and gone.observation.startswith("Error: ")
+
+
+def test_transport_decodes_bodies_and_keeps_headers() -> None:
+    payload = gzip.compress(json.dumps({"products": ["x"]}).encode())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            assert json.loads(body) == {"q": 1} and self.headers["X-Trace"] == "t1"
+            self.send_response(201)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("X-Answer", "42")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    async def main() -> httpx.Response:
+        pool = SessionPool(2)
+        async with httpx.AsyncClient(transport=AiohttpTransport(pool)) as client:
+            response = await client.post(f"http://127.0.0.1:{server.server_address[1]}/p", json={"q": 1},
+                                         headers={"X-Trace": "t1"})
+        await pool.aclose()
+        return response
+
+    try:
+        response = asyncio.run(main())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 201 and response.json() == {"products": ["x"]}
+    assert response.headers["x-answer"] == "42" and "content-encoding" not in response.headers

@@ -151,3 +151,16 @@ def test_unknown_pipeline_is_refused() -> None:
                                                    "plugin_group_name": "klarna"}
     with pytest.raises(pn.ConfigurationError, match="no pipeline 'plan-and-execute'; available: zero-shot-react"):
         pn.validate(request)
+
+
+def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "langchain_openai" else real(name, *a))
+    request = klarna_request()
+    request["permutations"][0]["tool_selector"] = {"provider": "Langchain", "pipeline_name": "tool-calling",
+                                                   "plugin_group_name": "klarna"}
+    with pytest.raises(pn.MissingExtraError) as info:
+        pn.validate(request)
+    assert str(info.value) == 'langchain-openai is not installed: run  pip install "permutate-nb[langchain]"'
