@@ -11,12 +11,15 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
+from typing import Awaitable, Callable, TypeVar
 
 from ...errors import TransientProviderError
 from ..cache import ResponseCache, cache_key
 from .base import ChatProvider, ChatRequest, ChatResult
 
-__all__ = ["LLMClient", "ChatOutcome", "backoff_delay"]
+__all__ = ["LLMClient", "ChatOutcome", "backoff_delay", "with_retries"]
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -32,6 +35,23 @@ def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 0.5,
     if retry_after is not None:
         return min(max(retry_after, 0.0), 60.0)
     return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, int]:
+    """``call()``'s result and the attempts it took, retrying ``TransientProviderError`` with backoff.
+
+    After the last retry the error is raised with ``attempts`` set on it.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call(), attempt
+        except TransientProviderError as exc:
+            if attempt > max_retries:
+                exc.attempts = attempt  # type: ignore[attr-defined]
+                raise
+            await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
 
 
 class LLMClient:
@@ -66,17 +86,7 @@ class LLMClient:
 
     async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:
         started = time.perf_counter()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = await self.provider.chat(request, self.timeout)
-                break
-            except TransientProviderError as exc:
-                if attempt > self.max_retries:
-                    exc.attempts = attempt  # type: ignore[attr-defined]
-                    raise
-                await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
+        result, attempt = await with_retries(lambda: self.provider.chat(request, self.timeout), self.max_retries)
         if key is not None:
             self.cache.put(key, result.to_json_dict())  # type: ignore[union-attr]
         return ChatOutcome(result, False, attempt, time.perf_counter() - started)

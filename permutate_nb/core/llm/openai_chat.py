@@ -20,7 +20,7 @@ import aiohttp
 from ...errors import ConfigurationError, ProviderError, TransientProviderError
 from .base import ChatRequest, ChatResult, ToolCall, sampling_params
 
-__all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "DEFAULT_BASE_URL"]
+__all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "status_error", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -123,7 +123,7 @@ class OpenAIChatProvider:
         except aiohttp.ClientError as exc:
             raise TransientProviderError(f"cannot reach {self._url}: {exc}") from None
         if status != 200:
-            raise _status_error(status, raw, self._url, retry_after)
+            raise status_error(status, raw, self._url, retry_after)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -151,7 +151,7 @@ class OpenAIChatProvider:
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise TransientProviderError(f"{self._url}: {exc}") from None
         except openai.APIStatusError as exc:
-            raise _status_error(exc.status_code, exc.response.content, self._url, exc.response.headers.get("Retry-After")) from None
+            raise status_error(exc.status_code, exc.response.content, self._url, exc.response.headers.get("Retry-After")) from None
         return parse_chat_response(response.model_dump())
 
     async def aclose(self) -> None:
@@ -183,7 +183,9 @@ def parse_chat_response(data: dict[str, Any]) -> ChatResult:
     )
 
 
-def _status_error(status: int, raw: bytes, url: str, retry_after: str | None) -> ProviderError:
+def status_error(status: int, raw: bytes, url: str, retry_after: str | None, *,
+                 key_hint: str = "check the API key") -> ProviderError:
+    """A non-200 reply as an error: retryable statuses (429, 5xx, ...) as ``TransientProviderError``."""
     detail = ""
     try:
         detail = json.loads(raw)["error"]["message"]
@@ -199,5 +201,5 @@ def _status_error(status: int, raw: bytes, url: str, retry_after: str | None) ->
                 wait = None
         return TransientProviderError(message, status, wait)
     if status in (401, 403):
-        message += " (check the API key)"
+        message += f" ({key_hint})"
     return ProviderError(message, status)

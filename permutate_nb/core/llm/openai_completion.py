@@ -16,7 +16,7 @@ import aiohttp
 
 from ...errors import ProviderError, TransientProviderError
 from .base import ChatRequest, ChatResult, sampling_params
-from .openai_chat import SessionPool, _status_error, resolve_endpoint
+from .openai_chat import SessionPool, status_error, resolve_endpoint
 
 __all__ = ["OpenAICompletionProvider", "render_prompt", "DEFAULT_COMPLETION_MODEL"]
 
@@ -68,7 +68,7 @@ class OpenAICompletionProvider:
         except aiohttp.ClientError as exc:
             raise TransientProviderError(f"cannot reach {self._url}: {exc}") from None
         if status != 200:
-            raise _status_error(status, raw, self._url, retry_after)
+            raise status_error(status, raw, self._url, retry_after)
         try:
             data = json.loads(raw)
             text = data["choices"][0]["text"]

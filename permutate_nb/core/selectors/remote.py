@@ -5,12 +5,11 @@ The original permutate sent each test case to ``{tool_selector_endpoint}/api/plu
 with the key in ``x-api-key``; this keeps that wire format so the same services can be
 compared with local selectors in one job. The reply names the detected plugin, the
 operation URL, method and mapped parameters, and reports tokens, cost and time.
-Replies are cached like model answers; 429, 5xx and timeouts are retried.
+Replies are cached like model answers; 429, 5xx and timeouts are retried like model calls.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
@@ -20,7 +19,8 @@ import httpx
 
 from ...errors import ProviderError, TransientProviderError
 from ..cache import ResponseCache, cache_key
-from ..llm.client import backoff_delay
+from ..llm.client import with_retries
+from ..llm.openai_chat import status_error
 from ..locations import normalise_url
 from ..request import LLMConfig
 from ..tools import ToolSet
@@ -29,7 +29,6 @@ from .base import Selection
 __all__ = ["RemoteSelector", "REMOTE_PATHS", "selection_from_reply"]
 
 REMOTE_PATHS = {"plugin_selector": "/api/plugin-selector", "api_signature_selector": "/api/api-signature-selector"}
-_RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 _LOCAL_ONLY = {"base_url", "api_key_env", "transport", "model_path", "extra_body"}
 
 
@@ -139,17 +138,7 @@ class RemoteSelector:
         return selection
 
     async def _post(self, url: str, body: str) -> tuple[Any, int]:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                data = await self._post_once(url, body)
-                return data, attempt
-            except TransientProviderError as exc:
-                if attempt > self._max_retries:
-                    exc.attempts = attempt  # type: ignore[attr-defined]
-                    raise
-                await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
+        return await with_retries(lambda: self._post_once(url, body), self._max_retries)
 
     async def _post_once(self, url: str, body: str) -> Any:
         try:
@@ -159,21 +148,9 @@ class RemoteSelector:
         except httpx.HTTPError as exc:
             raise TransientProviderError(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
         if response.status_code != 200:
-            message = f"{url} answered HTTP {response.status_code}: {response.text[:200]}".rstrip(": ")
-            if response.status_code in (401, 403):
-                message += " (check config.openplugin_api_key)"
-            if response.status_code in _RETRYABLE:
-                retry_after = _float(response.headers.get("Retry-After"))
-                raise TransientProviderError(message, response.status_code, retry_after)
-            raise ProviderError(message, response.status_code)
+            raise status_error(response.status_code, response.content, url, response.headers.get("Retry-After"),
+                               key_hint="check config.openplugin_api_key")
         try:
             return response.json()
         except ValueError:
             raise ProviderError(f"{url} answered with something that is not JSON: {response.text[:160]!r}") from None
-
-
-def _float(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
