@@ -32,3 +32,18 @@ def test_openai_chat_on_llama_cpp_server(llama_server: str, transport: str) -> N
         assert row.plugin_parameters_mapped is None or isinstance(row.plugin_parameters_mapped, dict)
     # tool_choice "auto" is sent explicitly, so the server's function-calling grammar is used
     assert any(row.plugin_operation for row in result.details)
+
+
+
+
+def test_langchain_tool_calling_on_llama_cpp_server(llama_server: str) -> None:
+    """ChatOpenAI on llama.cpp's server: with tool_choice sent explicitly, the server calls a tool."""
+    pytest.importorskip("langchain_openai")
+    data = _request(llama_server, "http")
+    data["test_cases"] = data["test_cases"][:1]
+    data["permutations"][0]["tool_selector"] = {"provider": "Langchain", "pipeline_name": "tool-calling",
+                                                "plugin_group_name": "klarna"}
+    (row,) = pn.run(data).details
+    assert row.is_run_completed, row.error
+    assert row.plugin_operation is not None and row.intermediate_steps and row.intermediate_steps[0]["observation"] is None
+    assert 0 < row.completion_tokens <= 96
