@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import build_request  # noqa: E402 - the same request as the throughput benchmark
+from throughput import build_request, cpu_seconds, start_server  # noqa: E402 - shared with the throughput benchmark
 
 URL = "https://www.klarna.com/us/shopping/public/openai/v0/products"
 SCRIPT = {
@@ -42,23 +39,6 @@ SELECTORS = {
     "Langchain tool-calling": ("OpenAIChat", {"provider": "Langchain", "pipeline_name": "tool-calling"}),
     "Langchain zero-shot-react-description": ("OpenAIChat", {"provider": "Langchain", "pipeline_name": "zero-shot-react-description"}),
 }
-
-
-def start_server(delay: float) -> tuple[subprocess.Popen[str], str]:
-    script_file = Path(tempfile.mkdtemp()) / "script.json"
-    script_file.write_text(json.dumps(SCRIPT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "permutate_nb.testing.scripted_server", "--port", "0",
-         "--script", str(script_file), "--delay", str(delay)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def request_for(base_url: str, runs: int, concurrency: int, provider: str, selector: dict[str, str]) -> dict[str, Any]:
@@ -82,7 +62,7 @@ def main() -> None:
     os.environ.setdefault("OPENAI_API_KEY", "bench")
     from permutate_nb.core.engine import run_async
 
-    proc, base_url = start_server(args.delay)
+    proc, base_url = start_server(args.delay, SCRIPT)
     try:
         print(f"{'selector':40} {'runs':>5} {'wall s':>7} {'efficiency':>10} {'CPU ms/run':>10} {'passed':>7}")
         for label, (provider, selector) in SELECTORS.items():

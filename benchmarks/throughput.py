@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_CASES = 20
 
 
-def start_server(delay: float) -> tuple[subprocess.Popen[str], str]:
-    script = {"default": {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}}
+def start_server(delay: float, script: dict[str, Any] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """The scripted server in its own process (its CPU is not the client's); returns it and its base URL."""
+    script = script or {"default": {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}}
     script_file = Path(tempfile.mkdtemp()) / "script.json"
     script_file.write_text(json.dumps(script))
     proc = subprocess.Popen(

@@ -112,18 +112,8 @@ class OpenAIChatProvider:
         client_timeout = self._timeouts.get(timeout)
         if client_timeout is None:
             client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
-        body = self._body(request, request.tools_json).encode()
-        try:
-            async with session.post(self._url, data=body, headers=self._headers, timeout=client_timeout) as resp:
-                raw = await resp.read()
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
-        except asyncio.TimeoutError:
-            raise TransientProviderError(f"no answer from {self._url} within {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise TransientProviderError(f"cannot reach {self._url}: {exc}") from None
-        if status != 200:
-            raise status_error(status, raw, self._url, retry_after)
+        raw = await post_json(session, self._url, self._body(request, request.tools_json).encode(), self._headers,
+                              client_timeout)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -157,6 +147,22 @@ class OpenAIChatProvider:
     async def aclose(self) -> None:
         if self._sdk_client is not None:
             await self._sdk_client.close()
+
+
+async def post_json(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
+                    timeout: aiohttp.ClientTimeout) -> bytes:
+    """POST a JSON body; the raw 200 reply, else the error classified for the retry loop."""
+    try:
+        async with session.post(url, data=body, headers=headers, timeout=timeout) as resp:
+            raw = await resp.read()
+            status, retry_after = resp.status, resp.headers.get("Retry-After")
+    except asyncio.TimeoutError:
+        raise TransientProviderError(f"no answer from {url} within {timeout.total:g} s") from None
+    except aiohttp.ClientError as exc:
+        raise TransientProviderError(f"cannot reach {url}: {exc}") from None
+    if status != 200:
+        raise status_error(status, raw, url, retry_after)
+    return raw
 
 
 def parse_chat_response(data: dict[str, Any]) -> ChatResult:

@@ -8,15 +8,14 @@ It shares the chat provider's endpoint rules (key, base URL), session pool and e
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import aiohttp
 
-from ...errors import ProviderError, TransientProviderError
+from ...errors import ProviderError
 from .base import ChatRequest, ChatResult, sampling_params
-from .openai_chat import SessionPool, status_error, resolve_endpoint
+from .openai_chat import SessionPool, post_json, resolve_endpoint
 
 __all__ = ["OpenAICompletionProvider", "render_prompt", "DEFAULT_COMPLETION_MODEL"]
 
@@ -58,17 +57,8 @@ class OpenAICompletionProvider:
         if self._pool is None:
             self._pool = SessionPool(8)
         session = self._pool.get(self.base_url)
-        try:
-            async with session.post(self._url, json=self._body(request), headers=self._headers,
-                                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                raw = await resp.read()
-                status, retry_after = resp.status, resp.headers.get("Retry-After")
-        except asyncio.TimeoutError:
-            raise TransientProviderError(f"no answer from {self._url} within {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise TransientProviderError(f"cannot reach {self._url}: {exc}") from None
-        if status != 200:
-            raise status_error(status, raw, self._url, retry_after)
+        raw = await post_json(session, self._url, json.dumps(self._body(request)).encode(), self._headers,
+                              aiohttp.ClientTimeout(total=timeout))
         try:
             data = json.loads(raw)
             text = data["choices"][0]["text"]
