@@ -82,8 +82,8 @@ def __getattr__(name: str) -> Any:
 
 
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:
-    """Check a request and load its plugins without calling any model."""
-    return plan_job(source, provider=provider)
+    """Check a request and load its plugins without calling any model (no API key needed)."""
+    return plan_job(source, provider=provider, check_keys=False)
 
 
 def load_ipython_extension(ipython: Any) -> None:

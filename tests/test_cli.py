@@ -118,3 +118,12 @@ def test_ctrl_c_keeps_finished_runs(scripted: Any, tmp_path: Path) -> None:
     assert "cancelled: 1 of 2 runs" in stdout and "Traceback" not in stderr
     data = json.loads(out.read_text())
     assert data["status"] == "cancelled" and [d["test_case_name"] for d in data["details"]] == ["shirts"]
+
+
+def test_validate_needs_no_api_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    path = _write(tmp_path, klarna_request())
+    assert main(["validate", str(path)]) == 0
+    assert main(["run", str(path), "--quiet"]) == 2
+    assert "no API key" in capsys.readouterr().err

@@ -74,12 +74,16 @@ def plan_job(
     *,
     provider: str | None = None,
     loader: PluginLoader | None = None,
+    check_keys: bool = True,
 ) -> JobPlan:
-    """Load the request and its plugins, build tool sets; calls no model."""
+    """Load the request and its plugins, build tool sets; calls no model.
+
+    ``check_keys=False`` skips the API-key check: validating a request or showing its matrix needs none.
+    """
     request = load_request(source)
     if provider:
         request = _override_provider(request, provider)
-    check_request(request)
+    check_request(request, keys=check_keys)
     loader = loader or PluginLoader(default_url_map(request.config.url_map))
     plugins: dict[str, Plugin] = {}
     toolsets: dict[str, ToolSet] = {}

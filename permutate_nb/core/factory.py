@@ -137,11 +137,14 @@ SELECTORS: dict[str, SelectorKind] = {
 }
 
 
-def check_llm(llm: LLMConfig, where: str) -> None:
-    """The provider exists, its API key is there, the local model is installed: checked before anything runs."""
+def check_llm(llm: LLMConfig, where: str, *, keys: bool = True) -> None:
+    """The provider exists, the local model is installed and (``keys``) the API key is there.
+
+    Keys are not needed to validate a request or show its matrix, only to run it.
+    """
     if llm.provider not in PROVIDERS:
         raise ConfigurationError(f"{where}.provider: unknown provider {llm.provider!r}; available: {', '.join(PROVIDERS)}")
-    if llm.provider in ("OpenAIChat", "OpenAI"):
+    if keys and llm.provider in ("OpenAIChat", "OpenAI"):
         resolve_endpoint(llm.base_url, llm.api_key_env)
     if llm.provider == "local":
         from .llm.local import check_local
@@ -149,7 +152,7 @@ def check_llm(llm: LLMConfig, where: str) -> None:
         check_local(llm.model_path)
 
 
-def check_permutation(perm: Permutation, index: int, config: JobConfig | None = None) -> None:
+def check_permutation(perm: Permutation, index: int, config: JobConfig | None = None, *, keys: bool = True) -> None:
     """Refuse, before anything runs, a provider or selector this version cannot run."""
     where = f"permutations[{index}]"
     kind = SELECTORS.get(perm.tool_selector.provider)
@@ -159,7 +162,7 @@ def check_permutation(perm: Permutation, index: int, config: JobConfig | None = 
             f"is not available; available: {', '.join(SELECTORS)}"
         )
     if kind.providers is not None:
-        check_llm(perm.llm, f"{where}.llm")
+        check_llm(perm.llm, f"{where}.llm", keys=keys)
         if perm.llm.provider not in kind.providers:
             raise ConfigurationError(
                 f"{where}.llm.provider: selector {perm.tool_selector.provider} cannot use provider "
@@ -179,14 +182,14 @@ def translator_llm(request: JobRequest) -> LLMConfig:
     return request.config.translator or request.permutations[0].llm
 
 
-def check_request(request: JobRequest) -> None:
+def check_request(request: JobRequest, *, keys: bool = True) -> None:
     """Every permutation, the translator (when a language needs one) and operation auth."""
     for i, perm in enumerate(request.permutations):
-        check_permutation(perm, i, request.config)
+        check_permutation(perm, i, request.config, keys=keys)
     if any(untranslated_prompt(case, language) is None
            for language in languages_of(request) for case in request.test_cases):
         where = "config.translator" if request.config.translator else "permutations[0].llm (the translator)"
-        check_llm(translator_llm(request), where)
+        check_llm(translator_llm(request), where, keys=keys)
     if request.config.execute_operations:
         auth_headers(request)
 

@@ -122,7 +122,7 @@ class PermutateMagics(Magics):
         body = fill_placeholders(cell, self.shell.user_ns)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", PermutateWarning)
-            plan = plan_job(body, provider=args.provider)
+            plan = plan_job(body, provider=args.provider, check_keys=not args.dry_run)
         for warning in caught:
             print(f"permutate: warning: {warning.message}", file=sys.stderr)
         if args.dry_run:

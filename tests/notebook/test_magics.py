@@ -101,3 +101,13 @@ def test_batch_cell_errors_name_the_row(shell: Any) -> None:
     res = shell.run_cell("%%permutate batch\nprompt,model\nuse ${output.2},local\n")
     assert isinstance(res.error_in_exec, pn.RequestError)
     assert "row 1: ${output.2} refers to a row that does not exist" in res.error_in_exec._render_traceback_()[0]
+
+
+def test_dry_run_needs_no_api_key(shell: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    shell.user_ns["model"] = "gpt-4o-mini"
+    frame = shell.run_cell("%%permutate --dry-run\n" + _cell("")).result
+    assert len(frame) == 2
+    res = shell.run_cell("%%permutate\n" + _cell(""))
+    assert isinstance(res.error_in_exec, pn.ConfigurationError)
