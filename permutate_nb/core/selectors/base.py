@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from ..openapi import Operation
 
-__all__ = ["Selection", "ToolSelector"]
+__all__ = ["Selection", "ToolSelector", "selection_from_outcome"]
 
 
 @dataclass(slots=True)
@@ -39,3 +39,18 @@ class ToolSelector(Protocol):
     """``test_type`` is the test case's type; only a remote selector (two endpoints) needs it."""
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection: ...
+
+
+def selection_from_outcome(outcome: Any, client: Any, prices: Any, **fields: Any) -> Selection:
+    """A Selection carrying one model call's text, tokens, cost, cache flag, attempts and time."""
+    result = outcome.result
+    return Selection(
+        final_output=result.content,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost=prices.cost(client.provider.model, result.prompt_tokens, result.completion_tokens),
+        cached=outcome.cached,
+        attempts=outcome.attempts,
+        elapsed=outcome.elapsed,
+        **fields,
+    )

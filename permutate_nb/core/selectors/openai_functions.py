@@ -14,7 +14,7 @@ from ..llm.base import ChatRequest
 from ..llm.client import LLMClient
 from ..llm.pricing import PriceTable
 from ..tools import ToolSet
-from .base import Selection
+from .base import Selection, selection_from_outcome
 
 __all__ = ["OpenAIFunctionsSelector", "selection_from_tool_call"]
 
@@ -59,15 +59,7 @@ class OpenAIFunctionsSelector:
         )
         outcome = await self._client.chat(request, repeat=repeat)
         result = outcome.result
-        selection = Selection(
-            final_output=result.content,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost=self._prices.cost(self._client.provider.model, result.prompt_tokens, result.completion_tokens),
-            cached=outcome.cached,
-            attempts=outcome.attempts,
-            elapsed=outcome.elapsed,
-        )
+        selection = selection_from_outcome(outcome, self._client, self._prices)
         if not result.tool_calls:
             selection.note = "the model answered without calling a tool"
             selection.raw_response = result.content

@@ -21,7 +21,7 @@ from ..llm.pricing import PriceTable
 from ..locations import normalise_url
 from ..openapi import Operation
 from ..tools import ToolSet
-from .base import Selection
+from .base import Selection, selection_from_outcome
 from .openai_functions import selection_from_tool_call
 
 __all__ = ["PromptSelector", "build_prompt", "parse_answer"]
@@ -122,15 +122,6 @@ class PromptSelector:
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
         request = ChatRequest(messages=({"role": "user", "content": build_prompt(self._toolset, prompt)},))
         outcome = await self._client.chat(request, repeat=repeat)
-        result = outcome.result
-        selection = Selection(
-            final_output=result.content,
-            raw_response=result.content,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost=self._prices.cost(self._client.provider.model, result.prompt_tokens, result.completion_tokens),
-            cached=outcome.cached,
-            attempts=outcome.attempts,
-            elapsed=outcome.elapsed,
-        )
-        return parse_answer(self._toolset, result.content or "", selection)
+        content = outcome.result.content
+        selection = selection_from_outcome(outcome, self._client, self._prices, raw_response=content)
+        return parse_answer(self._toolset, content or "", selection)
