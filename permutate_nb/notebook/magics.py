@@ -22,6 +22,7 @@ from ..core.engine import JobPlan, plan_job, run
 from ..core.events import Reporter
 from ..core.job_queries import jobs
 from ..core.matrix import expand_matrix
+from ..core.translate import untranslated_prompt
 from ..errors import PermutateError, PermutateWarning, RequestError
 from .progress import NotebookProgress, widgets_available
 
@@ -62,15 +63,11 @@ def matrix_frame(plan: JobPlan) -> Any:
     import pandas as pd
 
     request = plan.request
-    prompts: dict[tuple[int, str], str | None] = {}
-    for c, case in enumerate(request.test_cases):
-        for language in plan.languages:
-            if language in case.translations:
-                prompts[(c, language)] = case.translations[language]
-            elif language.lower() == "english":
-                prompts[(c, language)] = case.prompt
-            else:
-                prompts[(c, language)] = f"(translated to {language} at run time) {case.prompt}"
+    prompts = {
+        (c, language): untranslated_prompt(case, language) or f"(translated to {language} at run time) {case.prompt}"
+        for c, case in enumerate(request.test_cases)
+        for language in plan.languages
+    }
     rows = []
     for spec in expand_matrix(request, prompts):
         perm = request.permutations[spec.permutation]
