@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from ..errors import PermutateError
 from .batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
 from .events import JobStarted, Reporter
-from .executor import run_stored_pool
+from .executor import run_pool, stored_job
 from .factory import JobResources, check_llm
 from .llm.base import ChatRequest
 from .request import JobConfig, LLMConfig
@@ -167,8 +167,8 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
     for i, row in enumerate(results):
         if row is not None:
             reporter.run_finished(i, _progress_view(row))
-    finished = await run_stored_pool([r for r in plan.rows if results[r.number - 1] is None], work, width,
-                                     store=job_store, job_id=job_id, writer=writer, resources=resources)
+    async with stored_job(job_store, job_id, writer, resources):
+        finished = await run_pool([r for r in plan.rows if results[r.number - 1] is None], work, width)
     rows = [r for r in results if r is not None]
     if job_store is not None and job_id is not None:
         ok = sum(r["status"] == "completed" for r in rows)

@@ -20,7 +20,7 @@ from ..errors import PermutateError
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from .fetch import default_url_map
-from .executor import run_pool
+from .executor import run_pool, stored_job
 from .matrix import RunSpec, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .request import JobRequest, LLMConfig, load_request
@@ -178,8 +178,7 @@ async def _execute(
     writer = job_store.run_writer(job_id) if job_store is not None else None
     resources = JobResources(request.config, use_cache=use_cache, concurrency=width, request=request)
     details: list[RunDetail | None] = []
-    finished = True
-    try:
+    async with stored_job(job_store, job_id, writer, resources):
         prompts, translation_errors = await build_prompts(
             request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width
         )
@@ -218,14 +217,6 @@ async def _execute(
             reporter.run_finished(spec.index, detail)
 
         finished = await run_pool([s for s in specs if details[s.index] is None], work, width)
-    except BaseException as exc:
-        if job_store is not None and not isinstance(exc, asyncio.CancelledError):
-            job_store.finish(job_id, "ERROR", error_code=type(exc).__name__, error_message=str(exc))
-        raise
-    finally:
-        if writer is not None:
-            await asyncio.shield(asyncio.to_thread(writer.close))
-        await asyncio.shield(resources.aclose())
     result = JobResult(
         job_name=_job_name(request, started_wall),
         started_on=started_wall,

@@ -9,9 +9,10 @@ reports it; what finished stays finished.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterable, TypeVar
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
-__all__ = ["run_pool", "run_stored_pool"]
+__all__ = ["run_pool", "stored_job"]
 
 T = TypeVar("T")
 
@@ -35,12 +36,12 @@ async def run_pool(items: Iterable[T], work: Callable[[T], Awaitable[None]], wid
     return True
 
 
-async def run_stored_pool(items: Iterable[T], work: Callable[[T], Awaitable[None]], width: int, *,
-                          store: Any, job_id: str | None, writer: Any, resources: Any) -> bool:
-    """``run_pool`` for a stored job: a failure of the job itself is recorded as ERROR before it
+@asynccontextmanager
+async def stored_job(store: Any, job_id: str | None, writer: Any, resources: Any) -> AsyncIterator[None]:
+    """Guard a stored job's run: a failure of the job itself is recorded as ERROR before it
     propagates, and the run writer and the job's resources are closed whatever happens."""
     try:
-        return await run_pool(items, work, width)
+        yield
     except BaseException as exc:
         if store is not None and job_id is not None and not isinstance(exc, asyncio.CancelledError):
             store.finish(job_id, "ERROR", error_code=type(exc).__name__, error_message=str(exc))

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from ...errors import PermutateError, RequestError
 from ..batch_input import load_models, model_config
 from ..events import JobStarted, Reporter
-from ..executor import run_stored_pool
+from ..executor import run_pool, stored_job
 from ..factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request import JobConfig, LLMConfig
@@ -205,8 +205,8 @@ async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done
         ok = output["generation_error"] is None and not any(s["failed"] for s in output["metric_scores"])
         reporter.run_finished(index, SimpleNamespace(permutation_name=output["model"], is_run_completed=ok, passed=ok))
 
-    finished = await run_stored_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency,
-                                     store=job_store, job_id=job_id, writer=writer, resources=resources)
+    async with stored_job(job_store, job_id, writer, resources):
+        finished = await run_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency)
     rows = [o for o in outputs if o is not None]
     status, code, message = unit_status(rows, finished)
     record = None
