@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ..errors import PermutateError
 from .batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
-from .events import JobStarted, Reporter
+from .events import JobStarted, Reporter, RunOutcome
 from .executor import run_pool, stored_job
 from .factory import JobResources, check_llm
 from .llm.base import ChatRequest
@@ -70,12 +70,6 @@ def _slots(limit: int) -> threading.BoundedSemaphore:
         if limit not in _SLOTS:
             _SLOTS[limit] = threading.BoundedSemaphore(limit)
         return _SLOTS[limit]
-
-
-def _progress_view(row: dict[str, Any]) -> Any:
-    """What reporters read from a run (they were written for permutate rows)."""
-    ok = row["status"] == "completed"
-    return SimpleNamespace(permutation_name=row["model"], is_run_completed=ok, passed=ok, **row)
 
 
 async def batch_async(plan: BatchPlan, *, reporter: Reporter | None = None, concurrency: int | None = None,
@@ -160,13 +154,13 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
         finished_events[row.number - 1].set()
         if writer is not None:
             writer.put(row.number - 1, outcome)
-        reporter.run_finished(row.number - 1, _progress_view(outcome))
+        reporter.run_finished(row.number - 1, RunOutcome.of(outcome["model"], outcome["status"] == "completed"))
 
     models = sorted({r.model for r in plan.rows})
     reporter.job_started(JobStarted(plan.name, len(plan.rows), tuple(models), 0))
     for i, row in enumerate(results):
         if row is not None:
-            reporter.run_finished(i, _progress_view(row))
+            reporter.run_finished(i, RunOutcome.of(row["model"], row["status"] == "completed"))
     async with stored_job(job_store, job_id, writer, resources):
         finished = await run_pool([r for r in plan.rows if results[r.number - 1] is None], work, width)
     rows = [r for r in results if r is not None]

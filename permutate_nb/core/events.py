@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .results import JobResult, RunDetail
 
-__all__ = ["JobStarted", "Reporter", "NullReporter", "CompositeReporter"]
+__all__ = ["JobStarted", "RunOutcome", "Reporter", "NullReporter", "CompositeReporter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,19 @@ class JobStarted:
     total_runs: int
     permutations: tuple[str, ...]
     runs_per_permutation: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What reporters read of a run that is not a permutate RunDetail (a batch row, an eval unit)."""
+
+    permutation_name: str  # the bar it counts toward: a permutation, or a model
+    is_run_completed: bool
+    passed: bool
+
+    @classmethod
+    def of(cls, group: str, ok: bool) -> "RunOutcome":
+        return cls(group, ok, ok)
 
 
 class Reporter:

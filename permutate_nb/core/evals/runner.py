@@ -12,12 +12,11 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Mapping
 
 from ...errors import PermutateError, RequestError
 from ..batch_input import load_models, model_config
-from ..events import JobStarted, Reporter
+from ..events import JobStarted, Reporter, RunOutcome
 from ..executor import run_pool, stored_job
 from ..factory import JobResources, check_llm
 from ..llm.base import ChatRequest
@@ -160,6 +159,11 @@ async def _unit(plan: EvalPlan, resources: JobResources, case: EvalCase, model: 
     }
 
 
+def _outcome(output: dict[str, Any]) -> RunOutcome:
+    ok = output["generation_error"] is None and not any(s["failed"] for s in output["metric_scores"])
+    return RunOutcome.of(output["model"], ok)
+
+
 async def evaluate_async(plan: EvalPlan, *, reporter: Reporter | None = None, concurrency: int = 8, cache: bool = True,
                          store: JobStore | bool = True, job_id: str | None = None) -> EvalResult:
     job_store = JobStore() if store is True else (store or None)
@@ -202,8 +206,7 @@ async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done
         outputs[index] = output
         if writer is not None:
             writer.put(index, output)
-        ok = output["generation_error"] is None and not any(s["failed"] for s in output["metric_scores"])
-        reporter.run_finished(index, SimpleNamespace(permutation_name=output["model"], is_run_completed=ok, passed=ok))
+        reporter.run_finished(index, _outcome(output))
 
     async with stored_job(job_store, job_id, writer, resources):
         finished = await run_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency)
