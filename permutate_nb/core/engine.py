@@ -31,9 +31,7 @@ from .store import JobStore
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts
 
-__all__ = ["JobPlan", "plan_job", "run", "run_async", "resume", "resume_async", "store_status", "LOCAL_MODEL_NAME"]
-
-LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+__all__ = ["JobPlan", "plan_job", "run", "run_async", "resume", "resume_async", "store_status"]
 
 
 @dataclass(slots=True)
@@ -55,7 +53,7 @@ class JobPlan:
 def _override_provider(request: JobRequest, provider: str) -> JobRequest:
     """Every permutation's LLM (and the translator) replaced by ``provider`` (``local``: the embedded model)."""
     if provider == "local":
-        llm = LLMConfig(provider="local", model_name=LOCAL_MODEL_NAME)
+        llm = LLMConfig(provider="local")
     else:
         llm = None
     perms = [

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .results import JobResult, RunDetail
 
-__all__ = ["JobStarted", "RunOutcome", "Reporter", "NullReporter", "CompositeReporter"]
+__all__ = ["JobStarted", "RunOutcome", "Reporter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,27 +45,3 @@ class Reporter:
     def run_finished(self, index: int, detail: "RunDetail") -> None: ...
 
     def job_finished(self, result: "JobResult") -> None: ...
-
-
-NullReporter = Reporter
-
-
-class CompositeReporter(Reporter):
-    def __init__(self, *reporters: Reporter) -> None:
-        self._reporters = reporters
-
-    def job_started(self, event: JobStarted) -> None:
-        for r in self._reporters:
-            r.job_started(event)
-
-    def run_started(self, index: int) -> None:
-        for r in self._reporters:
-            r.run_started(index)
-
-    def run_finished(self, index: int, detail: "RunDetail") -> None:
-        for r in self._reporters:
-            r.run_finished(index, detail)
-
-    def job_finished(self, result: "JobResult") -> None:
-        for r in self._reporters:
-            r.job_finished(result)

@@ -34,6 +34,7 @@ __all__ = [
     "load_request",
 ]
 
+DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"  # the embedded model's name when llm.model_path is not set
 TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector")
 _WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
 
@@ -87,7 +88,7 @@ class LLMConfig(_Strict):
     @model_validator(mode="after")
     def _name_local_model(self) -> "LLMConfig":
         if self.provider == "local" and not self.model_name:
-            self.model_name = Path(self.model_path).stem if self.model_path else "SmolLM2-135M-Instruct"
+            self.model_name = Path(self.model_path).stem if self.model_path else DEFAULT_LOCAL_MODEL
         return self
 
     def summary(self) -> str:

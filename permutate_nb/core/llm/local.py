@@ -27,9 +27,8 @@ from typing import Any
 from ...errors import ConfigurationError, MissingExtraError, ProviderError
 from .base import ChatRequest, ChatResult, ToolCall
 
-__all__ = ["LocalProvider", "default_model_path", "check_local", "DEFAULT_LOCAL_MODEL"]
+__all__ = ["LocalProvider", "default_model_path", "check_local"]
 
-DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_STRING = 48
 _NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
@@ -142,7 +141,7 @@ class LocalProvider:
     def __init__(self, llm: Any) -> None:
         self.path = check_local(llm.model_path)
         self.model = "local"
-        self.model_name = llm.model_name or DEFAULT_LOCAL_MODEL
+        self.model_name = llm.model_name  # LLMConfig names the default model
         self.identity = f"local|{self.path.name}|{self.path.stat().st_size}"
         self._params = {
             "temperature": llm.temperature if llm.temperature is not None else 0.0,
