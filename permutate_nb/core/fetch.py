@@ -24,6 +24,7 @@ import yaml
 from permutate_nb.errors import PluginLoadError, PermutateWarning
 
 from .locations import is_http_url, local_path
+from .paths import permutate_home
 
 __all__ = [
     "UrlMap",
@@ -127,7 +128,7 @@ def bundled_url_map() -> UrlMap:
 
 
 def _default_cache_dir() -> Path:
-    return Path(os.environ.get("PERMUTATE_HOME", "~/.permutate")).expanduser() / "cache" / "http"
+    return permutate_home() / "cache" / "http"
 
 
 def _decode(data: bytes, charset: str | None = None) -> str:
