@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 import permutate_nb as pn
+from permutate_nb.core.plugins import load_plugin
+from permutate_nb.core.selectors.imprompt import choose_plugin
 from permutate_nb.errors import ConfigurationError
 
 from ..helpers import KLARNA, PRODUCTS_URL, SNAPSHOTS, WEB_SEARCH, klarna_request
@@ -163,3 +165,11 @@ def test_in_process_form_checks_the_llm_provider() -> None:
         pn.validate(request)
     request["config"]["tool_selector_endpoint"] = "http://127.0.0.1:9"  # the service runs the model
     assert pn.validate(request).total_runs == 2
+
+
+def test_schema_decoded_plugin_answers() -> None:
+    """The embedded model answers step 1 as JSON under a schema; the same reader takes it."""
+    klarna, search = load_plugin(str(KLARNA)), load_plugin(str(WEB_SEARCH))
+    assert choose_plugin('{"Thought": "shopping", "Action": "Klarna Shopping"}', (klarna, search)) == (True, klarna)
+    assert choose_plugin('{"Thought": "chat", "Action": "none"}', (klarna, search)) == (True, None)
+    assert choose_plugin('{"Thought": "Klarna Shopping or Imprompt Web Search"}', (klarna, search)) == (False, None)
