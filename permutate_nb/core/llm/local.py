@@ -151,8 +151,7 @@ class LocalProvider:
             "presence_penalty": llm.presence_penalty or 0.0,
         }
         # llama.cpp's repeat penalty garbles forced tool calls (names and keys must repeat), while
-        # without one a 135M model loops in free text ("1.1.1.1..."): off for tool calls and answers
-        # decoded under a schema, mild otherwise.
+        # without one a 135M model loops in free text ("1.1.1.1..."): off for tool calls, mild otherwise.
         self._repeat_penalty = {"tools": 1.0, "text": 1.15}
         extra = dict(llm.extra_body or {})
         if "repeat_penalty" in extra:
@@ -182,8 +181,7 @@ class LocalProvider:
         model, lock = _load(self.path, self._n_ctx)
         with lock:
             try:
-                constrained = request.tools_json is not None or response_format is not None
-                penalty = self._repeat_penalty["tools" if constrained else "text"]
+                penalty = self._repeat_penalty["tools" if request.tools_json is not None else "text"]
                 reply = model.create_chat_completion(messages=messages, response_format=response_format,
                                                      repeat_penalty=penalty, **self._params)
             except ValueError as exc:  # e.g. the prompt exceeds the context window
