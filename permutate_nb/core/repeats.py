@@ -1,0 +1,72 @@
+"""Repeats of one test case: pass rate, pass@k, pass^k and flaky cases, from the detail rows.
+
+A *cell* is one permutation x test case x language; with ``config.repeats`` = n it holds n
+runs. pass@k and pass^k use the unbiased estimators in ``stats``; a summary's figures are
+the means over its cells, for k = 1 up to the fewest repeats any cell has (a cancelled job
+may leave cells short). A cell is *flaky* when some but not all of its repeats pass.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .stats import pass_at_k, pass_hat_k, wilson
+
+if TYPE_CHECKING:
+    from .results import RunDetail
+
+__all__ = ["CELL_KEYS", "cells", "repeat_table", "flaky_cases", "pass_k_summary"]
+
+CELL_KEYS = ("permutation_name", "test_case_name", "language")
+
+
+def cells(details: Iterable["RunDetail"]) -> dict[tuple[str, str, str], list[bool]]:
+    """Pass/fail of each repeat, per permutation x test case x language, in first-seen order."""
+    groups: dict[tuple[str, str, str], list[bool]] = {}
+    for row in details:
+        groups.setdefault((row.permutation_name, row.test_case_name, row.language), []).append(row.passed)
+    return groups
+
+
+def _pct(value: float) -> float:
+    return round(value * 100, 2)
+
+
+def repeat_table(details: Iterable["RunDetail"]) -> list[dict[str, Any]]:
+    """One row per cell: repeats, passes, pass rate with its interval, pass@k and pass^k (percent)."""
+    table = []
+    for key, passes in cells(details).items():
+        n, c = len(passes), sum(passes)
+        table.append({
+            **dict(zip(CELL_KEYS, key)),
+            "repeats": n,
+            "passes": c,
+            "pass_rate": _pct(c / n),
+            "pass_rate_ci": wilson(c, n),
+            "pass_at_k": {str(k): _pct(pass_at_k(n, c, k)) for k in range(1, n + 1)},
+            "pass_hat_k": {str(k): _pct(pass_hat_k(n, c, k)) for k in range(1, n + 1)},
+            "flaky": 0 < c < n,
+        })
+    return table
+
+
+def flaky_cases(details: Iterable["RunDetail"]) -> list[dict[str, Any]]:
+    """The cells where some but not all repeats passed: who, and how many of how many."""
+    return [
+        {**dict(zip(CELL_KEYS, key)), "passes": sum(passes), "repeats": len(passes)}
+        for key, passes in cells(details).items()
+        if 0 < sum(passes) < len(passes)
+    ]
+
+
+def pass_k_summary(details: Iterable["RunDetail"]) -> dict[str, dict[str, float]]:
+    """``pass_at_k`` and ``pass_hat_k``: per k, the mean over cells of the unbiased estimates (percent)."""
+    groups = list(cells(details).values())
+    if not groups:
+        return {"pass_at_k": {}, "pass_hat_k": {}}
+    top = min(len(passes) for passes in groups)
+    mean = lambda f, k: _pct(sum(f(len(p), sum(p), k) for p in groups) / len(groups))  # noqa: E731
+    return {
+        "pass_at_k": {str(k): mean(pass_at_k, k) for k in range(1, top + 1)},
+        "pass_hat_k": {str(k): mean(pass_hat_k, k) for k in range(1, top + 1)},
+    }
