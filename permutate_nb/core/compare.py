@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .results import JobResult, RunDetail
 
 __all__ = ["PairedComparison", "JobComparison", "compare_rows", "compare_permutations", "pairwise",
-           "compare_jobs", "format_ci", "comparison_frame"]
+           "compare_jobs", "format_ci", "comparison_frame", "comparison_records"]
 
 MCNEMAR = "McNemar exact"
 SIGN_TEST = "sign test over cases, bootstrap interval"
@@ -156,7 +156,23 @@ def pairwise(details: Iterable["RunDetail"]) -> list[PairedComparison]:
     return [replace(r, p_adjusted=p) for r, p in zip(results, holm([r.p_value for r in results]))]
 
 
-def comparison_frame(comparisons: Iterable[PairedComparison], index: str | None = None) -> "pd.DataFrame":
+def comparison_records(comparisons: Iterable[PairedComparison]) -> list[dict[str, Any]]:
+    """Flat rows of numbers (intervals as ``_ci_low``/``_ci_high``) for spreadsheets."""
+    rows = []
+    for c in comparisons:
+        row: dict[str, Any] = {}
+        for key, value in c.to_dict().items():
+            if key.endswith("_ci"):
+                row[f"{key}_low"], row[f"{key}_high"] = value
+            elif key == "pass_to_fail":
+                row[key] = ", ".join(_run_label(r) for r in value)
+            else:
+                row[key] = value
+        rows.append(row)
+    return rows
+
+
+def comparison_frame(comparisons: Iterable[PairedComparison]) -> "pd.DataFrame":
     """One row per comparison, intervals printed as ``62.5% [30.6, 86.3]``."""
     import pandas as pd
 
