@@ -7,8 +7,9 @@ count, so both sides face the same cases. Every difference is *second minus firs
 - One run per case and language: McNemar's exact test on the discordant pairs, and
   Newcombe's paired score interval for the difference.
 - Repeats: each test case x language is one unit with a pass rate on each side; the
-  p-value is the exact sign test of the per-unit differences, the interval a seeded
-  percentile bootstrap over units, and the difference their mean.
+  p-value is the exact sign test of the per-unit differences (a sign test, not a
+  bootstrap: exact and seed-free), the interval the t interval of their mean, and the
+  difference their mean, clipped to [-100, 100] points.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..errors import RequestError
-from .stats import bootstrap_mean_interval, holm, mcnemar_exact, paired_difference, sign_test, wilson
+from .stats import holm, mean_interval, mcnemar_exact, paired_difference, sign_test, wilson
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +33,7 @@ __all__ = ["PairedComparison", "JobComparison", "compare_rows", "compare_permuta
            "compare_jobs", "format_ci", "comparison_frame", "comparison_records"]
 
 MCNEMAR = "McNemar exact"
-SIGN_TEST = "sign test over cases, bootstrap interval"
+SIGN_TEST = "sign test over cases, t interval"
 ALPHA = 0.05
 
 
@@ -44,7 +45,7 @@ def format_ci(value: float | None, ci: Sequence[float] | None, unit: str = "%") 
     return f"{text}{unit} [{ci[0]:.1f}, {ci[1]:.1f}]" if ci else f"{text}{unit}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PairedComparison:
     """``b`` against ``a`` over their paired runs; ``difference`` = accuracy of b - accuracy of a."""
 
@@ -56,7 +57,7 @@ class PairedComparison:
     accuracy_b: float
     accuracy_b_ci: list[float]
     difference: float  # points
-    difference_ci: list[float]
+    difference_ci: list[float] | None  # None with repeats on a single case
     p_value: float
     method: str
     better_a: int  # pairs (or, with repeats, units) where only a / a more often passes
@@ -82,6 +83,8 @@ class PairedComparison:
         if self.pass_to_fail:
             lines.append(f"passed under {self.a}, failed under {self.b}: " + ", ".join(_run_label(r) for r in self.pass_to_fail))
         return "\n".join(lines)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(str(self))}</pre>" + comparison_frame([self]).to_html(index=False)
@@ -118,8 +121,9 @@ def compare_rows(rows_a: Iterable["RunDetail"], rows_b: Iterable["RunDetail"], a
         p_value, method, better_a, better_b = mcnemar_exact(only_a, only_b), MCNEMAR, only_a, only_b
     else:
         deltas = [sum(pb - pa for pa, pb in pairs) / len(pairs) for pairs in units.values()]
-        low, high = bootstrap_mean_interval(deltas)  # type: ignore[misc]
-        difference, interval = round(sum(deltas) / len(deltas) * 100, 2), [round(low * 100, 2), round(high * 100, 2)]
+        bounds = mean_interval(deltas)
+        difference = round(sum(deltas) / len(deltas) * 100, 2)
+        interval = [round(max(-1.0, bounds[0]) * 100, 2), round(min(1.0, bounds[1]) * 100, 2)] if bounds else None
         p_value, method = sign_test(deltas), SIGN_TEST
         better_a, better_b = sum(d < 0 for d in deltas), sum(d > 0 for d in deltas)
     return PairedComparison(
@@ -163,7 +167,7 @@ def comparison_records(comparisons: Iterable[PairedComparison]) -> list[dict[str
         row: dict[str, Any] = {}
         for key, value in c.to_dict().items():
             if key.endswith("_ci"):
-                row[f"{key}_low"], row[f"{key}_high"] = value
+                row[f"{key}_low"], row[f"{key}_high"] = value or (None, None)
             elif key == "pass_to_fail":
                 row[key] = ", ".join(_run_label(r) for r in value)
             else:
@@ -188,7 +192,7 @@ def comparison_frame(comparisons: Iterable[PairedComparison]) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class JobComparison:
     """Candidate job against baseline job, one PairedComparison per permutation both ran."""
 
@@ -215,6 +219,8 @@ class JobComparison:
     def __str__(self) -> str:
         header = f"baseline {self.baseline} -> candidate {self.candidate}"
         return "\n".join([header, self.to_frame().to_string(index=False), *self._notes()])
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{html.escape(line)}</li>" for line in self._notes())

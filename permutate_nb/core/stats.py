@@ -11,19 +11,18 @@ no scipy. Percentages are 0-100 like every accuracy in a summary.
   exact sign test; ``sign_test`` names it for signed differences.
 - ``paired_difference``: difference of two paired proportions with Newcombe's hybrid score
   interval (his method 10), built from the two Wilson intervals and the pairs' correlation.
-- ``bootstrap_mean_interval``: a percentile bootstrap over cases (seeded: deterministic).
+- ``mean_interval``: the t interval of a mean over cases (Student's t quantile computed exactly).
 - ``holm``: Holm's step-down adjustment of several p-values.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from typing import Sequence
 
 __all__ = [
     "Z95", "wilson", "pass_at_k", "pass_hat_k", "binomial_two_sided", "mcnemar_exact", "sign_test",
-    "paired_difference", "bootstrap_mean_interval", "holm",
+    "paired_difference", "mean_interval", "t_quantile_975", "holm",
 ]
 
 Z95 = 1.959963984540054  # the 97.5% normal quantile
@@ -96,14 +95,39 @@ def paired_difference(both: int, only_a: int, only_b: int, neither: int) -> tupl
     return round(diff * 100, 2), [round(max(-1.0, diff - below) * 100, 2), round(min(1.0, diff + above) * 100, 2)]
 
 
-def bootstrap_mean_interval(values: Sequence[float], *, resamples: int = 2000, seed: int = 0) -> list[float] | None:
-    """95% percentile bootstrap interval of the mean of ``values`` (one per case), seeded."""
-    if not values:
-        return None
-    rng = random.Random(seed)
+def _t_two_sided_mass(t: float, df: int) -> float:
+    """P(|T| < t) for Student's t with integer ``df`` (the closed-form finite series)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2, term, total = math.cos(theta) ** 2, 1.0, 1.0
+    if df % 2:  # odd: (2/pi) (theta + sin cos (1 + 2/3 cos^2 + 2*4/(3*5) cos^4 + ...))
+        for i in range(1, (df - 1) // 2):
+            term *= c2 * (2 * i) / (2 * i + 1)
+            total += term
+        return 2 / math.pi * (theta + (math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0))
+    for i in range(1, df // 2):  # even: sin (1 + 1/2 cos^2 + 1*3/(2*4) cos^4 + ...)
+        term *= c2 * (2 * i - 1) / (2 * i)
+        total += term
+    return math.sin(theta) * total
+
+
+def t_quantile_975(df: int) -> float:
+    """The 97.5% quantile of Student's t (12.706 at 1 degree of freedom, 1.96 in the limit), by bisection."""
+    low, high = 0.0, 1000.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        low, high = (mid, high) if _t_two_sided_mass(mid, df) < 0.95 else (low, mid)
+    return (low + high) / 2
+
+
+def mean_interval(values: Sequence[float]) -> list[float] | None:
+    """95% t interval of the mean of ``values`` (one per case); None below two values."""
     n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
-    return [means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]]
+    if n < 2:
+        return None
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
+    return [mean - half, mean + half]
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

@@ -99,7 +99,8 @@ def test_compare_within_a_job_with_repeats_uses_sign_test(scripted: Any) -> None
     c = result.compare("p1", "p2")
     # units: shirts (2/3 -> 0/3: -2/3), shirts_params (3/3 -> 3/3: 0); mean -1/3
     assert (c.method, c.pairs, c.difference, c.better_a, c.better_b) == (SIGN_TEST, 6, -33.33, 1, 0)
-    assert c.p_value == 1.0 and c.difference_ci[0] <= -33.33 <= c.difference_ci[1]
+    # t interval of the 2 per-case differences: -1/3 +- 12.706 * .4714 / sqrt(2), clipped to [-100, 100]
+    assert c.p_value == 1.0 and c.difference_ci == [-100.0, 100.0]
     assert [r["repeat"] for r in c.pass_to_fail] == [0, 2]
 
 

@@ -7,13 +7,14 @@ import math
 import pytest
 
 from permutate_nb.core.stats import (
-    bootstrap_mean_interval,
     holm,
     mcnemar_exact,
+    mean_interval,
     pass_at_k,
     pass_hat_k,
     paired_difference,
     sign_test,
+    t_quantile_975,
     wilson,
 )
 
@@ -102,10 +103,21 @@ def test_paired_difference_hand_worked_and_identical() -> None:
     assert paired_difference(0, 0, 0, 0) is None
 
 
-def test_bootstrap_is_seeded_and_sane() -> None:
-    values = [0.0, 0.5, -0.5, 1.0, 0.0, 0.25]
-    first = bootstrap_mean_interval(values)
-    assert first == bootstrap_mean_interval(values)
-    assert first[0] <= sum(values) / len(values) <= first[1]
-    assert bootstrap_mean_interval([0.2] * 5) == pytest.approx([0.2, 0.2])
-    assert bootstrap_mean_interval([]) is None
+@pytest.mark.parametrize(("df", "t"), [(1, 12.706), (2, 4.303), (3, 3.182), (4, 2.776), (10, 2.228), (30, 2.042), (120, 1.980)])
+def test_t_quantile_known_table(df: int, t: float) -> None:
+    assert t_quantile_975(df) == pytest.approx(t, abs=5e-4)
+
+
+def test_t_quantile_matches_scipy() -> None:
+    from scipy.stats import t
+
+    for df in range(1, 60):
+        assert t_quantile_975(df) == pytest.approx(t.ppf(0.975, df), rel=1e-9), df
+
+
+def test_mean_interval_hand_worked() -> None:
+    # values 0, .5, 1: mean .5, sd .5, t(2) = 4.303: half-width 4.303 * .5 / sqrt(3) = 1.2421
+    low, high = mean_interval([0.0, 0.5, 1.0])
+    assert (low, high) == pytest.approx([0.5 - 1.24214, 0.5 + 1.24214], abs=1e-4)
+    assert mean_interval([0.2, 0.2, 0.2]) == pytest.approx([0.2, 0.2])
+    assert mean_interval([0.3]) is None
