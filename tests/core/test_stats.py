@@ -121,3 +121,12 @@ def test_mean_interval_hand_worked() -> None:
     assert (low, high) == pytest.approx([0.5 - 1.24214, 0.5 + 1.24214], abs=1e-4)
     assert mean_interval([0.2, 0.2, 0.2]) == pytest.approx([0.2, 0.2])
     assert mean_interval([0.3]) is None
+
+
+def test_readme_worked_example() -> None:
+    """README "Reading the numbers": A 5 of 8 vs B 4 of 8, then the same rates over 80 cases."""
+    assert (wilson(5, 8), wilson(4, 8)) == ([30.57, 86.32], [21.52, 78.48])
+    # B - A: both pass 4, only B 0, only A 1, neither 3
+    assert paired_difference(4, 0, 1, 3) == (-12.5, [-30.6, 8.04]) and mcnemar_exact(1, 0) == 1.0
+    assert paired_difference(38, 2, 12, 28) == (-12.5, [-20.85, -3.72])
+    assert mcnemar_exact(12, 2) == pytest.approx(0.0129, abs=1e-4)
