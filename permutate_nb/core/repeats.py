@@ -8,6 +8,7 @@ may leave cells short). A cell is *flaky* when some but not all of its repeats p
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .stats import pass_at_k, pass_hat_k, wilson
@@ -50,22 +51,22 @@ def repeat_table(details: Iterable["RunDetail"]) -> list[dict[str, Any]]:
     return table
 
 
-def flaky_cases(details: Iterable["RunDetail"]) -> list[dict[str, Any]]:
-    """The cells where some but not all repeats passed: who, and how many of how many."""
+def flaky_cases(groups: dict[tuple[str, str, str], list[bool]]) -> list[dict[str, Any]]:
+    """The cells (from ``cells``) where some but not all repeats passed: who, and how many of how many."""
     return [
         {**dict(zip(CELL_KEYS, key)), "passes": sum(passes), "repeats": len(passes)}
-        for key, passes in cells(details).items()
+        for key, passes in groups.items()
         if 0 < sum(passes) < len(passes)
     ]
 
 
-def pass_k_summary(details: Iterable["RunDetail"]) -> dict[str, dict[str, float]]:
-    """``pass_at_k`` and ``pass_hat_k``: per k, the mean over cells of the unbiased estimates (percent)."""
-    groups = list(cells(details).values())
-    if not groups:
+def pass_k_summary(cell_map: dict[tuple[str, str, str], list[bool]]) -> dict[str, dict[str, float]]:
+    """``pass_at_k`` and ``pass_hat_k`` of the cells (from ``cells``): per k, the mean of the estimates (percent)."""
+    if not cell_map:
         return {"pass_at_k": {}, "pass_hat_k": {}}
-    top = min(len(passes) for passes in groups)
-    mean = lambda f, k: _pct(sum(f(len(p), sum(p), k) for p in groups) / len(groups))  # noqa: E731
+    shapes = Counter((len(passes), sum(passes)) for passes in cell_map.values())  # few distinct (n, c)
+    top = min(n for n, _ in shapes)
+    mean = lambda f, k: _pct(sum(w * f(n, c, k) for (n, c), w in shapes.items()) / len(cell_map))  # noqa: E731
     return {
         "pass_at_k": {str(k): mean(pass_at_k, k) for k in range(1, top + 1)},
         "pass_hat_k": {str(k): mean(pass_hat_k, k) for k in range(1, top + 1)},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .repeats import flaky_cases, pass_k_summary
+from .repeats import cells, flaky_cases, pass_k_summary
 from .stats import wilson
 
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
@@ -116,8 +116,8 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
         "accuracy_step_a_ci": wilson(step_a, n),
         "accuracy_step_b_ci": wilson(step_b, n),
         "accuracy_step_c_ci": wilson(step_c, len(c_rows)),
-        **pass_k_summary(rows),
-        "flaky_cases": flaky_cases(rows),
+        **pass_k_summary(groups := cells(rows)),
+        "flaky_cases": flaky_cases(groups),
     }
 
 
