@@ -77,7 +77,7 @@ def test_intervals_on_every_summary(scripted: Any) -> None:
     assert data["summary_by_test_case"]["shirts_params"]["accuracy_step_c_ci"] == [34.24, 100.0]  # 2 of 2
     assert_summary_honest(result)
     html = render_html(result)  # the permutation table and the bars print each accuracy with its interval
-    assert "75.0% [30.1, 95.4]" in html and html.count("50.0% [9.4, 90.5]") == 4  # p2: overall, a, b; its bar
+    assert "75.0% [30.1, 95.4]" in html and html.count("50.0% [9.4, 90.5]") == 5  # p2: overall, a, b, bar, comparison
     assert "Flaky cases" not in html  # no repeats, nothing flaky
 
 
