@@ -167,8 +167,8 @@ def to_excel(result: "JobResult", path: str | Path) -> Path:
     cells = repeat_table(result.details)
     if any(cell["repeats"] > 1 for cell in cells):
         _write_sheet(wb.create_sheet("Flaky"), *_repeat_rows([c for c in cells if c["flaky"]]))
-    if len(perms) > 1:
-        records = comparison_records(pairwise(result.details))
+    records = comparison_records(pairwise(result.details))
+    if records:
         _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)
     return path

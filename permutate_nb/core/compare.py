@@ -154,9 +154,10 @@ def compare_permutations(details: Iterable["RunDetail"], a: str, b: str) -> Pair
 
 
 def pairwise(details: Iterable["RunDetail"]) -> list[PairedComparison]:
-    """Every pair of a job's permutations (in request order), with Holm-adjusted p-values."""
+    """Every pair of a job's permutations that share runs (in request order), with Holm-adjusted p-values."""
     groups = _by_permutation(details)
-    results = [compare_rows(groups[a], groups[b], a, b) for a, b in combinations(groups, 2)]
+    keys = {name: {_key(r) for r in rows} for name, rows in groups.items()}
+    results = [compare_rows(groups[a], groups[b], a, b) for a, b in combinations(groups, 2) if keys[a] & keys[b]]
     return [replace(r, p_adjusted=p) for r, p in zip(results, holm([r.p_value for r in results]))]
 
 

@@ -144,9 +144,10 @@ def _permutations(result: "JobResult") -> str:
 
 def _comparison(result: "JobResult") -> str:
     """All pairs of permutations, paired over the same runs, with Holm-adjusted p-values."""
-    if len({d.permutation_name for d in result.details}) < 2:
+    comparisons = pairwise(result.details)
+    if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
-    frame = comparison_frame(pairwise(result.details))
+    frame = comparison_frame(comparisons)
     styler = (frame.style.set_uuid("permutate-comparison").hide(axis="index").format({"p": "{:.4f}", "p (Holm)": "{:.4f}"})
               .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
     return styler.to_html()
@@ -180,8 +181,9 @@ def render_text(result: "JobResult") -> str:
     columns = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
                "accuracy_step_c", "total_llm_tokens_used", "total_llm_api_cost"]
     text = head + "\n" + result.summary_df[columns].to_string()
-    if len({d.permutation_name for d in result.details}) > 1:
-        text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(pairwise(result.details)).to_string(index=False)
+    comparisons = pairwise(result.details)
+    if comparisons:
+        text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
     return text
 
 

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 import permutate_nb as pn
 from permutate_nb.cli import main, print_summary
-from permutate_nb.core.compare import MCNEMAR, SIGN_TEST, compare_jobs
+from permutate_nb.core.compare import MCNEMAR, SIGN_TEST, compare_jobs, pairwise
 from permutate_nb.errors import RequestError
 from permutate_nb.notebook.view import render_html, render_text
 
@@ -178,3 +178,13 @@ def test_cli_table_prints_intervals(scripted: Any) -> None:
     stream = io.StringIO()
     print_summary(result, stream)
     assert "62.5% [30.6, 86.3]" in stream.getvalue()
+
+
+def test_pairs_without_shared_runs_are_left_out(scripted: Any) -> None:
+    result = _two_permutations(scripted, [GOOD])
+    # as a job cancelled early might leave it: p1 ran only shirts, p2 only shirts_params
+    result.details = [d for d in result.details if (d.permutation_name, d.test_case_name) in {("p1", "shirts"), ("p2", "shirts_params")}]
+    assert pairwise(result.details) == []
+    assert "permutate-comparison" not in render_html(result) and "paired comparison" not in render_text(result)
+    with pytest.raises(RequestError, match="p1 and p2 share no runs"):
+        result.compare("p1", "p2")
