@@ -148,7 +148,7 @@ def to_excel(result: "JobResult", path: str | Path) -> Path:
     import yaml
 
     from .core.compare import comparison_records, pairwise
-    from .core.repeats import repeat_table
+    from .core.repeats import flat_repeat_table, repeat_table
 
     path = Path(path)
     wb = Workbook()
@@ -166,23 +166,12 @@ def to_excel(result: "JobResult", path: str | Path) -> Path:
     _write_sheet(wb.create_sheet("Request"), ["request (YAML)"], [[line] for line in request_yaml.splitlines()])
     cells = repeat_table(result.details)
     if any(cell["repeats"] > 1 for cell in cells):
-        _write_sheet(wb.create_sheet("Flaky"), *_repeat_rows([c for c in cells if c["flaky"]]))
+        _write_sheet(wb.create_sheet("Flaky"), *flat_repeat_table([c for c in cells if c["flaky"]]))
     records = comparison_records(pairwise(result.details))
     if records:
         _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)
     return path
-
-
-def _repeat_rows(cells: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Flaky cells with pass rate, its interval and pass@k / pass^k per k, one column each."""
-    top = max((cell["repeats"] for cell in cells), default=0)
-    columns = ["permutation_name", "test_case_name", "language", "repeats", "passes", "pass_rate", "pass_rate_ci_low",
-               "pass_rate_ci_high", *(f"pass@{k}" for k in range(1, top + 1)), *(f"pass^{k}" for k in range(1, top + 1))]
-    rows = [[c["permutation_name"], c["test_case_name"], c["language"], c["repeats"], c["passes"], c["pass_rate"],
-             *c["pass_rate_ci"], *(c["pass_at_k"].get(str(k)) for k in range(1, top + 1)),
-             *(c["pass_hat_k"].get(str(k)) for k in range(1, top + 1))] for c in cells]
-    return columns, rows
 
 
 def write_result(result: "JobResult", path: str | Path) -> Path:

@@ -81,7 +81,7 @@ class PairedComparison:
             + (f", Holm-adjusted p = {self.p_adjusted:.4g}" if self.p_adjusted is not None else ""),
         ]
         if self.pass_to_fail:
-            lines.append(f"passed under {self.a}, failed under {self.b}: " + ", ".join(_run_label(r) for r in self.pass_to_fail))
+            lines.append(f"passed under {self.a}, failed under {self.b}: " + _run_list(self.pass_to_fail))
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -92,6 +92,12 @@ class PairedComparison:
 
 def _run_label(run: dict[str, Any]) -> str:
     return f"{run['test_case_name']} ({run['language']}, repeat {run['repeat']})"
+
+
+def _run_list(runs: list[dict[str, Any]], limit: int = 10) -> str:
+    """The first ``limit`` runs by name, then how many more (a terminal line, not a dump)."""
+    more = f", ... and {len(runs) - limit} more" if len(runs) > limit else ""
+    return ", ".join(_run_label(r) for r in runs[:limit]) + more
 
 
 def _key(row: "RunDetail") -> tuple[str, str, int]:
@@ -213,7 +219,7 @@ class JobComparison:
         return frame
 
     def _notes(self) -> list[str]:
-        lines = [f"{name}: pass -> fail: " + ", ".join(_run_label(r) for r in c.pass_to_fail)
+        lines = [f"{name}: pass -> fail: " + _run_list(c.pass_to_fail)
                  for name, c in self.permutations.items() if c.pass_to_fail]
         return lines + (["not in both jobs: " + ", ".join(self.missing)] if self.missing else [])
 

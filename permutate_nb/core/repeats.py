@@ -16,7 +16,7 @@ from .stats import pass_at_k, pass_hat_k, wilson
 if TYPE_CHECKING:
     from .results import RunDetail
 
-__all__ = ["CELL_KEYS", "cells", "repeat_table", "flaky_cases", "pass_k_summary"]
+__all__ = ["CELL_KEYS", "cells", "repeat_table", "flat_repeat_table", "flaky_cases", "pass_k_summary"]
 
 CELL_KEYS = ("permutation_name", "test_case_name", "language")
 
@@ -49,6 +49,18 @@ def repeat_table(details: Iterable["RunDetail"]) -> list[dict[str, Any]]:
             "flaky": 0 < c < n,
         })
     return table
+
+
+def flat_repeat_table(table: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """``repeat_table`` rows as columns and values: the interval as ``_ci_low``/``_ci_high``, one column per k."""
+    top = max((cell["repeats"] for cell in table), default=0)
+    ks = range(1, top + 1)
+    columns = [*CELL_KEYS, "repeats", "passes", "pass_rate", "pass_rate_ci_low", "pass_rate_ci_high",
+               *(f"pass@{k}" for k in ks), *(f"pass^{k}" for k in ks), "flaky"]
+    rows = [[*(c[key] for key in CELL_KEYS), c["repeats"], c["passes"], c["pass_rate"], *c["pass_rate_ci"],
+             *(c["pass_at_k"].get(str(k)) for k in ks), *(c["pass_hat_k"].get(str(k)) for k in ks), c["flaky"]]
+            for c in table]
+    return columns, rows
 
 
 def flaky_cases(groups: dict[tuple[str, str, str], list[bool]]) -> list[dict[str, Any]]:

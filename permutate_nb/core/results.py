@@ -196,6 +196,16 @@ class JobResult:
         return pd.DataFrame([d.to_dict() for d in self.details], columns=list(RunDetail.__dataclass_fields__))
 
     @property
+    def repeats_df(self) -> "pd.DataFrame":
+        """Per permutation x test case x language: repeats, passes, pass rate and interval, pass@k, pass^k, flaky."""
+        import pandas as pd
+
+        from .repeats import flat_repeat_table, repeat_table
+
+        columns, rows = flat_repeat_table(repeat_table(self.details))
+        return pd.DataFrame(rows, columns=columns)
+
+    @property
     def summary_df(self) -> "pd.DataFrame":
         """One row per permutation and a final ``(all)`` row."""
         import pandas as pd

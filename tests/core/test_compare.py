@@ -62,6 +62,9 @@ def test_repeats_pass_at_k_pass_hat_k_and_flaky_cases(scripted: Any) -> None:
                                  "passes": 2, "repeats": 3}]
     assert result.summary_by("permutation_name")["p2"]["flaky_cases"] == []
     assert_summary_honest(result)  # every new figure recomputed from the rows, per permutation, language, case
+    frame = result.repeats_df.set_index(["permutation_name", "test_case_name"])
+    assert frame.loc[("p1", "shirts"), ["pass@2", "pass^2", "pass_rate_ci_low", "flaky"]].tolist() == [100.0, 33.33, 20.77, True]
+    assert len(frame) == 4 and not frame.loc[("p2", "shirts"), "flaky"]
     html = render_html(result)
     assert "Flaky cases" in html and "permutate-comparison" in html
 
@@ -119,6 +122,9 @@ def test_compare_jobs_flags_a_significant_regression(scripted: Any) -> None:
     c = compare_jobs(baseline, worse).permutations["p1"]
     assert c.p_value == pytest.approx(2 / 64) and c.difference == -100.0
     assert compare_jobs(baseline, worse).worse(10) == ["p1"] and compare_jobs(baseline, worse).worse(100) == []
+    many = compare_jobs(_many_cases(scripted, [GOOD], cases=12), _many_cases(scripted, [BAD], cases=12))
+    assert str(many).endswith("case9 (English, repeat 0), ... and 2 more")
+    assert len(many.permutations["p1"].pass_to_fail) == 12
 
 
 def test_cli_compare_gate(scripted: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
