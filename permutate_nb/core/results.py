@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .matching import REASONS as MISMATCH_REASONS
+
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
     import pandas as pd
 
@@ -51,6 +53,7 @@ class RunDetail:
     raw_response: str | None = None
     intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps: tool, tool_input, log, observation
     operation_status: int | None = None  # HTTP status of the executed operation (config.execute_operations)
+    parameter_mismatches: list[dict[str, Any]] | None = None  # step c's failed comparisons: parameter, expected, actual, reason
 
     def to_dict(self) -> dict[str, Any]:
         # a shallow copy per field: dataclasses.asdict's deep recursion costs ~70 us a row
@@ -107,7 +110,17 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
         "cached_runs": sum(r.cached for r in rows),
         "average_match_score": round(sum(scores) / len(scores), 4) if scores else None,
         "match_scored_runs": len(scores),
+        "parameter_mismatch_reasons": _reason_counts(rows),
     }
+
+
+def _reason_counts(rows: list[RunDetail]) -> dict[str, int]:
+    """How often each mismatch reason occurs over the rows: why step c failed, at a glance."""
+    counts = dict.fromkeys(MISMATCH_REASONS, 0)
+    for row in rows:
+        for mismatch in row.parameter_mismatches or ():
+            counts[mismatch["reason"]] = counts.get(mismatch["reason"], 0) + 1
+    return counts
 
 
 @dataclass(slots=True)
