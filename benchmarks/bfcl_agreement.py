@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
+import importlib.metadata
 import json
 import sys
 import types
@@ -188,12 +189,12 @@ def write_sample(checker: Any, data: Path, every: int) -> int:
                 case["candidates"].append({"kind": kind, "function": function, "arguments": arguments,
                                            "bfcl_valid": valid, "bfcl_error_type": error})
             cases.append(case)
-    version = importlib.metadata.version("bfcl_eval") if hasattr(importlib, "metadata") else "?"
-    payload = {"source": f"bfcl-eval {version} (Apache-2.0), every {every}th case of {', '.join(CATEGORIES)}",
-               "made_by": "PYTHONPATH=. python benchmarks/bfcl_agreement.py sample --bfcl <site-packages with bfcl-eval>",
-               "cases": cases}
+    head = {"source": f"bfcl-eval {importlib.metadata.version('bfcl_eval')} (Apache-2.0), "
+                      f"every {every}th case of {', '.join(CATEGORIES)}",
+            "made_by": f"PYTHONPATH=. python benchmarks/bfcl_agreement.py sample --every {every} --bfcl <site-packages>"}
+    lines = ",\n".join(json.dumps(case, ensure_ascii=False) for case in cases)  # one case a line: reviewable diffs
     SAMPLE.parent.mkdir(parents=True, exist_ok=True)
-    SAMPLE.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    SAMPLE.write_text(json.dumps(head)[:-1] + ',\n"cases": [\n' + lines + "\n]}\n", encoding="utf-8")
     n = sum(len(c["candidates"]) for c in cases)
     print(f"wrote {SAMPLE}: {len(cases)} cases, {n} candidates, "
           f"{sum(x['bfcl_valid'] for c in cases for x in c['candidates'])} valid by BFCL")
