@@ -25,6 +25,7 @@ __all__ = [
     "Mismatch",
     "ParameterVerdict",
     "compare_parameters",
+    "describe_mismatches",
     "is_matcher",
     "matcher_problems",
     "schema_type",
@@ -56,6 +57,21 @@ class Mismatch:
 
     def to_dict(self) -> dict[str, Any]:
         return {"parameter": self.parameter, "expected": self.expected, "actual": self.actual, "reason": self.reason}
+
+
+def describe_mismatches(mismatches: list[dict[str, Any]] | None) -> str:
+    """A row's ``parameter_mismatches`` in one line, for sheets and tables:
+    ``size: missing (expected 5); q: value (expected 'shirt', got 'hat')``."""
+    parts = []
+    for m in mismatches or ():
+        if m["reason"] == "missing":
+            detail = f"expected {m['expected']!r}" if m["expected"] is not None else "required"
+        elif m["reason"] == "unexpected":
+            detail = f"got {m['actual']!r}"
+        else:
+            detail = f"expected {m['expected']!r}, got {m['actual']!r}"
+        parts.append(f"{m['parameter']}: {m['reason']} ({detail})")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,17 +110,17 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
         "cached_runs": sum(r.cached for r in rows),
         "average_match_score": round(sum(scores) / len(scores), 4) if scores else None,
         "match_scored_runs": len(scores),
-        "parameter_mismatch_reasons": _reason_counts(rows),
+        **_reason_counts(rows),
     }
 
 
 def _reason_counts(rows: list[RunDetail]) -> dict[str, int]:
-    """How often each mismatch reason occurs over the rows: why step c failed, at a glance."""
+    """``parameter_mismatches_<reason>``: how often each reason occurs, i.e. why step c failed."""
     counts = dict.fromkeys(MISMATCH_REASONS, 0)
     for row in rows:
         for mismatch in row.parameter_mismatches or ():
-            counts[mismatch["reason"]] = counts.get(mismatch["reason"], 0) + 1
-    return counts
+            counts[mismatch["reason"]] += 1
+    return {f"parameter_mismatches_{reason}": n for reason, n in counts.items()}
 
 
 @dataclass(slots=True)
