@@ -326,7 +326,7 @@ def _format_validation(exc: ValidationError, origin: str, lines: LineIndex | Non
         elif kind == "literal_error" and loc and loc[-1] == "type":
             text = f"unknown test case type {err.get('input')!r}: use one of {', '.join(TEST_CASE_TYPES)}"
         else:
-            text = err["msg"]
+            text = err["msg"].removeprefix("Value error, ")
         messages.append(_with_line(text, loc, origin, lines))
     more = len(exc.errors()) - len(messages)
     if more > 0:
