@@ -26,6 +26,7 @@ __all__ = [
     "ParameterVerdict",
     "compare_parameters",
     "describe_mismatches",
+    "fits_type",
     "is_matcher",
     "matcher_problems",
     "schema_type",
@@ -416,6 +417,32 @@ def _bfcl_type_ok(actual: Any, kind: str, expected: Any) -> bool:
 def _has_type(value: Any, kind: str) -> bool:
     got = _value_type(value)
     return got == kind or (kind == "number" and got == "integer")
+
+
+def fits_type(expected: Any, schema: Any) -> bool:
+    """Whether an expected value (matchers included) can ever be a value of the schema's type;
+    ``permutate validate`` warns when it cannot."""
+    if is_matcher(expected):
+        if "$one_of" in expected:
+            return not expected["$one_of"] or any(fits_type(option, schema) for option in expected["$one_of"])
+        if "$approx" in expected:
+            return schema_type(schema) in (None, "integer", "number")
+        return True
+    kind = schema_type(schema)
+    if kind is None:
+        return True
+    if kind in ("integer", "number"):
+        number = expected if _is_number(expected) else (_parse_number(expected) if isinstance(expected, str) else None)
+        return number is not None and (kind == "number" or float(number).is_integer())
+    if kind == "boolean":
+        return _lenient_bool(expected) is not None
+    if kind == "string":
+        return isinstance(expected, str) or _is_number(expected)
+    if kind == "array":
+        return isinstance(expected, list) and all(fits_type(item, _items(schema)) for item in expected)
+    if kind == "object":
+        return isinstance(expected, Mapping) and all(fits_type(v, _children(schema, k)) for k, v in expected.items())
+    return kind != "null" or expected is None
 
 
 # --------------------------------------------------------------------------- parameters
