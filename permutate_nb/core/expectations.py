@@ -50,7 +50,8 @@ def _case_warnings(plan: "JobPlan", case: TestCase) -> Iterator[str]:
     for name, value in (case.expected_parameters or {}).items():
         if name not in properties:
             known = ", ".join(properties) or "none"
-            yield f"{where}: expected parameter {name!r} is not a parameter of {operation.method} {operation.url} (it has: {known})"
+            yield (f"{where}: expected parameter {name!r} is not a parameter of "
+                   f"{operation.method} {operation.url} (it has: {known})")
         elif not fits_type(value, properties[name]):
             kind = properties[name].get("type") if isinstance(properties[name], Mapping) else None
             yield f"{where}: expected value {value!r} of parameter {name!r} cannot be of type {kind}"

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
-    "MODES",
     "REASONS",
     "MATCHER_KEYS",
     "Mismatch",
@@ -33,7 +32,6 @@ __all__ = [
 ]
 
 Mode = Literal["lenient", "strict", "bfcl"]
-MODES: tuple[str, ...] = ("lenient", "strict", "bfcl")
 MATCHER_KEYS = frozenset({"$one_of", "$optional", "$any", "$regex", "$approx", "$tol"})
 WIRE_LOCATIONS = frozenset({"query", "path", "header", "cookie", "form"})
 REASONS = ("missing", "unexpected", "type", "value")
@@ -112,7 +110,8 @@ def matcher_problems(value: Any, path: str) -> Iterator[str]:
     if not is_matcher(value):
         for key, item in value.items():
             if isinstance(key, str) and key.startswith("$"):
-                yield f"{path}.{key}: a matcher key cannot sit beside plain keys (an object is a matcher when all its keys start with $)"
+                yield (f"{path}.{key}: a matcher key cannot sit beside plain keys "
+                       "(an object is a matcher when all its keys start with $)")
             yield from matcher_problems(item, f"{path}.{key}")
         return
     for key in value:
@@ -258,7 +257,9 @@ class _Comparer:
             ok = not isinstance(actual, (list, Mapping)) and re.fullmatch(m["$regex"], text) is not None
             return None if ok else Mismatch(path, m, actual, "value")
         if "$approx" in m:
-            number = actual if _is_number(actual) else (_parse_number(actual) if isinstance(actual, str) and self.mode == "lenient" else None)
+            number = actual if _is_number(actual) else None
+            if number is None and isinstance(actual, str) and self.mode == "lenient":
+                number = _parse_number(actual)
             if number is None:
                 return Mismatch(path, m, actual, "type")
             ok = abs(number - m["$approx"]) <= float(m.get("$tol", _DEFAULT_TOL))
@@ -399,7 +400,9 @@ def _bfcl_norm(value: Any) -> Any:
     return _BFCL_STRIP.sub("", value).lower().replace("'", '"') if isinstance(value, str) else value
 
 
-_BFCL_TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict}
+_BFCL_TYPES: dict[str, type] = {
+    "string": str, "integer": int, "number": float, "boolean": bool, "array": list, "object": dict,
+}
 
 
 def _bfcl_type_ok(actual: Any, kind: str, expected: Any) -> bool:
