@@ -327,7 +327,8 @@ class _Comparer:
             return self._text(expected, actual)
         if self.mode == "lenient" and "string" in (e_kind, a_kind) and {e_kind, a_kind} <= numeric | {"string", "boolean"}:
             text, other = (expected, actual) if e_kind == "string" else (actual, expected)
-            return None if text.strip() == _wire(other) else "value"
+            text = text.strip().lower() if isinstance(other, bool) else text.strip()
+            return None if text == _wire(other) else "value"
         return "type"
 
     def _array(self, path: str, expected: Any, actual: Any, schema: Any, wire: bool) -> str | Mismatch | None:

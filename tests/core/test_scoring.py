@@ -21,6 +21,7 @@ def _equal(expected: object, actual: object) -> bool:
         (3, 3.0),
         (True, "true"),
         ("false", False),
+        (True, " True"),
         ([1, "a"], ["1", "A"]),
         ({"a": {"b": 2}}, {"a": {"b": "2", "extra": 1}}),
         (None, None),
