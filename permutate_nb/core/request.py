@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import PermutateWarning, RequestError
 from .locations import resolve_location
+from .safe_load import load_json, read_text, yaml_error
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
 __all__ = [
@@ -208,12 +209,7 @@ def load_request(source: str | Path | dict[str, Any] | JobRequest, *, base_dir: 
 def _read_source(source: str | Path) -> tuple[str, str, Path | None]:
     if isinstance(source, Path) or ("\n" not in source and not source.lstrip().startswith(("{", "[")) and _looks_like_path(source)):
         path = Path(source).expanduser()
-        try:
-            return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
-        except FileNotFoundError:
-            raise RequestError(f"{path}: request file not found") from None
-        except OSError as exc:
-            raise RequestError(f"{path}: cannot read the request file ({exc.strerror})") from None
+        return read_text(path, "request file"), str(path), path.resolve().parent
     return source, "request", None
 
 
@@ -225,16 +221,13 @@ def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            return json.loads(text), None
+            return load_json(text, origin), None
         except json.JSONDecodeError as exc:
             raise RequestError(f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     try:
-        return parse_yaml_with_lines(text)
+        return parse_yaml_with_lines(text, origin)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RequestError(f"{origin}: invalid YAML{where}: {problem}") from None
+        raise yaml_error(exc, origin) from None
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:
