@@ -138,6 +138,7 @@ class JobConfig(BaseModel):
     concurrency: int = Field(8, ge=1, le=1024)
     max_retries: int = Field(3, ge=0, le=20)
     timeout_sec: float = Field(60.0, gt=0)
+    max_response_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # a larger reply fails its run
     cache: bool = True
     repeats: int = Field(1, ge=1, le=1000)
     url_map: dict[str, str] = Field(default_factory=dict)

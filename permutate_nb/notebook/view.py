@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pandas.io.formats.style import Styler
 
     from ..core.results import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame"]
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "escaped"]
 
 MAX_DETAIL_ROWS = 200
 _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
@@ -86,6 +87,12 @@ def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
               .pivot_table(index="test_case_name", columns="permutation_name", values="passed", aggfunc="mean", sort=False))
 
 
+def escaped(styler: "Styler") -> "Styler":
+    """Manifest and model text (names, prompts, answers) shown as text, never as HTML: a plugin
+    named ``<img onerror=...>`` must not run in the notebook. Later ``format`` calls keep it."""
+    return styler.format(escape="html", na_rep="–").format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+
+
 def _heat_colour(value: float) -> str:
     """Red (0%) to green (100%)."""
     red = int(244 - (244 - 99) * value / 100)
@@ -98,7 +105,7 @@ def _heatmap(result: "JobResult") -> str:
     frame = heatmap_frame(result)
     if frame.empty:
         return ""
-    styler = (frame.style.set_uuid("permutate-heatmap")
+    styler = (escaped(frame.style.set_uuid("permutate-heatmap"))
               .map(lambda v: "" if v != v else _heat_colour(v))
               .format("{:.0f}%", na_rep="–")
               .set_caption("Pass rate: test case x permutation"))
@@ -115,7 +122,7 @@ def _details(result: "JobResult") -> str:
         fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
         return [f"background-color: {fill}"] * len(row)
 
-    styler = (shown.style.set_uuid("permutate-details").apply(colour, axis=1)
+    styler = (escaped(shown.style.set_uuid("permutate-details")).apply(colour, axis=1)
               .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
                        "llm_api_cost": "{:.6f}"}, na_rep="–")
               .hide(axis="index"))
@@ -129,7 +136,7 @@ def _permutations(result: "JobResult") -> str:
                             "total_llm_tokens_used", "total_llm_api_cost"]]
     formats = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
     formats.update(average_response_time_sec="{:.3f}", total_llm_api_cost="{:.6f}")
-    return df.style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
+    return escaped(df.style.set_uuid("permutate-permutations")).format(formats, na_rep="–").to_html()
 
 
 def render_html(result: "JobResult") -> str:

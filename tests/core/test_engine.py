@@ -58,7 +58,8 @@ def assert_summary_honest(result: pn.JobResult) -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_correct_calls_pass_every_step(scripted: Any, transport: str) -> None:
+def test_correct_calls_pass_every_step(scripted: Any, transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted.base_url)  # the environment's key goes to its own endpoint
     result = _run(scripted, transport, [{"responses": [GOOD]}])
     rows = result.to_dict()["details"]
     assert [r["test_case_name"] for r in rows] == ["shirts", "shirts_params"]
