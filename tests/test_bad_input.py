@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import KLARNA, klarna_request
+from .helpers import KLARNA, SNAPSHOTS, klarna_request
 
 CLOSED = "http://127.0.0.1:9/v1"
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -58,11 +58,11 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
     ("request-binary", {"job.yaml": bytes(range(256))}, ["validate", "{d}/job.yaml"], "not UTF-8 text"),
     ("request-deep-json", {"job.json": '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"}, ["run", "{d}/job.json"], "nested deeper than"),
     ("request-deep-yaml", {"job.yaml": "name: " + "[" * 100_000 + "]" * 100_000}, ["run", "{d}/job.yaml"], "nested deeper than"),
-    ("request-block-deep", {"job.yaml": "name: " + "- " * 5_000 + "x\n"}, ["validate", "{d}/job.yaml"], "nested deeper than"),
+    ("request-block-deep", {"job.yaml": "name:\n" + "- " * 5_000 + "x\n"}, ["validate", "{d}/job.yaml"], "nested deeper than"),
     ("request-empty", {"job.yaml": ""}, ["validate", "{d}/job.yaml"], "a request must be a mapping"),
     ("request-list", {"job.yaml": "- a\n- b\n"}, ["validate", "{d}/job.yaml"], "a request must be a mapping"),
     ("request-truncated", {"job.yaml": _request()[:300]}, ["validate", "{d}/job.yaml"], "job.yaml"),
-    ("request-nul", {"job.yaml": "name: a\x00b\n"}, ["validate", "{d}/job.yaml"], "invalid YAML at line 1"),
+    ("request-nul", {"job.yaml": "name: a\x00b\n"}, ["validate", "{d}/job.yaml"], "invalid YAML at line 1: character #x0000 is not allowed"),
     ("request-bom", {"job.yaml": "\ufeff- x\n"}, ["validate", "{d}/job.yaml"], "a request must be a mapping"),
     ("request-bomb", {"job.yaml": BOMB + _request().replace("expected_method: get\n  expected_parameters:", "expected_method: get\n  expected_parameters: *i\n  x:", 1)},
      ["validate", "{d}/job.yaml"], "expands to more than"),
@@ -88,7 +88,7 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
      ["validate", "{d}/job.yaml"], "api.url is missing"),
     ("manifest-api-not-mapping", {"job.yaml": _manifest_request(), "manifest.json": json.dumps({"api": "x.json"})},
      ["validate", "{d}/job.yaml"], "not a plugin manifest"),
-    ("openapi-paths-null", {"job.yaml": _manifest_request(), "manifest.json": _spec(paths=None)}, ["validate", "{d}/job.yaml"], "no operations"),
+    ("openapi-paths-null", {"job.yaml": _manifest_request(), "manifest.json": _spec(paths=None)}, ["validate", "{d}/job.yaml"], "has no operations to choose from"),
     ("openapi-paths-list", {"job.yaml": _manifest_request(), "manifest.json": _spec(paths=["/a"])}, ["validate", "{d}/job.yaml"], "'paths' must be a mapping"),
     ("openapi-version-4", {"job.yaml": _manifest_request(), "manifest.json": _spec(openapi="4.0.0")}, ["validate", "{d}/job.yaml"], "4.0.0"),
     ("openapi-bad-ref", {"job.yaml": _manifest_request(), "manifest.json": _spec(paths={"/p": {"$ref": "#/nowhere"}})},
@@ -158,7 +158,8 @@ def _run_case(folder: Path, files: dict[str, str | bytes], argv: list[str]) -> s
             path.write_bytes(content)
         else:
             path.write_text(content, encoding="utf-8")
-    env = {**os.environ, "PERMUTATE_HOME": str(folder / "home"), "OPENAI_API_KEY": "sk-test"}
+    env = {**os.environ, "PERMUTATE_HOME": str(folder / "home"), "OPENAI_API_KEY": "sk-test",
+           "PERMUTATE_URL_MAP": str(SNAPSHOTS / "url_map.yaml")}
     args = []
     for arg in argv:
         arg = arg.replace("{d}", str(folder))

@@ -62,6 +62,13 @@ class PluginRef(_Strict):
     manifest_url: str
     auth: OperationAuth | None = None
 
+    @field_validator("manifest_url")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("manifest_url is empty: give the manifest's URL or file path")
+        return value.strip()
+
 
 class PluginGroup(_Strict):
     name: str
@@ -228,7 +235,7 @@ def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
     try:
         return parse_yaml_with_lines(text, origin)
     except yaml.YAMLError as exc:
-        raise yaml_error(exc, origin) from None
+        raise yaml_error(exc, origin, text) from None
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:

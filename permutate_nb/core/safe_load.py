@@ -51,6 +51,10 @@ def read_text(path: str | Path, what: str = "file") -> str:
 
 def read_csv(text: str, origin: str) -> list[dict[str, Any]]:
     """CSV rows as dicts; a field over csv's limit or a NUL byte is one line naming the CSV line."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise RequestError(f"{origin}, line {text.count(chr(10), 0, nul) + 1}: the line contains a NUL byte "
+                           "(is this a text CSV file?)")
     reader = csv.DictReader(io.StringIO(text))
     try:
         return list(reader)
@@ -59,8 +63,6 @@ def read_csv(text: str, origin: str) -> list[dict[str, Any]]:
         reason = str(exc)
         if "field limit" in reason:
             reason = f"a field is longer than {csv.field_size_limit():,} characters"
-        elif "NUL" in reason:
-            reason = "the line contains a NUL byte (is this a text CSV file?)"
         raise RequestError(f"{origin}, line {line}: {reason}") from None
 
 
@@ -134,14 +136,17 @@ def load_yaml(text: str, origin: str, loader: type = _Loader) -> Any:
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise yaml_error(exc, origin) from None
+        raise yaml_error(exc, origin, text) from None
 
 
-def yaml_error(exc: yaml.YAMLError, origin: str) -> RequestError:
+def yaml_error(exc: yaml.YAMLError, origin: str, text: str = "") -> RequestError:
     """A YAML syntax error as one line: ``origin: invalid YAML at line L, column C: problem``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, other controls)
+        where = f" at line {text.count(chr(10), 0, exc.position) + 1}" if text else f" at character {exc.position}"
+        problem = f"character #x{exc.character:04x} is not allowed (control characters are not YAML text)"
     return RequestError(f"{origin}: invalid YAML{where}: {problem}")
 
 

@@ -33,7 +33,7 @@ def render_eval_html(result: "EvalResult") -> str:
             f"{html.escape(', '.join(result.parameters['models']))} · judge: {html.escape(str(result.parameters['judge_model']))}"
             f" · <b style='color:{status_colour}'>{result.status}</b></div>")
     table = (escaped(df.style.set_uuid("permutate-eval")).format({"mean": "{:.3f}", "ci95_low": "{:.3f}", "ci95_high": "{:.3f}"},
-                                                         na_rep="–").hide(axis="index").to_html())
+                                                         na_rep="–", escape="html").hide(axis="index").to_html())
     models = list(dict.fromkeys(df["model"]))
     rows = []
     for metric in dict.fromkeys(df["metric_type"]):

@@ -88,9 +88,10 @@ def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
 
 
 def escaped(styler: "Styler") -> "Styler":
-    """Manifest and model text (names, prompts, answers) shown as text, never as HTML: a plugin
-    named ``<img onerror=...>`` must not run in the notebook. Later ``format`` calls keep it."""
-    return styler.format(escape="html", na_rep="–").format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    """Headers as text, never as HTML: a plugin or permutation named ``<img onerror=...>`` must
+    not run in the notebook. Cells: every ``Styler.format`` call passes ``escape="html"`` (a
+    later call resets the cells it does not name)."""
+    return styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
 
 
 def _heat_colour(value: float) -> str:
@@ -107,7 +108,7 @@ def _heatmap(result: "JobResult") -> str:
         return ""
     styler = (escaped(frame.style.set_uuid("permutate-heatmap"))
               .map(lambda v: "" if v != v else _heat_colour(v))
-              .format("{:.0f}%", na_rep="–")
+              .format("{:.0f}%", na_rep="–", escape="html")
               .set_caption("Pass rate: test case x permutation"))
     return styler.to_html()
 
@@ -124,7 +125,7 @@ def _details(result: "JobResult") -> str:
 
     styler = (escaped(shown.style.set_uuid("permutate-details")).apply(colour, axis=1)
               .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
-                       "llm_api_cost": "{:.6f}"}, na_rep="–")
+                       "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
               .hide(axis="index"))
     more = f"<p>{len(df) - MAX_DETAIL_ROWS} more rows: see <code>result.details_df</code>.</p>" if len(df) > MAX_DETAIL_ROWS else ""
     return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
@@ -136,7 +137,7 @@ def _permutations(result: "JobResult") -> str:
                             "total_llm_tokens_used", "total_llm_api_cost"]]
     formats = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
     formats.update(average_response_time_sec="{:.3f}", total_llm_api_cost="{:.6f}")
-    return escaped(df.style.set_uuid("permutate-permutations")).format(formats, na_rep="–").to_html()
+    return escaped(df.style.set_uuid("permutate-permutations")).format(formats, na_rep="–", escape="html").to_html()
 
 
 def render_html(result: "JobResult") -> str:

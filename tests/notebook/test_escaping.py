@@ -17,8 +17,6 @@ EVIL = "<img src=x onerror=alert(1)>"
 def _evil_manifest(tmp_path: Path) -> Path:
     manifest = json.loads(KLARNA.read_text())
     manifest["name_for_human"] = EVIL
-    spec_url = manifest["api"]["url"]
-    manifest["api"]["url"] = spec_url
     path = tmp_path / "evil.json"
     path.write_text(json.dumps(manifest))
     return path
