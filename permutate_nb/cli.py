@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--provider", default="OpenAIChat", help="OpenAIChat (default), OpenAI or local")
     generate.add_argument("--model", help="model name (default gpt-4o-mini for OpenAIChat)")
     generate.add_argument("--base-url", help="an OpenAI-compatible server")
+    generate.add_argument("--api-key-env", metavar="NAME", help="the environment variable holding --base-url's key "
+                          "(OPENAI_API_KEY goes only to OPENAI_BASE_URL or OpenAI)")
     generate.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
 
     batch = sub.add_parser("batch", help="run prompts x models from a CSV file (columns prompt, model, ...)")
@@ -106,7 +108,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     if args.output:
         _check_folder(args.output)
-    llm = resolve_llm(provider=args.provider, model=args.model, base_url=args.base_url)
+    llm = resolve_llm(provider=args.provider, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env)
     cases = generate_test_cases(args.manifest, per_operation=args.per_operation, llm=llm, cache=not args.no_cache)
     comment = f"permutate generate {args.manifest}: {len(cases)} test cases by {llm.summary()}"
     text = test_cases_yaml(cases, comment=comment)

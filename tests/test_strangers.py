@@ -193,3 +193,18 @@ def test_a_huge_reply_fails_its_run_and_raw_responses_are_capped(scripted: Any, 
     assert "more than 4,194,304 bytes (config.max_response_bytes)" in huge["error"]
     kept = rows["shirts_params"]["raw_response"]
     assert kept.startswith("yyy") and len(kept) < 70_000 and "truncated: 200,000 characters" in kept
+
+
+def test_batches_and_evals_are_bounded_by_the_environment(scripted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import permutate_nb as pn
+
+    scripted.set_script({"rules": [{"match": "long", "responses": [{"text": "z" * 5000}]}, {"responses": [{"text": "ok"}]}]})
+    monkeypatch.setenv("PERMUTATE_MAX_RESPONSE_BYTES", "2048")
+    models = {"m": {"provider": "OpenAIChat", "model_name": "m", "base_url": scripted.base_url}}
+    frame = pn.batch("prompt,model\nsay something long,m\nsay hi,m\n", models=models, cache=False)
+    assert list(frame["status"]) == ["failed", "completed"]
+    assert "more than 2,048 bytes" in frame["error"][0]
+    ev = pn.evaluate([{"input": "say something long"}, {"input": "say hi"}], models=["m"], model_settings=models,
+                     metrics=["token-f1"], cache=False)
+    outputs = {o["test_case_id"]: o for o in ev.to_dict()["outputs"]}
+    assert ev.status == "PARTIAL_SUCCESS" and len(outputs) == 2

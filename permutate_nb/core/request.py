@@ -10,6 +10,7 @@ one shape. Errors name the field path and, when the request came from YAML, its 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import PermutateWarning, RequestError
+from ..errors import ConfigurationError, PermutateWarning, RequestError
 from .locations import resolve_location
 from .safe_load import load_json, read_text, yaml_error
 from .yaml_lines import LineIndex, parse_yaml_with_lines
@@ -145,7 +146,7 @@ class JobConfig(BaseModel):
     concurrency: int = Field(8, ge=1, le=1024)
     max_retries: int = Field(3, ge=0, le=20)
     timeout_sec: float = Field(60.0, gt=0)
-    max_response_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # a larger reply fails its run
+    max_response_bytes: int = Field(default_factory=lambda: default_max_response_bytes(), ge=1024)  # larger fails its run
     cache: bool = True
     repeats: int = Field(1, ge=1, le=1000)
     url_map: dict[str, str] = Field(default_factory=dict)
@@ -157,6 +158,16 @@ class JobConfig(BaseModel):
     @classmethod
     def _default_languages(cls, value: Any) -> Any:
         return ["English"] if value in (None, []) else value
+
+
+def default_max_response_bytes() -> int:
+    """4 MB, or ``PERMUTATE_MAX_RESPONSE_BYTES`` (the bound for batches and evals, which have no config)."""
+    raw = os.environ.get("PERMUTATE_MAX_RESPONSE_BYTES", "").strip()
+    if not raw:
+        return 4 * 1024 * 1024
+    if not raw.isdigit() or int(raw) < 1024:
+        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 1024 or more")
+    return int(raw)
 
 
 class JobRequest(_Strict):
