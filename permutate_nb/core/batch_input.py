@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import RequestError
 from .request import LLMConfig
-from .safe_load import load_yaml, read_csv, read_text
+from .safe_load import load_yaml, names_a_path, read_csv, read_text
 
 __all__ = ["BatchLimits", "BatchRow", "read_rows", "check_rows", "model_config", "load_models", "OUTPUT_REF"]
 
@@ -116,7 +116,7 @@ def read_rows(source: Any, limits: BatchLimits) -> list[BatchRow]:
     else:
         text = str(source)
         origin = "the CSV"
-        if "\n" not in text and (text.endswith(".csv") or Path(text).exists()):
+        if "\n" not in text and (text.endswith(".csv") or names_a_path(text)):
             origin, text = text, read_text(text, "CSV file")
         records = read_csv(text, origin)
     if not records:

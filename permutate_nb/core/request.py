@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigurationError, PermutateWarning, RequestError
 from .locations import resolve_location
-from .safe_load import load_json, read_text, yaml_error
+from .safe_load import load_json, names_a_path, read_text, value_error, yaml_error
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
 __all__ = [
@@ -233,7 +233,7 @@ def _read_source(source: str | Path) -> tuple[str, str, Path | None]:
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.endswith((".yaml", ".yml", ".json")) or Path(text).expanduser().is_file()
+    return text.endswith((".yaml", ".yml", ".json")) or names_a_path(text)
 
 
 def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
@@ -247,6 +247,8 @@ def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
         return parse_yaml_with_lines(text, origin)
     except yaml.YAMLError as exc:
         raise yaml_error(exc, origin, text) from None
+    except ValueError as exc:
+        raise value_error(exc, origin) from None
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:

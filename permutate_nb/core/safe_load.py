@@ -20,7 +20,7 @@ import yaml
 
 from ..errors import RequestError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "read_text", "read_csv", "check_yaml", "load_yaml", "yaml_error", "load_json",
+__all__ = ["MAX_DEPTH", "MAX_NODES", "names_a_path", "read_text", "read_csv", "check_yaml", "load_yaml", "yaml_error", "value_error", "load_json",
            "check_depth"]
 
 #: Deepest nesting accepted (real OpenAPI documents stay under 40).
@@ -29,6 +29,14 @@ MAX_DEPTH = 200
 MAX_NODES = 2_000_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def names_a_path(text: str) -> bool:
+    """True when ``text`` is the path of something on disk; False for text no path can be (too long)."""
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):
+        return False
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
@@ -137,6 +145,13 @@ def load_yaml(text: str, origin: str, loader: type = _Loader) -> Any:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise yaml_error(exc, origin, text) from None
+    except ValueError as exc:  # a number Python refuses to convert (over 4300 digits)
+        raise value_error(exc, origin) from None
+
+
+def value_error(exc: ValueError, origin: str) -> RequestError:
+    """A value the parser could not convert, as one line."""
+    return RequestError(f"{origin}: {str(exc).split(';')[0]}")
 
 
 def yaml_error(exc: yaml.YAMLError, origin: str, text: str = "") -> RequestError:
@@ -156,6 +171,10 @@ def load_json(text: str, origin: str) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise RequestError(f"{origin}: nested deeper than {MAX_DEPTH} levels; refused") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        raise value_error(exc, origin) from None
     check_depth(data, origin)
     return data
 
