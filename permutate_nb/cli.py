@@ -253,6 +253,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     if args.output:
         check_output(args.output, EVAL_TYPES)
+    if any(not name.strip() for name in args.model):
+        raise RequestError("--model: a model name is empty")
 
     result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
                       template=args.template, model_settings=args.models, concurrency=args.concurrency,

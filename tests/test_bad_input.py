@@ -145,7 +145,11 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
      "unknown output type .csv"),
     ("eval-models-not-mapping", {"d.jsonl": '{"input": "a"}\n', "m.yaml": "just text\n"},
      ["eval", "{d}/d.jsonl", "--model", "x", "--models", "{d}/m.yaml"], "must map a model name"),
+    ("eval-empty-model", {"d.jsonl": '{"input": "a"}\n'}, ["eval", "{d}/d.jsonl", "--model", " "], "--model: a model name is empty"),
     # other commands
+    ("generate-base-url", {}, ["generate", str(KLARNA), "--base-url", "not a url"], "must be an http(s) URL"),
+    ("request-base-url-file", {"job.yaml": _request(permutations__0__llm__base_url="file:///etc/passwd")},
+     ["validate", "{d}/job.yaml"], "permutations[0].llm.base_url"),
     ("generate-per-operation", {}, ["generate", str(KLARNA), "--per-operation", "-1"], "must be 1 or more"),
     ("generate-output-folder", {}, ["generate", str(KLARNA), "--output", "{d}/no/x.yaml"], "does not exist"),
     ("results-unknown-id", {}, ["results", "nope", "--output", "{d}/r.json"], "nope"),

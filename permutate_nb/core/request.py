@@ -94,6 +94,13 @@ class LLMConfig(_Strict):
     model_path: str | None = None
     extra_body: dict[str, Any] | None = None  # server-specific fields, e.g. llama.cpp's repeat_penalty
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"base_url {value!r} must be an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        return value
+
     @model_validator(mode="after")
     def _name_local_model(self) -> "LLMConfig":
         if self.provider == "local" and not self.model_name:
@@ -305,7 +312,7 @@ def _format_validation(exc: ValidationError, origin: str, lines: LineIndex | Non
         elif kind == "literal_error" and loc and loc[-1] == "type":
             text = f"unknown test case type {err.get('input')!r}: use one of {', '.join(TEST_CASE_TYPES)}"
         else:
-            text = err["msg"]
+            text = err["msg"].removeprefix("Value error, ")
         messages.append(_with_line(text, loc, origin, lines))
     more = len(exc.errors()) - len(messages)
     if more > 0:
