@@ -191,8 +191,9 @@ def test_a_huge_reply_fails_its_run_and_raw_responses_are_capped(scripted: Any, 
     huge = rows["shirts"]
     assert not huge["is_run_completed"]
     assert "more than 4,194,304 bytes (config.max_response_bytes)" in huge["error"]
-    kept = rows["shirts_params"]["raw_response"]
-    assert kept.startswith("yyy") and len(kept) < 70_000 and "truncated: 200,000 characters" in kept
+    for field in ("raw_response", "final_output"):
+        kept = rows["shirts_params"][field]
+        assert kept.startswith("yyy") and len(kept) < 70_000 and "truncated: 200,000 characters" in kept
 
 
 def test_batches_and_evals_are_bounded_by_the_environment(scripted: Any, monkeypatch: pytest.MonkeyPatch) -> None:

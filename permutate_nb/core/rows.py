@@ -13,7 +13,8 @@ from .similarity import match_score
 
 __all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped"]
 
-#: Characters of a reply kept in a row's ``raw_response``: rows live in memory and the job store.
+#: Characters of a reply kept in a row's ``raw_response`` and ``final_output`` (scores use all of it):
+#: rows live in memory and in the job store.
 RAW_RESPONSE_LIMIT = 64 * 1024
 
 
@@ -63,7 +64,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
     )
     return _row(
         request, spec, True, elapsed,
-        final_output=sel.final_output,
+        final_output=capped(sel.final_output),
         match_score=match_score(sel.final_output, case.expected_response),
         is_plugin_detected=scores.plugin_detected,
         is_plugin_operation_found=scores.operation_found,
