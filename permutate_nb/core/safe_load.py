@@ -20,8 +20,8 @@ import yaml
 
 from ..errors import RequestError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "names_a_path", "read_text", "read_csv", "check_yaml", "load_yaml", "yaml_error", "value_error", "load_json",
-           "check_depth"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "names_a_path", "read_text", "read_csv", "check_yaml", "load_yaml", "load_json",
+           "yaml_error", "value_error"]
 
 #: Deepest nesting accepted (real OpenAPI documents stay under 40).
 MAX_DEPTH = 200
@@ -116,7 +116,7 @@ def _walk_events(parser: Any, origin: str) -> None:
             count += 1
         if count > MAX_NODES:
             raise RequestError(f"{origin}, line {line}: expands to more than {MAX_NODES:,} nodes "
-                             "(YAML aliases repeat what they name); refused")
+                               "(YAML aliases repeat what they name); refused")
         if kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
             if len(frames) >= MAX_DEPTH:
                 raise RequestError(f"{origin}, line {line}: nested deeper than {MAX_DEPTH} levels; refused")
@@ -175,11 +175,11 @@ def load_json(text: str, origin: str) -> Any:
         raise
     except ValueError as exc:
         raise value_error(exc, origin) from None
-    check_depth(data, origin)
+    _check_depth(data, origin)
     return data
 
 
-def check_depth(data: Any, origin: str) -> None:
+def _check_depth(data: Any, origin: str) -> None:
     """Refuse parsed data nested deeper than ``MAX_DEPTH`` (walked without recursion)."""
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
