@@ -153,7 +153,7 @@ class JobConfig(BaseModel):
     concurrency: int = Field(8, ge=1, le=1024)
     max_retries: int = Field(3, ge=0, le=20)
     timeout_sec: float = Field(60.0, gt=0)
-    max_response_bytes: int = Field(default_factory=lambda: default_max_response_bytes(), ge=1024)  # larger fails its run
+    max_response_bytes: int = Field(default_factory=lambda: default_max_response_bytes(), ge=256)  # larger fails its run
     cache: bool = True
     repeats: int = Field(1, ge=1, le=1000)
     url_map: dict[str, str] = Field(default_factory=dict)
@@ -172,8 +172,8 @@ def default_max_response_bytes() -> int:
     raw = os.environ.get("PERMUTATE_MAX_RESPONSE_BYTES", "").strip()
     if not raw:
         return 4 * 1024 * 1024
-    if not raw.isdigit() or int(raw) < 1024:
-        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 1024 or more")
+    if not raw.isdigit() or int(raw) < 256:
+        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 256 or more")
     return int(raw)
 
 
