@@ -15,7 +15,7 @@ from urllib.parse import unquote, urljoin
 
 from permutate_nb.errors import PluginLoadError
 
-from .locations import is_http_url, local_path
+from .locations import check_reference, is_http_url, local_path
 
 __all__ = ["Operation", "HTTP_METHODS", "extract_operations", "RefResolver", "openapi_version"]
 
@@ -190,7 +190,9 @@ class RefResolver:
         if not doc_part:
             return base, pointer
         if is_http_url(base):
-            return urljoin(base, doc_part), pointer
+            target = urljoin(base, doc_part)
+            check_reference(base, target, "$ref")
+            return target, pointer
         if is_http_url(doc_part):
             return doc_part, pointer
         return str((local_path(base).parent / unquote(doc_part)).resolve()), pointer

@@ -10,6 +10,7 @@ one shape. Errors name the field path and, when the request came from YAML, its 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -17,9 +18,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import PermutateWarning, RequestError
+from ..errors import ConfigurationError, PermutateWarning, RequestError
 from .locations import resolve_location
 from .matching import matcher_problems
+from .safe_load import load_json, names_a_path, read_text, value_error, yaml_error
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
 __all__ = [
@@ -63,6 +65,13 @@ class PluginRef(_Strict):
     manifest_url: str
     auth: OperationAuth | None = None
 
+    @field_validator("manifest_url")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("manifest_url is empty: give the manifest's URL or file path")
+        return value.strip()
+
 
 class PluginGroup(_Strict):
     name: str
@@ -86,6 +95,13 @@ class LLMConfig(_Strict):
     transport: Literal["http", "sdk"] = "http"
     model_path: str | None = None
     extra_body: dict[str, Any] | None = None  # server-specific fields, e.g. llama.cpp's repeat_penalty
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"base_url {value!r} must be an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        return value
 
     @model_validator(mode="after")
     def _name_local_model(self) -> "LLMConfig":
@@ -148,6 +164,7 @@ class JobConfig(BaseModel):
     concurrency: int = Field(8, ge=1, le=1024)
     max_retries: int = Field(3, ge=0, le=20)
     timeout_sec: float = Field(60.0, gt=0)
+    max_response_bytes: int = Field(default_factory=lambda: default_max_response_bytes(), ge=256)  # larger fails its run
     cache: bool = True
     repeats: int = Field(1, ge=1, le=1000)
     url_map: dict[str, str] = Field(default_factory=dict)
@@ -160,6 +177,16 @@ class JobConfig(BaseModel):
     @classmethod
     def _default_languages(cls, value: Any) -> Any:
         return ["English"] if value in (None, []) else value
+
+
+def default_max_response_bytes() -> int:
+    """4 MB, or ``PERMUTATE_MAX_RESPONSE_BYTES`` (the bound for batches and evals, which have no config)."""
+    raw = os.environ.get("PERMUTATE_MAX_RESPONSE_BYTES", "").strip()
+    if not raw:
+        return 4 * 1024 * 1024
+    if not raw.isdigit() or int(raw) < 256:
+        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 256 or more")
+    return int(raw)
 
 
 class JobRequest(_Strict):
@@ -225,33 +252,27 @@ def load_request(source: str | Path | dict[str, Any] | JobRequest, *, base_dir: 
 def _read_source(source: str | Path) -> tuple[str, str, Path | None]:
     if isinstance(source, Path) or ("\n" not in source and not source.lstrip().startswith(("{", "[")) and _looks_like_path(source)):
         path = Path(source).expanduser()
-        try:
-            return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
-        except FileNotFoundError:
-            raise RequestError(f"{path}: request file not found") from None
-        except OSError as exc:
-            raise RequestError(f"{path}: cannot read the request file ({exc.strerror})") from None
+        return read_text(path, "request file"), str(path), path.resolve().parent
     return source, "request", None
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.endswith((".yaml", ".yml", ".json")) or Path(text).expanduser().is_file()
+    return text.endswith((".yaml", ".yml", ".json")) or names_a_path(text)
 
 
 def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            return json.loads(text), None
+            return load_json(text, origin), None
         except json.JSONDecodeError as exc:
             raise RequestError(f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     try:
-        return parse_yaml_with_lines(text)
+        return parse_yaml_with_lines(text, origin)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RequestError(f"{origin}: invalid YAML{where}: {problem}") from None
+        raise yaml_error(exc, origin, text) from None
+    except ValueError as exc:
+        raise value_error(exc, origin) from None
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:
