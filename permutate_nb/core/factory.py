@@ -249,8 +249,7 @@ class JobResources:
 
     async def aclose(self) -> None:
         if self.cache is not None:
-            await self.cache.aflush()
-            self.cache.close()
+            await self.cache.aclose()
         for client in self._clients.values():
             await client.provider.aclose()
         await self.pool.aclose()
