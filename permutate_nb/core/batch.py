@@ -155,7 +155,7 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
                        "error": f"{type(exc).__name__}: {exc}", "duration_sec": 0.0, **row.extra}
         results[row.number - 1] = outcome
         finished_events[row.number - 1].set()
-        writer.put(row.number - 1, outcome, RunOutcome.of(outcome["model"], outcome["status"] == "completed"))
+        await writer.save(row.number - 1, outcome, RunOutcome.of(outcome["model"], outcome["status"] == "completed"))
 
     models = sorted({r.model for r in plan.rows})
     reporter.job_started(JobStarted(plan.name, len(plan.rows), tuple(models), 0))

@@ -212,7 +212,7 @@ async def _execute(
                 except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
                     detail = failed_row(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
             details[spec.index] = detail
-            writer.put(spec.index, detail.to_dict(), detail)
+            await writer.save(spec.index, detail.to_dict(), detail)  # committed, then reported
 
         finished = await run_pool([s for s in specs if details[s.index] is None], work, width)
     result = JobResult(

@@ -3,11 +3,12 @@
 Why a thread and groups: the event loop must never wait on a disk write, yet a row (a run's
 result, a provider's answer) must be on disk promptly, so that ``kill -9`` loses nothing
 that finished. ``put`` appends to a list and wakes the writer only when the list was empty;
-the writer lingers a moment (so rows arriving together share one wake-up and one
-transaction), commits whatever has gathered, then tells the owner which rows are committed
-(on the owner's event loop, through ``call_soon_threadsafe``). A commit in WAL mode with
-``synchronous=NORMAL`` reaches the operating system before the writer reports it: a killed
-process loses none of it (a power cut may lose the last commits; SQLite stays consistent).
+the writer (after an optional ``linger``, so rows arriving together share one wake-up)
+commits whatever has gathered in one transaction, then resolves the futures of the rows
+it committed on their event loop (``call_soon_threadsafe``), so a coroutine can ``await``
+its row being on disk. A commit in WAL mode with ``synchronous=NORMAL`` reaches the
+operating system before it is reported: a killed process loses none of it (a power cut
+may lose the last commits; SQLite stays consistent).
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ def connect(path: Path) -> sqlite3.Connection:
 class GroupWriter:
     """Runs ``sql`` with the rows ``encode`` makes of each put item, in one transaction per group.
 
-    ``on_committed(key, payload)`` is called for every item put with a payload, once it is
-    committed: on the event loop that created the writer, else in the writer thread.
     ``idle(conn)`` runs every ``idle_every`` seconds (a lease's heartbeat).
     """
 
@@ -45,19 +44,13 @@ class GroupWriter:
         encode: Callable[[Any, Any], Sequence[Any]],
         *,
         name: str,
-        on_committed: Callable[[Any, Any], None] | None = None,
         linger: float = 0.002,
         idle: Callable[[sqlite3.Connection], None] | None = None,
         idle_every: float = 5.0,
     ) -> None:
         self._path, self._sql, self._encode = path, sql, encode
-        self._on_committed = on_committed
         self._linger = linger
         self._idle, self._idle_every = idle, idle_every
-        try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
         self._items: list[tuple[Any, Any, Any]] = []
         self._wake = threading.Condition()
         self._closing = False
@@ -65,12 +58,18 @@ class GroupWriter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, key: Any, value: Any, payload: Any = None) -> None:
-        """Queue one row; ``payload`` (when not None) goes to ``on_committed`` after the commit."""
+    def put(self, key: Any, value: Any, done: asyncio.Future[None] | None = None) -> None:
+        """Queue one row; ``done`` (a future of a running loop) is resolved once the row is committed."""
         with self._wake:
-            self._items.append((key, value, payload))
+            self._items.append((key, value, done))
             if len(self._items) == 1:
                 self._wake.notify()
+
+    async def put_committed(self, key: Any, value: Any) -> None:
+        """Queue one row and return once it is committed."""
+        done = asyncio.get_running_loop().create_future()
+        self.put(key, value, done)
+        await done
 
     def _run(self) -> None:
         conn = connect(self._path)
@@ -101,17 +100,11 @@ class GroupWriter:
         rows = [self._encode(key, value) for key, value, _ in batch]
         with conn:
             conn.executemany(self._sql, rows)
-        done = [(key, payload) for key, _, payload in batch if payload is not None]
-        if done and self._on_committed is not None:
-            if self._loop is None:
-                self._deliver(done)
-            elif not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._deliver, done)
-
-    def _deliver(self, done: list[tuple[Any, Any]]) -> None:
-        assert self._on_committed is not None
-        for key, payload in done:
-            self._on_committed(key, payload)
+        waiting = [done for _, _, done in batch if done is not None]
+        if waiting:
+            loop = waiting[0].get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, waiting)
 
     def close(self) -> None:
         """Commit what is queued and stop the thread; idempotent. Raises what the writer hit."""
@@ -122,3 +115,9 @@ class GroupWriter:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+
+def _resolve(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

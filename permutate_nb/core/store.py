@@ -80,18 +80,19 @@ def _effective_status(job: dict[str, Any]) -> str:
 class RunWriter:
     """Commits run results in groups from a worker thread; a run is reported done once committed.
 
-    ``put(index, result, payload)`` queues the row; after its group is committed,
-    ``on_committed(index, payload)`` runs on the job's event loop (the reporter's
-    ``run_finished``), so a run shown as done is on disk. While it is open, the writer
-    thread also refreshes the job's lease (its heartbeat). ``close()`` commits the rest.
+    ``await save(index, result, payload)`` returns once the row is committed, after calling
+    ``on_committed(index, payload)`` (the reporter's ``run_finished``): a run shown as done is
+    on disk, and a worker takes its next run only then, so at most one unsaved run per worker
+    can be lost. While it is open, the writer thread also refreshes the job's lease (its
+    heartbeat). ``put`` queues a row without waiting; ``close()`` commits the rest.
     """
 
     def __init__(self, path: Path, job_id: str, *, on_committed: Callable[[int, Any], None] | None = None,
                  lease: str | None = None) -> None:
-        self._job_id, self._lease = job_id, lease
+        self._job_id, self._lease, self._on_committed = job_id, lease, on_committed
         self._writer = GroupWriter(
             path, "INSERT OR REPLACE INTO runs (job_id, idx, result) VALUES (?, ?, ?)", self._encode,
-            name=f"permutate-store-{job_id}", on_committed=on_committed,
+            name=f"permutate-store-{job_id}", linger=0.0,
             idle=self._heartbeat if lease else None, idle_every=HEARTBEAT_SEC,
         )
 
@@ -101,8 +102,13 @@ class RunWriter:
     def _heartbeat(self, conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE jobs SET heartbeat_at=? WHERE id=? AND lease_owner=?", (time.time(), self._job_id, self._lease))
 
-    def put(self, index: int, result: dict[str, Any], payload: Any = None) -> None:
-        self._writer.put(index, result, payload)
+    def put(self, index: int, result: dict[str, Any]) -> None:
+        self._writer.put(index, result)
+
+    async def save(self, index: int, result: dict[str, Any], payload: Any) -> None:
+        await self._writer.put_committed(index, result)
+        if self._on_committed is not None:
+            self._on_committed(index, payload)
 
     def close(self) -> None:
         self._writer.close()
@@ -114,9 +120,8 @@ class ReportNow:
     def __init__(self, on_committed: Callable[[int, Any], None]) -> None:
         self._on_committed = on_committed
 
-    def put(self, index: int, result: dict[str, Any], payload: Any = None) -> None:
-        if payload is not None:
-            self._on_committed(index, payload)
+    async def save(self, index: int, result: dict[str, Any], payload: Any) -> None:
+        self._on_committed(index, payload)
 
     def close(self) -> None:
         return None

@@ -206,7 +206,7 @@ async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done
                       "output": {"generation_output": None}, "generation_error": f"{type(exc).__name__}: {exc}",
                       "metric_scores": [], "trace_spans": [], "schema_type": "GENERATION"}
         outputs[index] = output
-        writer.put(index, output, _outcome(output))
+        await writer.save(index, output, _outcome(output))  # committed, then reported
 
     async with stored_job(job_store, job_id, writer, resources):
         finished = await run_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency)
