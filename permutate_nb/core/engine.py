@@ -117,7 +117,7 @@ async def run_async(
         plan = await asyncio.to_thread(plan_job, source, provider=provider)
     job_store = _open_store(store)
     if job_store is not None:
-        job_id = job_store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
+        job_id = job_store.create_job("permutate", plan.request.name, plan.request.stored_dict(), plan.total_runs)
     else:
         job_id = uuid.uuid4().hex[:12]
     return await _execute(plan, job_id, job_store, {}, reporter, concurrency, cache)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,7 +30,7 @@ from .tools import ToolSet
 from .translate import untranslated_prompt
 
 __all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm", "check_permutation", "check_request",
-           "translator_llm"]
+           "openplugin_key", "translator_llm"]
 
 
 def _openai_chat(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
@@ -94,7 +95,7 @@ def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -
     from .selectors.remote import RemoteSelector
 
     return RemoteSelector(
-        res.http(), endpoint=res.config.tool_selector_endpoint or "", api_key=res.config.openplugin_api_key,
+        res.http(), endpoint=res.config.tool_selector_endpoint or "", api_key=openplugin_key(res.config),
         provider=perm.tool_selector.provider, pipeline_name=perm.tool_selector.pipeline_name, llm=perm.llm,
         toolset=toolset, cache=res.cache, max_retries=res.config.max_retries, timeout=res.config.timeout_sec,
     )
@@ -109,6 +110,22 @@ def _check_langchain(perm: Permutation, config: JobConfig, where: str) -> None:
             f"{where}.tool_selector.pipeline_name: a completion model (provider OpenAI) has no tool calling; "
             "use zero-shot-react-description or a chat provider"
         )
+
+
+def openplugin_key(config: JobConfig) -> str | None:
+    """``config.openplugin_api_key``, else the environment variable ``config.openplugin_api_key_env`` names.
+
+    Keys are never stored: a resumed job finds its key in the environment again.
+    """
+    if config.openplugin_api_key or not config.openplugin_api_key_env:
+        return config.openplugin_api_key
+    key = os.environ.get(config.openplugin_api_key_env)
+    if not key:
+        raise ConfigurationError(
+            f"config.openplugin_api_key_env names {config.openplugin_api_key_env}, but that environment variable "
+            "is not set (keys are not stored: a resumed job reads its key from the environment)"
+        )
+    return key
 
 
 def _check_remote(perm: Permutation, config: JobConfig, where: str) -> None:
@@ -192,6 +209,8 @@ def check_request(request: JobRequest, *, keys: bool = True) -> None:
         check_llm(translator_llm(request), where, keys=keys)
     if request.config.execute_operations:
         auth_headers(request)
+    if keys and any(p.tool_selector.provider == "Imprompt" for p in request.permutations):
+        openplugin_key(request.config)
 
 
 class JobResources:
