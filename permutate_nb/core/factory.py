@@ -20,7 +20,7 @@ from ..errors import ConfigurationError, MissingExtraError
 from .cache import ResponseCache
 from .execute import OperationExecutor, auth_headers
 from .llm.base import ChatProvider
-from .llm.client import LLMClient
+from .llm.client import CallPath, LLMClient
 from .llm.openai_chat import OpenAIChatProvider, SessionPool, resolve_endpoint
 from .llm.pricing import PriceTable
 from .matrix import languages_of
@@ -83,7 +83,7 @@ def _langchain_selector(res: "JobResources", perm: Permutation, toolset: ToolSet
     from .selectors.langchain_agent import LangchainSelector
 
     client = res.client(perm.llm) if perm.llm.provider == "local" else None
-    model = build_langchain_model(perm.llm, res.config, cache=res.cache, client=client, http=res.http())
+    model = build_langchain_model(perm.llm, res.config, client=client, http=res.langchain_http())
     return LangchainSelector(
         model, toolset, res.prices, pipeline=perm.tool_selector.pipeline_name,
         model_name=client.provider.model if client else model.model_name,
@@ -97,7 +97,7 @@ def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -
     return RemoteSelector(
         res.http(), endpoint=res.config.tool_selector_endpoint or "", api_key=openplugin_key(res.config),
         provider=perm.tool_selector.provider, pipeline_name=perm.tool_selector.pipeline_name, llm=perm.llm,
-        toolset=toolset, cache=res.cache, max_retries=res.config.max_retries, timeout=res.config.timeout_sec,
+        toolset=toolset, path=res.call_path(), timeout=res.config.timeout_sec,
     )
 
 
@@ -223,6 +223,7 @@ class JobResources:
         self.prices = PriceTable(config.prices)
         self._clients: dict[str, LLMClient] = {}
         self._http: httpx.AsyncClient | None = None
+        self._langchain_http: httpx.AsyncClient | None = None
         self._executor: OperationExecutor | None = None
 
     def client(self, llm: LLMConfig) -> LLMClient:
@@ -242,6 +243,10 @@ class JobResources:
             self._clients[key] = client
         return client
 
+    def call_path(self) -> CallPath:
+        """The job's cache and retry policy, for calls that are not a provider's (selector services, LangChain)."""
+        return CallPath(self.cache, self.config.max_retries)
+
     def http(self) -> httpx.AsyncClient:
         """The job's httpx client (LangChain's models, selector services, executed operations).
 
@@ -253,6 +258,17 @@ class JobResources:
             self._http = httpx.AsyncClient(transport=AiohttpTransport(self.pool), timeout=self.config.timeout_sec,
                                            follow_redirects=True)
         return self._http
+
+    def langchain_http(self) -> httpx.AsyncClient:
+        """The httpx client of LangChain's models: the job's aiohttp sessions behind the one call path."""
+        if self._langchain_http is None:
+            from .llm.aiohttp_transport import AiohttpTransport
+            from .llm.langchain_models import CallPathTransport
+
+            transport = CallPathTransport(AiohttpTransport(self.pool), self.call_path())
+            self._langchain_http = httpx.AsyncClient(transport=transport, timeout=self.config.timeout_sec,
+                                                     follow_redirects=True)
+        return self._langchain_http
 
     def executor(self) -> OperationExecutor | None:
         """The operation executor when ``config.execute_operations`` is on, else None."""
@@ -272,5 +288,6 @@ class JobResources:
         for client in self._clients.values():
             await client.provider.aclose()
         await self.pool.aclose()
-        if self._http is not None:
-            await self._http.aclose()
+        for http in (self._http, self._langchain_http):
+            if http is not None:
+                await http.aclose()
