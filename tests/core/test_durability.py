@@ -182,3 +182,22 @@ def test_a_lease_from_another_host_holds_until_it_expires(permutate_home: Path) 
     assert store.job(job_id)["status"] == "INTERRUPTED"
     store.acquire_lease(job_id)  # an expired lease is free
     assert store.job(job_id)["status"] == "RUNNING"
+
+
+def test_the_writer_keeps_the_lease_alive(permutate_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from permutate_nb.core import store as store_module
+
+    monkeypatch.setattr(store_module, "HEARTBEAT_SEC", 0.05)
+    store = JobStore()
+    job_id = store.create_job("permutate", "j", {}, 1)
+    store.acquire_lease(job_id)
+    store.start(job_id)
+    first = store.job(job_id)["heartbeat_at"]
+    writer = store.run_writer(job_id)
+    try:
+        _wait(lambda: store.job(job_id)["heartbeat_at"] > first, 10)
+    finally:
+        writer.close()
+    store.finish(job_id, "SUCCESS")
+    record = store.job(job_id)
+    assert record["status"] == "SUCCESS" and record["lease_owner"] is None and record["lease_pid"] is None
