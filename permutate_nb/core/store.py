@@ -62,11 +62,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def lease_alive(job: dict[str, Any], now: float | None = None) -> bool:
+def lease_alive(job: dict[str, Any]) -> bool:
     """Whether a job's lease is held by a live runner: refreshed lately and, on this host, its pid alive."""
     if not job.get("lease_owner"):
         return False
-    if (now or time.time()) - (job.get("heartbeat_at") or 0.0) > LEASE_EXPIRY_SEC:
+    if time.time() - (job.get("heartbeat_at") or 0.0) > LEASE_EXPIRY_SEC:
         return False
     return job.get("lease_host") != _HOST or _pid_alive(int(job["lease_pid"]))
 

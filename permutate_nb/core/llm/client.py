@@ -124,7 +124,9 @@ class LLMClient:
         return self.path.cache
 
     async def chat(self, request: ChatRequest, *, repeat: int = 0) -> ChatOutcome:
-        key = self.path.key(self.provider.identity, self.provider.cache_payload(request), repeat) if self.path.cache else None
+        key = None
+        if self.path.cache is not None:  # the payload is built only for a key
+            key = self.path.key(self.provider.identity, self.provider.cache_payload(request), repeat)
         hit = self.path.cached(key)
         if hit is not None:
             return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
