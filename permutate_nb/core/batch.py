@@ -21,7 +21,7 @@ from .executor import run_pool, stored_job
 from .factory import JobResources, check_llm
 from .llm.base import ChatRequest
 from .request import JobConfig, LLMConfig
-from .store import JobStore, utc_now
+from .store import JobStore, ReportNow, utc_now
 
 __all__ = ["BatchPlan", "plan_batch", "batch_async", "resume_batch_async", "batch_frame", "run_batch", "submit_batch",
            "process_csv", "RESULT_COLUMNS"]
@@ -107,8 +107,11 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
     limits = plan.limits
     width = concurrency or limits.max_threads
     if job_store is not None and job_id is not None:
+        job_store.acquire_lease(job_id)  # refuses a job another live process runs
         job_store.start(job_id)
-    writer = job_store.run_writer(job_id) if job_store is not None and job_id is not None else None
+    # a row is reported done once it is committed
+    writer = (job_store.run_writer(job_id, reporter.run_finished) if job_store is not None and job_id is not None
+              else ReportNow(reporter.run_finished))
     resources = JobResources(JobConfig(timeout_sec=limits.execution_timeout), use_cache=cache, concurrency=width)
     results: list[dict[str, Any] | None] = [done.get(row.number - 1) for row in plan.rows]
     finished_events = [asyncio.Event() for _ in plan.rows]
@@ -152,9 +155,7 @@ async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | N
                        "error": f"{type(exc).__name__}: {exc}", "duration_sec": 0.0, **row.extra}
         results[row.number - 1] = outcome
         finished_events[row.number - 1].set()
-        if writer is not None:
-            writer.put(row.number - 1, outcome)
-        reporter.run_finished(row.number - 1, RunOutcome.of(outcome["model"], outcome["status"] == "completed"))
+        await writer.save(row.number - 1, outcome, RunOutcome.of(outcome["model"], outcome["status"] == "completed"))
 
     models = sorted({r.model for r in plan.rows})
     reporter.job_started(JobStarted(plan.name, len(plan.rows), tuple(models), 0))

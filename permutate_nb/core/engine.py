@@ -27,7 +27,7 @@ from .request import JobRequest, LLMConfig, load_request
 from .results import JobResult, RunDetail
 from .rows import failed_row, scored_row
 from .selectors.base import ToolSelector
-from .store import JobStore
+from .store import JobStore, ReportNow
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts
 
@@ -121,7 +121,7 @@ async def run_async(
         plan = await asyncio.to_thread(plan_job, source, provider=provider)
     job_store = _open_store(store)
     if job_store is not None:
-        job_id = job_store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
+        job_id = job_store.create_job("permutate", plan.request.name, plan.request.stored_dict(), plan.total_runs)
     else:
         job_id = uuid.uuid4().hex[:12]
     return await _execute(plan, job_id, job_store, {}, reporter, concurrency, cache)
@@ -176,8 +176,10 @@ async def _execute(
     use_cache = request.config.cache if cache is None else cache
     started_wall, started = _now(), time.perf_counter()
     if job_store is not None:
+        job_store.acquire_lease(job_id)  # refuses a job another live process runs
         job_store.start(job_id)
-    writer = job_store.run_writer(job_id) if job_store is not None else None
+    # a run is reported done once its row is committed
+    writer = job_store.run_writer(job_id, reporter.run_finished) if job_store is not None else ReportNow(reporter.run_finished)
     resources = JobResources(request.config, use_cache=use_cache, concurrency=width, request=request)
     details: list[RunDetail | None] = []
     async with stored_job(job_store, job_id, writer, resources):
@@ -214,9 +216,7 @@ async def _execute(
                 except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
                     detail = failed_row(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
             details[spec.index] = detail
-            if writer is not None:
-                writer.put(spec.index, detail.to_dict())
-            reporter.run_finished(spec.index, detail)
+            await writer.save(spec.index, detail.to_dict(), detail)  # committed, then reported
 
         finished = await run_pool([s for s in specs if details[s.index] is None], work, width)
     result = JobResult(

@@ -48,5 +48,5 @@ async def stored_job(store: Any, job_id: str | None, writer: Any, resources: Any
         raise
     finally:
         if writer is not None:
-            await asyncio.shield(asyncio.to_thread(writer.close))
+            await asyncio.shield(writer.aclose())
         await asyncio.shield(resources.aclose())

@@ -21,7 +21,7 @@ from ..executor import run_pool, stored_job
 from ..factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request import JobConfig, LLMConfig
-from ..store import JobStore, utc_now
+from ..store import JobStore, ReportNow, utc_now
 from .dataset import Dataset, EvalCase, load_dataset
 from .judge import Verdict, judge
 from .metrics import Metric, resolve_metrics
@@ -187,8 +187,10 @@ async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done
     units = plan.units
     outputs: list[dict[str, Any] | None] = [done.get(i) for i in range(len(units))]
     if job_store is not None:
+        job_store.acquire_lease(job_id)  # refuses a job another live process runs
         job_store.start(job_id)
-    writer = job_store.run_writer(job_id) if job_store is not None else None
+    # a unit is reported done once it is committed
+    writer = job_store.run_writer(job_id, reporter.run_finished) if job_store is not None else ReportNow(reporter.run_finished)
     resources = JobResources(JobConfig(), use_cache=cache, concurrency=concurrency)
     version = plan.dataset.version
     started = utc_now()
@@ -204,9 +206,7 @@ async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done
                       "output": {"generation_output": None}, "generation_error": f"{type(exc).__name__}: {exc}",
                       "metric_scores": [], "trace_spans": [], "schema_type": "GENERATION"}
         outputs[index] = output
-        if writer is not None:
-            writer.put(index, output)
-        reporter.run_finished(index, _outcome(output))
+        await writer.save(index, output, _outcome(output))  # committed, then reported
 
     async with stored_job(job_store, job_id, writer, resources):
         finished = await run_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency)
