@@ -161,8 +161,10 @@ async def _execute(
     resources = JobResources(request.config, use_cache=use_cache, concurrency=width, request=request)
     details: list[RunDetail | None] = []
     async with stored_job(job_store, job_id, writer, resources):
+        await resources.load_local_models(request, reporter)
         prompts, translation_errors = await build_prompts(
-            request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width
+            request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,
+            on_start=lambda todo: reporter.stage("translating", f"{todo} prompts"),
         )
         specs = expand_matrix(request, prompts)
         details = [done.get(spec.index) for spec in specs]
