@@ -247,10 +247,11 @@ class JobResources:
 
     async def load_local_models(self, request: JobRequest, reporter: Reporter) -> None:
         """Load the embedded model before translation and runs, telling the reporter (a stage of its own)."""
-        for llm in (translator_llm(request), *(p.llm for p in request.permutations)):
-            if llm.provider == "local":
-                reporter.stage("loading the model", llm.model_name or "")
-                await self.client(llm).provider.load()  # type: ignore[attr-defined]
+        models = {(llm.model_path, llm.model_name): llm for llm in (translator_llm(request), *(p.llm for p in request.permutations))
+                  if llm.provider == "local"}
+        for llm in models.values():
+            reporter.stage("loading the model", llm.model_name or "")
+            await self.client(llm).provider.load()  # type: ignore[attr-defined]
 
     def selector(self, perm: Permutation, toolset: ToolSet) -> ToolSelector:
         return SELECTORS[perm.tool_selector.provider].build(self, perm, toolset)
