@@ -164,7 +164,7 @@ async def _execute(
         await resources.load_local_models(request, reporter)
         prompts, translation_errors = await build_prompts(
             request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,
-            on_start=lambda todo: reporter.stage("translating", f"{todo} prompts"),
+            on_start=lambda todo: reporter.stage("translating", f"{todo} prompt" + "s" * (todo != 1)),
         )
         specs = expand_matrix(request, prompts)
         details = [done.get(spec.index) for spec in specs]

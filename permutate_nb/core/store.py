@@ -20,9 +20,17 @@ from typing import Any
 from ..errors import UnknownJobError
 from .paths import permutate_home
 
-__all__ = ["JobStore", "RunWriter", "STATUSES", "utc_now"]
+__all__ = ["JobStore", "RunWriter", "STATUSES", "utc_now", "created_in_this_process"]
 
 STATUSES = ("PENDING", "RUNNING", "SUCCESS", "ERROR", "PARTIAL_SUCCESS", "CANCELLED")
+
+#: ids of the jobs this process created (a notebook lists its own kernel's jobs by default)
+_CREATED_HERE: set[str] = set()
+
+
+def created_in_this_process() -> frozenset[str]:
+    return frozenset(_CREATED_HERE)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, request TEXT NOT NULL,
@@ -102,6 +110,7 @@ class JobStore:
 
     def create_job(self, kind: str, name: str, request: dict[str, Any], planned_runs: int) -> str:
         job_id = uuid.uuid4().hex[:12]
+        _CREATED_HERE.add(job_id)
         now = utc_now()
         self._execute(
             "INSERT INTO jobs (id, kind, name, request, status, planned_runs, created_at, updated_at) "

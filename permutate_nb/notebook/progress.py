@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..core.events import JobStarted, Reporter
 
 if TYPE_CHECKING:
+    from ..core.engine import JobPlan
     from ..core.results import JobResult, RunDetail
 
-__all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word"]
+__all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars"]
 
 _MIN_INTERVAL = 0.1  # seconds between updates of one bar by run events
 _TICK = 1.0  # seconds between clock updates
@@ -44,7 +45,10 @@ def _duration(seconds: float) -> str:
 
 def outcome_word(result: Any) -> str:
     """How a job ended, from its result's status (``completed``, ``cancelled``, ``SUCCESS``...)."""
-    status = str(getattr(result, "status", None) or getattr(result, "attrs", {}).get("status") or "done").lower()
+    status = getattr(result, "status", None)
+    if not isinstance(status, str):  # a batch's DataFrame keeps its status in attrs ("status" is a column)
+        status = getattr(result, "attrs", {}).get("status", "done")
+    status = str(status).lower()
     return "cancelled" if "cancel" in status else ("done" if status in ("success", "completed") else status)
 
 
@@ -173,10 +177,7 @@ class NotebookProgress(Reporter):
         """Stop the clock, remove the widgets and leave a static line in their place (main thread)."""
         self._stop.set()
         lines = self.end_lines(outcome)
-        for bar in self._bars.values():
-            bar.box.close()
-        self.stage_text.close()
-        self.box.close()
+        _close_tree(self.box)
         if self._handle is not None:
             body = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
             self._handle.update({
@@ -186,12 +187,30 @@ class NotebookProgress(Reporter):
             }, raw=True)
 
 
+def permutation_bars(plan: "JobPlan") -> tuple[dict[str, int], str, dict[str, str]]:
+    """A permutate job's bars: runs per permutation, the title, and labels naming the model that runs."""
+    perms = plan.request.permutations
+    per = plan.total_runs // max(len(perms), 1)
+    return ({p.name: per for p in perms}, f"permutate progress: {plan.request.name} ({plan.total_runs} runs)",
+            {p.name: f"{p.name} · {p.llm.summary()}" for p in perms})
+
+
+def _close_tree(widget: Any) -> None:
+    """Close a widget, its children and their layout and style models: nothing is left in the kernel."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if part is not None:
+            part.close()
+    widget.close()
+
+
 def with_progress(
     totals: dict[str, int],
     title: str,
+    labels: dict[str, str] | None,
     start: Callable[[Reporter], Any],
     *,
-    labels: dict[str, str] | None = None,
     verdicts: bool = True,
 ) -> Any:
     """Run ``start(reporter)`` with bars per key of ``totals`` (a tqdm bar outside a kernel), then close them."""

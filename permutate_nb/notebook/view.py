@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from ..core.results import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame"]
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "summary_table", "SUMMARY_LABELS"]
 
 MAX_DETAIL_ROWS = 200
 _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
@@ -27,6 +27,11 @@ _CARD_FIGURES = [
     ("total_llm_tokens_used", "tokens", False), ("total_llm_api_cost", "cost $", False),
     ("total_run_time", "wall time s", False),
 ]
+#: the summary table's column headings, for people (the DataFrames keep the raw field names)
+SUMMARY_LABELS = {key: label for key, label, _ in _CARD_FIGURES} | {
+    "model": "model", "average_response_time_sec": "mean response s", "total_llm_api_cost": "cost $"}
+_SUMMARY_COLUMNS = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
+                    "accuracy_step_c", "average_response_time_sec", "total_llm_tokens_used", "total_llm_api_cost"]
 _DETAIL_COLUMNS = [
     "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
     "is_plugin_detected", "is_plugin_operation_found", "is_plugin_parameter_mapped", "plugin_name",
@@ -123,26 +128,36 @@ def _details(result: "JobResult") -> str:
     return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
 
 
+def summary_table(result: "JobResult") -> "pd.DataFrame":
+    """The per-permutation summary as shown: the model that ran, then the figures under people's labels."""
+    models = {p["name"]: f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]"
+              for p in result.permutations}
+    df = result.summary_df[_SUMMARY_COLUMNS]
+    df.insert(0, "model", [models.get(name, "") for name in df.index])
+    return df.rename(columns=SUMMARY_LABELS)
+
+
 def _permutations(result: "JobResult") -> str:
-    df = result.summary_df[["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a",
-                            "accuracy_step_b", "accuracy_step_c", "average_response_time_sec",
-                            "total_llm_tokens_used", "total_llm_api_cost"]]
-    formats = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
-    formats.update(average_response_time_sec="{:.3f}", total_llm_api_cost="{:.6f}")
-    return df.style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
+    formats = {SUMMARY_LABELS[c]: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
+    formats.update({SUMMARY_LABELS["average_response_time_sec"]: "{:.3f}", SUMMARY_LABELS["total_llm_api_cost"]: "{:.6f}"})
+    return summary_table(result).style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
+
+
+def _scroll(part: str) -> str:
+    """Wide tables scroll sideways instead of being cut off at the output's right edge."""
+    return f'<div style="overflow-x:auto;max-width:100%">{part}</div>'
 
 
 def render_html(result: "JobResult") -> str:
-    return "".join([_card(result), _permutations(result), _bars(result), _heatmap(result), _details(result)])
+    return "".join([_card(result), _scroll(_permutations(result)), _bars(result), _scroll(_heatmap(result)),
+                    _scroll(_details(result))])
 
 
 def render_text(result: "JobResult") -> str:
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
-    columns = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
-               "accuracy_step_c", "total_llm_tokens_used", "total_llm_api_cost"]
-    return head + "\n" + result.summary_df[columns].to_string()
+    return head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
 
 
 class JobResultView:
