@@ -176,6 +176,7 @@ class NotebookProgress(Reporter):
     def close(self, outcome: str = "done") -> None:
         """Stop the clock, remove the widgets and leave a static line in their place (main thread)."""
         self._stop.set()
+        self._ticker.join(2 * _TICK)  # no clock update may land after the widgets are gone
         lines = self.end_lines(outcome)
         _close_tree(self.box)
         if self._handle is not None:

@@ -270,7 +270,7 @@ class RequestBuilder:
             outcome = outcome_word(self.last_result)
         finally:
             progress.close(outcome)
-        self.output.outputs = ()
+            self.output.outputs = ()  # the closed bars go, whatever happened
         self.output.append_display_data(self.last_result)
         return self.last_result
 
