@@ -35,16 +35,14 @@ def test_local_block_stays_as_written_and_own_gguf_is_kept(tmp_path: Path) -> No
     assert (llm.model_path, llm.model_name) == (str(default_model_path()), Path(default_model_path()).stem)
 
 
-def test_translator_follows_and_rows_name_the_local_model() -> None:
+def test_translator_follows_and_the_summary_names_the_local_model() -> None:
     data = _request(max_tokens=48)
     data["config"]["translator"] = {"provider": "OpenAIChat", "model_name": "gpt-4o", "temperature": 0.2}
     data["test_cases"] = data["test_cases"][:1]
     plan = pn.validate(data, provider="local")
     assert plan.request.config.translator.model_dump(exclude_none=True) == {
         "provider": "local", "model_name": "SmolLM2-135M-Instruct", "temperature": 0.2, "transport": "http"}
-    result = pn.run(data, provider="local", cache=False)
-    assert result.details[0].permutation_summary == "local[SmolLM2-135M-Instruct] - OpenAI[default]"
-    assert result.permutations[0]["llm"]["max_tokens"] == 48
+    assert plan.request.permutations[0].summary() == "local[SmolLM2-135M-Instruct] - OpenAI[default]"  # rows' summary
 
 
 def test_other_providers_only_switch_the_provider() -> None:

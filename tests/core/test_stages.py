@@ -31,6 +31,10 @@ def test_translation_is_a_named_stage(scripted: Any) -> None:
 def test_the_local_model_loads_as_its_own_stage() -> None:
     data = klarna_request()
     data["test_cases"] = data["test_cases"][:1]
+    data["permutations"][0]["llm"]["max_tokens"] = 48
     reporter = Stages()
-    pn.run(data, provider="local", reporter=reporter)
+    result = pn.run(data, provider="local", reporter=reporter)
     assert reporter.events == [("loading the model", "SmolLM2-135M-Instruct"), ("running", "1")]
+    # --provider local: the row names the model that ran, and the settings it understands were kept
+    assert result.details[0].permutation_summary == "local[SmolLM2-135M-Instruct] - OpenAI[default]"
+    assert result.permutations[0]["llm"]["max_tokens"] == 48
