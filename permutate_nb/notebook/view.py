@@ -11,12 +11,15 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from ..core.compare import comparison_frame, format_ci, pairwise
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..core.results import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "summary_table", "SUMMARY_LABELS"]
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "summary_table",
+           "SUMMARY_LABELS"]
 
 MAX_DETAIL_ROWS = 200
 _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
@@ -71,12 +74,16 @@ def _bars(result: "JobResult") -> str:
     rows = []
     for name, s in result.summary_by("permutation_name").items():
         value = s["overall_accuracy"] or 0.0
+        low, high = s["overall_accuracy_ci"] or (value, value)
+        whisker = (f'<div style="position:absolute;top:6px;left:{low * 3.2:.1f}px;width:{(high - low) * 3.2:.1f}px;'
+                   'height:2px;background:#222"></div>')  # the 95% interval as a line across the bar
         rows.append(
             f'<tr><td style="padding:2px 8px;text-align:left">{html.escape(name)}</td>'
-            f'<td style="width:320px;padding:2px"><div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div></td>'
-            f'<td style="padding:2px 8px">{value:.1f}%</td></tr>'
+            f'<td style="width:320px;padding:2px"><div style="position:relative;height:14px">'
+            f'<div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div>{whisker}</div></td>'
+            f'<td style="padding:2px 8px">{format_ci(s["overall_accuracy"], s["overall_accuracy_ci"])}</td></tr>'
         )
-    return ('<div style="font-family:sans-serif"><b>Overall accuracy by permutation</b>'
+    return ('<div style="font-family:sans-serif"><b>Overall accuracy by permutation (line: 95% interval)</b>'
             f'<table style="border-collapse:collapse">{"".join(rows)}</table></div>')
 
 
@@ -128,36 +135,73 @@ def _details(result: "JobResult") -> str:
     return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
 
 
+_ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
+
+
 def summary_table(result: "JobResult") -> "pd.DataFrame":
-    """The per-permutation summary as shown: the model that ran, then the figures under people's labels."""
+    """The per-permutation summary as shown: the model that ran, then the figures under people's labels,
+    each accuracy with its 95% interval (``62.5% [30.6, 86.3]``)."""
     models = {p["name"]: f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]"
               for p in result.permutations}
-    df = result.summary_df[_SUMMARY_COLUMNS]
+    summary = result.summary_df
+    df = summary[_SUMMARY_COLUMNS].copy()
+    for key in _ACCURACIES:
+        df[key] = [format_ci(None if v != v else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
     df.insert(0, "model", [models.get(name, "") for name in df.index])
     return df.rename(columns=SUMMARY_LABELS)
 
 
 def _permutations(result: "JobResult") -> str:
-    formats = {SUMMARY_LABELS[c]: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
-    formats.update({SUMMARY_LABELS["average_response_time_sec"]: "{:.3f}", SUMMARY_LABELS["total_llm_api_cost"]: "{:.6f}"})
+    formats = {SUMMARY_LABELS["average_response_time_sec"]: "{:.3f}", SUMMARY_LABELS["total_llm_api_cost"]: "{:.6f}"}
     return summary_table(result).style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
 
 
 def _scroll(part: str) -> str:
     """Wide tables scroll sideways instead of being cut off at the output's right edge."""
-    return f'<div style="overflow-x:auto;max-width:100%">{part}</div>'
+    return f'<div style="overflow-x:auto;max-width:100%">{part}</div>' if part else ""
+
+
+def _comparison(result: "JobResult") -> str:
+    """All pairs of permutations, paired over the same runs, with Holm-adjusted p-values."""
+    comparisons = pairwise(result.details)
+    if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
+        return ""
+    frame = comparison_frame(comparisons)
+    styler = (frame.style.set_uuid("permutate-comparison").hide(axis="index").format({"p": "{:.4f}", "p (Holm)": "{:.4f}"})
+              .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
+    return styler.to_html()
+
+
+def flaky_frame(result: "JobResult") -> "pd.DataFrame":
+    """Cells (permutation x test case x language) where some but not all repeats passed."""
+    import pandas as pd
+
+    return pd.DataFrame(result.summary["flaky_cases"],
+                        columns=["permutation_name", "test_case_name", "language", "passes", "repeats"])
+
+
+def _flaky(result: "JobResult") -> str:
+    frame = flaky_frame(result)
+    if frame.empty:
+        return ""
+    return (frame.style.set_uuid("permutate-flaky").hide(axis="index")
+            .set_caption(f"Flaky cases: some but not all repeats pass ({len(frame)})").to_html())
 
 
 def render_html(result: "JobResult") -> str:
-    return "".join([_card(result), _scroll(_permutations(result)), _bars(result), _scroll(_heatmap(result)),
-                    _scroll(_details(result))])
+    return "".join([_card(result), _scroll(_permutations(result)), _bars(result), _scroll(_comparison(result)),
+                    _scroll(_flaky(result)), _scroll(_heatmap(result)), _scroll(_details(result))])
 
 
 def render_text(result: "JobResult") -> str:
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
-    return head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
+    text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
+    comparisons = pairwise(result.details)
+    if comparisons:
+        text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
+    return text
 
 
 class JobResultView:
