@@ -104,6 +104,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .core.engine import plan_job
+    from .core.expectations import expectation_warnings
 
     plan = plan_job(args.request, provider=args.provider, check_keys=False)
     r = plan.request
@@ -114,6 +115,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         f"  matrix: {len(r.permutations)} permutations x {len(r.test_cases)} test cases x "
         f"{len(plan.languages)} languages x {r.config.repeats} repeats = {plan.total_runs} runs"
     )
+    for line in expectation_warnings(plan):
+        print(f"  warning: {line}")
     return 0
 
 

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from .core.matching import describe_mismatches
+
 if TYPE_CHECKING:
     from .core.results import JobResult
 
@@ -160,6 +162,8 @@ def to_excel(result: "JobResult", path: str | Path) -> Path:
     first = next(iter(perms.values()), summary)
     _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
     rows = [d.to_dict() for d in result.details]
+    for row in rows:  # why step c failed, readable in a cell
+        row["parameter_mismatches"] = describe_mismatches(row["parameter_mismatches"]) or None
     columns = list(rows[0]) if rows else ["permutation_name"]
     _write_sheet(wb.create_sheet("Details"), columns, [[row[c] for c in columns] for row in rows])
     request_yaml = yaml.safe_dump(result.request, sort_keys=False, allow_unicode=True)

@@ -352,12 +352,13 @@ def _join(base: str, path: str) -> str:
 
 
 def _server_base(op: dict, item: dict, doc: dict, location: str) -> str:
-    """First server of the operation, else of the path item, else of the document."""
+    """First server of the operation, else of the path item, else of the document; without any,
+    the OpenAPI specification's default server ``/``, i.e. the document's own origin."""
     for holder in (op, item, doc):
         servers = holder.get("servers")
         if isinstance(servers, list) and servers and isinstance(servers[0], dict):
             return _server_url(servers[0], location)
-    return ""
+    return _server_url({"url": "/"}, location) if is_http_url(location) else ""
 
 
 def _server_url(server: dict, location: str) -> str:

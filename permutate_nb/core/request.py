@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import PermutateWarning, RequestError
 from .locations import resolve_location
+from .matching import matcher_problems
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"  # the embedded model's name when llm.model_path is not set
 TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector")
+ParameterMatching = Literal["lenient", "strict", "bfcl"]
 _WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
 
 
@@ -124,6 +126,15 @@ class TestCase(_Strict):
     expected_parameters: dict[str, Any] | None = None
     expected_response: str | None = None
     translations: dict[str, str] = Field(default_factory=dict)
+    parameter_matching: ParameterMatching | None = None  # overrides config.parameter_matching for this case
+
+    @field_validator("expected_parameters")
+    @classmethod
+    def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problems = [p for name, item in (value or {}).items() for p in matcher_problems(item, name)]
+        if problems:
+            raise ValueError("; ".join(problems[:3]))
+        return value
 
 
 class JobConfig(BaseModel):
@@ -143,6 +154,7 @@ class JobConfig(BaseModel):
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     execute_operations: bool = False  # call the chosen operation over HTTP; its answer is final_output
     translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
+    parameter_matching: ParameterMatching = "lenient"  # how step c compares values (README: scoring)
 
     @field_validator("auto_translate_to_languages", mode="before")
     @classmethod
@@ -158,6 +170,10 @@ class JobRequest(_Strict):
     plugin_groups: list[PluginGroup] = Field(min_length=1)
     permutations: list[Permutation] = Field(min_length=1)
     test_cases: list[TestCase] = Field(min_length=1)
+
+    def matching_mode(self, case: TestCase) -> str:
+        """The test case's ``parameter_matching``, else the job's."""
+        return case.parameter_matching or self.config.parameter_matching
 
     def group(self, name: str) -> PluginGroup:
         return next(g for g in self.plugin_groups if g.name == name)
@@ -196,6 +212,7 @@ def load_request(source: str | Path | dict[str, Any] | JobRequest, *, base_dir: 
     if not isinstance(data, dict):
         raise RequestError(f"{origin}: a request must be a mapping with name, plugin_groups, permutations and test_cases")
     data = normalise(data)
+    _infer_case_types(data, origin)
     try:
         request = JobRequest.model_validate(data)
     except ValidationError as exc:
@@ -254,6 +271,24 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _infer_case_types(data: dict[str, Any], origin: str) -> None:
+    """1.0.0 requests have no test case ``type``: api_signature_selector when the case gives
+    expected_parameters, else plugin_selector. One warning says so."""
+    cases = data.get("test_cases")
+    if not isinstance(cases, list):
+        return
+    untyped = sum(isinstance(c, dict) and "type" not in c for c in cases)
+    data["test_cases"] = [
+        {**c, "type": "api_signature_selector" if c.get("expected_parameters") else "plugin_selector"}
+        if isinstance(c, dict) and "type" not in c else c
+        for c in cases
+    ]
+    if untyped:
+        warnings.warn(f"{origin}: {untyped} test case(s) without type (the 1.0.0 format): inferred from "
+                      "expected_parameters (api_signature_selector) or their absence (plugin_selector)",
+                      PermutateWarning, stacklevel=3)
+
+
 def _unwrap(item: Any, wrapper: str) -> Any:
     if not isinstance(item, dict) or wrapper not in item:
         return item
@@ -291,7 +326,7 @@ def _format_validation(exc: ValidationError, origin: str, lines: LineIndex | Non
         elif kind == "literal_error" and loc and loc[-1] == "type":
             text = f"unknown test case type {err.get('input')!r}: use one of {', '.join(TEST_CASE_TYPES)}"
         else:
-            text = err["msg"]
+            text = err["msg"].removeprefix("Value error, ")
         messages.append(_with_line(text, loc, origin, lines))
     more = len(exc.errors()) - len(messages)
     if more > 0:

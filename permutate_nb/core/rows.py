@@ -50,6 +50,9 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         url=sel.url,
         method=sel.method,
         arguments=sel.arguments,
+        mode=request.matching_mode(case),
+        schema=sel.operation.parameters if sel.operation else None,
+        locations=sel.operation.locations if sel.operation else None,
     )
     return _row(
         request, spec, True, elapsed,
@@ -62,6 +65,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         plugin_operation=sel.url,
         plugin_parameters_mapped=sel.arguments,
         parameter_mapped_percentage=scores.parameter_percentage,
+        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if case.expected_parameters else None,
         total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens if sel.total_tokens is None else sel.total_tokens,
         llm_api_cost=sel.cost,
         plugin_method=sel.method,

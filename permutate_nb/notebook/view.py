@@ -12,6 +12,7 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from ..core.compare import comparison_frame, format_ci, pairwise
+from ..core.matching import describe_mismatches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +40,7 @@ _DETAIL_COLUMNS = [
     "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
     "is_plugin_detected", "is_plugin_operation_found", "is_plugin_parameter_mapped", "plugin_name",
     "plugin_method", "plugin_operation", "plugin_parameters_mapped", "parameter_mapped_percentage",
-    "response_time_sec", "total_llm_tokens_used", "llm_api_cost", "cached", "error",
+    "parameter_mismatches", "response_time_sec", "total_llm_tokens_used", "llm_api_cost", "cached", "error",
 ]
 
 
@@ -122,6 +123,8 @@ def _details(result: "JobResult") -> str:
     if df.empty:
         return "<p>No runs finished.</p>"
     shown = df[[c for c in _DETAIL_COLUMNS if c in df.columns]].head(MAX_DETAIL_ROWS)
+    if "parameter_mismatches" in shown.columns:  # why step c failed, in words
+        shown = shown.assign(parameter_mismatches=shown["parameter_mismatches"].map(describe_mismatches))
 
     def colour(row: "pd.Series") -> list[str]:
         fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
