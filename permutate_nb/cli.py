@@ -268,7 +268,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"wrote {process_csv(args.csv, args.output, models=args.models)}")
         return 0
     frame = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
-                      name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter())
+                      name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter(verdicts=False))
     return _finish_batch(frame, args.output, args.max_errors)
 
 
@@ -295,7 +295,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
                       template=args.template, model_settings=args.models, concurrency=args.concurrency,
-                      cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter())
+                      cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter(verdicts=False))
     return _finish_eval(result, args.output, args.max_errors)
 
 

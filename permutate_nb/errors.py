@@ -28,6 +28,7 @@ __all__ = [
     "ProviderError",
     "TransientProviderError",
     "PermutateWarning",
+    "PermutateNote",
 ]
 
 
@@ -86,6 +87,35 @@ class PermutateWarning(UserWarning):
     """Something was worked around (a snapshot used, a config key ignored); shown as one line."""
 
 
+class PermutateNote(PermutateWarning):
+    """Expected and harmless (a bundled snapshot used offline): shown quietly, once per process.
+
+    In a notebook it is a grey line in the cell's output, not the red stderr box real problems use.
+    """
+
+
+_NOTES_SHOWN: set[str] = set()
+
+
+def _show_note(text: str, file: object = None) -> None:
+    import html
+    import sys
+
+    if text in _NOTES_SHOWN:
+        return
+    _NOTES_SHOWN.add(text)
+    ipython = sys.modules.get("IPython")  # never imported here: only used when a kernel already runs
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        from IPython.display import display
+
+        display({"text/plain": f"permutate: note: {text}",
+                 "text/html": f'<div style="color:#777;font-size:0.85em">permutate: note: {html.escape(text)}</div>'},
+                raw=True)
+    else:
+        print(f"permutate: note: {text}", file=file or sys.stderr)
+
+
 def _install_one_line_warnings() -> None:
     """Show PermutateWarning as ``permutate: warning: ...`` (no file and line of our code); others as before."""
     import sys
@@ -96,7 +126,9 @@ def _install_one_line_warnings() -> None:
         return
 
     def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if issubclass(category, PermutateWarning):
+        if issubclass(category, PermutateNote):
+            _show_note(str(message), file)
+        elif issubclass(category, PermutateWarning):
             print(f"permutate: warning: {message}", file=file or sys.stderr)
         else:
             original(message, category, filename, lineno, file, line)

@@ -14,8 +14,11 @@ __all__ = ["TqdmReporter"]
 
 
 class TqdmReporter(Reporter):
-    def __init__(self, stream: Any = None) -> None:
+    """``verdicts=False`` (batches, evals: rows have no pass/fail) counts done / errored."""
+
+    def __init__(self, stream: Any = None, *, verdicts: bool = True) -> None:
         self._stream = stream or sys.stderr
+        self._verdicts = verdicts
         self._bar: Any = None
         self._passed = self._failed = self._errored = 0
 
@@ -36,9 +39,14 @@ class TqdmReporter(Reporter):
         if bar is not None:
             bar.update(1)
             if bar.n == bar.total or bar.n % 16 == 0:
-                bar.set_postfix(passed=self._passed, failed=self._failed, errored=self._errored, refresh=False)
+                bar.set_postfix(self._counts(), refresh=False)
+
+    def _counts(self) -> dict[str, int]:
+        if self._verdicts:
+            return {"passed": self._passed, "failed": self._failed, "errored": self._errored}
+        return {"done": self._passed + self._failed, "errored": self._errored}
 
     def job_finished(self, result: "JobResult") -> None:
         if self._bar is not None:
-            self._bar.set_postfix(passed=self._passed, failed=self._failed, errored=self._errored, refresh=False)
+            self._bar.set_postfix(self._counts(), refresh=False)
             self._bar.close()

@@ -23,7 +23,8 @@ from .fetch import default_url_map
 from .executor import run_pool, stored_job
 from .matrix import RunSpec, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
-from .request import JobRequest, LLMConfig, load_request
+from .provider_override import override_provider
+from .request import JobRequest, load_request
 from .results import JobResult, RunDetail
 from .rows import failed_row, scored_row
 from .selectors.base import ToolSelector
@@ -50,23 +51,6 @@ class JobPlan:
         return len(r.permutations) * len(r.test_cases) * len(self.languages) * r.config.repeats
 
 
-def _override_provider(request: JobRequest, provider: str) -> JobRequest:
-    """Every permutation's LLM (and the translator) replaced by ``provider`` (``local``: the embedded model)."""
-    if provider == "local":
-        llm = LLMConfig(provider="local")
-    else:
-        llm = None
-    perms = [
-        p.model_copy(update={"llm": llm or p.llm.model_copy(update={"provider": provider})})
-        for p in request.permutations
-    ]
-    update: dict[str, Any] = {"permutations": perms}
-    if request.config.translator is not None:  # the translator follows, so --provider local stays offline
-        translator = llm or request.config.translator.model_copy(update={"provider": provider})
-        update["config"] = request.config.model_copy(update={"translator": translator})
-    return request.model_copy(update=update)
-
-
 def plan_job(
     source: Any,
     *,
@@ -80,7 +64,7 @@ def plan_job(
     """
     request = load_request(source)
     if provider:
-        request = _override_provider(request, provider)
+        request = override_provider(request, provider)
     check_request(request, keys=check_keys)
     loader = loader or PluginLoader(default_url_map(request.config.url_map))
     plugins: dict[str, Plugin] = {}
@@ -183,8 +167,10 @@ async def _execute(
     resources = JobResources(request.config, use_cache=use_cache, concurrency=width, request=request)
     details: list[RunDetail | None] = []
     async with stored_job(job_store, job_id, writer, resources):
+        await resources.load_local_models(request, reporter)
         prompts, translation_errors = await build_prompts(
-            request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width
+            request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,
+            on_start=lambda todo: reporter.stage("translating", f"{todo} prompt" + "s" * (todo != 1)),
         )
         specs = expand_matrix(request, prompts)
         details = [done.get(spec.index) for spec in specs]

@@ -38,6 +38,9 @@ class RunOutcome:
 class Reporter:
     """Override what you need; every hook is a no-op by default."""
 
+    def stage(self, name: str, detail: str = "") -> None:
+        """What the job does before its runs: ``loading the model``, ``translating`` (``4 prompts``)."""
+
     def job_started(self, event: JobStarted) -> None: ...
 
     def run_started(self, index: int) -> None: ...

@@ -18,6 +18,7 @@ import httpx
 
 from ..errors import ConfigurationError, MissingExtraError
 from .cache import ResponseCache
+from .events import Reporter
 from .execute import OperationExecutor, auth_headers
 from .llm.base import ChatProvider
 from .llm.client import CallPath, LLMClient
@@ -285,6 +286,14 @@ class JobResources:
             auth = auth_headers(self.request) if self.request is not None else {}
             self._executor = OperationExecutor(self.http(), timeout=self.config.timeout_sec, auth=auth)
         return self._executor
+
+    async def load_local_models(self, request: JobRequest, reporter: Reporter) -> None:
+        """Load the embedded model before translation and runs, telling the reporter (a stage of its own)."""
+        models = {(llm.model_path, llm.model_name): llm for llm in (translator_llm(request), *(p.llm for p in request.permutations))
+                  if llm.provider == "local"}
+        for llm in models.values():
+            reporter.stage("loading the model", llm.model_name or "")
+            await self.client(llm).provider.load()  # type: ignore[attr-defined]
 
     def selector(self, perm: Permutation, toolset: ToolSet) -> ToolSelector:
         return SELECTORS[perm.tool_selector.provider].build(self, perm, toolset)

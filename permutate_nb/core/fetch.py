@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import httpx
 import yaml
 
-from permutate_nb.errors import PermutateWarning, PluginLoadError, RequestError
+from permutate_nb.errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
 
 from .locations import is_http_url, local_path
 from .paths import permutate_home
@@ -183,7 +183,7 @@ class Fetcher:
             reason = getattr(exc, "reason", None) or str(exc)
             if snapshot is not None and snapshot.is_file():
                 warnings.warn(
-                    f"could not fetch {location} ({reason}); using the bundled snapshot", PermutateWarning, stacklevel=2
+                    f"could not fetch {location} ({reason}); using the bundled snapshot", PermutateNote, stacklevel=2
                 )
                 _FELL_BACK.add(location)
                 return self._read_file(snapshot, location), location

@@ -27,11 +27,20 @@ from ..errors import JobRunningError, UnknownJobError
 from .group_writer import connect
 from .paths import permutate_home
 
-__all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC"]
+__all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
+           "created_in_this_process"]
 
 STATUSES = ("PENDING", "RUNNING", "SUCCESS", "ERROR", "PARTIAL_SUCCESS", "CANCELLED", "INTERRUPTED")
 HEARTBEAT_SEC = 5.0  # how often a running job refreshes its lease
 LEASE_EXPIRY_SEC = 30.0  # a lease not refreshed for this long is dead (the only test for another host)
+
+#: ids of the jobs this process created (a notebook lists its own kernel's jobs by default)
+_CREATED_HERE: set[str] = set()
+
+
+def created_in_this_process() -> frozenset[str]:
+    return frozenset(_CREATED_HERE)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, request TEXT NOT NULL,
@@ -197,6 +206,7 @@ class JobStore:
 
     def create_job(self, kind: str, name: str, request: dict[str, Any], planned_runs: int) -> str:
         job_id = uuid.uuid4().hex[:12]
+        _CREATED_HERE.add(job_id)
         now = utc_now()
         self._execute(
             "INSERT INTO jobs (id, kind, name, request, status, planned_runs, created_at, updated_at) "

@@ -48,8 +48,12 @@ async def build_prompts(
     translator: Callable[[], LLMClient],
     *,
     concurrency: int = 8,
+    on_start: Callable[[int], None] = lambda todo: None,
 ) -> tuple[dict[tuple[int, str], str | None], dict[tuple[int, str], str]]:
-    """Prompts per (test case, language), and the errors of translations that failed."""
+    """Prompts per (test case, language), and the errors of translations that failed.
+
+    ``on_start(n)`` is told how many prompts are to be translated, before the first one is.
+    """
     prompts: dict[tuple[int, str], str | None] = {}
     errors: dict[tuple[int, str], str] = {}
     todo: list[tuple[int, str]] = []
@@ -62,6 +66,7 @@ async def build_prompts(
                 prompts[(c, language)] = prompt
     if not todo:
         return prompts, errors
+    on_start(len(todo))
     client = translator()
     gate = asyncio.Semaphore(concurrency)
 

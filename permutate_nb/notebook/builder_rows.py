@@ -17,6 +17,7 @@ PROVIDERS = ["OpenAIChat", "local", "OpenAI"]
 SELECTORS = ["OpenAI", "Langchain", "Imprompt"]
 TYPES = ["plugin_selector", "api_signature_selector"]
 METHODS = ["get", "post", "put", "patch", "delete", "head", "options"]
+_ROW = {"flex_flow": "row wrap"}  # narrow notebooks (Notebook 7) wrap a row instead of cutting its end off
 _NARROW = w.Layout(width="130px")
 _MID = w.Layout(width="200px")
 _WIDE = w.Layout(width="340px")
@@ -38,26 +39,30 @@ class _Row:
         self.remove.on_click(lambda _: on_remove(self))
         self.box: w.Box = w.HBox()
 
+    def _row(self, *children: w.Widget) -> w.HBox:
+        return w.HBox([*children, self.remove], layout=w.Layout(**_ROW))
+
 
 class GroupRow(_Row):
-    def __init__(self, data: dict[str, Any], plugins: list[str], on_remove: Callable[[_Row], None]) -> None:
+    """``plugins``: location -> human name of every loaded plugin (the list shows names, holds locations)."""
+
+    def __init__(self, data: dict[str, Any], plugins: dict[str, str], on_remove: Callable[[_Row], None]) -> None:
         super().__init__({k: v for k, v in data.items() if k not in ("name", "plugins")}, on_remove)
         chosen = [p["manifest_url"] for p in data.get("plugins", [])]
         self.name = w.Text(data.get("name", ""), placeholder="group name", layout=_MID)
-        self.plugins = w.SelectMultiple(options=_merge(plugins, chosen), value=tuple(chosen), layout=_WIDE, rows=3)
-        self.box = w.HBox([self.name, self.plugins, self.remove])
+        self.plugins = w.SelectMultiple(rows=3, layout=_WIDE)
+        self.set_plugins(plugins, chosen)
+        self.box = self._row(self.name, self.plugins)
 
-    def set_plugins(self, plugins: list[str]) -> None:
-        chosen = self.plugins.value
-        self.plugins.options = _merge(plugins, list(chosen))
-        self.plugins.value = chosen
+    def set_plugins(self, plugins: dict[str, str], chosen: list[str] | None = None) -> None:
+        chosen = list(self.plugins.value) if chosen is None else chosen
+        names = {**plugins, **{c: c for c in chosen if c not in plugins}}
+        self.plugins.options = [(name, location) for location, name in names.items()]
+        self.plugins.value = tuple(chosen)
+        self.plugins.tooltip = "\n".join(f"{name}: {location}" for location, name in names.items())
 
     def value(self) -> dict[str, Any]:
         return {"name": self.name.value, "plugins": [{"manifest_url": p} for p in self.plugins.value], **self.extra}
-
-
-def _merge(options: list[str], chosen: list[str]) -> list[str]:
-    return options + [c for c in chosen if c not in options]
 
 
 class PermutationRow(_Row):
@@ -81,8 +86,8 @@ class PermutationRow(_Row):
         self.group = w.Dropdown(options=_options(groups, group), value=group, layout=_NARROW)
         self.temperature.observe(lambda _: setattr(self, "has_temperature", True), "value")
         self.max_tokens.observe(lambda _: setattr(self, "has_max_tokens", True), "value")
-        self.box = w.HBox([self.name, self.provider, self.model, self.temperature, self.max_tokens,
-                           self.selector, self.group, self.remove])
+        self.box = self._row(self.name, self.provider, self.model, self.temperature, self.max_tokens,
+                             self.selector, self.group)
 
     def set_groups(self, groups: list[str]) -> None:
         current = self.group.value
@@ -120,7 +125,7 @@ class TestCaseRow(_Row):
         self.parameters = w.Text("" if params is None else json.dumps(params, ensure_ascii=False),
                                  placeholder='{"q": "T shirt"}', layout=_MID)
         self.operation.observe(self._method_from_operation, "value")
-        self.box = w.HBox([self.name, self.type, self.prompt, self.operation, self.method, self.parameters, self.remove])
+        self.box = self._row(self.name, self.type, self.prompt, self.operation, self.method, self.parameters)
 
     def set_operations(self, operations: list[OperationChoice], current: tuple[str, str, str] | None = None) -> None:
         current = current if current is not None else self.operation.value

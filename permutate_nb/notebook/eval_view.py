@@ -49,4 +49,4 @@ def render_eval_html(result: "EvalResult") -> str:
         rows.append(f"<tr><td style='padding:2px 8px;text-align:left'>{html.escape(metric)}</td><td>{''.join(bars)}</td></tr>")
     chart = ("<div style='font-family:sans-serif'><b>Mean score by metric and model (95% CI)</b>"
              f"<table style='border-collapse:collapse'>{''.join(rows)}</table></div>")
-    return card + table + chart
+    return card + f"<div style='overflow-x:auto'>{table}</div>" + chart  # a wide table scrolls, never cut off

@@ -5,13 +5,13 @@
     ...the request in YAML, with {{ name }} filled from the notebook...
 
 Errors show as one or two lines (``--traceback`` shows the whole stack); they are real
-``error`` outputs, so nbval and nbclient see a failed cell.
+``error`` outputs, so nbval and nbclient see a failed cell. Line numbers count from the cell's
+first line (the ``%%permutate`` line), as the editor shows them.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import warnings
 from typing import Any, Callable
 
@@ -19,12 +19,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..core.engine import JobPlan, plan_job, run
-from ..core.events import Reporter
 from ..core.job_queries import jobs
 from ..core.matrix import expand_matrix
+from ..core.store import created_in_this_process
 from ..core.translate import untranslated_prompt
 from ..errors import PermutateError, PermutateWarning, RequestError
-from .progress import NotebookProgress, widgets_available
+from .progress import permutation_bars, with_progress
 
 __all__ = ["PermutateMagics", "load_ipython_extension", "fill_placeholders", "matrix_frame"]
 
@@ -93,16 +93,19 @@ class PermutateMagics(Magics):
     @argument("--provider", help="replace every permutation's LLM, e.g. 'local'")
     @argument("--dry-run", action="store_true", help="show the matrix (one row per run); call no model")
     @argument("--models", metavar="NAME_OR_FILE", help="batch: a dict in the notebook, or a YAML file, of model settings")
+    @argument("--all", action="store_true", help="jobs: every stored job, not only this kernel's")
     @argument("--traceback", action="store_true", help="show full tracebacks on errors")
     @line_cell_magic
     def permutate(self, line: str, cell: str | None = None) -> Any:
-        """Run a permutate request written in the cell (YAML); ``%permutate jobs`` lists past jobs."""
+        """Run a permutate request written in the cell (YAML); ``%permutate jobs`` lists this kernel's jobs."""
         args = parse_argstring(self.permutate, line)
         try:
             if cell is None:
                 if args.command == "jobs":
-                    return jobs()
-                raise RequestError("use %%permutate as a cell magic with a YAML request, or %permutate jobs")
+                    stored = jobs()
+                    return stored if args.all else stored[stored["id"].isin(created_in_this_process())].reset_index(drop=True)
+                raise RequestError("use %%permutate as a cell magic with a YAML request, or %permutate jobs [--all]")
+            cell = "\n" + cell  # the body starts on the cell's second line: errors name the editor's line
             if args.command == "batch":
                 return self._run_batch(args, cell)
             if args.command == "eval":
@@ -120,16 +123,14 @@ class PermutateMagics(Magics):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", PermutateWarning)
             plan = plan_job(body, provider=args.provider, check_keys=not args.dry_run)
-        for warning in caught:
-            print(f"permutate: warning: {warning.message}", file=sys.stderr)
+        for warning in caught:  # every cell run shows its warnings (notes: quietly, once per kernel)
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         if args.dry_run:
             return matrix_frame(plan)
         from ..export import write_result
 
-        per = plan.total_runs // max(len(plan.request.permutations), 1)
-        result = self._with_progress(
-            {p.name: per for p in plan.request.permutations},
-            f"permutate progress: {plan.request.name} ({plan.total_runs} runs)",
+        result = with_progress(
+            *permutation_bars(plan),
             lambda progress: run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
                                  cache=False if args.no_cache else None),
         )
@@ -146,8 +147,8 @@ class PermutateMagics(Magics):
             totals[row.model] = totals.get(row.model, 0) + 1
         from ..export import write_frame
 
-        frame = self._with_progress(totals, f"permutate batch: {len(plan.rows)} rows", lambda progress: blocking(
-            batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache)))
+        frame = with_progress(totals, f"permutate batch: {len(plan.rows)} rows", None, lambda progress: blocking(
+            batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache)), verdicts=False)
         return self._deliver(args, frame, lambda path: write_frame(frame, path))
 
     def _run_eval(self, args: Any, cell: str) -> Any:
@@ -171,27 +172,15 @@ class PermutateMagics(Magics):
         plan = plan_eval(dataset, models=spec.get("models") or spec.get("model") or [], judge_model=spec.get("judge_model"),
                          metrics=spec.get("metrics"), template=spec.get("template"), model_settings=settings,
                          name=spec.get("name"))
-        result = self._with_progress(
+        result = with_progress(
             {m: len(plan.dataset.cases) for m in plan.models},
             f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)",
+            None,
             lambda progress: blocking(evaluate_async(plan, reporter=progress, concurrency=args.concurrency or 8,
                                                      cache=not args.no_cache)),
+            verdicts=False,
         )
         return self._deliver(args, result, result.write)
-
-    @staticmethod
-    def _with_progress(totals: dict[str, int], title: str, start: Callable[[Reporter], Any]) -> Any:
-        """Run ``start(reporter)`` with bars per key of ``totals`` (tqdm outside a kernel), then close them."""
-        if not widgets_available():  # a terminal IPython: a tqdm bar on stderr
-            from ..tqdm_reporter import TqdmReporter
-
-            return start(TqdmReporter())
-        progress = NotebookProgress(totals)
-        progress.show(title)
-        try:
-            return start(progress)
-        finally:
-            progress.close()
 
     def _deliver(self, args: Any, result: Any, write: Callable[[Any], Any]) -> Any:
         """``--export PATH`` and ``--out NAME``, then the result itself (so ``_`` works)."""

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from ..core.results import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped"]
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped", "summary_table",
+           "SUMMARY_LABELS"]
 
 MAX_DETAIL_ROWS = 200
 _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
@@ -31,6 +32,11 @@ _CARD_FIGURES = [
     ("total_llm_tokens_used", "tokens", False), ("total_llm_api_cost", "cost $", False),
     ("total_run_time", "wall time s", False),
 ]
+#: the summary table's column headings, for people (the DataFrames keep the raw field names)
+SUMMARY_LABELS = {key: label for key, label, _ in _CARD_FIGURES} | {
+    "model": "model", "average_response_time_sec": "mean response s", "total_llm_api_cost": "cost $"}
+_SUMMARY_COLUMNS = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
+                    "accuracy_step_c", "average_response_time_sec", "total_llm_tokens_used", "total_llm_api_cost"]
 _DETAIL_COLUMNS = [
     "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
     "is_plugin_detected", "is_plugin_operation_found", "is_plugin_parameter_mapped", "plugin_name",
@@ -143,14 +149,28 @@ def _details(result: "JobResult") -> str:
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
 
 
-def _permutations(result: "JobResult") -> str:
+def summary_table(result: "JobResult") -> "pd.DataFrame":
+    """The per-permutation summary as shown: the model that ran, then the figures under people's labels,
+    each accuracy with its 95% interval (``62.5% [30.6, 86.3]``)."""
+    models = {p["name"]: f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]"
+              for p in result.permutations}
     summary = result.summary_df
-    df = summary[["total_test_cases", "failed_cases", *_ACCURACIES, "average_response_time_sec",
-                  "total_llm_tokens_used", "total_llm_api_cost"]].copy()
-    for key in _ACCURACIES:  # each accuracy with its 95% interval: 62.5% [30.6, 86.3]
+    df = summary[_SUMMARY_COLUMNS].copy()
+    for key in _ACCURACIES:
         df[key] = [format_ci(None if v != v else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
-    formats = {"average_response_time_sec": "{:.3f}", "total_llm_api_cost": "{:.6f}"}
-    return escaped(df.style.set_uuid("permutate-permutations")).format(formats, na_rep="–", escape="html").to_html()
+    df.insert(0, "model", [models.get(name, "") for name in df.index])
+    return df.rename(columns=SUMMARY_LABELS)
+
+
+def _permutations(result: "JobResult") -> str:
+    formats = {SUMMARY_LABELS["average_response_time_sec"]: "{:.3f}", SUMMARY_LABELS["total_llm_api_cost"]: "{:.6f}"}
+    styler = escaped(summary_table(result).style.set_uuid("permutate-permutations"))
+    return styler.format(formats, na_rep="–", escape="html").to_html()
+
+
+def _scroll(part: str) -> str:
+    """Wide tables scroll sideways instead of being cut off at the output's right edge."""
+    return f'<div style="overflow-x:auto;max-width:100%">{part}</div>' if part else ""
 
 
 def _comparison(result: "JobResult") -> str:
@@ -182,17 +202,15 @@ def _flaky(result: "JobResult") -> str:
 
 
 def render_html(result: "JobResult") -> str:
-    return "".join([_card(result), _permutations(result), _bars(result), _comparison(result), _flaky(result),
-                    _heatmap(result), _details(result)])
+    return "".join([_card(result), _scroll(_permutations(result)), _bars(result), _scroll(_comparison(result)),
+                    _scroll(_flaky(result)), _scroll(_heatmap(result)), _scroll(_details(result))])
 
 
 def render_text(result: "JobResult") -> str:
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
-    columns = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
-               "accuracy_step_c", "total_llm_tokens_used", "total_llm_api_cost"]
-    text = head + "\n" + result.summary_df[columns].to_string()
+    text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
     comparisons = pairwise(result.details)
     if comparisons:
         text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)

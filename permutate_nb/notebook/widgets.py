@@ -3,25 +3,26 @@
 Plugins are loaded as they are entered (so their operations can be picked as a test
 case's expectation), and Validate / Run / Copy as YAML act on what the form holds.
 Everything is reachable from code (``builder.request``, ``RequestBuilder.from_request``,
-``builder.validate_button.click()``), which is how the tests drive it headless.
+``builder.validate_button.click()``), which is how the tests drive it headless. The Run
+button shows progress and the result below the form; ``builder.run()`` called in a cell
+shows them under that cell.
 """
 
 from __future__ import annotations
 
 import html
-
 from typing import Any, Callable
 
 import ipywidgets as w
 import yaml
 
-from ..core.engine import plan_job, run
+from ..core.engine import JobPlan, plan_job, run
 from ..core.fetch import default_url_map
 from ..core.plugins import Plugin, PluginLoader
 from ..core.request import load_request, normalise
 from ..errors import PermutateError
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
-from .progress import NotebookProgress
+from .progress import NotebookProgress, outcome_word, permutation_bars, with_progress
 
 __all__ = ["RequestBuilder"]
 
@@ -70,11 +71,14 @@ class RequestBuilder:
             self._add_case(case)
         self.validate_button = w.Button(description="Validate", icon="check")
         self.run_button = w.Button(description="Run", icon="play", button_style="primary")
+        self.run_provider = w.Dropdown(options=[("models as written", ""), ("the local model", "local")], value="",
+                                       description="run on", tooltip="--provider local: the embedded model behind "
+                                       "every permutation", layout=w.Layout(width="260px"))
         self.yaml_button = w.Button(description="Copy as YAML", icon="copy")
         self.output = w.Output()
         self.last_result: Any = None
         self.validate_button.on_click(lambda _: self._guard(self.validate))
-        self.run_button.on_click(lambda _: self._guard(self.run))
+        self.run_button.on_click(lambda _: self._guard(self._run_in_form))
         self.yaml_button.on_click(lambda _: self._guard(self._show_yaml))
         self._refresh_plugins()
         self.widget = w.VBox([
@@ -86,7 +90,8 @@ class RequestBuilder:
             _section("Test cases", self._case_box, self._button("Add test case", lambda: self._add_case({})),
                      "name · type · prompt · expected operation · method · expected parameters (JSON)"),
             w.HBox([w.HTML("<b>Languages</b>&nbsp;"), self.languages]),
-            w.HBox([self.validate_button, self.run_button, self.yaml_button]),
+            w.HBox([self.validate_button, self.run_button, self.run_provider, self.yaml_button],
+                   layout=w.Layout(flex_flow="row wrap")),
             self.output,
         ])
 
@@ -114,7 +119,7 @@ class RequestBuilder:
     def _add_group(self, data: dict[str, Any]) -> GroupRow:
         if not data:
             data = {"name": f"group{len(self.groups) + 1}", "plugins": [{"manifest_url": p} for p in self.plugins]}
-        row = GroupRow(data, list(self.plugins), self._remove)
+        row = GroupRow(data, self._plugin_names(), self._remove)
         row.name.observe(lambda _: self._refresh_groups(), "value")
         self.groups.append(row)
         self._sync_rows()
@@ -184,16 +189,21 @@ class RequestBuilder:
             for op in plugin.operations
         ]
 
+    def _plugin_names(self) -> dict[str, str]:
+        return {location: plugin.name for location, plugin in self.plugins.items()}
+
     def _refresh_plugins(self) -> None:
         items = "".join(
-            f"<li><b>{html.escape(p.name)}</b> <code>{html.escape(loc)}</code><ul>"
-            + "".join(f"<li>{html.escape(f'{op.method} {op.url} — {op.summary}')}</li>" for op in p.operations[:20])
+            f"<li><b title='{html.escape(loc, quote=True)}'>{html.escape(p.name)}</b> "
+            f"<span style='color:#666'>({len(p.operations)} operations; hover for the URL)</span><ul>"
+            + "".join(f"<li>{html.escape(op.method)} {html.escape(op.url)} — {html.escape(op.summary or '')}</li>"
+                      for op in p.operations[:20])
             + "</ul></li>"
             for loc, p in self.plugins.items()
         )
         self.plugin_list.value = f"<ul>{items}</ul>" if items else "<i>no plugins yet</i>"
         for group in self.groups:
-            group.set_plugins(list(self.plugins))
+            group.set_plugins(self._plugin_names())
         choices = self._operation_choices()
         for case in self.test_cases:
             case.set_operations(choices)
@@ -232,20 +242,35 @@ class RequestBuilder:
         )
         return plan
 
+    def _plan(self, provider: str | None) -> JobPlan:
+        return plan_job(self.request, provider=provider or None)
+
     def run(self, **kwargs: Any) -> Any:
-        """Run the request with progress bars; the result is shown below the form and kept in ``last_result``."""
-        plan = plan_job(self.request, provider=kwargs.pop("provider", None))
-        per = plan.total_runs // max(len(plan.request.permutations), 1)
-        progress = NotebookProgress({p.name: per for p in plan.request.permutations})
+        """Run the request; progress shows under the calling cell and the result is returned (and kept in ``last_result``).
+
+        ``provider="local"`` puts the embedded model behind every permutation.
+        """
+        plan = self._plan(kwargs.pop("provider", None))
+        self.last_result = with_progress(*permutation_bars(plan),
+                                         lambda progress: run(plan.request, plan=plan, reporter=progress, **kwargs))
+        return self.last_result
+
+    def _run_in_form(self) -> Any:
+        """The Run button: progress, then the result, below the form (on the model chosen beside the button)."""
+        plan = self._plan(self.run_provider.value)
+        totals, _, labels = permutation_bars(plan)
+        progress = NotebookProgress(totals, labels=labels)
         # Outputs are set on the Output widget's state, not printed inside it: printed text would
         # also reach the cell's own outputs where no frontend reroutes it (nbval, nbclient).
         self.output.outputs = ()
         self.output.append_display_data(progress.box)
+        outcome = "stopped"
         try:
-            self.last_result = run(plan.request, plan=plan, reporter=progress, **kwargs)
+            self.last_result = run(plan.request, plan=plan, reporter=progress)
+            outcome = outcome_word(self.last_result)
         finally:
-            progress.close()
-        self.output.outputs = ()
+            progress.close(outcome)
+            self.output.outputs = ()  # the closed bars go, whatever happened
         self.output.append_display_data(self.last_result)
         return self.last_result
 
@@ -256,6 +281,21 @@ class RequestBuilder:
     def _show_yaml(self) -> None:
         self.output.outputs = ()
         self.output.append_display_data(w.Textarea(self.yaml, layout=w.Layout(width="100%", height="300px")))
+        self.output.append_stdout("builder.to_cell() in a cell puts this request in a new %%permutate cell below it\n")
+
+    @property
+    def cell(self) -> str:
+        """The request as a ``%%permutate`` cell."""
+        return "%%permutate --out result\n" + self.yaml
+
+    def to_cell(self) -> None:
+        """Put the request in a new ``%%permutate`` cell below the current one (IPython's ``set_next_input``)."""
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            raise PermutateError("to_cell() needs IPython (a notebook); use builder.cell for the text")
+        shell.set_next_input(self.cell, replace=False)
 
     def _guard(self, action: Callable[[], Any]) -> None:
         try:

@@ -16,7 +16,7 @@ import pytest
 
 from permutate_nb.core import fetch
 from permutate_nb.core.fetch import Fetcher, UrlMap, default_url_map, parse_document
-from permutate_nb.errors import PermutateWarning, PluginLoadError
+from permutate_nb.errors import PermutateNote, PermutateWarning, PluginLoadError
 
 SPEC = '{"openapi": "3.0.1", "info": {"title": "T", "version": "1"}, "paths": {}}'
 
@@ -204,7 +204,7 @@ def test_bundled_snapshot_when_fetch_fails(tmp_path: Path, monkeypatch: pytest.M
         warnings.simplefilter("always")
         assert _fetcher(tmp_path).fetch_text(url) == (SPEC, url)
     assert len(caught) == 1
-    assert caught[0].category is PermutateWarning
+    assert caught[0].category is PermutateNote  # expected offline: a quiet note, once
     message = str(caught[0].message)
     assert message.startswith(f"could not fetch {url} (") and message.endswith("); using the bundled snapshot")
     assert "\n" not in message

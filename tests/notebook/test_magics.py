@@ -111,3 +111,50 @@ def test_dry_run_needs_no_api_key(shell: Any, monkeypatch: pytest.MonkeyPatch) -
     assert len(frame) == 2
     res = shell.run_cell("%%permutate\n" + _cell(""))
     assert isinstance(res.error_in_exec, pn.ConfigurationError)
+
+
+def test_error_lines_count_from_the_magic_line(shell: Any) -> None:
+    cell = "%%permutate\nname: x\nplugin_groups: []\npermutations: []\ntest_cases: []\nbogus: 1\n"
+    text = "\n".join(shell.run_cell(cell).error_in_exec._render_traceback_())
+    assert "line 3: plugin_groups" in text and "line 6: bogus: unknown field" in text  # as the editor numbers them
+    res = shell.run_cell("%%permutate\nname: {{ nowhere }}\n")
+    assert "cell line 2: {{ nowhere }}" in res.error_in_exec._render_traceback_()[0]
+
+
+def test_summary_table_labels_and_scrolls(shell: Any, scripted: Any) -> None:
+    from permutate_nb.notebook.view import summary_table
+
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})
+    shell.user_ns["model"] = "gpt-4o-mini"
+    result = shell.run_cell("%%permutate --no-cache\n" + _cell(scripted.base_url)).result
+    table = summary_table(result)
+    assert list(table.columns[:5]) == ["model", "runs", "failed runs", "overall", "step a: plugin"]
+    assert table.loc["p1", "model"] == "OpenAIChat[gpt-4o-mini]"
+    assert "accuracy_step_a" in result.summary_df.columns  # the DataFrame keeps the raw names
+    html = result._repr_mimebundle_()["text/html"]
+    assert "step b: operation" in html and ">accuracy_step_b<" not in html
+    assert html.count('<div style="overflow-x:auto;max-width:100%">') == 3  # summary, heatmap, detail rows
+
+
+def test_bars_name_the_model_that_runs() -> None:
+    from permutate_nb.notebook.progress import permutation_bars
+
+    from ..helpers import klarna_request
+
+    totals, title, labels = permutation_bars(pn.validate(klarna_request(), provider="local"))
+    assert totals == {"p1": 2} and title == "permutate progress: klarna_test (2 runs)"
+    assert labels == {"p1": "p1 · local[SmolLM2-135M-Instruct]"}
+
+
+def test_accuracy_legend_covers_no_bar(shell: Any, scripted: Any) -> None:
+    from permutate_nb.notebook.plots import plot_accuracy
+
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})  # every bar at 100%: the old legend sat on them
+    shell.user_ns["model"] = "gpt-4o-mini"
+    result = shell.run_cell("%%permutate --no-cache\n" + _cell(scripted.base_url)).result
+    fig = plot_accuracy(result)
+    fig.canvas.draw()
+    (ax,) = fig.axes
+    legend = ax.get_legend().get_window_extent()
+    bars = [patch.get_window_extent() for patch in ax.patches]
+    assert bars and not any(legend.overlaps(bar) for bar in bars)

@@ -79,3 +79,38 @@ def test_bad_manifest_is_reported_in_the_form(tmp_path: Any) -> None:
     builder = pn.RequestBuilder()
     assert builder.add_plugin(str(tmp_path / "missing.json")) is None
     assert "missing.json" in builder.plugin_message.value and builder.plugins == {}
+
+
+def test_plugins_show_their_names_with_the_url_on_hover() -> None:
+    builder = pn.RequestBuilder()
+    builder.add_plugin(str(KLARNA))
+    builder.add_plugin(str(WEB_SEARCH))
+    assert f"<b title='{KLARNA}'>Klarna Shopping</b>" in builder.plugin_list.value
+    group = builder.add_group()
+    assert group.plugins._options_labels == ("Klarna Shopping", "Imprompt Web Search")  # shown; the values are the URLs
+    assert group.plugins.value == (str(KLARNA), str(WEB_SEARCH))
+    assert f"Klarna Shopping: {KLARNA}" in group.plugins.tooltip
+    assert builder.request["plugin_groups"][0]["plugins"] == [{"manifest_url": str(KLARNA)}, {"manifest_url": str(WEB_SEARCH)}]
+
+
+def test_rows_wrap_instead_of_cutting_off_the_delete_button(scripted: Any) -> None:
+    builder = _built(scripted.base_url)
+    for row in (builder.groups[0], builder.permutations[0], builder.test_cases[0]):
+        assert row.box.layout.flex_flow == "row wrap" and row.box.children[-1] is row.remove
+
+
+def test_run_button_can_choose_the_local_model(scripted: Any) -> None:
+    builder = _built(scripted.base_url)
+    builder.run_provider.value = "local"
+    builder.run_button.click()
+    assert scripted.requests == []
+    assert builder.last_result.details[0].permutation_summary == "local[SmolLM2-135M-Instruct] - OpenAI[default]"
+    assert builder.output.outputs[-1]["data"]["text/plain"].startswith(builder.last_result.job_name)
+
+
+def test_copy_as_yaml_offers_a_permutate_cell(scripted: Any) -> None:
+    builder = _built(scripted.base_url)
+    builder.yaml_button.click()
+    assert builder.cell.startswith("%%permutate --out result\nversion: ")
+    assert pn.load_request(builder.cell.split("\n", 1)[1]) == pn.load_request(builder.request)
+    assert "builder.to_cell()" in builder.output.outputs[-1]["text"]

@@ -203,5 +203,9 @@ class LocalProvider:
     async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
         return await asyncio.to_thread(self._complete, request)
 
+    async def load(self) -> None:
+        """Load the model now (once per process), so progress can name the stage."""
+        await asyncio.to_thread(_load, self.path, self._n_ctx)
+
     async def aclose(self) -> None:
         return None

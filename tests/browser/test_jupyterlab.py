@@ -1,0 +1,217 @@
+"""Notebook 01 in a real browser: JupyterLab on 127.0.0.1, driven by headless Chromium.
+
+Widgets that break in a browser pass every kernel-level test, so this one reads the page: the
+progress widget rendered and ended as its static line, the result view rendered, no "Error
+displaying widget", no traceback; then the notebook is saved and reopened, and no dead widget
+shows. It needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and
+selenium; in CI (``CI=true``) their absence fails the test. A failing run leaves screenshots
+and the page's HTML in ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1400,1000"]
+RUN_TIMEOUT = 300  # seconds for Run All: the embedded model on a cold response cache, on 2 busy cores
+
+
+_LAB_SETTINGS = [
+    ("notebook-extension", "tracker", {"windowingMode": "none"}),  # every cell in the DOM, on screen or not
+    ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
+]
+
+
+def _require_browser() -> None:
+    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
+    if missing:
+        message = f"{' and '.join(missing)} not found: apt-get install chromium chromium-driver (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """JupyterLab on 127.0.0.1 serving a copy of notebook 01 (outputs cleared), with a private config."""
+    _require_browser()
+    work = tmp_path / "lab"
+    work.mkdir()
+    notebook = json.loads((ROOT / "notebooks" / "01_quickstart.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    notebook["metadata"].pop("widgets", None)
+    (work / "01_quickstart.ipynb").write_text(json.dumps(notebook))
+    settings = tmp_path / "lab_settings" / "@jupyterlab"
+    for extension, plugin, values in _LAB_SETTINGS:
+        (settings / extension).mkdir(parents=True, exist_ok=True)
+        (settings / extension / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab_settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab_workspaces"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter_runtime"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    log = (tmp_path / "jupyterlab.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--ServerApp.open_browser=False",
+         "--allow-root",  # CI runs as root
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.extension_manager=readonly"],  # nothing asks PyPI
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/api/status", params={"token": token}, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return server.poll() is not None  # it died: stop waiting, the assertion below says so
+
+    try:
+        _wait("JupyterLab to start", up, 90)
+        assert server.poll() is None, (tmp_path / "jupyterlab.log").read_text()[-2000:]
+        yield {"url": f"{base}/lab/tree/01_quickstart.ipynb?token={token}", "path": work / "01_quickstart.ipynb"}
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Headless Chromium through Debian's chromedriver (nothing is downloaded); screenshots on failure."""
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for a browser online
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.shots = []  # type: ignore[attr-defined]
+    yield driver
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}.png"))
+        (ARTIFACTS / f"{request.node.name}.html").write_text(driver.page_source)
+    driver.quit()
+
+
+def _text(driver: Any) -> str:
+    return driver.execute_script("return document.body.innerText")
+
+
+def _click_menu(driver: Any, menu: str, item: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    top = _wait(f"the {menu} menu", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")
+                                             if e.text == menu], 30)
+    top[0].click()
+    entry = _wait(f"{menu} > {item}", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")
+                                               if e.text == item], 10)
+    entry[0].click()
+
+
+def _kernel_idle(driver: Any) -> bool:
+    """The status bar's kernel item: ``Python 3 (ipykernel) | Idle`` once a kernel is up."""
+    from selenium.webdriver.common.by import By
+
+    items = driver.find_elements(By.CSS_SELECTOR, ".jp-StatusBar-TextItem[title^='Change kernel']")
+    return any(e.text.endswith("| Idle") and not e.text.startswith("No Kernel") for e in items)
+
+
+def _prompts(driver: Any) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputArea-prompt")]
+
+
+def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    started = time.monotonic()
+    browser.get(lab["url"])
+    _wait("the notebook's kernel", lambda: _kernel_idle(browser), 120)
+    _click_menu(browser, "Run", "Run All Cells")
+
+    seen_bar = []
+
+    def finished() -> bool:
+        if browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-progress .progress, "
+                                                  ".jp-OutputArea-output .widget-hprogress"):
+            seen_bar.append(True)
+        prompts = _prompts(browser)
+        return bool(prompts) and all(p.strip() not in ("[ ]:", "[*]:", "[ ]") and "*" not in p for p in prompts)
+
+    _wait("Run All to finish", finished, RUN_TIMEOUT, every=0.2)
+    page = _text(browser)
+    assert seen_bar, "the progress widget never rendered"
+    end_lines = browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
+    assert len(end_lines) == 1 and "4/4" in end_lines[0].text and end_lines[0].text.count(" · done") == 2
+    assert browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details, #T_permutate-permutations")  # the view
+    assert "Overall accuracy by permutation" in page
+    assert "Error displaying widget" not in page
+    assert "Traceback" not in page and "most recent call last" not in page
+    errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert [e.text.splitlines()[0] for e in errors] == [
+        "RequestError: request, line 7: test_cases[0].type: unknown test case type 'plugin_chooser': "
+        "use one of plugin_selector, api_signature_selector"]
+    assert "('SUCCESS', 8)" in page  # Run All went past the deliberately failing cell
+
+    _click_menu(browser, "File", "Save Notebook")
+    _wait("the notebook saved with its outputs",
+          lambda: "permutate-progress-end" in lab["path"].read_text(), 30)
+    saved = lab["path"].read_text()
+    assert "application/vnd.jupyter.widget-view+json" not in saved  # nothing that could be a dead widget
+    browser.refresh()
+    _wait("the reopened notebook's outputs", lambda: browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
+          and browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details"), 120)
+    _wait("the kernel after reopening", lambda: _kernel_idle(browser), 60)
+    assert "Error displaying widget" not in _text(browser)
+    print(f"browser test: {time.monotonic() - started:.1f} s from opening the notebook to the reopened check")
+
