@@ -44,7 +44,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="permutate_nb", version=__version__, description=_DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(Gate, api_key=settings.api_key, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(Gate, api_key=settings.api_key, max_body_mb=settings.max_body_mb)
 
     @app.get("/health", tags=["server"], summary="Liveness; needs no key")
     async def health(request: Request) -> Any:

@@ -40,10 +40,11 @@ async def _answer(send: Send, status: int, message: str, headers: list[tuple[byt
 
 
 class Gate:
-    def __init__(self, app: Any, *, api_key: str | None, max_body_bytes: int) -> None:
+    def __init__(self, app: Any, *, api_key: str | None, max_body_mb: float) -> None:
         self.app = app
         self.key = api_key.encode() if api_key else None
-        self.max_body = max_body_bytes
+        self.max_body_mb = max_body_mb
+        self.max_body = int(max_body_mb * 1024 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +61,7 @@ class Gate:
         await self.app(scope, self._counting(receive), send)
 
     def _too_large(self) -> str:
-        return f"the request body is larger than this server's limit of {self.max_body / 1048576:g} MB (--max-body-mb)"
+        return f"the request body is larger than this server's limit of {self.max_body_mb:g} MB (--max-body-mb)"
 
     def _counting(self, receive: Receive) -> Receive:
         seen = 0

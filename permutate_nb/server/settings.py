@@ -59,7 +59,3 @@ class ServerSettings:
             raise ConfigurationError(
                 f"refusing to listen on {host} without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1")
         return settings
-
-    @property
-    def max_body_bytes(self) -> int:
-        return int(self.max_body_mb * 1024 * 1024)
