@@ -19,17 +19,13 @@ from fastapi.responses import JSONResponse
 from ..errors import ConfigurationError, PermutateError, PluginLoadError, UnknownJobError
 from .guard import FieldError
 
-__all__ = ["install_error_handlers", "error_detail", "BodyTooLarge", "not_found"]
+__all__ = ["install_error_handlers", "error_detail", "not_found"]
 
 log = logging.getLogger("permutate.server")
 _ORIGIN = re.compile(r"^(?:request|[^:\n]+\.(?:ya?ml|json))(?:, line \d+)?: ")
 _PATH = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*): (.+)$", re.S)
 _ROW = re.compile(r"^(row|case) (\d+)\b")
 _PART = re.compile(r"\[(\d+)\]|\.?([A-Za-z_][\w-]*)")
-
-
-class BodyTooLarge(Exception):
-    """The request body passed the server's limit (``--max-body-mb``)."""
 
 
 def not_found(message: str) -> JSONResponse:
@@ -82,10 +78,6 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "value_error")}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=413)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

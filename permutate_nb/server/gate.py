@@ -3,7 +3,7 @@
 With a key configured every path but ``/health`` needs it, in ``Integrations-API-Key`` (the
 batch document's header), ``x-api-key`` or ``Authorization: Bearer``; it is compared in
 constant time. A body over the limit is refused with 413, by its ``Content-Length`` or, for
-chunked bodies, as soon as the bytes read pass the limit.
+chunked bodies, as soon as the bytes read pass it (such a body is read here, then handed on).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hmac
 import json
 from typing import Any, Awaitable, Callable
 
-from .errors import BodyTooLarge
 
 __all__ = ["Gate"]
 
@@ -56,23 +55,42 @@ class Gate:
                 return await _answer(send, 401, "missing or wrong API key: send it in Integrations-API-Key, "
                                                 "x-api-key or Authorization: Bearer", [(b"www-authenticate", b"Bearer")])
         length = next((v for k, v in headers if k == b"content-length"), None)
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_body:
+                return await _answer(send, 413, self._too_large())
+            return await self.app(scope, receive, send)
+        body = await self._read_chunked(receive)
+        if body is None:
             return await _answer(send, 413, self._too_large())
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, _replay(body, receive), send)
 
     def _too_large(self) -> str:
         return f"the request body is larger than this server's limit of {self.max_body_mb:g} MB (--max-body-mb)"
 
-    def _counting(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def counted() -> dict[str, Any]:
-            nonlocal seen
+    async def _read_chunked(self, receive: Receive) -> bytes | None:
+        """A body without Content-Length, read up to the limit; None past it."""
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise BodyTooLarge(self._too_large())
-            return message
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
-        return counted
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()  # after the body: wait for the disconnect, as the server would
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
