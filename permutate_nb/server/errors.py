@@ -41,20 +41,23 @@ def _kind(exc: PermutateError) -> str:
 
 
 def _loc(line: str, row_loc: tuple[str, ...]) -> list[str | int]:
-    """The body path a CLI message line names: a field path, or ``row N`` / ``case N`` (1-based)."""
+    """The body path a CLI message line names: a field path, or ``row N`` / ``case N`` (1-based).
+
+    ``row_loc`` is where a route's rows live: ``"#"`` in it stands for the row's 0-based index, and
+    a message that names no row or field points at its part without the index (or at the body).
+    """
     text = _ORIGIN.sub("", line, count=1)
     row = _ROW.match(text)
-    if row:
-        index = int(row.group(2)) - 1  # "#" in row_loc stands for the row's 0-based index
-        return ["body", *[index if part == "#" else part for part in row_loc]]
-    path = _PATH.match(text)
-    if path and path.group(1) != "request":
-        return ["body", *[int(i) if i else name for i, name in _PART.findall(path.group(1))]]
-    return ["body"]
+    index = int(row.group(2)) - 1 if row else None
+    if index is None and not row_loc:
+        path = _PATH.match(text)
+        if path and path.group(1) != "request":
+            return ["body", *[int(i) if i else name for i, name in _PART.findall(path.group(1))]]
+    return ["body", *[index if part == "#" else part for part in row_loc if part != "#" or index is not None]]
 
 
 def error_detail(exc: PermutateError, row_loc: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """One entry per line of the message, each with the field path it names."""
+    """One entry per line of the message, each with the field path it names (see ``_loc``)."""
     kind = _kind(exc)
     if isinstance(exc, FieldError):
         return [{"loc": ["body", *exc.loc], "msg": str(exc), "type": kind}]
