@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
 from ..core.events import JobStarted, Reporter
@@ -23,6 +24,7 @@ __all__ = ["LiveProgress", "JobManager", "FINISHED"]
 
 log = logging.getLogger("permutate.server")
 FINISHED = ("SUCCESS", "PARTIAL_SUCCESS", "ERROR")
+_KEEP_FINAL = 1000  # ended jobs whose final progress counts are kept in memory
 _SUMMARY_EVERY = 0.5  # seconds: a poll recomputes "summary so far" at most this often
 
 
@@ -82,6 +84,7 @@ class JobManager:
         self.store, self.registry = store, registry
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.progress: dict[str, LiveProgress] = {}
+        self.final_progress: OrderedDict[str, dict[str, Any]] = OrderedDict()  # the last counts of ended jobs
         self._stopping = False
 
     def launch(self, job_id: str, kind: str, start: Starter, *, new: bool = True) -> asyncio.Task[Any]:
@@ -119,7 +122,11 @@ class JobManager:
 
     def _finished(self, job_id: str, task: asyncio.Task[Any]) -> None:
         self.tasks.pop(job_id, None)
-        self.progress.pop(job_id, None)
+        progress = self.progress.pop(job_id, None)
+        if progress is not None and progress.total:  # a client polling slowly still sees the last runs counted
+            self.final_progress[job_id] = progress.to_dict()
+            while len(self.final_progress) > _KEEP_FINAL:
+                self.final_progress.popitem(last=False)
         if not task.cancelled():
             task.exception()  # retrieved here: a job nobody waits for must not warn at exit
 

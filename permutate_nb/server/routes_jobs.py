@@ -80,7 +80,7 @@ async def job_status(request: Request, job_id: str) -> Response:
         progress, summary = live.to_dict(), live.summary()
         done, total = progress["done"], progress["total"]
     else:
-        progress, summary = None, (job["data"] or {}).get("summary")
+        progress, summary = ctx.manager.final_progress.get(job_id), (job["data"] or {}).get("summary")
         done, total = job["finished_runs"], job["planned_runs"]
     return json_response({**_public(job), "job_id": job_id, "done": done, "total": total, "progress": progress,
                           "summary": summary, "result_url": str(request.url_for("job_result", job_id=job_id))})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,12 +21,11 @@ class LiveServer:
         import uvicorn
 
         self.settings = settings
-        config = uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning",
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+        self.url = ""
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "LiveServer":
         self._thread.start()
@@ -36,6 +34,8 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     def client(self, **headers: str) -> httpx.Client:
@@ -44,7 +44,6 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(15)
-        self._sock.close()
 
 
 @pytest.fixture
