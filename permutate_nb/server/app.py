@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -18,6 +20,8 @@ from .settings import ServerSettings
 
 __all__ = ["create_app"]
 
+_WORKER_THREADS = 64
+
 _DESCRIPTION = """\
 permutate_nb's engine over HTTP: the start-job API, batch executions and eval-dataset executions of the
 reference documents, on the same job store as the `permutate` command and notebooks.
@@ -33,6 +37,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Planning, exports and batches waiting for a MAX_CONCURRENT_BATCHES slot take worker threads:
+        # the default pool (cores + 4) would let a few waiting batches starve every other request.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(_WORKER_THREADS, "permutate-server"))
         ctx = ServerContext.open(settings)
         app.state.ctx = ctx
         ctx.resume_owned()

@@ -99,3 +99,13 @@ def test_a_failed_batch_says_so(http: Any, scripted: Any) -> None:
     result = _results(http, started.json()["invocationId"])
     assert result["status"] == "failed" and "400" in result["message"]
     assert result["csv_content"] == "prompt,model,result\nhi,m,"
+
+
+def test_batches_beyond_max_concurrent_batches_wait_and_all_finish(http: Any, answers: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_BATCHES", "2")
+    execute = "/experience/batch_execution/execute_batch/invoke"
+    ids = [http.post(execute, json={"executions": [{"prompt": f"What is 2+2? ({i})", "model": "m"}]}).json()["invocationId"]
+           for i in range(12)]
+    assert all(_results(http, invocation)["status"] == "completed" for invocation in ids)
+    assert http.get("/health").json()["running_jobs"] == 0
