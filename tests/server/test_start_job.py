@@ -129,3 +129,27 @@ def test_the_documents_curl_body_is_read_as_written(http: Any, scripted: Any) ->
     else:
         assert response.status_code == 202, response.text
         assert wait_for(http, response.json()["job_id"])["status"] in ("SUCCESS", "PARTIAL_SUCCESS")
+
+
+def _nested(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The docs' other form: the fields inside ``{key: {...}}`` instead of beside ``key: null``."""
+    return [{key: {k: v for k, v in item.items() if k != key}} for item in items]
+
+
+@pytest.mark.parametrize("form", ["flat", "nested"])
+def test_the_documents_body_runs_in_both_forms(http: Any, scripted: Any, form: str) -> None:
+    """Seed 000's curl body on its OpenAI permutation, in the flat form as written and in the nested form."""
+    scripted.set_script({"rules": [{"match": "T shirts", "responses": [
+        {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}]}]})
+    docs = body("seed000_curl_body.json")
+    docs["permutations"] = docs["permutations"][:1]
+    if form == "nested":
+        docs["permutations"] = _nested(docs["permutations"], "permutation")
+        docs["test_cases"] = _nested(docs["test_cases"], "test_case")
+    response = http.post("/api/start-job", json=docs)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["job_name"].startswith("klarna_plugin_test-1.1.0-")
+    assert result["summary"]["total_test_cases"] == 4  # 2 test cases x English and Spanish
+    english = [d for d in result["details"] if d["language"] == "English"]
+    assert [d["passed"] for d in english] == [True, True]
