@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from ..core.engine import run_async
 from ..core.job_queries import results
 from ..core.store import STATUSES
-from .context import context, json_response
+from .context import context, json_response, json_response_async
 from .jobs import FINISHED
 
 __all__ = ["router"]
@@ -52,7 +52,7 @@ async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=
         return JSONResponse({"job_id": job_id, "status": "PENDING",
                              "status_url": str(request.url_for("job_status", job_id=job_id))}, status_code=202)
     result = await asyncio.shield(task)
-    return json_response(result.to_dict())
+    return await json_response_async(result.to_dict)
 
 
 def _public(job: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def job_result(request: Request, job_id: str, format: Literal["json", "csv
     ctx = context(request)
     data = await asyncio.to_thread(results, job_id, store=ctx.store)
     if format == "json":
-        return json_response(await asyncio.to_thread(_result_json, data))
+        return await json_response_async(lambda: _result_json(data))
     folder = Path(tempfile.mkdtemp(prefix="permutate-download-"))
     path = await asyncio.to_thread(_write_file, data, folder / f"{job_id}.{format}")
     media = "text/csv" if format == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
