@@ -88,3 +88,18 @@ def test_errors_come_back_as_the_projects_exceptions(api: LiveServer, start_serv
             client.jobs()
     with pn.Client(keyed.url, api_key="k") as client:
         assert client.jobs().empty
+
+
+def test_the_notebook_bars_are_fed_by_polls(api: LiveServer, scripted: Any) -> None:
+    from permutate_nb.notebook.progress import NotebookProgress
+
+    scripted.set_script({"rules": [{"match": "Find 5", "responses": [{"status": 400}]},
+                                   {"match": "T shirts", "responses": [TOOL_CALL["default"]]}]})
+    scripted.delay = 0.05
+    bars = NotebookProgress({"p1": 6})
+    with pn.Client(api.url, poll_interval=0.02) as client:
+        result = client.run(klarna_request(base_url=scripted.base_url, concurrency=1, repeats=3, cache=False,
+                                           max_retries=0), reporter=bars)
+    bar = bars._bars["p1"]
+    assert (bar.done, bar.passed, bar.errored) == (6, 3, 3) and bar.bar.value == 6
+    assert result.summary["failed_cases"] == 3
