@@ -12,6 +12,8 @@ from typing import Any
 from .client import Client
 from .core.batch import process_csv, submit_batch
 from .core.batch import run_batch as batch
+from .core.compare import JobComparison, PairedComparison
+from .core.compare import compare_jobs as compare
 from .core.engine import JobPlan, plan_job, resume, run, run_async
 from .core.evals import EvalResult, evaluate, load_dataset
 from .core.events import JobStarted, Reporter
@@ -37,6 +39,9 @@ __all__ = [
     "run_async",
     "resume",
     "evaluate",
+    "compare",
+    "JobComparison",
+    "PairedComparison",
     "load_dataset",
     "EvalResult",
     "batch",
