@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import httpx
 
 DATA = Path(__file__).parent / "data"
+DOCS = Path(__file__).parents[1] / "data"  # the start-job document's bodies, verbatim (tests/test_start_job_docs.py)
 TOOL_CALL = {"default": {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}}
 FINAL = ("SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED")
 
@@ -17,6 +19,13 @@ FINAL = ("SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED")
 def body(name: str) -> Any:
     """A reference document's example body, as written (``None`` read as null)."""
     return json.loads((DATA / name).read_text())
+
+
+def start_job_bodies() -> dict[str, Any]:
+    """The start-job document's curl, Python and REST bodies, each as its tab sends it."""
+    python = ast.literal_eval((DOCS / "start_job_python.txt").read_text())
+    return {"curl": json.loads((DOCS / "start_job_curl.json").read_text()), "python": python,
+            "rest": json.loads((DOCS / "start_job_rest.json").read_text())}
 
 
 def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...] = FINAL, timeout: float = 60) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import klarna_request
 
-from .helpers import TOOL_CALL, assert_422, body, wait_for
+from .helpers import TOOL_CALL, assert_422, start_job_bodies, wait_for
 
 
 @pytest.fixture
@@ -116,19 +116,19 @@ def test_delete_cancels_and_keeps_finished_runs(http: Any, scripted: Any) -> Non
     assert again.status_code == 409 and "already ended (CANCELLED)" in again.json()["detail"]
 
 
-def test_the_documents_curl_body_is_read_as_written(http: Any, scripted: Any) -> None:
-    """Seed 000's curl body (``None`` read as null): the server decides exactly as ``permutate validate`` does."""
-    docs = body("seed000_curl_body.json")
-    response = http.post("/api/start-job", params={"wait": "false"}, json=docs)
-    try:
-        pn.validate(body("seed000_curl_body.json"))
-    except pn.PermutateError as exc:  # refused for a setting (the Imprompt endpoint), never for its format
-        assert response.status_code == 422
-        assert [e["msg"] for e in response.json()["detail"]] == str(exc).splitlines()
-        assert all(e["type"] == "configuration_error" for e in response.json()["detail"])
-    else:
-        assert response.status_code == 202, response.text
-        assert wait_for(http, response.json()["job_id"])["status"] in ("SUCCESS", "PARTIAL_SUCCESS")
+@pytest.mark.parametrize("tab", ["curl", "python", "rest"])
+def test_the_documents_bodies_run_as_written(http: Any, scripted: Any, tab: str) -> None:
+    """Seed 000's three bodies (curl with ``None`` read as null): accepted, run, and answered in the document's shape."""
+    scripted.set_script({"rules": [{"match": "T shirts", "responses": [
+        {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}]}]})
+    response = http.post("/api/start-job", params={"wait": "false"}, json=start_job_bodies()[tab])
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    assert wait_for(http, job_id)["status"] in ("SUCCESS", "PARTIAL_SUCCESS")
+    result = http.get(f"/api/jobs/{job_id}/result").json()
+    assert result["job_name"].startswith("klarna_plugin_test-1.1.0-") and len(result["details"]) == 12
+    summaries = sorted({d["permutation_summary"].split(" - ")[1] for d in result["details"]})
+    assert summaries == ["Imprompt[default]", "Langchain[zero-shot-react-description]", "OpenAI[default]"]
 
 
 def _nested(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -141,7 +141,7 @@ def test_the_documents_body_runs_in_both_forms(http: Any, scripted: Any, form: s
     """Seed 000's curl body on its OpenAI permutation, in the flat form as written and in the nested form."""
     scripted.set_script({"rules": [{"match": "T shirts", "responses": [
         {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}]}]})
-    docs = body("seed000_curl_body.json")
+    docs = start_job_bodies()["curl"]
     docs["permutations"] = docs["permutations"][:1]
     if form == "nested":
         docs["permutations"] = _nested(docs["permutations"], "permutation")
