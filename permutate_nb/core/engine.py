@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import PermutateError
+from ..errors import PermutateError, PluginLoadError
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from .fetch import default_url_map
@@ -92,6 +92,10 @@ def plan_job(
                 plugins[ref.manifest_url] = loader.load(ref.manifest_url)
             members.append(plugins[ref.manifest_url])
         toolsets[group.name] = build_toolset(members)
+        if not toolsets[group.name].tools:
+            where = ", ".join(p.openapi_location for p in members)
+            raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: "
+                                  f"check 'paths' in {where}")
     return JobPlan(request, plugins, toolsets, languages_of(request))
 
 

@@ -206,7 +206,7 @@ class JobResources:
         self.config = config
         self.request = request
         self.concurrency = concurrency
-        self.pool = SessionPool(concurrency)
+        self.pool = SessionPool(concurrency, config.max_response_bytes)
         self.cache = ResponseCache() if use_cache else None
         self.prices = PriceTable(config.prices)
         self._clients: dict[str, LLMClient] = {}
