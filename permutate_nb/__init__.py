@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .client import Client
 from .core.batch import process_csv, submit_batch
 from .core.batch import run_batch as batch
 from .core.compare import JobComparison, PairedComparison
@@ -74,6 +75,7 @@ __all__ = [
     "PermutateWarning",
     "load_ipython_extension",
     "RequestBuilder",
+    "Client",
 ]
 
 

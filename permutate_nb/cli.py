@@ -105,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("candidate", help="a stored job id or a result file (.json)")
     compare.add_argument("--fail-if-worse", type=float, metavar="PCT",
                          help="exit 1 when a permutation is significantly worse (p < 0.05) by more than PCT points")
+
+    serve = sub.add_parser("serve", help="serve the start-job, batch and eval-dataset HTTP APIs (extra: api)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need PERMUTATE_API_KEY)")
+    serve.add_argument("--port", type=int, default=8989)
+    serve.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
+                       help="a folder whose files requests may name (manifests, url_map targets); repeatable")
+    serve.add_argument("--allow-private-urls", action="store_true",
+                       help="let requests fetch manifests and specs from loopback and private addresses")
+    serve.add_argument("--max-body-mb", type=float, help="largest request body (default 10, or PERMUTATE_MAX_BODY_MB)")
     return parser
 
 
@@ -377,6 +386,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 1 if worse else 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server import ServerSettings, serve
+
+    serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
+                                  allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
@@ -385,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
     warnings.simplefilter("default", PermutateWarning)
     commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
-                "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare}
+                "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare, "serve": _cmd_serve}
     try:
         return commands[args.command](args)
     except PermutateError as exc:

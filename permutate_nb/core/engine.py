@@ -96,18 +96,19 @@ async def run_async(
     provider: str | None = None,
     plan: JobPlan | None = None,
     store: JobStore | bool = True,
+    job_id: str | None = None,
 ) -> JobResult:
     """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest.
 
     The job and each run's result go to the job store (``store=False``: nowhere) as they finish.
+    ``job_id`` names a job already created in the store (a face that answers with the id first).
     """
     if plan is None:
         plan = await asyncio.to_thread(plan_job, source, provider=provider)
     job_store = _open_store(store)
-    if job_store is not None:
-        job_id = job_store.create_job("permutate", plan.request.name, plan.request.stored_dict(), plan.total_runs)
-    else:
-        job_id = uuid.uuid4().hex[:12]
+    if job_id is None:
+        job_id = (job_store.create_job("permutate", plan.request.name, plan.request.stored_dict(), plan.total_runs)
+                  if job_store is not None else uuid.uuid4().hex[:12])
     return await _execute(plan, job_id, job_store, {}, reporter, concurrency, cache)
 
 

@@ -1,0 +1,89 @@
+"""Errors as HTTP answers: 422 in FastAPI's ``{"detail": [{"loc", "msg", "type"}]}`` shape, 404, never a stack.
+
+A ``PermutateError``'s message is the CLI's line (``request: test_cases[1].type: unknown ...``);
+its field path becomes ``loc`` (``["body", "test_cases", 1, "type"]``) and the line stays the
+``msg``, so the HTTP answer names the same field as the command line. Validation errors never
+echo the submitted value (it may hold a key).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..errors import ConfigurationError, PermutateError, PluginLoadError, UnknownJobError
+from .guard import FieldError
+
+__all__ = ["install_error_handlers", "error_detail", "not_found"]
+
+log = logging.getLogger("permutate.server")
+_ORIGIN = re.compile(r"^(?:request|[^:\n]+\.(?:ya?ml|json))(?:, line \d+)?: ")
+_PATH = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*): (.+)$", re.S)
+_ROW = re.compile(r"^(row|case) (\d+)\b")
+_PART = re.compile(r"\[(\d+)\]|\.?([A-Za-z_][\w-]*)")
+
+
+def not_found(message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=404)
+
+
+def _kind(exc: PermutateError) -> str:
+    if isinstance(exc, PluginLoadError):
+        return "plugin_error"
+    if isinstance(exc, ConfigurationError):
+        return "configuration_error"
+    return "value_error"
+
+
+def _loc(line: str, row_loc: tuple[str, ...]) -> list[str | int]:
+    """The body path a CLI message line names: a field path, or ``row N`` / ``case N`` (1-based).
+
+    ``row_loc`` is where a route's rows live: ``"#"`` in it stands for the row's 0-based index, and
+    a message that names no row or field points at its part without the index (or at the body).
+    """
+    text = _ORIGIN.sub("", line, count=1)
+    row = _ROW.match(text)
+    index = int(row.group(2)) - 1 if row else None
+    if index is None and not row_loc:
+        path = _PATH.match(text)
+        if path and path.group(1) != "request":
+            return ["body", *[int(i) if i else name for i, name in _PART.findall(path.group(1))]]
+    return ["body", *[index if part == "#" else part for part in row_loc if part != "#" or index is not None]]
+
+
+def error_detail(exc: PermutateError, row_loc: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """One entry per line of the message, each with the field path it names (see ``_loc``)."""
+    kind = _kind(exc)
+    if isinstance(exc, FieldError):
+        return [{"loc": ["body", *exc.loc], "msg": str(exc), "type": kind}]
+    lines = [line for line in str(exc).splitlines() if line.strip() and not line.startswith("... and ")]
+    return [{"loc": _loc(line, row_loc), "msg": line, "type": kind} for line in lines] or [
+        {"loc": ["body"], "msg": str(exc) or type(exc).__name__, "type": kind}]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UnknownJobError)
+    async def unknown(request: Request, exc: UnknownJobError) -> JSONResponse:
+        return not_found(str(exc))
+
+    @app.exception_handler(PermutateError)
+    async def invalid(request: Request, exc: PermutateError) -> JSONResponse:
+        row_loc = getattr(request.state, "row_loc", ())
+        return JSONResponse({"detail": error_detail(exc, row_loc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "value_error")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc, exc_info=exc)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server log has the details"},
+                            status_code=500)

@@ -1,0 +1,61 @@
+"""What a server is allowed to do: where it listens, its key, the folders and addresses requests may reach."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigurationError
+
+__all__ = ["ServerSettings", "DEFAULT_PORT", "DEFAULT_MAX_BODY_MB"]
+
+DEFAULT_PORT = 8989
+DEFAULT_MAX_BODY_MB = 10.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """``api_key`` comes from ``PERMUTATE_API_KEY``; ``max_body_mb`` from ``--max-body-mb`` or ``PERMUTATE_MAX_BODY_MB``."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    allow_dirs: tuple[Path, ...] = ()
+    allow_private_urls: bool = False
+    api_key: str | None = field(default=None, repr=False)
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
+
+    @classmethod
+    def from_env(cls, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, allow_dirs: list[str] | tuple[str, ...] = (),
+                 allow_private_urls: bool = False, max_body_mb: float | None = None) -> "ServerSettings":
+        """Settings from flags plus the environment; refuses what would be unsafe or unusable."""
+        dirs = []
+        for raw in allow_dirs:
+            path = Path(raw).expanduser().resolve()
+            if not path.is_dir():
+                raise ConfigurationError(f"--allow-dir {raw}: not a folder")
+            dirs.append(path)
+        if max_body_mb is None:
+            raw = os.environ.get("PERMUTATE_MAX_BODY_MB", "").strip()
+            try:
+                max_body_mb = float(raw) if raw else DEFAULT_MAX_BODY_MB
+            except ValueError:
+                raise ConfigurationError(f"PERMUTATE_MAX_BODY_MB={raw!r} is not a number") from None
+        if max_body_mb <= 0:
+            raise ConfigurationError("--max-body-mb must be greater than 0")
+        settings = cls(host=host, port=port, allow_dirs=tuple(dirs), allow_private_urls=allow_private_urls,
+                       api_key=os.environ.get("PERMUTATE_API_KEY") or None, max_body_mb=max_body_mb)
+        if not settings.api_key and not _is_loopback(host):
+            raise ConfigurationError(
+                f"refusing to listen on {host} without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1")
+        return settings
