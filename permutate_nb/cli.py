@@ -13,6 +13,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from .core.batch_result import BatchResult
+from .core.evals.results import EvalResult
+from .core.results import JobResult
+from .core.status import CANCELLED, FINAL
 from .errors import PermutateError, PermutateWarning, RequestError
 
 __all__ = ["main"]
@@ -136,12 +140,14 @@ def print_summary(result: Any, stream: Any = None) -> None:
     print(line, file=stream)
     for row in table:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))), file=stream)
-    status = "" if result.status == "completed" else f" ({result.status}: {len(result.details)} of {result.planned_runs} runs)"
+    status = "" if result.status in FINAL and result.status != CANCELLED else (
+        f" ({result.status}: {len(result.details)} of {result.planned_runs} runs)")
     print(f"{result.job_name}: wall time {result.total_run_time:.2f} s{status}", file=stream)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .core.engine import plan_job, resume, run
+    from .core.engine import plan_job, run
+    from .core.kinds import resume
     from .tqdm_reporter import TqdmReporter
 
     reporter = None if args.quiet else TqdmReporter()
@@ -149,30 +155,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.request:
             raise RequestError("give either a request file or --resume ID, not both")
-        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter,
-                        **({"cache": False} if args.no_cache else {}))
-        from .core.evals import EvalResult
-
-        if isinstance(result, EvalResult):
-            return _finish_eval(result, args.output)
-        if not hasattr(result, "summary_by"):  # a batch
-            return _finish_batch(result, args.output)
+        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter, cache=cache)
     elif not args.request:
         raise RequestError("give a request file, or --resume ID")
     else:
         plan = plan_job(args.request, provider=args.provider)
         result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=cache, reporter=reporter)
-    return _finish_run(result, args)
+    return _FINISH[type(result)](result, args)
 
 
 def _finish_run(result: Any, args: argparse.Namespace) -> int:
-    from .export import write_result
-
     print_summary(result)
     if args.output:
-        print(f"wrote {write_result(result, args.output)}")
+        print(f"wrote {result.write(args.output)}")
     print(f"job id: {result.job_id}")
-    if result.status == "cancelled":
+    if result.status == CANCELLED:
         return 130
     overall = result.summary["overall_accuracy"] or 0.0
     if args.fail_under is not None and overall < args.fail_under:
@@ -181,21 +178,19 @@ def _finish_run(result: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish_batch(frame: Any, output: str | None) -> int:
-    from .export import write_frame
-
+def _finish_batch(result: Any, args: argparse.Namespace) -> int:
+    frame = result.to_pandas()
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
-    print(f"batch {frame.attrs.get('job_id')}: {len(frame)} rows; "
+    print(f"batch {result.job_id}: {len(frame)} rows; "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    if output:
-        print(f"wrote {write_frame(frame, output)}")
-    if frame.attrs.get("status") == "cancelled":
-        return 130
-    return 0
+    if args.output:
+        print(f"wrote {result.write(args.output)}")
+    return 130 if result.status == CANCELLED else 0
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .core.batch import process_csv, run_batch
+    from .core.batch import run_batch
+    from .export import process_csv
     from .tqdm_reporter import TqdmReporter
 
     if args.process_csv:
@@ -203,18 +198,18 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             raise RequestError("--process-csv needs --output FILE.xlsx (or .csv)")
         print(f"wrote {process_csv(args.csv, args.output, models=args.models)}")
         return 0
-    frame = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
-                      name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter())
-    return _finish_batch(frame, args.output)
+    result = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
+                       name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter())
+    return _finish_batch(result, args)
 
 
-def _finish_eval(result: Any, output: str | None) -> int:
+def _finish_eval(result: Any, args: argparse.Namespace) -> int:
     df = result.summary_df
     print(df.to_string(index=False) if not df.empty else "no scores")
-    print(f"eval {result.id}: {result.status}")
-    if output:
-        print(f"wrote {result.write(output)}")
-    return 130 if result.status == "CANCELLED" else 0
+    print(f"eval {result.job_id}: {result.status}")
+    if args.output:
+        print(f"wrote {result.write(args.output)}")
+    return 130 if result.status == CANCELLED else 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -224,7 +219,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
                       template=args.template, model_settings=args.models, concurrency=args.concurrency,
                       cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter())
-    return _finish_eval(result, args.output)
+    return _finish_eval(result, args)
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
@@ -247,18 +242,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from .core.job_queries import results
-    from .export import write_frame, write_result
+    from .core.kinds import results
 
-    data = results(args.id)
-    if hasattr(data, "summary_by"):
-        path = write_result(data, args.output)
-    elif hasattr(data, "scores_df"):
-        path = data.write(args.output)
-    else:
-        path = write_frame(data, args.output)
-    print(f"wrote {path}")
+    print(f"wrote {results(args.id).write(args.output)}")
     return 0
+
+
+_FINISH = {JobResult: _finish_run, BatchResult: _finish_batch, EvalResult: _finish_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

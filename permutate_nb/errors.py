@@ -16,6 +16,11 @@ notebook) print that text alone, with no traceback, unless asked for one.
 
 from __future__ import annotations
 
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
 __all__ = [
     "PermutateError",
     "RequestError",
@@ -26,6 +31,7 @@ __all__ = [
     "ProviderError",
     "TransientProviderError",
     "PermutateWarning",
+    "one_line_warnings",
 ]
 
 
@@ -80,23 +86,19 @@ class PermutateWarning(UserWarning):
     """Something was worked around (a snapshot used, a config key ignored); shown as one line."""
 
 
-def _install_one_line_warnings() -> None:
-    """Show PermutateWarning as ``permutate: warning: ...`` (no file and line of our code); others as before."""
-    import sys
-    import warnings
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """While the block runs, show PermutateWarning as ``permutate: warning: ...`` (no file and line of
+    our code), other warnings as before; the previous display is restored after. The faces use it around
+    a job (``runner.blocking``, the magics, the request builder): importing the package patches nothing."""
+    with warnings.catch_warnings():
+        original = warnings.showwarning
 
-    original = warnings.showwarning
-    if getattr(original, "_permutate", False):
-        return
+        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+            if issubclass(category, PermutateWarning):
+                print(f"permutate: warning: {message}", file=file or sys.stderr)
+            else:
+                original(message, category, filename, lineno, file, line)
 
-    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if issubclass(category, PermutateWarning):
-            print(f"permutate: warning: {message}", file=file or sys.stderr)
-        else:
-            original(message, category, filename, lineno, file, line)
-
-    show._permutate = True  # type: ignore[attr-defined]
-    warnings.showwarning = show
-
-
-_install_one_line_warnings()
+        warnings.showwarning = show
+        yield

@@ -53,8 +53,9 @@ def _strings(value: Any) -> tuple[str, ...]:
 class PluginLoader:
     """Loads plugins through one ``Fetcher`` and remembers each location it has loaded."""
 
-    def __init__(self, url_map: UrlMap | None = None, *, cache_dir: Path | None = None, timeout: float = 15.0) -> None:
-        self.fetcher = Fetcher(url_map, cache_dir=cache_dir, timeout=timeout)
+    def __init__(self, url_map: UrlMap | None = None, *, cache_dir: Path | None = None, timeout: float = 15.0,
+                 fallbacks: set[str] | None = None) -> None:
+        self.fetcher = Fetcher(url_map, cache_dir=cache_dir, timeout=timeout, fallbacks=fallbacks)
         self._plugins: dict[str, Plugin] = {}
         self._documents: dict[str, tuple[dict, str]] = {}
 

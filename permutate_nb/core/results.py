@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .result_base import Result
+
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
     import pandas as pd
 
@@ -111,8 +113,8 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
 
 
 @dataclass(slots=True)
-class JobResult:
-    """A finished (or cancelled) permutate job."""
+class JobResult(Result):
+    """A permutate job's result; ``status`` is the job store's (SUCCESS, PARTIAL_SUCCESS, ERROR, CANCELLED, ...)."""
 
     job_name: str
     started_on: str
@@ -121,7 +123,7 @@ class JobResult:
     permutations: list[dict[str, Any]]
     details: list[RunDetail]
     total_run_time: float
-    status: str = "completed"  # or "cancelled"
+    status: str = "SUCCESS"
     planned_runs: int = 0
     output_directory: str | None = None
     request: dict[str, Any] = field(default_factory=dict)
@@ -156,20 +158,8 @@ class JobResult:
             "job_id": self.job_id,
         }
 
-    def to_csv(self, path: Any) -> Any:
-        from ..export import to_csv
-
-        return to_csv(self, path)
-
-    def to_excel(self, path: Any) -> Any:
-        from ..export import to_excel
-
-        return to_excel(self, path)
-
-    def to_json(self, path: Any) -> Any:
-        from ..export import to_json
-
-        return to_json(self, path)
+    def to_pandas(self) -> "pd.DataFrame":
+        return self.details_df
 
     @property
     def details_df(self) -> "pd.DataFrame":
@@ -185,11 +175,6 @@ class JobResult:
         rows = [{"permutation": name, **s} for name, s in self.summary_by("permutation_name").items()]
         rows.append({"permutation": "(all)", **self.summary})
         return pd.DataFrame(rows).set_index("permutation")
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ..notebook.view import JobResultView  # the view lives in the notebook layer
-
-        return JobResultView(self)._repr_mimebundle_(include, exclude)
 
     def __repr__(self) -> str:
         s = self.summary

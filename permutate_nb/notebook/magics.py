@@ -22,6 +22,7 @@ from ..core.engine import JobPlan, plan_job, run
 from ..core.events import Reporter
 from ..core.job_queries import jobs
 from ..core.matrix import expand_matrix
+from ..core.result_base import Result
 from ..core.translate import untranslated_prompt
 from ..errors import PermutateError, PermutateWarning, RequestError
 from .progress import NotebookProgress, widgets_available
@@ -124,8 +125,6 @@ class PermutateMagics(Magics):
             print(f"permutate: warning: {warning.message}", file=sys.stderr)
         if args.dry_run:
             return matrix_frame(plan)
-        from ..export import write_result
-
         per = plan.total_runs // max(len(plan.request.permutations), 1)
         result = self._with_progress(
             {p.name: per for p in plan.request.permutations},
@@ -133,29 +132,27 @@ class PermutateMagics(Magics):
             lambda progress: run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
                                  cache=False if args.no_cache else None),
         )
-        return self._deliver(args, result, lambda path: write_result(result, path))
+        return self._deliver(args, result)
 
     def _run_batch(self, args: Any, cell: str) -> Any:
         from ..core.batch import batch_async, plan_batch
-        from ..core.engine import blocking
+        from ..core.runner import blocking
 
         models = self.shell.user_ns.get(args.models, args.models) if args.models else None
         plan = plan_batch(fill_placeholders(cell, self.shell.user_ns).strip() + "\n", models=models)
         totals: dict[str, int] = {}
         for row in plan.rows:
             totals[row.model] = totals.get(row.model, 0) + 1
-        from ..export import write_frame
-
-        frame = self._with_progress(totals, f"permutate batch: {len(plan.rows)} rows", lambda progress: blocking(
+        result = self._with_progress(totals, f"permutate batch: {len(plan.rows)} rows", lambda progress: blocking(
             batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache)))
-        return self._deliver(args, frame, lambda path: write_frame(frame, path))
+        return self._deliver(args, result)
 
     def _run_eval(self, args: Any, cell: str) -> Any:
         """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
         import yaml
 
-        from ..core.engine import blocking
         from ..core.evals.runner import evaluate_async, plan_eval
+        from ..core.runner import blocking
 
         spec = yaml.safe_load(fill_placeholders(cell, self.shell.user_ns)) or {}
         if not isinstance(spec, dict) or not ("dataset" in spec or "cases" in spec):
@@ -178,7 +175,7 @@ class PermutateMagics(Magics):
             lambda progress: blocking(evaluate_async(plan, reporter=progress, concurrency=args.concurrency or 8,
                                                      cache=not args.no_cache)),
         )
-        return self._deliver(args, result, result.write)
+        return self._deliver(args, result)
 
     @staticmethod
     def _with_progress(totals: dict[str, int], title: str, start: Callable[[Reporter], Any]) -> Any:
@@ -194,10 +191,10 @@ class PermutateMagics(Magics):
         finally:
             progress.close()
 
-    def _deliver(self, args: Any, result: Any, write: Callable[[Any], Any]) -> Any:
+    def _deliver(self, args: Any, result: Result) -> Any:
         """``--export PATH`` and ``--out NAME``, then the result itself (so ``_`` works)."""
         if args.export:
-            print(f"wrote {write(args.export)}")
+            print(f"wrote {result.write(args.export)}")
         if args.out:
             self.shell.user_ns[args.out] = result
         return result

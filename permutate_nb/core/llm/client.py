@@ -15,6 +15,7 @@ from typing import Awaitable, Callable, TypeVar
 
 from ...errors import TransientProviderError
 from ..cache import ResponseCache, cache_key
+from ..deadline import extend, passed, remaining
 from .base import ChatProvider, ChatRequest, ChatResult
 
 __all__ = ["LLMClient", "ChatOutcome", "backoff_delay", "with_retries"]
@@ -40,7 +41,8 @@ def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 0.5,
 async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, int]:
     """``call()``'s result and the attempts it took, retrying ``TransientProviderError`` with backoff.
 
-    After the last retry the error is raised with ``attempts`` set on it.
+    After the last retry, or when the provider's ``Retry-After`` would pass the unit's deadline,
+    the error is raised with ``attempts`` set on it; a backoff wait is cut short by the deadline.
     """
     attempt = 0
     while True:
@@ -48,10 +50,19 @@ async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tu
         try:
             return await call(), attempt
         except TransientProviderError as exc:
+            exc.attempts = attempt  # type: ignore[attr-defined]
+            if passed():  # the unit's deadline ended this call
+                raise TimeoutError from exc
             if attempt > max_retries:
-                exc.attempts = attempt  # type: ignore[attr-defined]
                 raise
-            await asyncio.sleep(backoff_delay(attempt, exc.retry_after))
+            delay, left = backoff_delay(attempt, exc.retry_after), remaining()
+            if exc.retry_after is not None and left is not None and delay >= left:  # no point waiting for it
+                late = TransientProviderError(
+                    f"{exc}; its Retry-After of {exc.retry_after:g} s would pass the run's deadline "
+                    f"({max(left, 0):.1f} s left)", exc.status, exc.retry_after)
+                late.attempts = attempt  # type: ignore[attr-defined]
+                raise late from None
+            await asyncio.sleep(delay)
 
 
 class LLMClient:
@@ -81,7 +92,9 @@ class LLMClient:
                 return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
         if self._gate is None:
             return await self._call(request, key)
+        queued = time.perf_counter()
         async with self._gate:
+            extend(time.perf_counter() - queued)  # waiting for a turn does not count against the run's deadline
             return await self._call(request, key)
 
     async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:
