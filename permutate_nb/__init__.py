@@ -31,6 +31,7 @@ from .errors import (
     PluginLoadError,
     ProviderError,
     RequestError,
+    one_line_warnings,
 )
 
 __version__ = "0.1.0"
@@ -98,7 +99,8 @@ hooks.register_renderer(_render)
 
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:
     """Check a request and load its plugins without calling any model (no API key needed)."""
-    return plan_job(source, provider=provider, check_keys=False)
+    with one_line_warnings():
+        return plan_job(source, provider=provider, check_keys=False)
 
 
 def load_ipython_extension(ipython: Any) -> None:

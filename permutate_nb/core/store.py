@@ -1,7 +1,7 @@
 """The job store: one SQLite file under ``$PERMUTATE_HOME`` for every job of every kind.
 
-A job row holds its kind, request, status (PENDING, RUNNING, SUCCESS, ERROR,
-PARTIAL_SUCCESS, CANCELLED), attempts, times and error; each run's result is written as it
+A job row holds its kind, request, status (``core.status``: PENDING, RUNNING, SUCCESS,
+PARTIAL_SUCCESS, ERROR, CANCELLED, INTERRUPTED), attempts, times and error; each run's result is written as it
 finishes, so a crash loses nothing that finished and ``resume`` re-runs only the rest.
 Writes go through one writer thread in small batches (the event loop never waits on a
 disk sync); WAL mode lets a notebook read while the CLI writes.
@@ -19,10 +19,10 @@ from typing import Any
 
 from ..errors import UnknownJobError
 from .paths import permutate_home
+from .status import STATUSES
 
 __all__ = ["JobStore", "RunWriter", "STATUSES", "utc_now"]
 
-STATUSES = ("PENDING", "RUNNING", "SUCCESS", "ERROR", "PARTIAL_SUCCESS", "CANCELLED")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, request TEXT NOT NULL,

@@ -17,7 +17,7 @@ from ..core.engine import plan_job, run
 from ..core.fetch import default_url_map
 from ..core.plugins import Plugin, PluginLoader
 from ..core.request import load_request, normalise
-from ..errors import PermutateError
+from ..errors import PermutateError, one_line_warnings
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
 from .progress import NotebookProgress
 
@@ -157,7 +157,8 @@ class RequestBuilder:
         if not location:
             return None
         try:
-            plugin = self._loader.load(location)
+            with one_line_warnings():
+                plugin = self._loader.load(location)
         except PermutateError as exc:
             self.plugin_message.value = f"<span style='color:#b00'>{exc}</span>"
             return None
@@ -223,7 +224,8 @@ class RequestBuilder:
 
     def validate(self) -> Any:
         """Check the request and load its plugins; shows the matrix size (or the errors) below."""
-        plan = plan_job(self.request, check_keys=False)
+        with one_line_warnings():
+            plan = plan_job(self.request, check_keys=False)
         self._show_text(
             f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
             f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs"
@@ -232,7 +234,8 @@ class RequestBuilder:
 
     def run(self, **kwargs: Any) -> Any:
         """Run the request with progress bars; the result is shown below the form and kept in ``last_result``."""
-        plan = plan_job(self.request, provider=kwargs.pop("provider", None))
+        with one_line_warnings():
+            plan = plan_job(self.request, provider=kwargs.pop("provider", None))
         per = plan.total_runs // max(len(plan.request.permutations), 1)
         progress = NotebookProgress({p.name: per for p in plan.request.permutations})
         # Outputs are set on the Output widget's state, not printed inside it: printed text would
