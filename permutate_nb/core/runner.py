@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Coroutine, Generic, Iterable, TypeVar
 
 from ..errors import PermutateError, one_line_warnings
-from .deadline import unit_deadline
+from .deadline import Deadlines
 from .events import JobStarted, Reporter
 from .result_base import Result
 from .status import ERROR
@@ -201,7 +201,8 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
         if 0 <= index < job.size:
             rows[index] = job.restore(index, data)
     board: Board[Row] = Board(rows)
-    deadline = job.deadline
+    deadlines = Deadlines(job.deadline) if job.deadline is not None else None
+    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
     started = time.perf_counter()
     finished = False
     try:
@@ -212,24 +213,30 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             resources = job.resources(cache, width, context)
             async with _guard(store, job_id, writer, resources):
 
-                async def work(index: int) -> None:
+                async def work(index: int) -> None:  # the hot path: one call per unit, kept flat
                     reporter.run_started(index)
-                    row = await job.ready(index, board)
+                    row = await job.ready(index, board) if waits else None
                     if row is None:
                         t0 = time.perf_counter()
-                        scope = unit_deadline(deadline)
-                        try:
-                            async with scope:
+                        if deadlines is None:
+                            try:
                                 row = await job.run(index, resources)
-                        except TimeoutError as exc:
-                            if not scope.expired():
-                                row = job.failed(index, f"TimeoutError: {exc}", time.perf_counter() - t0, 1, False)
+                            except Exception as exc:  # noqa: BLE001 - a failed unit is a row, not the job's end
+                                row = _failed(job, index, exc, time.perf_counter() - t0)
+                        else:
+                            clock = deadlines.clock()
+                            clock.start(deadlines.seconds)
+                            try:
+                                row = await job.run(index, resources)
+                            except BaseException as exc:  # the sweeper's cancellation, or a failure
+                                if clock.stop():
+                                    row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
+                                elif isinstance(exc, Exception):
+                                    row = _failed(job, index, exc, time.perf_counter() - t0)
+                                else:
+                                    raise
                             else:
-                                row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
-                        except PermutateError as exc:
-                            row = job.failed(index, str(exc), time.perf_counter() - t0, getattr(exc, "attempts", 1), False)
-                        except Exception as exc:  # noqa: BLE001 - a bug in one unit must not lose the job
-                            row = job.failed(index, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1, False)
+                                clock.stop()  # finished as its deadline came: the row stands
                     board.put(index, row)
                     if writer is not None:
                         writer.put(index, job.dump(row))
@@ -239,7 +246,12 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
                 for index, row in enumerate(rows):
                     if row is not None:
                         reporter.run_finished(index, job.seen(row))
-                finished = await run_pool([i for i in range(job.size) if rows[i] is None], work, width)
+                sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
+                try:
+                    finished = await run_pool([i for i in range(job.size) if rows[i] is None], work, width)
+                finally:
+                    if sweeper is not None:
+                        sweeper.cancel()
     except asyncio.CancelledError:  # cancelled while waiting for a slot or preparing: nothing more runs
         task = asyncio.current_task()
         if task is not None:
@@ -254,6 +266,12 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
     result = job.result(Finished(job_id, kept, status, code, message, elapsed, record))
     reporter.job_finished(result)
     return result
+
+
+def _failed(job: Job[Row], index: int, exc: Exception, elapsed: float) -> Row:
+    if isinstance(exc, PermutateError):
+        return job.failed(index, str(exc), elapsed, getattr(exc, "attempts", 1), False)
+    return job.failed(index, f"{type(exc).__name__}: {exc}", elapsed, 1, False)  # a bug in one unit must not lose the job
 
 
 def blocking(coro: Coroutine[Any, Any, T]) -> T:
