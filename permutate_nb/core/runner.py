@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Coroutine, Generic, Iterable, TypeVar
 
 from ..errors import PermutateError, one_line_warnings
+from .context import Context, default_context
 from .deadline import Deadlines
 from .events import JobStarted, Reporter
 from .result_base import Result
@@ -183,14 +184,12 @@ async def _guard(store: Any, job_id: str, writer: Any, resources: Any) -> AsyncI
 
 async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None,
                   done: dict[int, dict[str, Any]] | None = None, reporter: Reporter | None = None,
-                  concurrency: int | None = None, cache: bool | None = None, context: Any = None) -> Result:
+                  concurrency: int | None = None, cache: bool | None = None, context: Context | None = None) -> Result:
     """Run ``job`` (its units without a row in ``done``) and return its result.
 
     With a ``store`` the job is created there (unless ``job_id`` names a stored one), every
     finished row is written as it finishes and the job ends with its status.
     """
-    from .context import default_context
-
     context = context or default_context()
     reporter = reporter or Reporter()
     if job_id is None:
@@ -229,12 +228,13 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
                             try:
                                 row = await job.run(index, resources)
                             except BaseException as exc:  # the sweeper's cancellation, or a failure
-                                if clock.stop():
+                                late = clock.stop()
+                                if clock.task.cancelling() or not isinstance(exc, Exception) and not late:
+                                    raise  # the job itself is being cancelled (Ctrl-C), not just this unit
+                                if late:
                                     row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
-                                elif isinstance(exc, Exception):
-                                    row = _failed(job, index, exc, time.perf_counter() - t0)
                                 else:
-                                    raise
+                                    row = _failed(job, index, exc, time.perf_counter() - t0)
                             else:
                                 clock.stop()  # finished as its deadline came: the row stands
                     board.put(index, row)

@@ -69,18 +69,21 @@ print(json.dumps(out))
 '''
 
 _SLOT_RELEASED = _PRELUDE + '''
+from permutate_nb.core.store import JobStore
+
 os.environ["MAX_CONCURRENT_BATCHES"] = "1"
 out = {}
 with ScriptedOpenAIServer() as server:
-    server.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": 2}]}], "default": {"text": "ok"}})
+    server.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": 4}]}], "default": {"text": "ok"}})
     models = {"m": {"model_name": "gpt-4o-mini", "base_url": server.base_url}}
     a = pn.submit_batch([{"prompt": "slow", "model": "m"}], models=models, cache=False)
     while pn.status(a)["status"] != "RUNNING":
         time.sleep(0.02)
 
-    def interrupt_when_b_waits():
-        while (pn.jobs()["status"] == "PENDING").sum() == 0:
-            time.sleep(0.02)
+    def interrupt_when_b_waits():  # A holds the only slot for 4 s; B shows up as PENDING within milliseconds
+        store = JobStore()
+        while not any(job["status"] == "PENDING" for job in store.jobs()):
+            time.sleep(0.01)
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_when_b_waits, daemon=True).start()

@@ -130,6 +130,6 @@ def test_duplicate_case_ids_are_found_in_linear_time() -> None:
     cases = [{"id": f"c{i}", "input": f"question {i}"} for i in range(40_000)]
     started = time.perf_counter()
     assert len(pn.load_dataset(cases).cases) == 40_000
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.5  # ~0.5 s on an idle machine; the quadratic check alone took 14 s
     with pytest.raises(pn.RequestError, match="case id 'c7' appears twice"):
         pn.load_dataset([*cases, {"id": "c7", "input": "again"}])
