@@ -16,7 +16,7 @@ import threading
 from typing import Any, Mapping
 
 from .batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
-from .batch_result import RESULT_COLUMNS, BatchResult, batch_frame
+from .batch_result import BatchResult, batch_frame
 from .context import Context, default_context, open_store
 from .events import JobStarted, Reporter, RunOutcome
 from .factory import JobResources, check_llm

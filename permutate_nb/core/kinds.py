@@ -16,12 +16,12 @@ from .engine import PermutateJob
 from .evals.runner import EvalJob
 from .events import Reporter
 from .result_base import Result
-from .runner import blocking, execute
+from .runner import Job, blocking, execute
 from .store import JobStore
 
 __all__ = ["KINDS", "resume", "resume_async", "results"]
 
-KINDS: dict[str, Any] = {job.kind: job for job in (PermutateJob, BatchJob, EvalJob)}
+KINDS: dict[str, type[Job[Any]]] = {job.kind: job for job in (PermutateJob, BatchJob, EvalJob)}
 
 
 async def resume_async(job_id: str, *, reporter: Reporter | None = None, concurrency: int | None = None,

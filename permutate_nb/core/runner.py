@@ -80,6 +80,16 @@ class Job(ABC, Generic[Row]):
     width: int = 8  # default pool width
     deadline: float | None = None  # seconds per unit, retries included
 
+    @classmethod
+    @abstractmethod
+    def from_request(cls, request: dict[str, Any]) -> "Job[Any]":
+        """The job planned again from its stored request (resume)."""
+
+    @classmethod
+    @abstractmethod
+    def stored_result(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> Result:
+        """Its result from the stored record and rows (``pn.results``, also while it runs)."""
+
     @property
     @abstractmethod
     def size(self) -> int:
