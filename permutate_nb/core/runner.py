@@ -213,69 +213,82 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
     deadlines = Deadlines(job.deadline) if job.deadline is not None else None
     waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
     started = time.perf_counter()
-    finished = False
+
+    def conclude(finished: bool) -> Result:
+        kept = [row for row in rows if row is not None]
+        elapsed = time.perf_counter() - started
+        status, code, message = job.status(kept, finished)
+        record = None
+        if store is not None:
+            store.finish(job_id, status, job.store_data(kept, elapsed), error_code=code, error_message=message)
+            record = store.job(job_id)
+        result = job.result(Finished(job_id, kept, status, code, message, elapsed, record))
+        reporter.job_finished(result)
+        return result
+
     try:
-        async with job.admission(context):
+        async with job.admission(context):  # held until the job is finished in the store
+            finished = False
             if store is not None:
                 store.start(job_id)
             writer = store.run_writer(job_id) if store is not None else None
             resources = job.resources(cache, width, context)
-            async with _guard(store, job_id, writer, resources):
+            try:
+                async with _guard(store, job_id, writer, resources):
 
-                async def work(index: int) -> None:  # the hot path: one call per unit, kept flat
-                    reporter.run_started(index)
-                    row = await job.ready(index, board) if waits else None
-                    if row is None:
-                        t0 = time.perf_counter()
-                        if deadlines is None:
-                            try:
-                                row = await job.run(index, resources)
-                            except Exception as exc:  # noqa: BLE001 - a failed unit is a row, not the job's end
-                                row = _failed(job, index, exc, time.perf_counter() - t0)
-                        else:
-                            clock = deadlines.clock()
-                            clock.start(deadlines.seconds)
-                            try:
-                                row = await job.run(index, resources)
-                            except BaseException as exc:  # the sweeper's cancellation, or a failure
-                                late = clock.stop()
-                                if clock.task.cancelling() or not isinstance(exc, Exception) and not late:
-                                    raise  # the job itself is being cancelled (Ctrl-C), not just this unit
-                                if late:
-                                    row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
-                                else:
+                    async def work(index: int) -> None:  # the hot path: one call per unit, kept flat
+                        reporter.run_started(index)
+                        row = await job.ready(index, board) if waits else None
+                        if row is None:
+                            t0 = time.perf_counter()
+                            if deadlines is None:
+                                try:
+                                    row = await job.run(index, resources)
+                                except Exception as exc:  # noqa: BLE001 - a failed unit is a row, not the job's end
                                     row = _failed(job, index, exc, time.perf_counter() - t0)
                             else:
-                                clock.stop()  # finished as its deadline came: the row stands
-                    board.put(index, row)
-                    if writer is not None:
-                        writer.put(index, job.dump(row))
-                    reporter.run_finished(index, job.seen(row))
-
-                reporter.job_started(await job.prepare(resources, width))
-                for index, row in enumerate(rows):
-                    if row is not None:
+                                clock = deadlines.clock()
+                                clock.start(deadlines.seconds)
+                                try:
+                                    row = await job.run(index, resources)
+                                except BaseException as exc:  # the sweeper's cancellation, or a failure
+                                    late = clock.stop()
+                                    if clock.task.cancelling() or not isinstance(exc, Exception) and not late:
+                                        raise  # the job itself is being cancelled (Ctrl-C), not just this unit
+                                    if late:
+                                        row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
+                                    else:
+                                        row = _failed(job, index, exc, time.perf_counter() - t0)
+                                else:
+                                    clock.stop()  # finished as its deadline came: the row stands
+                        board.put(index, row)
+                        if writer is not None:
+                            writer.put(index, job.dump(row))
                         reporter.run_finished(index, job.seen(row))
-                sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
-                try:
-                    finished = await run_pool([i for i in range(job.size) if rows[i] is None], work, width)
-                finally:
-                    if sweeper is not None:
-                        sweeper.cancel()
-    except asyncio.CancelledError:  # cancelled while waiting for a slot or preparing: nothing more runs
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-    kept = [row for row in rows if row is not None]
-    elapsed = time.perf_counter() - started
-    status, code, message = job.status(kept, finished)
-    record = None
-    if store is not None:
-        store.finish(job_id, status, job.store_data(kept, elapsed), error_code=code, error_message=message)
-        record = store.job(job_id)
-    result = job.result(Finished(job_id, kept, status, code, message, elapsed, record))
-    reporter.job_finished(result)
-    return result
+
+                    reporter.job_started(await job.prepare(resources, width))
+                    for index, row in enumerate(rows):
+                        if row is not None:
+                            reporter.run_finished(index, job.seen(row))
+                    sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
+                    try:
+                        finished = await run_pool([i for i in range(job.size) if rows[i] is None], work, width)
+                    finally:
+                        if sweeper is not None:
+                            sweeper.cancel()
+            except asyncio.CancelledError:  # cancelled while preparing: nothing more runs
+                _uncancel()
+            return conclude(finished)
+    except asyncio.CancelledError:  # cancelled while waiting for a slot: nothing ran
+        _uncancel()
+        return conclude(False)
+
+
+def _uncancel() -> None:
+    """Take back a cancellation the job answers with its result (marked CANCELLED) instead of raising."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 def _failed(job: Job[Row], index: int, exc: Exception, elapsed: float) -> Row:
