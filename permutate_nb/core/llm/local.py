@@ -216,10 +216,11 @@ class LocalProvider:
         return [system, *messages], response_format
 
     def _complete(self, request: ChatRequest, seconds: float) -> ChatResult:
+        deadline = time.monotonic() + seconds  # from the call, not from when the model is free
         messages, response_format = self._prepare(request)
         model, lock = self._models.load(self.path, self._n_ctx)
         with lock:
-            bounded = _Deadlined(model, time.monotonic() + seconds)
+            bounded = _Deadlined(model, deadline)
             try:
                 penalty = self._repeat_penalty["tools" if request.tools_json is not None else "text"]
                 reply = bounded.chat(messages=messages, response_format=response_format, repeat_penalty=penalty,
