@@ -211,7 +211,6 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             rows[index] = job.restore(index, data)
     board: Board[Row] = Board(rows)
     deadlines = Deadlines(job.deadline) if job.deadline is not None else None
-    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
     started = time.perf_counter()
 
     def conclude(finished: bool) -> Result:
@@ -235,37 +234,7 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             resources = job.resources(cache, width, context)
             try:
                 async with _guard(store, job_id, writer, resources):
-
-                    async def work(index: int) -> None:  # the hot path: one call per unit, kept flat
-                        reporter.run_started(index)
-                        row = await job.ready(index, board) if waits else None
-                        if row is None:
-                            t0 = time.perf_counter()
-                            if deadlines is None:
-                                try:
-                                    row = await job.run(index, resources)
-                                except Exception as exc:  # noqa: BLE001 - a failed unit is a row, not the job's end
-                                    row = _failed(job, index, exc, time.perf_counter() - t0)
-                            else:
-                                clock = deadlines.clock()
-                                clock.start(deadlines.seconds)
-                                try:
-                                    row = await job.run(index, resources)
-                                except BaseException as exc:  # the sweeper's cancellation, or a failure
-                                    late = clock.stop()
-                                    if clock.task.cancelling() or not isinstance(exc, Exception) and not late:
-                                        raise  # the job itself is being cancelled (Ctrl-C), not just this unit
-                                    if late:
-                                        row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
-                                    else:
-                                        row = _failed(job, index, exc, time.perf_counter() - t0)
-                                else:
-                                    clock.stop()  # finished as its deadline came: the row stands
-                        board.put(index, row)
-                        if writer is not None:
-                            writer.put(index, job.dump(row))
-                        reporter.run_finished(index, job.seen(row))
-
+                    work = _worker(job, resources, board, writer, reporter, deadlines)
                     reporter.job_started(await job.prepare(resources, width))
                     for index, row in enumerate(rows):
                         if row is not None:
@@ -282,6 +251,45 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
     except asyncio.CancelledError:  # cancelled while waiting for a slot: nothing ran
         _uncancel()
         return conclude(False)
+
+
+def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, reporter: Reporter,
+            deadlines: Deadlines | None) -> Callable[[int], Awaitable[None]]:
+    """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
+    then store and report its row. This is the hot path: one call per unit, kept flat."""
+    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
+
+    async def work(index: int) -> None:
+        reporter.run_started(index)
+        row = await job.ready(index, board) if waits else None
+        if row is None:
+            t0 = time.perf_counter()
+            if deadlines is None:
+                try:
+                    row = await job.run(index, resources)
+                except Exception as exc:  # noqa: BLE001 - a failed unit is a row, not the job's end
+                    row = _failed(job, index, exc, time.perf_counter() - t0)
+            else:
+                clock = deadlines.clock()
+                clock.start(deadlines.seconds)
+                try:
+                    row = await job.run(index, resources)
+                except BaseException as exc:  # the sweeper's cancellation, or a failure
+                    late = clock.stop()
+                    if clock.task.cancelling() or not isinstance(exc, Exception) and not late:
+                        raise  # the job itself is being cancelled (Ctrl-C), not just this unit
+                    if late:
+                        row = job.failed(index, job.timeout_message(), time.perf_counter() - t0, 1, True)
+                    else:
+                        row = _failed(job, index, exc, time.perf_counter() - t0)
+                else:
+                    clock.stop()  # finished as its deadline came: the row stands
+        board.put(index, row)
+        if writer is not None:
+            writer.put(index, job.dump(row))
+        reporter.run_finished(index, job.seen(row))
+
+    return work
 
 
 def _uncancel() -> None:
