@@ -258,6 +258,7 @@ def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, repor
     """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
     then store and report its row. This is the hot path: one call per unit, kept flat."""
     waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
+    sees = type(job).seen is not Job.seen  # reporters get the row itself unless the job says otherwise
 
     async def work(index: int) -> None:
         reporter.run_started(index)
@@ -283,11 +284,14 @@ def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, repor
                     else:
                         row = _failed(job, index, exc, time.perf_counter() - t0)
                 else:
-                    clock.stop()  # finished as its deadline came: the row stands
+                    if clock.expired:
+                        clock.stop()  # finished as its deadline came: the row stands
+                    else:
+                        clock.due = None
         board.put(index, row)
         if writer is not None:
             writer.put(index, job.dump(row))
-        reporter.run_finished(index, job.seen(row))
+        reporter.run_finished(index, job.seen(row) if sees else row)
 
     return work
 
