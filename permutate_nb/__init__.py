@@ -13,6 +13,8 @@ from .core import hooks
 from .core.batch import submit_batch
 from .core.batch import run_batch as batch
 from .core.batch_result import BatchResult
+from .core.compare import JobComparison, PairedComparison
+from .core.compare import compare_jobs as compare
 from .core.engine import JobPlan, plan_job, run, run_async
 from .core.evals import EvalResult, evaluate, load_dataset
 from .core.events import JobStarted, Reporter
@@ -41,6 +43,9 @@ __all__ = [
     "run_async",
     "resume",
     "evaluate",
+    "compare",
+    "JobComparison",
+    "PairedComparison",
     "load_dataset",
     "EvalResult",
     "BatchResult",

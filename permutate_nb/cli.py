@@ -1,6 +1,7 @@
 """The ``permutate`` command: the engine for CI and terminals.
 
-Exit codes: 0 done; 1 the job ran but overall accuracy is below ``--fail-under``;
+Exit codes: 0 done; 1 the job ran but overall accuracy is below ``--fail-under`` (or, for
+``compare``, a permutation is significantly worse than ``--fail-if-worse`` allows);
 2 a user error (invalid request, unreadable manifest, missing key), printed as one
 line without a traceback (``--traceback`` shows it).
 """
@@ -77,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     results = sub.add_parser("results", help="write a stored job's results")
     results.add_argument("id")
     results.add_argument("--output", "-o", required=True, help="FILE.json, FILE.csv or FILE.xlsx")
+
+    compare = sub.add_parser("compare", help="compare two permutate jobs run by run (a regression gate)")
+    compare.add_argument("baseline", help="a stored job id or a result file (.json)")
+    compare.add_argument("candidate", help="a stored job id or a result file (.json)")
+    compare.add_argument("--fail-if-worse", type=float, metavar="PCT",
+                         help="exit 1 when a permutation is significantly worse (p < 0.05) by more than PCT points")
     return parser
 
 
@@ -114,23 +121,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(value: Any, pct: bool = False) -> str:
+def _fmt(value: Any) -> str:
     if value is None:
         return "-"
-    if pct:
-        return f"{value:.1f}%"
     if isinstance(value, float):
         return f"{value:.4f}" if value < 1 else f"{value:.2f}"
     return str(value)
 
 
 def print_summary(result: Any, stream: Any = None) -> None:
+    from .core.compare import format_ci
+
     stream = stream or sys.stdout
     columns = ["runs", "failed", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
     rows = [(name, s) for name, s in result.summary_by("permutation_name").items()] + [("(all)", result.summary)]
     table = [
-        [name, _fmt(s["total_test_cases"]), _fmt(s["failed_cases"]), _fmt(s["overall_accuracy"], True),
-         _fmt(s["accuracy_step_a"], True), _fmt(s["accuracy_step_b"], True), _fmt(s["accuracy_step_c"], True),
+        [name, _fmt(s["total_test_cases"]), _fmt(s["failed_cases"]),
+         *(format_ci(s[key], s[f"{key}_ci"]) for key in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")),
          _fmt(s["average_response_time_sec"]), _fmt(s["total_llm_tokens_used"]), _fmt(s["total_llm_api_cost"])]
         for name, s in rows
     ]
@@ -248,6 +255,21 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .core.compare import compare_jobs
+
+    comparison = compare_jobs(args.baseline, args.candidate)
+    print(comparison)
+    if args.fail_if_worse is None:
+        return 0
+    worse = comparison.worse(args.fail_if_worse)
+    for name in worse:
+        c = comparison.permutations[name]
+        print(f"permutate: {name} is {-c.difference:.1f} points worse (p = {c.p_value:.3g}), more than "
+              f"--fail-if-worse {args.fail_if_worse:g}", file=sys.stderr)
+    return 1 if worse else 0
+
+
 _FINISH = {JobResult: _finish_run, BatchResult: _finish_batch, EvalResult: _finish_eval}
 
 
@@ -256,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
     warnings.simplefilter("default", PermutateWarning)
     commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
-                "status": _cmd_status, "results": _cmd_results}
+                "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare}
     try:
         return commands[args.command](args)
     except PermutateError as exc:

@@ -26,8 +26,10 @@ __all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_
            "process_csv"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
 _PERCENT_COLUMNS = {
-    "overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c", "parameter_mapped_percentage",
+    *_ACCURACIES, "parameter_mapped_percentage", "pass_rate", "accuracy_a", "accuracy_b",
+    *(f"{name}_ci_{end}" for name in (*_ACCURACIES, "pass_rate", "accuracy_a", "accuracy_b") for end in ("low", "high")),
 }
 
 
@@ -130,19 +132,37 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
         ws.auto_filter.ref = ws.dimensions
 
 
+def _flat(summary: dict[str, Any]) -> dict[str, Any]:
+    """A summary as spreadsheet cells: intervals as ``_ci_low``/``_ci_high``, ``pass@k`` columns, flaky count."""
+    cells: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key.endswith("_ci"):
+            cells[f"{key}_low"], cells[f"{key}_high"] = value or (None, None)
+        elif key in ("pass_at_k", "pass_hat_k"):
+            cells.update({f"{'pass@' if key == 'pass_at_k' else 'pass^'}{k}": v for k, v in value.items()})
+        elif key == "flaky_cases":
+            cells[key] = len(value)
+        else:
+            cells[key] = value
+    return cells
+
+
 def to_excel(result: JobResult, path: str | Path) -> Path:
-    """Sheets Summary, Permutations, Details and Request (the YAML)."""
+    """Sheets Summary, Permutations, Details, Request (the YAML); Flaky with repeats, Comparison with 2+ permutations."""
     from openpyxl import Workbook
 
     import yaml
 
+    from .core.compare import comparison_records, pairwise
+    from .core.repeats import flat_repeat_table, repeat_table
+
     path = Path(path)
     wb = Workbook()
-    summary = result.summary
+    summary = _flat(result.summary)
     ws = wb.active
     ws.title = "Summary"
     _write_sheet(ws, ["job_name", "status", *summary], [[result.job_name, result.status, *summary.values()]])
-    perms = result.summary_by("permutation_name")
+    perms = {name: _flat(s) for name, s in result.summary_by("permutation_name").items()}
     first = next(iter(perms.values()), summary)
     _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
     rows = [d.to_dict() for d in result.details]
@@ -150,6 +170,12 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
     _write_sheet(wb.create_sheet("Details"), columns, [[row[c] for c in columns] for row in rows])
     request_yaml = yaml.safe_dump(result.request, sort_keys=False, allow_unicode=True)
     _write_sheet(wb.create_sheet("Request"), ["request (YAML)"], [[line] for line in request_yaml.splitlines()])
+    cells = repeat_table(result.details)
+    if any(cell["repeats"] > 1 for cell in cells):
+        _write_sheet(wb.create_sheet("Flaky"), *flat_repeat_table([c for c in cells if c["flaky"]]))
+    records = comparison_records(pairwise(result.details))
+    if records:
+        _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)
     return path
 

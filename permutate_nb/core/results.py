@@ -10,10 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .repeats import cells, flaky_cases, pass_k_summary
 from .result_base import Result
+from .stats import wilson
 
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
     import pandas as pd
+
+    from .compare import PairedComparison
 
 __all__ = ["RunDetail", "JobResult", "summarise"]
 
@@ -109,6 +113,12 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
         "cached_runs": sum(r.cached for r in rows),
         "average_match_score": round(sum(scores) / len(scores), 4) if scores else None,
         "match_scored_runs": len(scores),
+        "overall_accuracy_ci": wilson(passed, n),
+        "accuracy_step_a_ci": wilson(step_a, n),
+        "accuracy_step_b_ci": wilson(step_b, n),
+        "accuracy_step_c_ci": wilson(step_c, len(c_rows)),
+        **pass_k_summary(groups := cells(rows)),
+        "flaky_cases": flaky_cases(groups),
     }
 
 
@@ -155,8 +165,15 @@ class JobResult(Result):
             "planned_runs": self.planned_runs,
             "summary_by_permutation": self.summary_by("permutation_name"),
             "summary_by_language": self.summary_by("language"),
+            "summary_by_test_case": self.summary_by("test_case_name"),
             "job_id": self.job_id,
         }
+
+    def compare(self, a: str, b: str) -> "PairedComparison":
+        """Permutation ``b`` against ``a`` over the same test cases and languages (``b`` minus ``a``)."""
+        from .compare import compare_permutations
+
+        return compare_permutations(self.details, a, b)
 
     def to_pandas(self) -> "pd.DataFrame":
         return self.details_df
@@ -166,6 +183,16 @@ class JobResult(Result):
         import pandas as pd
 
         return pd.DataFrame([d.to_dict() for d in self.details], columns=list(RunDetail.__dataclass_fields__))
+
+    @property
+    def repeats_df(self) -> "pd.DataFrame":
+        """Per permutation x test case x language: repeats, passes, pass rate and interval, pass@k, pass^k, flaky."""
+        import pandas as pd
+
+        from .repeats import flat_repeat_table, repeat_table
+
+        columns, rows = flat_repeat_table(repeat_table(self.details))
+        return pd.DataFrame(rows, columns=columns)
 
     @property
     def summary_df(self) -> "pd.DataFrame":

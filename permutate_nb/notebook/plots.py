@@ -28,12 +28,20 @@ def _pyplot() -> Any:
 
 
 def plot_accuracy(result: "JobResult") -> Any:
-    """Bars: overall accuracy and steps a/b/c per permutation, in percent."""
+    """Bars: overall accuracy and steps a/b/c per permutation, in percent, with 95% Wilson intervals."""
     plt = _pyplot()
-    df = result.summary_df.drop(index="(all)")[["overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c"]]
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(df)), 4))
-    df.fillna(0).plot.bar(ax=ax, rot=0, ylim=(0, 100), width=0.8)
-    ax.set_ylabel("%")
+    summary = result.summary_df.drop(index="(all)")
+    keys = ["overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c"]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(summary)), 4))
+    width, x = 0.8 / len(keys), np.arange(len(summary))
+    for i, key in enumerate(keys):
+        values = summary[key].astype(float).fillna(0).to_numpy()
+        intervals = [ci if isinstance(ci, list) else [v, v] for v, ci in zip(values, summary[f"{key}_ci"])]
+        errors = np.array([[v - low for v, (low, _) in zip(values, intervals)], [high - v for v, (_, high) in zip(values, intervals)]])
+        ax.bar(x + (i - 1.5) * width, values, width, yerr=errors, capsize=3, error_kw={"elinewidth": 1})
+    ax.set_xticks(x, summary.index)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% (bars: 95% interval)")
     ax.set_title(f"{result.job_name}: accuracy by permutation")
     ax.legend(["overall", "step a: plugin", "step b: operation", "step c: parameters"], fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -42,7 +50,7 @@ def plot_accuracy(result: "JobResult") -> Any:
 
 
 def plot_heatmap(result: "JobResult") -> Any:
-    """Pass rate per test case (rows) and permutation (columns)."""
+    """Pass rate over the repeats per test case (rows) and permutation (columns)."""
     plt = _pyplot()
     frame = heatmap_frame(result)
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * frame.shape[1] + 3), max(3, 0.5 * frame.shape[0] + 1.5)))
@@ -53,7 +61,8 @@ def plot_heatmap(result: "JobResult") -> Any:
     for (i, j), value in np.ndenumerate(values):
         ax.text(j, i, "–" if value != value else f"{value:.0f}%", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label="pass rate %")
-    ax.set_title("test case x permutation")
+    repeats = max((d.repeat for d in result.details), default=0) + 1
+    ax.set_title(f"test case x permutation: pass rate over {repeats} repeat{'s' if repeats > 1 else ''}")
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -11,12 +11,14 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from ..core.compare import comparison_frame, format_ci, pairwise
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..core.results import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame"]
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame"]
 
 MAX_DETAIL_ROWS = 200
 _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
@@ -67,12 +69,16 @@ def _bars(result: "JobResult") -> str:
     rows = []
     for name, s in result.summary_by("permutation_name").items():
         value = s["overall_accuracy"] or 0.0
+        low, high = s["overall_accuracy_ci"] or (value, value)
+        whisker = (f'<div style="position:absolute;top:6px;left:{low * 3.2:.1f}px;width:{(high - low) * 3.2:.1f}px;'
+                   'height:2px;background:#222"></div>')  # the 95% interval as a line across the bar
         rows.append(
             f'<tr><td style="padding:2px 8px;text-align:left">{html.escape(name)}</td>'
-            f'<td style="width:320px;padding:2px"><div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div></td>'
-            f'<td style="padding:2px 8px">{value:.1f}%</td></tr>'
+            f'<td style="width:320px;padding:2px"><div style="position:relative;height:14px">'
+            f'<div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div>{whisker}</div></td>'
+            f'<td style="padding:2px 8px">{format_ci(s["overall_accuracy"], s["overall_accuracy_ci"])}</td></tr>'
         )
-    return ('<div style="font-family:sans-serif"><b>Overall accuracy by permutation</b>'
+    return ('<div style="font-family:sans-serif"><b>Overall accuracy by permutation (line: 95% interval)</b>'
             f'<table style="border-collapse:collapse">{"".join(rows)}</table></div>')
 
 
@@ -124,17 +130,49 @@ def _details(result: "JobResult") -> str:
     return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
 
 
+_ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
+
+
 def _permutations(result: "JobResult") -> str:
-    df = result.summary_df[["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a",
-                            "accuracy_step_b", "accuracy_step_c", "average_response_time_sec",
-                            "total_llm_tokens_used", "total_llm_api_cost"]]
-    formats = {c: "{:.1f}%" for c in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")}
-    formats.update(average_response_time_sec="{:.3f}", total_llm_api_cost="{:.6f}")
+    summary = result.summary_df
+    df = summary[["total_test_cases", "failed_cases", *_ACCURACIES, "average_response_time_sec",
+                  "total_llm_tokens_used", "total_llm_api_cost"]].copy()
+    for key in _ACCURACIES:  # each accuracy with its 95% interval: 62.5% [30.6, 86.3]
+        df[key] = [format_ci(None if v != v else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
+    formats = {"average_response_time_sec": "{:.3f}", "total_llm_api_cost": "{:.6f}"}
     return df.style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
 
 
+def _comparison(result: "JobResult") -> str:
+    """All pairs of permutations, paired over the same runs, with Holm-adjusted p-values."""
+    comparisons = pairwise(result.details)
+    if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
+        return ""
+    frame = comparison_frame(comparisons)
+    styler = (frame.style.set_uuid("permutate-comparison").hide(axis="index").format({"p": "{:.4f}", "p (Holm)": "{:.4f}"})
+              .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
+    return styler.to_html()
+
+
+def flaky_frame(result: "JobResult") -> "pd.DataFrame":
+    """Cells (permutation x test case x language) where some but not all repeats passed."""
+    import pandas as pd
+
+    return pd.DataFrame(result.summary["flaky_cases"],
+                        columns=["permutation_name", "test_case_name", "language", "passes", "repeats"])
+
+
+def _flaky(result: "JobResult") -> str:
+    frame = flaky_frame(result)
+    if frame.empty:
+        return ""
+    return (frame.style.set_uuid("permutate-flaky").hide(axis="index")
+            .set_caption(f"Flaky cases: some but not all repeats pass ({len(frame)})").to_html())
+
+
 def render_html(result: "JobResult") -> str:
-    return "".join([_card(result), _permutations(result), _bars(result), _heatmap(result), _details(result)])
+    return "".join([_card(result), _permutations(result), _bars(result), _comparison(result), _flaky(result),
+                    _heatmap(result), _details(result)])
 
 
 def render_text(result: "JobResult") -> str:
@@ -143,7 +181,11 @@ def render_text(result: "JobResult") -> str:
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
     columns = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
                "accuracy_step_c", "total_llm_tokens_used", "total_llm_api_cost"]
-    return head + "\n" + result.summary_df[columns].to_string()
+    text = head + "\n" + result.summary_df[columns].to_string()
+    comparisons = pairwise(result.details)
+    if comparisons:
+        text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
+    return text
 
 
 class JobResultView:

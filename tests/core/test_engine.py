@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 import pytest
 
 import permutate_nb as pn
 from permutate_nb.core.events import Reporter
+from permutate_nb.core.stats import wilson
 
 from ..helpers import PRODUCTS_URL, klarna_request
 
@@ -27,13 +29,36 @@ def _run(server: Any, transport: str, rules: list[dict[str, Any]], **config: Any
     return pn.run(request)
 
 
+def _repeat_figures(details: list[dict[str, Any]]) -> dict[str, Any]:
+    """pass@k, pass^k (means over permutation x case x language cells) and flaky cells, from the rows."""
+    cells: dict[tuple[str, str, str], list[bool]] = {}
+    for d in details:
+        cells.setdefault((d["permutation_name"], d["test_case_name"], d["language"]), []).append(d["passed"])
+    top = min(len(p) for p in cells.values())
+    at = lambda n, c, k: 1 - math.comb(n - c, k) / math.comb(n, k)  # noqa: E731
+    hat = lambda n, c, k: math.comb(c, k) / math.comb(n, k)  # noqa: E731
+    mean = lambda f, k: round(100 * sum(f(len(p), sum(p), k) for p in cells.values()) / len(cells), 2)  # noqa: E731
+    return {
+        "pass_at_k": {str(k): mean(at, k) for k in range(1, top + 1)},
+        "pass_hat_k": {str(k): mean(hat, k) for k in range(1, top + 1)},
+        "flaky_cases": [{"permutation_name": p, "test_case_name": c, "language": lang, "passes": sum(v), "repeats": len(v)}
+                        for (p, c, lang), v in cells.items() if 0 < sum(v) < len(v)],
+    }
+
+
 def recompute(details: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(details)
     c_rows = [d for d in details if d["test_type"] == "api_signature_selector"]
     pct = lambda k, rows: round(100 * sum(bool(d[k]) for d in rows) / len(rows), 2) if rows else None  # noqa: E731
+    ci = lambda k, rows: wilson(sum(bool(d[k]) for d in rows), len(rows))  # noqa: E731  (wilson: test_stats)
     tokens = sum(d["total_llm_tokens_used"] for d in details)
     costs = [d["llm_api_cost"] for d in details]
     return {
+        "overall_accuracy_ci": ci("passed", details),
+        "accuracy_step_a_ci": ci("is_plugin_detected", details),
+        "accuracy_step_b_ci": ci("is_plugin_operation_found", details),
+        "accuracy_step_c_ci": ci("is_plugin_parameter_mapped", c_rows),
+        **_repeat_figures(details),
         "total_test_cases": n,
         "failed_cases": sum(not d["is_run_completed"] for d in details),
         "overall_accuracy": pct("passed", details),
@@ -51,10 +76,12 @@ def assert_summary_honest(result: pn.JobResult) -> None:
     data = result.to_dict()
     for key, value in recompute(data["details"]).items():
         assert data["summary"][key] == value, key
-    for name, summary in data["summary_by_permutation"].items():
-        rows = [d for d in data["details"] if d["permutation_name"] == name]
-        for key, value in recompute(rows).items():
-            assert summary[key] == value, (name, key)
+    for group, field in (("summary_by_permutation", "permutation_name"), ("summary_by_language", "language"),
+                         ("summary_by_test_case", "test_case_name")):
+        for name, summary in data[group].items():
+            rows = [d for d in data["details"] if d[field] == name]
+            for key, value in recompute(rows).items():
+                assert summary[key] == value, (group, name, key)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
