@@ -101,6 +101,19 @@ def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -
     )
 
 
+def _imprompt_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+    """The selector service at ``config.tool_selector_endpoint``; without one, the pipeline in-process."""
+    if _remote(res.config):
+        return _remote_selector(res, perm, toolset)
+    from .selectors.imprompt import ImpromptSelector
+
+    return ImpromptSelector(res.client(perm.llm), toolset, res.prices, by_schema=perm.llm.provider == "local")
+
+
+def _remote(config: JobConfig) -> bool:
+    return bool(config.tool_selector_endpoint)
+
+
 def _check_langchain(perm: Permutation, config: JobConfig, where: str) -> None:
     for module, package in (("langchain_core", "langchain-core"), ("langchain_openai", "langchain-openai")):
         if importlib.util.find_spec(module) is None:
@@ -112,29 +125,22 @@ def _check_langchain(perm: Permutation, config: JobConfig, where: str) -> None:
         )
 
 
-def _check_remote(perm: Permutation, config: JobConfig, where: str) -> None:
-    if not config.tool_selector_endpoint:
-        raise ConfigurationError(
-            f"{where}.tool_selector: selector Imprompt needs config.tool_selector_endpoint, "
-            "the base URL of the selector service"
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class SelectorKind:
     """A tool selector: the LLM providers and pipelines it takes, how to check and build it."""
 
     build: Callable[["JobResources", Permutation, ToolSet], ToolSelector]
-    providers: tuple[str, ...] | None  # None: any (a remote service runs the model)
+    providers: tuple[str, ...] | None  # None: any
     pipelines: tuple[str, ...] | None  # None: any name (it is reported, not interpreted)
     check: Callable[[Permutation, JobConfig, str], None] | None = None
+    remote: Callable[[JobConfig], bool] | None = None  # true: a remote service runs the model, any provider
 
 
 SELECTORS: dict[str, SelectorKind] = {
     "OpenAI": SelectorKind(_openai_selector, ("OpenAIChat", "OpenAI", "local"), None),
     "Langchain": SelectorKind(_langchain_selector, ("OpenAIChat", "OpenAI", "local"),
                               ("zero-shot-react-description", "tool-calling"), _check_langchain),
-    "Imprompt": SelectorKind(_remote_selector, None, None, _check_remote),
+    "Imprompt": SelectorKind(_imprompt_selector, ("OpenAIChat", "OpenAI", "local"), None, remote=_remote),
 }
 
 
@@ -162,7 +168,8 @@ def check_permutation(perm: Permutation, index: int, config: JobConfig | None = 
             f"{where}.tool_selector.provider: selector {perm.tool_selector.provider!r} "
             f"is not available; available: {', '.join(SELECTORS)}"
         )
-    if kind.providers is not None:
+    config = config or JobConfig()
+    if kind.providers is not None and not (kind.remote is not None and kind.remote(config)):
         check_llm(perm.llm, f"{where}.llm", keys=keys)
         if perm.llm.provider not in kind.providers:
             raise ConfigurationError(
@@ -175,7 +182,7 @@ def check_permutation(perm: Permutation, index: int, config: JobConfig | None = 
             f"{perm.tool_selector.pipeline_name!r}; available: {', '.join(kind.pipelines)}"
         )
     if kind.check is not None:
-        kind.check(perm, config or JobConfig(), where)
+        kind.check(perm, config, where)
 
 
 def translator_llm(request: JobRequest) -> LLMConfig:

@@ -166,7 +166,8 @@ def _attach_hints(operations: list[Operation], hints: dict, plugin_id: str) -> l
                     stacklevel=4,
                 )
                 continue
-            helpers = _strings(hint.get("prompt_helpers")) + _strings(hint.get("prompt_signature_helpers"))
+            helpers = (_strings(hint.get("prompt_helpers")) + _strings(hint.get("prompt_signature_helpers"))
+                       + _strings(hint.get("plugin_signature_helpers")))
             result[i] = replace(
                 result[i],
                 human_usage_examples=_strings(hint.get("human_usage_examples")),

@@ -24,12 +24,16 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_-]")
 
 @dataclass(slots=True)
 class ToolSet:
-    """The tools sent to the model and the operation behind each tool name."""
+    """The tools sent to the model, the operation behind each tool name, and the plugins they come from.
+
+    ``plugins`` serve selectors that choose a plugin before an operation (``Imprompt`` in-process).
+    """
 
     tools: list[dict]
     by_name: dict[str, Operation]
     tools_json: str
     digest: str
+    plugins: tuple[Plugin, ...] = ()
 
     def __len__(self) -> int:
         return len(self.tools)
@@ -99,4 +103,4 @@ def build_toolset(plugins: Sequence[Plugin]) -> ToolSet:
             )
     tools_json = json.dumps(tools, separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(tools_json.encode("utf-8")).hexdigest()
-    return ToolSet(tools=tools, by_name=by_name, tools_json=tools_json, digest=digest)
+    return ToolSet(tools=tools, by_name=by_name, tools_json=tools_json, digest=digest, plugins=tuple(plugins))

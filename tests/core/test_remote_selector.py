@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 import permutate_nb as pn
-from permutate_nb.errors import ConfigurationError
 
 from ..helpers import KLARNA, PRODUCTS_URL, klarna_request
 from ..selector_service import SelectorService
@@ -102,8 +101,12 @@ def test_cached_replies(service: SelectorService) -> None:
     assert [d.plugin_operation for d in second.details] == [d.plugin_operation for d in first.details]
 
 
-def test_endpoint_is_required() -> None:
-    request = klarna_request()
-    request["permutations"][0]["tool_selector"]["provider"] = "Imprompt"
-    with pytest.raises(ConfigurationError, match="needs config.tool_selector_endpoint"):
-        pn.validate(request)
+def test_an_empty_openplugin_api_key_is_none(service: SelectorService) -> None:
+    """The documents send ``openplugin_api_key: ""``: no x-api-key header, and the remote form still runs."""
+    service.replies["/api/plugin-selector"] = service.replies["/api/api-signature-selector"] = [(200, detected())]
+    request = remote_request(service)
+    request["config"]["openplugin_api_key"] = ""
+    request["permutations"][0]["llm"]["provider"] = "Cohere"  # the service runs the model: any provider
+    result = pn.run(request)
+    assert all(d.is_run_completed and d.is_plugin_detected for d in result.details)
+    assert len(service.requests) == 2 and all("x-api-key" not in r["headers"] for r in service.requests)

@@ -24,7 +24,7 @@ from ..tools import ToolSet
 from .base import Selection, selection_from_outcome
 from .openai_functions import selection_from_tool_call
 
-__all__ = ["PromptSelector", "build_prompt", "parse_answer"]
+__all__ = ["PromptSelector", "build_prompt", "operation_line", "parse_answer"]
 
 _CALL = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(https?://[^\s`'\"<>]+|/[^\s`'\"<>]*)", re.IGNORECASE)
 _TEMPLATE = re.compile(r"\\\{([^}]+)\\\}")
@@ -40,7 +40,8 @@ parameters, for example: GET https://api.example.com/items?name=lamp&limit=3
 Answer:"""
 
 
-def _line(operation: Operation) -> str:
+def operation_line(operation: Operation) -> str:
+    """``METHOD URL - summary (parameter names)``: how a prompt lists an operation."""
     names = ", ".join(operation.parameters.get("properties", {}))
     text = operation.summary or operation.description
     summary = text.splitlines()[0][:200] if text else ""
@@ -48,7 +49,7 @@ def _line(operation: Operation) -> str:
 
 
 def build_prompt(toolset: ToolSet, prompt: str) -> str:
-    return _PROMPT.format(operations="\n".join(_line(op) for op in toolset.by_name.values()), prompt=prompt)
+    return _PROMPT.format(operations="\n".join(operation_line(op) for op in toolset.by_name.values()), prompt=prompt)
 
 
 def _typed(value: str, schema: dict[str, Any]) -> Any:
