@@ -12,19 +12,39 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from .core.batch_result import BatchResult
 from .core.evals.results import EvalResult
 from .core.results import JobResult
 from .core.status import CANCELLED, FINAL
 from .errors import PermutateError, PermutateWarning, RequestError
+from .export import RESULT_TYPES, check_output
 
 __all__ = ["main"]
 
 
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line and exit 2, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"permutate: error: {message} (see: {self.prog} --help)\n")
+
+
+def _count(text: str) -> int:
+    """A whole number >= 1 for --concurrency and --per-operation."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="permutate", description="Batch-evaluate LLM tool selection.")
+    parser = _Parser(prog="permutate", description="Batch-evaluate LLM tool selection.")
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -32,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("request", nargs="?", help="request file (YAML or JSON)")
     run.add_argument("--resume", metavar="ID", help="finish a stored job (permutate or batch): only runs without a result")
     run.add_argument("--output", "-o", help="write the result: FILE.json, FILE.csv or FILE.xlsx")
-    run.add_argument("--concurrency", type=int, help="parallel runs (default: config.concurrency, 8)")
+    run.add_argument("--concurrency", type=_count, help="parallel runs (default: config.concurrency, 8)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     run.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when overall accuracy is below PCT")
     run.add_argument("--provider", help="replace every permutation's LLM, e.g. 'local' for the embedded model")
@@ -44,18 +64,20 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = sub.add_parser("generate", help="write test cases for a plugin from its operations' usage examples")
     generate.add_argument("manifest", help="OpenPlugin or ai-plugin manifest, or OpenAPI document (URL or path)")
-    generate.add_argument("--per-operation", type=int, default=5, metavar="N", help="prompts per operation (default 5)")
+    generate.add_argument("--per-operation", type=_count, default=5, metavar="N", help="prompts per operation (default 5)")
     generate.add_argument("--output", "-o", help="write the test_cases: block to this file (default: stdout)")
     generate.add_argument("--provider", default="OpenAIChat", help="OpenAIChat (default), OpenAI or local")
     generate.add_argument("--model", help="model name (default gpt-4o-mini for OpenAIChat)")
     generate.add_argument("--base-url", help="an OpenAI-compatible server")
+    generate.add_argument("--api-key-env", metavar="NAME", help="the environment variable holding --base-url's key "
+                          "(OPENAI_API_KEY goes only to OPENAI_BASE_URL or OpenAI)")
     generate.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
 
     batch = sub.add_parser("batch", help="run prompts x models from a CSV file (columns prompt, model, ...)")
     batch.add_argument("csv", help="CSV file")
     batch.add_argument("--output", "-o", help="write the results: FILE.xlsx or FILE.csv")
     batch.add_argument("--models", help="YAML file mapping model names to {provider, model_name, base_url, params}")
-    batch.add_argument("--concurrency", type=int, help="parallel executions (default: DEFAULT_MAX_THREADS, 4)")
+    batch.add_argument("--concurrency", type=_count, help="parallel executions (default: DEFAULT_MAX_THREADS, 4)")
     batch.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     batch.add_argument("--process-csv", action="store_true", help="check the CSV and write it with empty result columns; run nothing")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -67,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     evals.add_argument("--metrics", help="comma-separated metric names (default: answer-correctness,faithfulness,exact-match,token-f1)")
     evals.add_argument("--models", help="YAML file mapping model names to {provider, model_name, base_url, params}")
     evals.add_argument("--template", help="QA prompt template with {context_str} and {query_str}")
-    evals.add_argument("--concurrency", type=int, default=8)
+    evals.add_argument("--concurrency", type=_count, default=8)
     evals.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     evals.add_argument("--output", "-o", help="write the result: FILE.json or FILE.xlsx")
     evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -94,7 +116,9 @@ def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> s
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .core.generate import generate_test_cases, resolve_llm, test_cases_yaml
 
-    llm = resolve_llm(provider=args.provider, model=args.model, base_url=args.base_url)
+    if args.output:
+        _check_folder(args.output)
+    llm = resolve_llm(provider=args.provider, model=args.model, base_url=args.base_url, api_key_env=args.api_key_env)
     cases = generate_test_cases(args.manifest, per_operation=args.per_operation, llm=llm, cache=not args.no_cache)
     comment = f"permutate generate {args.manifest}: {len(cases)} test cases by {llm.summary()}"
     text = test_cases_yaml(cases, comment=comment)
@@ -108,6 +132,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .core.engine import plan_job
+    from .core.expectations import expectation_warnings
 
     plan = plan_job(args.request, provider=args.provider, check_keys=False)
     r = plan.request
@@ -118,6 +143,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         f"  matrix: {len(r.permutations)} permutations x {len(r.test_cases)} test cases x "
         f"{len(plan.languages)} languages x {r.config.repeats} repeats = {plan.total_runs} runs"
     )
+    for line in expectation_warnings(plan):
+        print(f"  warning: {line}")
     return 0
 
 
@@ -157,6 +184,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .core.kinds import resume
     from .tqdm_reporter import TqdmReporter
 
+    if args.output:
+        check_output(args.output)
     reporter = None if args.quiet else TqdmReporter()
     cache = False if args.no_cache else None
     if args.resume:
@@ -173,9 +202,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _finish_run(result: Any, args: argparse.Namespace) -> int:
     print_summary(result)
-    if args.output:
-        print(f"wrote {result.write(args.output)}")
     print(f"job id: {result.job_id}")
+    if args.output:
+        _write(lambda: result.write(args.output), args.output, result.job_id)
     if result.status == CANCELLED:
         return 130
     overall = result.summary["overall_accuracy"] or 0.0
@@ -191,7 +220,7 @@ def _finish_batch(result: Any, args: argparse.Namespace) -> int:
     print(f"batch {result.job_id}: {len(frame)} rows; "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if args.output:
-        print(f"wrote {result.write(args.output)}")
+        _write(lambda: result.write(args.output), args.output, result.job_id)
     return 130 if result.status == CANCELLED else 0
 
 
@@ -200,6 +229,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from .export import process_csv
     from .tqdm_reporter import TqdmReporter
 
+    _check_input(args.csv, "CSV file")
+    if args.output:
+        check_output(args.output, (".xlsx", ".csv") if args.process_csv else RESULT_TYPES)
     if args.process_csv:
         if not args.output:
             raise RequestError("--process-csv needs --output FILE.xlsx (or .csv)")
@@ -215,7 +247,7 @@ def _finish_eval(result: Any, args: argparse.Namespace) -> int:
     print(df.to_string(index=False) if not df.empty else "no scores")
     print(f"eval {result.job_id}: {result.status}")
     if args.output:
-        print(f"wrote {result.write(args.output)}")
+        _write(lambda: result.write(args.output), args.output, result.job_id)
     return 130 if result.status == CANCELLED else 0
 
 
@@ -223,10 +255,41 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .core.evals import evaluate
     from .tqdm_reporter import TqdmReporter
 
+    if args.output:
+        check_output(args.output)
+    if any(not name.strip() for name in args.model):
+        raise RequestError("--model: a model name is empty")
+
     result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
                       template=args.template, model_settings=args.models, concurrency=args.concurrency,
                       cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter())
     return _finish_eval(result, args)
+
+
+def _check_input(path: str, what: str) -> None:
+    """A named input file must exist and be a file (a folder or a typo is one line, not CSV text)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise RequestError(f"{path}: is a folder, expected a {what}")
+    if not target.is_file():
+        raise RequestError(f"{path}: {what} not found")
+
+
+def _check_folder(path: str) -> None:
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        raise RequestError(f"--output {path}: the folder {folder} does not exist; create it first")
+
+
+def _write(write: Callable[[], Path], output: str, job_id: str | None) -> None:
+    """Write the output; a failure costs the file, not the job, and says how to get it again."""
+    try:
+        path = write()
+    except (OSError, PermutateError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        again = f"; the result is stored: permutate results {job_id} --output FILE" if job_id else ""
+        raise PermutateError(f"could not write {output}: {reason}{again}") from None
+    print(f"wrote {path}")
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
@@ -251,7 +314,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_results(args: argparse.Namespace) -> int:
     from .core.kinds import results
 
-    print(f"wrote {results(args.id).write(args.output)}")
+    check_output(args.output)
+    result = results(args.id)
+    _write(lambda: result.write(args.output), args.output, None)
     return 0
 
 
@@ -274,7 +339,10 @@ _FINISH = {JobResult: _finish_run, BatchResult: _finish_batch, EvalResult: _fini
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed as one line
+        return int(exc.code or 0)
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
     warnings.simplefilter("default", PermutateWarning)
     commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,

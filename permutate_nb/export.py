@@ -19,11 +19,15 @@ from .core import hooks
 from .core.batch import empty_rows, plan_batch
 from .core.batch_result import BatchResult, batch_frame
 from .core.evals.results import EvalResult
+from .core.matching import describe_mismatches
 from .core.results import JobResult
 from .errors import ConfigurationError
 
 __all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_excel", "safe_cell",
-           "process_csv"]
+           "process_csv", "check_output", "RESULT_TYPES"]
+
+#: What ``write_any`` writes, for every kind of result.
+RESULT_TYPES = (".json", ".csv", ".xlsx")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
@@ -98,8 +102,31 @@ def to_json(result: JobResult, path: str | Path) -> Path:
     return path
 
 
+#: Excel's limit on one cell's text.
+XLSX_CELL_LIMIT = 32_767
+
+
+def _xlsx_text(value: str) -> tuple[str, str | None]:
+    """Text openpyxl can store and Excel can open, and a note saying what was changed (or None).
+
+    Model answers may hold control characters (openpyxl refuses \\x00-\\x1f but tab, newline
+    and carriage return) or be longer than a cell takes; the export must not fail on them.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    notes = []
+    cleaned, removed = ILLEGAL_CHARACTERS_RE.subn("", value)
+    if removed:
+        notes.append(f"{removed} control character(s) removed")
+    if len(cleaned) > XLSX_CELL_LIMIT:
+        notes.append(f"cut to {XLSX_CELL_LIMIT:,} of {len(cleaned):,} characters; the JSON export has it all")
+        cleaned = cleaned[:XLSX_CELL_LIMIT]
+    return cleaned, "; ".join(notes) or None
+
+
 def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -115,6 +142,9 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
         for c, raw in enumerate(values, start=1):
             name = columns[c - 1]
             value = safe_cell(raw)
+            note = None
+            if isinstance(value, str):
+                value, note = _xlsx_text(value)
             if name in _PERCENT_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cell = ws.cell(row=r, column=c, value=value / 100.0)
                 cell.number_format = "0.00%"
@@ -122,6 +152,8 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
                 cell = ws.cell(row=r, column=c, value=value)
                 if isinstance(value, str) and value.startswith(_FORMULA_START):
                     cell.data_type = TYPE_STRING  # text, never a formula
+                if note:
+                    cell.comment = Comment(note, "permutate")
             if name in ("passed", "is_run_completed") and isinstance(value, bool):
                 cell.fill = pass_fill if value else fail_fill
             widths[c - 1] = max(widths[c - 1], min(len(str(value)) if value is not None else 0, 60))
@@ -166,6 +198,8 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
     first = next(iter(perms.values()), summary)
     _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
     rows = [d.to_dict() for d in result.details]
+    for row in rows:  # why step c failed, readable in a cell
+        row["parameter_mismatches"] = describe_mismatches(row["parameter_mismatches"]) or None
     columns = list(rows[0]) if rows else ["permutation_name"]
     _write_sheet(wb.create_sheet("Details"), columns, [[row[c] for c in columns] for row in rows])
     request_yaml = yaml.safe_dump(result.request, sort_keys=False, allow_unicode=True)
@@ -177,6 +211,20 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
     if records:
         _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)
+    return path
+
+
+def check_output(path: str | Path, types: Sequence[str] = RESULT_TYPES) -> Path:
+    """Refuse, before a job runs, an output it could not write: an unknown type or a missing folder."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in types:
+        raise ConfigurationError(f"--output {path}: unknown output type {suffix or '(none)'}; use {', '.join(types)}")
+    if path.is_dir():
+        raise ConfigurationError(f"--output {path}: is a folder; give a file name ending in {suffix}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigurationError(f"--output {path}: the folder {folder} does not exist; create it first")
     return path
 
 

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from permutate_nb.cli import main
 
-from .helpers import klarna_request
+from .helpers import PRODUCTS_URL, klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
@@ -65,6 +65,32 @@ def test_validate_lists_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "1 permutations x 2 test cases x 2 languages x 3 repeats = 12 runs" in out
     assert "1 operations" in out
+    assert "warning" not in out
+
+
+def test_validate_warns_about_expectations_that_can_never_be_met(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = klarna_request()
+    shirts, params = data["test_cases"]
+    data["test_cases"] = [
+        {**shirts, "name": "elsewhere", "expected_plugin_used": str(tmp_path / "Other.json")},
+        {**shirts, "name": "typo", "expected_api_used": PRODUCTS_URL + "s"},
+        {**params, "name": "post", "expected_method": "post"},
+        {**params, "name": "params", "expected_parameters": {"q": "shirt", "colour": "red", "size": "five",
+                                                             "max_price": {"$one_of": [10, 20]}}},
+    ]
+    assert main(["validate", str(_write(tmp_path, data))]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert lines == [
+        f"warning: test case 'elsewhere': expected_plugin_used {tmp_path / 'Other.json'} is in no plugin group of "
+        "the permutations that run it (klarna)",
+        f"warning: test case 'typo': expected_api_used GET {PRODUCTS_URL}s is no operation of Klarna Shopping "
+        f"(nearest: GET {PRODUCTS_URL})",
+        f"warning: test case 'post': expected_api_used POST {PRODUCTS_URL} is no operation of Klarna Shopping "
+        f"(nearest: GET {PRODUCTS_URL})",
+        f"warning: test case 'params': expected parameter 'colour' is not a parameter of GET {PRODUCTS_URL} "
+        "(it has: q, size, min_price, max_price)",
+        "warning: test case 'params': expected value 'five' of parameter 'size' cannot be of type integer",
+    ]
 
 
 @pytest.mark.parametrize(

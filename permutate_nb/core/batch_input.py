@@ -6,19 +6,17 @@ to a row it cannot use is refused with the row and the rule named.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import RequestError
 from .request import LLMConfig
+from .safe_load import load_yaml, names_a_path, read_csv, read_text
 
 __all__ = ["BatchLimits", "BatchRow", "read_rows", "check_rows", "model_config", "load_models", "OUTPUT_REF"]
 
@@ -29,7 +27,7 @@ _KNOWN = ("prompt", "model", "system", "temperature", "max_tokens")
 def _dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in read_text(path, ".env file").splitlines():
             line = line.strip()
             if line and not line.startswith("#") and "=" in line:
                 key, _, value = line.partition("=")
@@ -104,7 +102,7 @@ def _number(value: Any, kind: type, row: int, column: str) -> Any:
         return None
     try:
         return kind(float(value)) if kind is int else kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RequestError(f"row {row}: {column} {value!r} is not a number") from None
 
 
@@ -117,12 +115,10 @@ def read_rows(source: Any, limits: BatchLimits) -> list[BatchRow]:
         records = [dict(r) for r in source]
     else:
         text = str(source)
-        if "\n" not in text and (text.endswith(".csv") or Path(text).is_file()):
-            try:
-                text = Path(text).read_text(encoding="utf-8-sig")
-            except FileNotFoundError:
-                raise RequestError(f"{source}: CSV file not found") from None
-        records = list(csv.DictReader(io.StringIO(text)))
+        origin = "the CSV"
+        if "\n" not in text and (text.endswith(".csv") or names_a_path(text)):
+            origin, text = text, read_text(text, "CSV file")
+        records = read_csv(text, origin)
     if not records:
         raise RequestError("the batch has no rows")
     if "prompt" not in records[0]:
@@ -167,14 +163,19 @@ def load_models(source: Mapping[str, Any] | str | Path | None) -> dict[str, dict
     """The model mapping (name -> provider, model_name, base_url, params) from a dict or a YAML file."""
     if source is None:
         return {}
+    where = "models"
     if isinstance(source, (str, Path)):
-        try:
-            data = yaml.safe_load(Path(source).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise RequestError(f"{source}: models file not found") from None
+        where = str(source)
+        data = load_yaml(read_text(source, "models file"), where) or {}
         source = data.get("models", data) if isinstance(data, dict) else data
     if not isinstance(source, Mapping):
-        raise RequestError("models must map a model name to {provider, model_name, base_url, params}")
+        raise RequestError(f"{where}: must map a model name to {{provider, model_name, base_url, params}}")
+    for name, entry in source.items():
+        if entry is not None and not isinstance(entry, Mapping):
+            raise RequestError(f"{where}: model {name!r} must be a mapping {{provider, model_name, base_url, params}}, "
+                               f"not {type(entry).__name__}")
+        if isinstance(entry, Mapping) and not isinstance(entry.get("params") or {}, Mapping):
+            raise RequestError(f"{where}: {name}.params must be a mapping of sampling settings")
     return {str(k): dict(v or {}) for k, v in source.items()}
 
 

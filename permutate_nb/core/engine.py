@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..errors import PluginLoadError
 from .context import Context, default_context, open_store
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
@@ -94,6 +95,10 @@ def plan_job(
                 plugins[ref.manifest_url] = loader.load(ref.manifest_url)
             members.append(plugins[ref.manifest_url])
         toolsets[group.name] = build_toolset(members)
+        if not toolsets[group.name].tools:
+            where = ", ".join(p.openapi_location for p in members)
+            raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: "
+                                  f"check 'paths' in {where}")
     return JobPlan(request, plugins, toolsets, languages_of(request))
 
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ProviderError
 from .locations import normalise_url
 from .openapi import Operation
 from .request import JobRequest
@@ -148,6 +148,8 @@ class OperationExecutor:
         except httpx.HTTPError as exc:
             error = f"{call.method} {call.url} failed: {type(exc).__name__}: {exc}"
             return Execution(None, None, error, time.perf_counter() - started)
+        except ProviderError as exc:  # the answer was over config.max_response_bytes
+            return Execution(None, None, f"{call.method} {call.url}: {exc}", time.perf_counter() - started)
         text = response.text
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT] + " ...[truncated]"

@@ -209,7 +209,7 @@ class JobResources:
         self.context = context or default_context()
         self.request = request
         self.concurrency = concurrency
-        self.pool = SessionPool(concurrency)
+        self.pool = SessionPool(concurrency, config.max_response_bytes)
         self.cache = ResponseCache() if use_cache else None
         self.prices = PriceTable(config.prices)
         self._clients: dict[str, LLMClient] = {}

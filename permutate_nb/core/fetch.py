@@ -21,11 +21,12 @@ from urllib.parse import unquote
 import httpx
 import yaml
 
-from ..errors import PluginLoadError, PermutateWarning
+from ..errors import PermutateWarning, PluginLoadError, RequestError
 
 from .context import default_context
 from .locations import is_http_url, local_path
 from .paths import permutate_home
+from .safe_load import load_json, load_yaml, read_text
 
 __all__ = [
     "UrlMap",
@@ -61,10 +62,10 @@ class UrlMap:
         """Read a YAML ``{url_prefix: path}`` file; relative paths are relative to that file."""
         path = Path(path).expanduser()
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise PluginLoadError(f"cannot read URL map {path}: {exc.strerror or exc}") from None
-        data = yaml.safe_load(text) if text.strip() else {}
+            text = read_text(path, "URL map")
+            data = load_yaml(text, str(path)) if text.strip() else {}
+        except RequestError as exc:
+            raise PluginLoadError(str(exc)) from None
         if not isinstance(data, dict):
             raise PluginLoadError(f"URL map {path}: expected a mapping of URL prefixes to paths")
         return cls(data, base_dir=path.resolve().parent)
@@ -279,23 +280,20 @@ def parse_document(text: str, location: str) -> dict:
     stripped = text.lstrip()
     json_error: json.JSONDecodeError | None = None
     data: object = None
-    if stripped[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            json_error = exc
-    if json_error is not None or stripped[:1] not in ("{", "["):
-        try:
-            data = yaml.load(text, Loader=_DocLoader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError as exc:
-            if json_error is not None:
-                raise PluginLoadError(
-                    f"{location}: invalid JSON at line {json_error.lineno}, column {json_error.colno}: {json_error.msg}"
-                ) from None
-            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise PluginLoadError(f"{location}: invalid YAML{where}: {problem}") from None
+    try:
+        if stripped[:1] in ("{", "["):
+            try:
+                data = load_json(text, location)
+            except json.JSONDecodeError as exc:
+                json_error = exc
+        if json_error is not None or stripped[:1] not in ("{", "["):
+            data = load_yaml(text, location, _DocLoader)
+    except RequestError as exc:  # invalid, nested too deep, expands too far, a duplicate key
+        if json_error is not None:
+            raise PluginLoadError(
+                f"{location}: invalid JSON at line {json_error.lineno}, column {json_error.colno}: {json_error.msg}"
+            ) from None
+        raise PluginLoadError(str(exc)) from None
     if not isinstance(data, dict):
         kind = "an empty document" if data is None else f"a {type(data).__name__}"
         raise PluginLoadError(f"{location}: expected a JSON/YAML object at the top level, got {kind}")

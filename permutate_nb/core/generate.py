@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from ..errors import PermutateError, PermutateWarning
+from ..errors import PermutateError, PermutateWarning, RequestError
 from .factory import JobResources, check_llm
 from .fetch import default_url_map
 from .llm.base import ChatRequest
@@ -145,8 +146,8 @@ async def _for_operation(client: LLMClient, llm: LLMConfig, plugin: Plugin, name
 
 
 def resolve_llm(llm: LLMConfig | dict[str, Any] | None = None, *, provider: str | None = None,
-                model: str | None = None, base_url: str | None = None) -> LLMConfig:
-    """``llm`` as given, else one from provider (default OpenAIChat), model and base URL."""
+                model: str | None = None, base_url: str | None = None, api_key_env: str | None = None) -> LLMConfig:
+    """``llm`` as given, else one from provider (default OpenAIChat), model, base URL and key variable."""
     if isinstance(llm, LLMConfig):
         return llm
     if isinstance(llm, dict):
@@ -154,7 +155,11 @@ def resolve_llm(llm: LLMConfig | dict[str, Any] | None = None, *, provider: str 
     provider = provider or "OpenAIChat"
     if model is None and provider == "OpenAIChat":
         model = DEFAULT_GENERATE_MODEL
-    return LLMConfig(provider=provider, model_name=model, base_url=base_url)
+    try:
+        return LLMConfig(provider=provider, model_name=model, base_url=base_url, api_key_env=api_key_env)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RequestError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 async def generate_test_cases_async(

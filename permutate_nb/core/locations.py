@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-__all__ = ["is_url", "is_http_url", "local_path", "resolve_location", "resolve_reference", "normalise_url"]
+from permutate_nb.errors import PluginLoadError
+
+__all__ = ["is_url", "is_http_url", "local_path", "resolve_location", "resolve_reference", "check_reference",
+           "normalise_url"]
 
 
 def is_url(location: str) -> bool:
@@ -54,6 +57,19 @@ def resolve_reference(reference: str, relative_to: str) -> str:
     if candidate.is_absolute() and candidate.exists():
         return str(candidate.resolve())
     return str((local_path(relative_to).parent / reference.lstrip("/")).resolve())
+
+
+def check_reference(referrer: str, target: str, what: str) -> None:
+    """Refuse a network document that points at a local file (``file://``, a path).
+
+    A manifest fetched over http(s) was written by someone else: if its ``api.url`` or a
+    ``$ref`` could name ``file:///etc/passwd``, the file's content would go to the model.
+    Local files stay reachable from local requests and local documents only.
+    """
+    if is_http_url(referrer) and not is_http_url(target):
+        raise PluginLoadError(
+            f"{referrer}: {what} {target!r} is not an http(s) URL; a document fetched over the network "
+            "may only refer to network URLs (local files only from local requests and documents)")
 
 
 def normalise_url(url: str) -> str:

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urljoin
 
 from permutate_nb.errors import PluginLoadError
 
-from .locations import is_http_url, local_path
+from .locations import check_reference, is_http_url, local_path
 
 __all__ = ["Operation", "HTTP_METHODS", "extract_operations", "RefResolver", "openapi_version"]
 
@@ -190,7 +190,9 @@ class RefResolver:
         if not doc_part:
             return base, pointer
         if is_http_url(base):
-            return urljoin(base, doc_part), pointer
+            target = urljoin(base, doc_part)
+            check_reference(base, target, "$ref")
+            return target, pointer
         if is_http_url(doc_part):
             return doc_part, pointer
         return str((local_path(base).parent / unquote(doc_part)).resolve()), pointer
@@ -352,12 +354,13 @@ def _join(base: str, path: str) -> str:
 
 
 def _server_base(op: dict, item: dict, doc: dict, location: str) -> str:
-    """First server of the operation, else of the path item, else of the document."""
+    """First server of the operation, else of the path item, else of the document; without any,
+    the OpenAPI specification's default server ``/``, i.e. the document's own origin."""
     for holder in (op, item, doc):
         servers = holder.get("servers")
         if isinstance(servers, list) and servers and isinstance(servers[0], dict):
             return _server_url(servers[0], location)
-    return ""
+    return _server_url({"url": "/"}, location) if is_http_url(location) else ""
 
 
 def _server_url(server: dict, location: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from permutate_nb.errors import PermutateWarning, PluginLoadError
 
 from .fetch import Fetcher, UrlMap, parse_document
-from .locations import resolve_location, resolve_reference
+from .locations import check_reference, resolve_location, resolve_reference
 from .openapi import Operation, extract_operations
 
 __all__ = ["Operation", "Plugin", "PluginLoader", "load_plugin", "normalise_location"]
@@ -87,19 +87,20 @@ class PluginLoader:
             url = api.get("url")
             if not isinstance(url, str) or not url.strip():
                 raise PluginLoadError(f"{resolved}: api.url is missing (expected the OpenAPI document URL)")
-            return self._with_spec(location, doc, url)
+            return self._with_spec(location, doc, url, "api.url")
         if "openapi_doc_url" in doc:
             url = doc["openapi_doc_url"]
             if not isinstance(url, str) or not url.strip():
                 raise PluginLoadError(f"{resolved}: openapi_doc_url must be a URL or path")
-            return self._with_spec(location, doc, url)
+            return self._with_spec(location, doc, url, "openapi_doc_url")
         raise PluginLoadError(
             f"{resolved}: not a plugin manifest or OpenAPI document (expected an ai-plugin.json with api.url, "
             "an OpenPlugin manifest with openapi_doc_url, or an OpenAPI document with an 'openapi' or 'swagger' field)"
         )
 
-    def _with_spec(self, plugin_id: str, manifest: dict, spec_url: str) -> Plugin:
+    def _with_spec(self, plugin_id: str, manifest: dict, spec_url: str, field: str) -> Plugin:
         spec_location = resolve_reference(spec_url, plugin_id)
+        check_reference(plugin_id, spec_location, field)
         try:
             spec, spec_resolved = self._document(spec_location)
         except PluginLoadError as exc:
@@ -166,8 +167,9 @@ def _attach_hints(operations: list[Operation], hints: dict, plugin_id: str) -> l
                     stacklevel=4,
                 )
                 continue
-            helpers = (_strings(hint.get("prompt_helpers")) + _strings(hint.get("prompt_signature_helpers"))
-                       + _strings(hint.get("plugin_signature_helpers")))
+            # plugin_signature_helpers is OpenPlugin's own key; prompt_signature_helpers an older spelling
+            helpers = (_strings(hint.get("prompt_helpers")) + _strings(hint.get("plugin_signature_helpers"))
+                       + _strings(hint.get("prompt_signature_helpers")))
             result[i] = replace(
                 result[i],
                 human_usage_examples=_strings(hint.get("human_usage_examples")),

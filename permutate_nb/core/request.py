@@ -10,6 +10,7 @@ one shape. Errors name the field path and, when the request came from YAML, its 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -17,8 +18,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import PermutateWarning, RequestError
+from ..errors import ConfigurationError, PermutateWarning, RequestError
 from .locations import resolve_location
+from .matching import matcher_problems
+from .safe_load import load_json, names_a_path, read_text, value_error, yaml_error
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"  # the embedded model's name when llm.model_path is not set
 TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector")
+ParameterMatching = Literal["lenient", "strict", "bfcl"]
 _WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
 
 
@@ -61,6 +65,13 @@ class PluginRef(_Strict):
     manifest_url: str
     auth: OperationAuth | None = None
 
+    @field_validator("manifest_url")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("manifest_url is empty: give the manifest's URL or file path")
+        return value.strip()
+
 
 class PluginGroup(_Strict):
     name: str
@@ -84,6 +95,13 @@ class LLMConfig(_Strict):
     transport: Literal["http", "sdk"] = "http"
     model_path: str | None = None
     extra_body: dict[str, Any] | None = None  # server-specific fields, e.g. llama.cpp's repeat_penalty
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"base_url {value!r} must be an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        return value
 
     @model_validator(mode="after")
     def _name_local_model(self) -> "LLMConfig":
@@ -124,6 +142,15 @@ class TestCase(_Strict):
     expected_parameters: dict[str, Any] | None = None
     expected_response: str | None = None
     translations: dict[str, str] = Field(default_factory=dict)
+    parameter_matching: ParameterMatching | None = None  # overrides config.parameter_matching for this case
+
+    @field_validator("expected_parameters")
+    @classmethod
+    def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problems = [p for name, item in (value or {}).items() for p in matcher_problems(item, name)]
+        if problems:
+            raise ValueError("; ".join(problems[:3]))
+        return value
 
 
 class JobConfig(BaseModel):
@@ -137,17 +164,29 @@ class JobConfig(BaseModel):
     concurrency: int = Field(8, ge=1, le=1024)
     max_retries: int = Field(3, ge=0, le=20)
     timeout_sec: float = Field(60.0, gt=0)
+    max_response_bytes: int = Field(default_factory=lambda: default_max_response_bytes(), ge=256)  # larger fails its run
     cache: bool = True
     repeats: int = Field(1, ge=1, le=1000)
     url_map: dict[str, str] = Field(default_factory=dict)
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     execute_operations: bool = False  # call the chosen operation over HTTP; its answer is final_output
     translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
+    parameter_matching: ParameterMatching = "lenient"  # how step c compares values (README: scoring)
 
     @field_validator("auto_translate_to_languages", mode="before")
     @classmethod
     def _default_languages(cls, value: Any) -> Any:
         return ["English"] if value in (None, []) else value
+
+
+def default_max_response_bytes() -> int:
+    """4 MB, or ``PERMUTATE_MAX_RESPONSE_BYTES`` (the bound for batches and evals, which have no config)."""
+    raw = os.environ.get("PERMUTATE_MAX_RESPONSE_BYTES", "").strip()
+    if not raw:
+        return 4 * 1024 * 1024
+    if not raw.isdigit() or int(raw) < 256:
+        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 256 or more")
+    return int(raw)
 
 
 class JobRequest(_Strict):
@@ -158,6 +197,10 @@ class JobRequest(_Strict):
     plugin_groups: list[PluginGroup] = Field(min_length=1)
     permutations: list[Permutation] = Field(min_length=1)
     test_cases: list[TestCase] = Field(min_length=1)
+
+    def matching_mode(self, case: TestCase) -> str:
+        """The test case's ``parameter_matching``, else the job's."""
+        return case.parameter_matching or self.config.parameter_matching
 
     def group(self, name: str) -> PluginGroup:
         return next(g for g in self.plugin_groups if g.name == name)
@@ -196,6 +239,7 @@ def load_request(source: str | Path | dict[str, Any] | JobRequest, *, base_dir: 
     if not isinstance(data, dict):
         raise RequestError(f"{origin}: a request must be a mapping with name, plugin_groups, permutations and test_cases")
     data = normalise(data)
+    _infer_case_types(data, origin)
     try:
         request = JobRequest.model_validate(data)
     except ValidationError as exc:
@@ -208,33 +252,27 @@ def load_request(source: str | Path | dict[str, Any] | JobRequest, *, base_dir: 
 def _read_source(source: str | Path) -> tuple[str, str, Path | None]:
     if isinstance(source, Path) or ("\n" not in source and not source.lstrip().startswith(("{", "[")) and _looks_like_path(source)):
         path = Path(source).expanduser()
-        try:
-            return path.read_text(encoding="utf-8"), str(path), path.resolve().parent
-        except FileNotFoundError:
-            raise RequestError(f"{path}: request file not found") from None
-        except OSError as exc:
-            raise RequestError(f"{path}: cannot read the request file ({exc.strerror})") from None
+        return read_text(path, "request file"), str(path), path.resolve().parent
     return source, "request", None
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.endswith((".yaml", ".yml", ".json")) or Path(text).expanduser().is_file()
+    return text.endswith((".yaml", ".yml", ".json")) or names_a_path(text)
 
 
 def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:
-            return json.loads(text), None
+            return load_json(text, origin), None
         except json.JSONDecodeError as exc:
             raise RequestError(f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     try:
-        return parse_yaml_with_lines(text)
+        return parse_yaml_with_lines(text, origin)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise RequestError(f"{origin}: invalid YAML{where}: {problem}") from None
+        raise yaml_error(exc, origin, text) from None
+    except ValueError as exc:
+        raise value_error(exc, origin) from None
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +292,24 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
             for group in groups
         ]
     return out
+
+
+def _infer_case_types(data: dict[str, Any], origin: str) -> None:
+    """1.0.0 requests have no test case ``type``: api_signature_selector when the case gives
+    expected_parameters, else plugin_selector. One warning says so."""
+    cases = data.get("test_cases")
+    if not isinstance(cases, list):
+        return
+    untyped = sum(isinstance(c, dict) and "type" not in c for c in cases)
+    data["test_cases"] = [
+        {**c, "type": "api_signature_selector" if c.get("expected_parameters") else "plugin_selector"}
+        if isinstance(c, dict) and "type" not in c else c
+        for c in cases
+    ]
+    if untyped:
+        warnings.warn(f"{origin}: {untyped} test case(s) without type (the 1.0.0 format): inferred from "
+                      "expected_parameters (api_signature_selector) or their absence (plugin_selector)",
+                      PermutateWarning, stacklevel=3)
 
 
 def _unwrap(item: Any, wrapper: str) -> Any:
@@ -293,7 +349,7 @@ def _format_validation(exc: ValidationError, origin: str, lines: LineIndex | Non
         elif kind == "literal_error" and loc and loc[-1] == "type":
             text = f"unknown test case type {err.get('input')!r}: use one of {', '.join(TEST_CASE_TYPES)}"
         else:
-            text = err["msg"]
+            text = err["msg"].removeprefix("Value error, ")
         messages.append(_with_line(text, loc, origin, lines))
     more = len(exc.errors()) - len(messages)
     if more > 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from .matching import REASONS as MISMATCH_REASONS
 from .repeats import cells, flaky_cases, pass_k_summary
 from .result_base import Result
 from .stats import wilson
@@ -57,6 +58,7 @@ class RunDetail:
     raw_response: str | None = None
     intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps: tool, tool_input, log, observation
     operation_status: int | None = None  # HTTP status of the executed operation (config.execute_operations)
+    parameter_mismatches: list[dict[str, Any]] | None = None  # step c's failed comparisons: parameter, expected, actual, reason
 
     def to_dict(self) -> dict[str, Any]:
         # a shallow copy per field: dataclasses.asdict's deep recursion costs ~70 us a row
@@ -119,7 +121,17 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
         "accuracy_step_c_ci": wilson(step_c, len(c_rows)),
         **pass_k_summary(groups := cells(rows)),
         "flaky_cases": flaky_cases(groups),
+        **_reason_counts(rows),
     }
+
+
+def _reason_counts(rows: list[RunDetail]) -> dict[str, int]:
+    """``parameter_mismatches_<reason>``: how often each reason occurs, i.e. why step c failed."""
+    counts = dict.fromkeys(MISMATCH_REASONS, 0)
+    for row in rows:
+        for mismatch in row.parameter_mismatches or ():
+            counts[mismatch["reason"]] += 1
+    return {f"parameter_mismatches_{reason}": n for reason, n in counts.items()}
 
 
 @dataclass(slots=True)

@@ -11,7 +11,18 @@ from .scoring import score_selection
 from .selectors.base import Selection
 from .similarity import match_score
 
-__all__ = ["failed_row", "scored_row"]
+__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped"]
+
+#: Characters of a reply kept in a row's ``raw_response`` and ``final_output`` (scores use all of it):
+#: rows live in memory and in the job store.
+RAW_RESPONSE_LIMIT = 64 * 1024
+
+
+def capped(text: str | None, limit: int = RAW_RESPONSE_LIMIT) -> str | None:
+    """``text`` up to ``limit`` characters, with a note saying how much was cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... truncated: {len(text):,} characters in all, the first {limit:,} kept]"
 
 
 def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, **fields: Any) -> RunDetail:
@@ -50,10 +61,13 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         url=sel.url,
         method=sel.method,
         arguments=sel.arguments,
+        mode=request.matching_mode(case),
+        schema=sel.operation.parameters if sel.operation else None,
+        locations=sel.operation.locations if sel.operation else None,
     )
     return _row(
         request, spec, True, elapsed,
-        final_output=sel.final_output,
+        final_output=capped(sel.final_output),
         match_score=match_score(sel.final_output, case.expected_response),
         is_plugin_detected=scores.plugin_detected,
         is_plugin_operation_found=scores.operation_found,
@@ -62,6 +76,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         plugin_operation=sel.url,
         plugin_parameters_mapped=sel.arguments,
         parameter_mapped_percentage=scores.parameter_percentage,
+        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if case.expected_parameters else None,
         total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens if sel.total_tokens is None else sel.total_tokens,
         llm_api_cost=sel.cost,
         plugin_method=sel.method,
@@ -71,7 +86,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         prompt_tokens=sel.prompt_tokens,
         completion_tokens=sel.completion_tokens,
         error=sel.note,
-        raw_response=sel.raw_response,
+        raw_response=capped(sel.raw_response),
         intermediate_steps=sel.intermediate_steps,
         operation_status=sel.operation_status,
     )

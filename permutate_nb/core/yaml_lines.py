@@ -6,6 +6,8 @@ from typing import Any
 
 import yaml
 
+from .safe_load import check_yaml
+
 __all__ = ["LineIndex", "parse_yaml_with_lines"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,8 +52,10 @@ def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node, yaml.Node] | None:
     return None
 
 
-def parse_yaml_with_lines(text: str) -> tuple[Any, LineIndex | None]:
-    """Parse once into nodes (for lines) and construct the data from the same nodes."""
+def parse_yaml_with_lines(text: str, origin: str = "request") -> tuple[Any, LineIndex | None]:
+    """Check the bounds (``safe_load.check_yaml``), parse once into nodes (for lines) and
+    construct the data from the same nodes."""
+    check_yaml(text, origin, _Loader)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

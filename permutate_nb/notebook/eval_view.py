@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from .view import escaped
+
 if TYPE_CHECKING:
     from ..core.evals.results import EvalResult
 
@@ -30,8 +32,8 @@ def render_eval_html(result: "EvalResult") -> str:
             f"v{result.dataset['version']} · {result.dataset['cases']} cases · models: "
             f"{html.escape(', '.join(result.parameters['models']))} · judge: {html.escape(str(result.parameters['judge_model']))}"
             f" · <b style='color:{status_colour}'>{result.status}</b></div>")
-    table = (df.style.set_uuid("permutate-eval").format({"mean": "{:.3f}", "ci95_low": "{:.3f}", "ci95_high": "{:.3f}"},
-                                                         na_rep="–").hide(axis="index").to_html())
+    table = (escaped(df.style.set_uuid("permutate-eval")).format({"mean": "{:.3f}", "ci95_low": "{:.3f}", "ci95_high": "{:.3f}"},
+                                                         na_rep="–", escape="html").hide(axis="index").to_html())
     models = list(dict.fromkeys(df["model"]))
     rows = []
     for metric in dict.fromkeys(df["metric_type"]):

@@ -149,12 +149,11 @@ class PermutateMagics(Magics):
 
     def _run_eval(self, args: Any, cell: str) -> Any:
         """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
-        import yaml
-
         from ..core.evals.runner import evaluate_async, plan_eval
         from ..core.runner import blocking
+        from ..core.safe_load import load_yaml
 
-        spec = yaml.safe_load(fill_placeholders(cell, self.shell.user_ns)) or {}
+        spec = load_yaml(fill_placeholders(cell, self.shell.user_ns), "the eval cell") or {}
         if not isinstance(spec, dict) or not ("dataset" in spec or "cases" in spec):
             raise RequestError("the eval cell needs YAML with dataset: (a file) or cases: [...], and models: [...]")
         unknown = set(spec) - {"dataset", "cases", "name", "models", "model", "judge_model", "metrics", "template",

@@ -12,13 +12,15 @@ import html
 from typing import TYPE_CHECKING, Any
 
 from ..core.compare import comparison_frame, format_ci, pairwise
+from ..core.matching import describe_mismatches
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pandas.io.formats.style import Styler
 
     from ..core.results import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame"]
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped"]
 
 MAX_DETAIL_ROWS = 200
 _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
@@ -33,7 +35,7 @@ _DETAIL_COLUMNS = [
     "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
     "is_plugin_detected", "is_plugin_operation_found", "is_plugin_parameter_mapped", "plugin_name",
     "plugin_method", "plugin_operation", "plugin_parameters_mapped", "parameter_mapped_percentage",
-    "response_time_sec", "total_llm_tokens_used", "llm_api_cost", "cached", "error",
+    "parameter_mismatches", "response_time_sec", "total_llm_tokens_used", "llm_api_cost", "cached", "error",
 ]
 
 
@@ -93,6 +95,13 @@ def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
               .pivot_table(index="test_case_name", columns="permutation_name", values="passed", aggfunc="mean", sort=False))
 
 
+def escaped(styler: "Styler") -> "Styler":
+    """Headers as text, never as HTML: a plugin or permutation named ``<img onerror=...>`` must
+    not run in the notebook. Cells: every ``Styler.format`` call passes ``escape="html"`` (a
+    later call resets the cells it does not name)."""
+    return styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+
+
 def _heat_colour(value: float) -> str:
     """Red (0%) to green (100%)."""
     red = int(244 - (244 - 99) * value / 100)
@@ -105,9 +114,9 @@ def _heatmap(result: "JobResult") -> str:
     frame = heatmap_frame(result)
     if frame.empty:
         return ""
-    styler = (frame.style.set_uuid("permutate-heatmap")
+    styler = (escaped(frame.style.set_uuid("permutate-heatmap"))
               .map(lambda v: "" if v != v else _heat_colour(v))
-              .format("{:.0f}%", na_rep="–")
+              .format("{:.0f}%", na_rep="–", escape="html")
               .set_caption("Pass rate: test case x permutation"))
     return styler.to_html()
 
@@ -117,14 +126,16 @@ def _details(result: "JobResult") -> str:
     if df.empty:
         return "<p>No runs finished.</p>"
     shown = df[[c for c in _DETAIL_COLUMNS if c in df.columns]].head(MAX_DETAIL_ROWS)
+    if "parameter_mismatches" in shown.columns:  # why step c failed, in words
+        shown = shown.assign(parameter_mismatches=shown["parameter_mismatches"].map(describe_mismatches))
 
     def colour(row: "pd.Series") -> list[str]:
         fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
         return [f"background-color: {fill}"] * len(row)
 
-    styler = (shown.style.set_uuid("permutate-details").apply(colour, axis=1)
+    styler = (escaped(shown.style.set_uuid("permutate-details")).apply(colour, axis=1)
               .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
-                       "llm_api_cost": "{:.6f}"}, na_rep="–")
+                       "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
               .hide(axis="index"))
     more = f"<p>{len(df) - MAX_DETAIL_ROWS} more rows: see <code>result.details_df</code>.</p>" if len(df) > MAX_DETAIL_ROWS else ""
     return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
@@ -140,7 +151,7 @@ def _permutations(result: "JobResult") -> str:
     for key in _ACCURACIES:  # each accuracy with its 95% interval: 62.5% [30.6, 86.3]
         df[key] = [format_ci(None if v != v else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
     formats = {"average_response_time_sec": "{:.3f}", "total_llm_api_cost": "{:.6f}"}
-    return df.style.set_uuid("permutate-permutations").format(formats, na_rep="–").to_html()
+    return escaped(df.style.set_uuid("permutate-permutations")).format(formats, na_rep="–", escape="html").to_html()
 
 
 def _comparison(result: "JobResult") -> str:
@@ -149,7 +160,8 @@ def _comparison(result: "JobResult") -> str:
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
     frame = comparison_frame(comparisons)
-    styler = (frame.style.set_uuid("permutate-comparison").hide(axis="index").format({"p": "{:.4f}", "p (Holm)": "{:.4f}"})
+    styler = (escaped(frame.style.set_uuid("permutate-comparison")).hide(axis="index")
+              .format({"p": "{:.4f}", "p (Holm)": "{:.4f}"}, escape="html")
               .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
     return styler.to_html()
 
@@ -166,7 +178,7 @@ def _flaky(result: "JobResult") -> str:
     frame = flaky_frame(result)
     if frame.empty:
         return ""
-    return (frame.style.set_uuid("permutate-flaky").hide(axis="index")
+    return (escaped(frame.style.set_uuid("permutate-flaky")).format(escape="html").hide(axis="index")
             .set_caption(f"Flaky cases: some but not all repeats pass ({len(frame)})").to_html())
 
 

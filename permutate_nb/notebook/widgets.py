@@ -8,6 +8,8 @@ Everything is reachable from code (``builder.request``, ``RequestBuilder.from_re
 
 from __future__ import annotations
 
+import html
+
 from typing import Any, Callable
 
 import ipywidgets as w
@@ -160,11 +162,11 @@ class RequestBuilder:
             with one_line_warnings():
                 plugin = self._loader.load(location)
         except PermutateError as exc:
-            self.plugin_message.value = f"<span style='color:#b00'>{exc}</span>"
+            self.plugin_message.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return None
         self.plugins[location] = plugin
         if not quiet:
-            self.plugin_message.value = (f"<span style='color:green'>loaded {plugin.name}: "
+            self.plugin_message.value = (f"<span style='color:green'>loaded {html.escape(plugin.name)}: "
                                          f"{len(plugin.operations)} operations</span>")
         return plugin
 
@@ -185,8 +187,8 @@ class RequestBuilder:
 
     def _refresh_plugins(self) -> None:
         items = "".join(
-            f"<li><b>{p.name}</b> <code>{loc}</code><ul>"
-            + "".join(f"<li>{op.method} {op.url} — {op.summary}</li>" for op in p.operations[:20])
+            f"<li><b>{html.escape(p.name)}</b> <code>{html.escape(loc)}</code><ul>"
+            + "".join(f"<li>{html.escape(f'{op.method} {op.url} — {op.summary}')}</li>" for op in p.operations[:20])
             + "</ul></li>"
             for loc, p in self.plugins.items()
         )

@@ -85,7 +85,8 @@ def assert_summary_honest(result: pn.JobResult) -> None:
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_correct_calls_pass_every_step(scripted: Any, transport: str) -> None:
+def test_correct_calls_pass_every_step(scripted: Any, transport: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted.base_url)  # the environment's key goes to its own endpoint
     result = _run(scripted, transport, [{"responses": [GOOD]}])
     rows = result.to_dict()["details"]
     assert [r["test_case_name"] for r in rows] == ["shirts", "shirts_params"]
@@ -164,7 +165,9 @@ def test_500_forever_fails_the_run_but_not_the_job(scripted: Any, transport: str
 
 def test_401_is_not_retried(scripted: Any) -> None:
     result = _run(scripted, "http", [{"responses": [{"status": 401}]}], max_retries=3)
-    assert all(not d.is_run_completed and d.attempts == 1 and "check the API key" in d.error for d in result.details)
+    assert all(not d.is_run_completed and d.attempts == 1 for d in result.details)
+    # the request's own base_url was sent no key (the environment's goes only to its endpoint): say how to give one
+    assert all("no key was sent" in d.error and "llm.api_key_env" in d.error for d in result.details)
 
 
 def test_cache_serves_a_rerun(scripted: Any) -> None:

@@ -152,3 +152,12 @@ def test_transport_decodes_bodies_and_keeps_headers() -> None:
         server.server_close()
     assert response.status_code == 201 and response.json() == {"products": ["x"]}
     assert response.headers["x-answer"] == "42" and "content-encoding" not in response.headers
+
+
+def test_an_answer_over_max_response_bytes_keeps_the_selection(scripted: Any, api: PluginAPIServer) -> None:
+    scripted.set_script({"rules": [{"responses": [{"tool_call": {"name": "productsUsingGET",
+                                                                 "arguments": {"q": "shirt", "size": 50}}}]}]})
+    assert len(json.dumps(search_products("shirt", 50))) > 900  # the model's reply is about half that
+    row = pn.run(api_request(api, scripted.base_url, max_response_bytes=900)).details[0]
+    assert row.is_run_completed and row.is_plugin_operation_found and row.operation_status is None
+    assert "more than 900 bytes (config.max_response_bytes)" in (row.error or "")

@@ -110,4 +110,4 @@ def test_cli_generate(scripted: Any, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["generate", str(tmp_path / "none.json"), "--base-url", scripted.base_url]) == 2
     assert main(["generate", str(KLARNA), "--per-operation", "0"]) == 2
     errors = capsys.readouterr().err.splitlines()
-    assert len(errors) == 2 and errors[0].startswith("permutate: error: ") and "per_operation must be at least 1" in errors[1]
+    assert len(errors) == 2 and errors[0].startswith("permutate: error: ") and "--per-operation: 0 must be 1 or more" in errors[1]

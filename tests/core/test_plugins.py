@@ -115,13 +115,14 @@ def test_openplugin_manifest_attaches_hints(tmp_path: Path) -> None:
         "openapi_doc_url": "spec.json",
         "plugin_operations": {"/search": {"get": {
             "human_usage_examples": ["find cats", "look up dogs"],
-            "prompt_helpers": ["Use q."], "prompt_signature_helpers": ["q is text."]}}},
+            "prompt_helpers": ["Use q."], "plugin_signature_helpers": ["q is text."],
+            "prompt_signature_helpers": ["q is short."]}}},
     })
     plugin = PluginLoader(cache_dir=tmp_path / "cache").load(str(manifest))
     assert (plugin.name, plugin.description) == ("Searcher", "Finds things.")
     get, post = plugin.operations
     assert get.human_usage_examples == ("find cats", "look up dogs")
-    assert get.prompt_helpers == ("Use q.", "q is text.")
+    assert get.prompt_helpers == ("Use q.", "q is text.", "q is short.")
     assert post.human_usage_examples == () and post.prompt_helpers == ()
 
 
@@ -343,6 +344,18 @@ def test_server_selection_and_variables(tmp_path: Path) -> None:
 def test_relative_and_missing_servers_on_local_files(tmp_path: Path) -> None:
     assert load(tmp_path, oas3({"/p": {"get": {}}}, servers=[{"url": "/v3"}])).operations[0].url == "/v3/p"
     assert load(tmp_path, oas3({"/p": {"get": {}}}), name="other.yaml").operations[0].url == "/p"
+
+
+def test_missing_and_relative_servers_resolve_against_the_document_url(tmp_path: Path) -> None:
+    """OpenAPI 3: no servers means the server "/", and a relative server URL is relative to the document."""
+    site = tmp_path / "site"
+    write(site / "api" / "none.json", oas3({"/api/info": {"get": {}}}))
+    write(site / "api" / "relative.json", oas3({"/info": {"get": {}}}, servers=[{"url": "v3"}]))
+    write(site / "api" / "empty.json", oas3({"/info": {"get": {}}}, servers=[]))
+    loader = PluginLoader(UrlMap({"https://docs.test/": site}), cache_dir=tmp_path / "cache")
+    assert loader.load("https://docs.test/api/none.json").operations[0].url == "https://docs.test/api/info"
+    assert loader.load("https://docs.test/api/relative.json").operations[0].url == "https://docs.test/api/v3/info"
+    assert loader.load("https://docs.test/api/empty.json").operations[0].url == "https://docs.test/info"
 
 
 def test_webhooks_and_callbacks_are_not_operations(tmp_path: Path) -> None:

@@ -112,3 +112,32 @@ def test_normalise_leaves_plain_form_alone() -> None:
     data = klarna_request()
     assert normalise(data) == data
     assert KLARNA.exists()
+
+
+def test_1_0_0_test_cases_without_type_are_inferred_with_one_warning() -> None:
+    data = klarna_request()
+    for case in data["test_cases"]:
+        del case["type"]
+    with pytest.warns(PermutateWarning, match=r"2 test case\(s\) without type \(the 1.0.0 format\)") as caught:
+        request = load_request(data)
+    assert len([w for w in caught if issubclass(w.category, PermutateWarning)]) == 1
+    assert [c.type for c in request.test_cases] == ["plugin_selector", "api_signature_selector"]
+    assert "type" not in data["test_cases"][0]  # the caller's dict is left alone
+
+
+def test_parameter_matching_job_default_and_per_case() -> None:
+    data = klarna_request(parameter_matching="strict")
+    data["test_cases"][1]["parameter_matching"] = "bfcl"
+    request = load_request(data)
+    assert [request.matching_mode(c) for c in request.test_cases] == ["strict", "bfcl"]
+    assert load_request(klarna_request()).matching_mode(request.test_cases[0]) == "lenient"
+    data["test_cases"][1]["parameter_matching"] = "loose"
+    with pytest.raises(RequestError, match=r"test_cases\[1\]\.parameter_matching: Input should be 'lenient', 'strict' or 'bfcl'"):
+        load_request(data)
+
+
+def test_unknown_matcher_is_a_validation_error_naming_its_path() -> None:
+    data = klarna_request()
+    data["test_cases"][1]["expected_parameters"] = {"q": {"words": [{"$oneof": ["a"]}]}, "size": 5}
+    with pytest.raises(RequestError, match=r"test_cases\[1\]\.expected_parameters: .*q\.words\[0\]\.\$oneof: unknown matcher"):
+        load_request(data)

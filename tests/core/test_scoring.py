@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from permutate_nb.core.scoring import match_parameters, score_selection, values_equal
+from permutate_nb.core.matching import compare_parameters
+from permutate_nb.core.scoring import score_selection
+
+
+def _equal(expected: object, actual: object) -> bool:
+    return compare_parameters({"p": expected}, {"p": actual}).ok
 
 
 @pytest.mark.parametrize(
@@ -16,13 +21,14 @@ from permutate_nb.core.scoring import match_parameters, score_selection, values_
         (3, 3.0),
         (True, "true"),
         ("false", False),
+        (True, " True"),
         ([1, "a"], ["1", "A"]),
         ({"a": {"b": 2}}, {"a": {"b": "2", "extra": 1}}),
         (None, None),
     ],
 )
-def test_values_equal(expected: object, actual: object) -> None:
-    assert values_equal(expected, actual)
+def test_values_equal_without_schema(expected: object, actual: object) -> None:
+    assert _equal(expected, actual)
 
 
 @pytest.mark.parametrize(
@@ -32,22 +38,31 @@ def test_values_equal(expected: object, actual: object) -> None:
         (5, "five"),
         (5, 6),
         (True, "yes please"),
+        (False, "no"),
         (1, True),
         ([1, 2], [2, 1]),
         ([1, 2], [1]),
         ({"a": 1}, {"b": 1}),
         ({"a": 1}, "a"),
         ("x", None),
+        (1234567890, 1234567891),
+        (1700000000, 1700000001),
+        ("02134", "2134"),
+        ("1.10", "1.1"),
+        ("1e3", "1000"),
     ],
 )
-def test_values_differ(expected: object, actual: object) -> None:
-    assert not values_equal(expected, actual)
+def test_values_differ_without_schema(expected: object, actual: object) -> None:
+    assert not _equal(expected, actual)
 
 
-def test_match_parameters_ignores_extras() -> None:
-    assert match_parameters({"q": "shirt", "size": 5}, {"q": "Shirt", "size": "5", "max_price": 9}) == 2
-    assert match_parameters({"q": "shirt", "size": 5}, {"q": "shirt"}) == 1
-    assert match_parameters({"q": "shirt"}, None) == 0
+def test_extras_are_ignored_in_lenient_mode() -> None:
+    verdict = compare_parameters({"q": "shirt", "size": 5}, {"q": "Shirt", "size": "5", "max_price": 9})
+    assert (verdict.matched, verdict.ok) == (2, True)
+    verdict = compare_parameters({"q": "shirt", "size": 5}, {"q": "shirt"})
+    assert verdict.matched == 1 and [m.to_dict() for m in verdict.mismatches] == [
+        {"parameter": "size", "expected": 5, "actual": None, "reason": "missing"}]
+    assert compare_parameters({"q": "shirt"}, None).matched == 0
 
 
 def _score(**overrides: object):

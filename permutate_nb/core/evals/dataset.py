@@ -6,17 +6,16 @@ A dataset has a name and a version (a hash of its content), and each case a stab
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ...errors import RequestError
+from ..safe_load import load_json, load_yaml, read_csv, read_text
 
 __all__ = ["EvalCase", "Dataset", "load_dataset"]
 
@@ -94,43 +93,60 @@ def _case(record: dict[str, Any], index: int) -> EvalCase:
             metadata = json.loads(metadata)
         except ValueError:
             metadata = {"value": metadata}
+    if not isinstance(metadata, dict):
+        metadata = {"value": metadata}
     known = {"id", "input", "question", "expected_output", "reference", "context", "metadata"}
     extra = {k: v for k, v in record.items() if k not in known and not (isinstance(v, float) and v != v)}
     return EvalCase(id=str(case_id), input=text, expected_output=None if expected is None else str(expected),
                     context=_chunks(record.get("context"), where), metadata={**extra, **metadata})
 
 
+def _mapping(record: Any, index: int) -> dict[str, Any]:
+    if isinstance(record, Mapping):
+        return dict(record)
+    raise RequestError(f"case {index + 1}: a case is a mapping {{id, input, expected_output, context}}, "
+                       f"not {type(record).__name__}")
+
+
 def _records(source: Any) -> tuple[str | None, list[dict[str, Any]]]:
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
         return None, source.to_dict(orient="records")
     if isinstance(source, list):
-        return None, [dict(r) for r in source]
+        return None, [_mapping(r, i) for i, r in enumerate(source)]
     if isinstance(source, dict):
-        return source.get("name"), list(source.get("cases") or source.get("test_cases") or [])
+        name = source.get("name")
+        return None if name is None else str(name), _records(list(source.get("cases") or source.get("test_cases") or []))[1]
     path = Path(str(source))
-    if not path.is_file():
-        raise RequestError(f"{source}: dataset file not found")
-    text = path.read_text(encoding="utf-8-sig")
     suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv", ".yaml", ".yml", ".json"):
+        raise RequestError(f"{path}: use a .jsonl, .csv, .yaml or .json dataset")
+    text = read_text(path, "dataset file")
     if suffix == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except ValueError as exc:
-                    raise RequestError(f"{path}, line {number}: not JSON ({exc.args[0]})") from None
-        return path.stem, records
+        return path.stem, _jsonl_records(text, str(path))
     if suffix == ".csv":
-        return path.stem, list(csv.DictReader(io.StringIO(text)))
-    if suffix in (".yaml", ".yml", ".json"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RequestError(f"{path}: invalid YAML/JSON: {exc}") from None
-        name, records = _records(data) if isinstance(data, (dict, list)) else (None, [])
-        return name or path.stem, records
-    raise RequestError(f"{path}: use a .jsonl, .csv, .yaml or .json dataset")
+        return path.stem, read_csv(text, str(path))
+    data = load_yaml(text, str(path))
+    if isinstance(data, dict) and not isinstance(data.get("cases") or data.get("test_cases") or [], list):
+        raise RequestError(f"{path}: cases must be a list of cases")
+    name, records = _records(data) if isinstance(data, (dict, list)) else (None, [])
+    return name or path.stem, records
+
+
+def _jsonl_records(text: str, origin: str) -> list[dict[str, Any]]:
+    """One JSON object per non-blank line; a line that is not one is named."""
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            where = f"{origin}, line {number}"
+            try:
+                record = load_json(line, where)
+            except ValueError as exc:
+                raise RequestError(f"{where}: not JSON ({exc.args[0]})") from None
+            if not isinstance(record, dict):
+                raise RequestError(f"{where}: expected a JSON object {{input, expected_output, ...}}, "
+                                   f"got {type(record).__name__}")
+            records.append(record)
+    return records
 
 
 def load_dataset(source: Any, *, name: str | None = None) -> Dataset:

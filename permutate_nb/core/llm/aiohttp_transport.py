@@ -15,7 +15,7 @@ import asyncio
 import aiohttp
 import httpx
 
-from .openai_chat import SessionPool
+from .openai_chat import SessionPool, read_limited
 
 __all__ = ["AiohttpTransport"]
 
@@ -38,7 +38,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         try:
             async with session.request(request.method, str(url), headers=headers, data=body or None,
                                        timeout=timeout, allow_redirects=False) as response:
-                content = await response.read()
+                content = await read_limited(response, str(url), self._pool.max_response_bytes)
                 status = response.status
                 out_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DECODED]
         except asyncio.TimeoutError:

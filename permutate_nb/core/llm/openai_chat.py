@@ -12,32 +12,43 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from typing import Any
 
 import aiohttp
 
 from ...errors import ConfigurationError, ProviderError, TransientProviderError
+from ..locations import normalise_url
 from .base import ChatRequest, ChatResult, ToolCall, sampling_params
 
-__all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "status_error", "DEFAULT_BASE_URL"]
+__all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "status_error", "DEFAULT_BASE_URL",
+           "DEFAULT_MAX_RESPONSE_BYTES", "read_limited",
+           "token_count"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str, str | None]:
-    """Base URL and API key the way the openai SDK finds them, plus the request's overrides.
+    """Base URL and API key: the request's ``llm.base_url`` / ``llm.api_key_env``, else the environment.
 
-    A key is only required for the default OpenAI endpoint; local servers (vLLM, Ollama,
-    llama.cpp) usually take none.
+    A request may come from a stranger, so the environment's ``OPENAI_API_KEY`` goes only to
+    the endpoint it belongs to: the default OpenAI endpoint or ``OPENAI_BASE_URL``. Any other
+    ``base_url`` gets a key only through its own ``api_key_env`` (else no key: local servers
+    such as vLLM, Ollama and llama.cpp usually take none). A key is required only for OpenAI.
     """
-    url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    env_name = api_key_env or "OPENAI_API_KEY"
-    key = os.environ.get(env_name) or None
-    if key is None and api_key_env:
-        raise ConfigurationError(f"llm.api_key_env names {api_key_env}, but that environment variable is not set")
-    if key is None and url == DEFAULT_BASE_URL:
+    env_url = (os.environ.get("OPENAI_BASE_URL") or "").strip().rstrip("/")
+    url = (base_url or env_url or DEFAULT_BASE_URL).strip().rstrip("/")
+    if api_key_env:
+        key = os.environ.get(api_key_env) or None
+        if key is None:
+            raise ConfigurationError(f"llm.api_key_env names {api_key_env}, but that environment variable is not set")
+        return url, key
+    key = None
+    if _same_endpoint(url, env_url or DEFAULT_BASE_URL):
+        key = os.environ.get("OPENAI_API_KEY") or None
+    if key is None and _same_endpoint(url, DEFAULT_BASE_URL):
         raise ConfigurationError(
             "no API key: set OPENAI_API_KEY (or llm.api_key_env), point llm.base_url at an "
             "OpenAI-compatible server, or run offline with --provider local"
@@ -45,11 +56,33 @@ def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str
     return url, key
 
 
-class SessionPool:
-    """One aiohttp session per base URL for a job, sized to the job's concurrency."""
+def _same_endpoint(a: str, b: str) -> bool:
+    """Scheme and host case-insensitive, trailing slash ignored."""
+    return normalise_url(a) == normalise_url(b)
 
-    def __init__(self, limit: int) -> None:
+
+def key_hint(key: str | None, url: str) -> str:
+    """What to do when an endpoint answers 401/403, depending on whether a key was sent."""
+    if key:
+        return "check the API key"
+    return (f"no key was sent to {url}: the environment's OPENAI_API_KEY goes only to OPENAI_BASE_URL or the "
+            "OpenAI endpoint; name the variable holding this server's key in llm.api_key_env")
+
+
+#: The largest reply read from an endpoint unless ``config.max_response_bytes`` says otherwise.
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+class SessionPool:
+    """One aiohttp session per base URL for a job, sized to the job's concurrency.
+
+    ``max_response_bytes`` bounds every reply read through it: a runaway or hostile server
+    must fail one run, not fill the memory and the job store.
+    """
+
+    def __init__(self, limit: int, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._limit = limit
+        self.max_response_bytes = max_response_bytes
         self._sessions: dict[str, aiohttp.ClientSession] = {}
 
     def get(self, base_url: str) -> aiohttp.ClientSession:
@@ -113,10 +146,10 @@ class OpenAIChatProvider:
         if client_timeout is None:
             client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
         raw = await post_json(session, self._url, self._body(request, request.tools_json).encode(), self._headers,
-                              client_timeout)
+                              client_timeout, self._pool.max_response_bytes)
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProviderError(f"{self._url} answered with something that is not JSON: {raw[:120]!r}") from None
         return parse_chat_response(data)
 
@@ -141,7 +174,8 @@ class OpenAIChatProvider:
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise TransientProviderError(f"{self._url}: {exc}") from None
         except openai.APIStatusError as exc:
-            raise status_error(exc.status_code, exc.response.content, self._url, exc.response.headers.get("Retry-After")) from None
+            raise status_error(exc.status_code, exc.response.content, self._url, exc.response.headers.get("Retry-After"),
+                               key_hint=key_hint(self._api_key, self.base_url)) from None
         return parse_chat_response(response.model_dump())
 
     async def aclose(self) -> None:
@@ -150,19 +184,40 @@ class OpenAIChatProvider:
 
 
 async def post_json(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
-                    timeout: aiohttp.ClientTimeout) -> bytes:
+                    timeout: aiohttp.ClientTimeout, max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> bytes:
     """POST a JSON body; the raw 200 reply, else the error classified for the retry loop."""
     try:
         async with session.post(url, data=body, headers=headers, timeout=timeout) as resp:
-            raw = await resp.read()
+            raw = await read_limited(resp, url, max_bytes)
             status, retry_after = resp.status, resp.headers.get("Retry-After")
     except asyncio.TimeoutError:
         raise TransientProviderError(f"no answer from {url} within {timeout.total:g} s") from None
     except aiohttp.ClientError as exc:
         raise TransientProviderError(f"cannot reach {url}: {exc}") from None
     if status != 200:
-        raise status_error(status, raw, url, retry_after)
+        raise status_error(status, raw, url, retry_after, key_hint=key_hint(headers.get("Authorization"), url))
     return raw
+
+
+async def read_limited(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
+    """The body, refused (``ProviderError``, not retried) once it passes ``max_bytes``."""
+    declared = resp.content_length
+    if declared is not None:
+        if declared > max_bytes:
+            raise reply_too_large(url, max_bytes)
+        return await resp.read()  # aiohttp reads exactly the declared length
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            raise reply_too_large(url, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def reply_too_large(url: str, max_bytes: int) -> ProviderError:
+    return ProviderError(f"{url} answered with more than {max_bytes:,} bytes (config.max_response_bytes); "
+                         "the reply was not read")
 
 
 def parse_chat_response(data: dict[str, Any]) -> ChatResult:
@@ -171,22 +226,39 @@ def parse_chat_response(data: dict[str, Any]) -> ChatResult:
         message = data["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
         raise ProviderError(f"the reply has no choices[0].message: {json.dumps(data)[:200]}") from None
-    calls = [
-        ToolCall(c["function"]["name"], c["function"].get("arguments") or "")
-        for c in message.get("tool_calls") or ()
-        if c.get("function")
-    ]
+    if not isinstance(message, dict):
+        raise ProviderError(f"the reply's choices[0].message is a {type(message).__name__}, not an object: "
+                            f"{json.dumps(message)[:120]}")
+    calls = [_tool_call(c, i) for i, c in enumerate(message.get("tool_calls") or ()) if not isinstance(c, dict)
+             or c.get("function")]
     if not calls and message.get("function_call"):  # legacy functions API
-        fc = message["function_call"]
-        calls = [ToolCall(fc.get("name", ""), fc.get("arguments") or "")]
-    usage = data.get("usage") or {}
+        calls = [_tool_call({"function": message["function_call"]}, 0)]
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    content = message.get("content")
+    model = data.get("model")
     return ChatResult(
-        content=message.get("content"),
+        content=content if content is None or isinstance(content, str) else json.dumps(content),
         tool_calls=calls,
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        model=data.get("model"),
+        prompt_tokens=token_count(usage.get("prompt_tokens")),
+        completion_tokens=token_count(usage.get("completion_tokens")),
+        model=model if isinstance(model, str) else None,
     )
+
+
+def token_count(value: Any) -> int:
+    """A usage count as the server gave it; anything that is not a count is 0."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return int(value) if ok else 0
+
+
+def _tool_call(call: Any, index: int) -> ToolCall:
+    """One tool call of a reply; a call without a function name fails the run with what it was."""
+    function = call.get("function") if isinstance(call, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ProviderError(f"the reply's tool call {index} has no function name: {json.dumps(call)[:120]}")
+    arguments = function.get("arguments") or ""
+    return ToolCall(name, arguments if isinstance(arguments, str) else json.dumps(arguments))
 
 
 def status_error(status: int, raw: bytes, url: str, retry_after: str | None, *,

@@ -15,7 +15,7 @@ import aiohttp
 
 from ...errors import ProviderError
 from .base import ChatRequest, ChatResult, sampling_params
-from .openai_chat import SessionPool, post_json, resolve_endpoint
+from .openai_chat import SessionPool, post_json, resolve_endpoint, token_count
 
 __all__ = ["OpenAICompletionProvider", "render_prompt", "DEFAULT_COMPLETION_MODEL"]
 
@@ -58,18 +58,20 @@ class OpenAICompletionProvider:
             self._pool = SessionPool(8)
         session = self._pool.get(self.base_url)
         raw = await post_json(session, self._url, json.dumps(self._body(request)).encode(), self._headers,
-                              aiohttp.ClientTimeout(total=timeout))
+                              aiohttp.ClientTimeout(total=timeout), self._pool.max_response_bytes)
         try:
             data = json.loads(raw)
             text = data["choices"][0]["text"]
-        except (ValueError, KeyError, IndexError, TypeError):
+            if not isinstance(text, str):
+                raise TypeError(text)
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             raise ProviderError(f"{self._url} answered without choices[0].text: {raw[:160]!r}") from None
-        usage = data.get("usage") or {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return ChatResult(
             content=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            model=data.get("model"),
+            prompt_tokens=token_count(usage.get("prompt_tokens")),
+            completion_tokens=token_count(usage.get("completion_tokens")),
+            model=data.get("model") if isinstance(data.get("model"), str) else None,
         )
 
     async def aclose(self) -> None:

@@ -10,10 +10,10 @@ never 0; local models are free. Dated names match their family by longest prefix
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Mapping
 
-import yaml
+from ...errors import ConfigurationError
+from ..safe_load import load_yaml, read_text
 
 __all__ = ["PRICES", "PriceTable"]
 
@@ -41,14 +41,21 @@ class PriceTable:
         self._prices = dict(PRICES)
         env_file = os.environ.get("PERMUTATE_PRICES")
         if env_file:
-            self._merge(yaml.safe_load(Path(env_file).read_text(encoding="utf-8")) or {})
+            table = load_yaml(read_text(env_file, "price table (PERMUTATE_PRICES)"), env_file) or {}
+            if not isinstance(table, Mapping):
+                raise ConfigurationError(f"{env_file}: PERMUTATE_PRICES must map model names to {{input, output}}")
+            self._merge(table, env_file)
         if overrides:
-            self._merge(overrides)
+            self._merge(overrides, "config.prices")
         self._memo: dict[str, tuple[float, float] | None] = {}
 
-    def _merge(self, table: Mapping[str, Mapping[str, float]]) -> None:
+    def _merge(self, table: Mapping[str, Mapping[str, float]], origin: str) -> None:
         for model, entry in table.items():
-            self._prices[model] = (float(entry["input"]), float(entry["output"]))
+            try:
+                self._prices[str(model)] = (float(entry["input"]), float(entry["output"]))
+            except (KeyError, TypeError, ValueError):
+                raise ConfigurationError(
+                    f"{origin}: {model}: give {{input: $/1M tokens, output: $/1M tokens}} as numbers") from None
 
     def lookup(self, model: str) -> tuple[float, float] | None:
         if model not in self._memo:
