@@ -1,16 +1,15 @@
 """The ``permutate`` command: the engine for CI and terminals.
 
-Exit codes: 0 done; 1 the job ran but overall accuracy is below ``--fail-under`` (or, for
-``compare``, a permutation is significantly worse than ``--fail-if-worse`` allows);
-2 a user error (invalid request, unreadable manifest, missing key), printed as one
-line without a traceback (``--traceback`` shows it).
-"""
+Exit codes (the README has the same table):
+
+====  =============================================================================="""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
@@ -55,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=_count, help="parallel runs (default: config.concurrency, 8)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     run.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when overall accuracy is below PCT")
+    _max_errors(run)
     run.add_argument("--provider", help="replace every permutation's LLM, e.g. 'local' for the embedded model")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--models", help="YAML file mapping model names to {provider, model_name, base_url, params}")
     batch.add_argument("--concurrency", type=_count, help="parallel executions (default: DEFAULT_MAX_THREADS, 4)")
     batch.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+    _max_errors(batch)
     batch.add_argument("--process-csv", action="store_true", help="check the CSV and write it with empty result columns; run nothing")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     evals.add_argument("--concurrency", type=_count, default=8)
     evals.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     evals.add_argument("--output", "-o", help="write the result: FILE.json or FILE.xlsx")
+    _max_errors(evals)
     evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     sub.add_parser("jobs", help="list the stored jobs")
@@ -107,6 +109,23 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--fail-if-worse", type=float, metavar="PCT",
                          help="exit 1 when a permutation is significantly worse (p < 0.05) by more than PCT points")
     return parser
+
+
+def _max_errors(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-errors", type=int, metavar="N",
+                        help="exit 3 when more than N runs errored (default: only when every run failed)")
+
+
+def _errors_exit(errors: list[str], total: int, max_errors: int | None) -> int:
+    """3 (with one line on stderr naming the most common error) when every one of ``total`` runs
+    errored, or more than ``max_errors`` did; else 0. ``errors`` holds one message per errored run."""
+    every = total > 0 and len(errors) == total
+    if not errors or not (every or (max_errors is not None and len(errors) > max_errors)):
+        return 0
+    message, count = Counter(errors).most_common(1)[0]
+    what = f"every run failed ({total})" if every else f"{len(errors)} of {total} runs errored, more than --max-errors {max_errors}"
+    print(f"permutate: {what}; the most common error ({count} runs): {message[:300]}", file=sys.stderr)
+    return 3
 
 
 def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> str:
@@ -207,6 +226,9 @@ def _finish_run(result: Any, args: argparse.Namespace) -> int:
         _write(lambda: result.write(args.output), args.output, result.job_id)
     if result.status == CANCELLED:
         return 130
+    errored = [d.error or "unknown error" for d in result.details if not d.is_run_completed]
+    if code := _errors_exit(errored, len(result.details), args.max_errors):
+        return code
     overall = result.summary["overall_accuracy"] or 0.0
     if args.fail_under is not None and overall < args.fail_under:
         print(f"permutate: overall accuracy {overall:.1f}% is below --fail-under {args.fail_under:g}%", file=sys.stderr)
@@ -221,7 +243,11 @@ def _finish_batch(result: Any, args: argparse.Namespace) -> int:
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if args.output:
         _write(lambda: result.write(args.output), args.output, result.job_id)
-    return 130 if result.status == CANCELLED else 0
+    if result.status == CANCELLED:
+        return 130
+    rows = frame.to_dict("records")
+    errored = [str(r.get("error") or r["status"]) for r in rows if r["status"] != "completed"]
+    return _errors_exit(errored, len(rows), args.max_errors)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -248,7 +274,10 @@ def _finish_eval(result: Any, args: argparse.Namespace) -> int:
     print(f"eval {result.job_id}: {result.status}")
     if args.output:
         _write(lambda: result.write(args.output), args.output, result.job_id)
-    return 130 if result.status == CANCELLED else 0
+    if result.status == CANCELLED:
+        return 130
+    errored = [o["generation_error"] for o in result.outputs if o.get("generation_error")]
+    return _errors_exit(errored, len(result.outputs), args.max_errors)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

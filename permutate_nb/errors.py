@@ -8,6 +8,7 @@ notebook) print that text alone, with no traceback, unless asked for one.
     ├── RequestError        the request (YAML / JSON / dict) is invalid
     ├── PluginLoadError     a manifest or OpenAPI document cannot be fetched or understood
     ├── UnknownJobError     no job with that id in the job store
+    ├── JobRunningError     the job is running in another process (it holds the job's lease)
     ├── ConfigurationError  settings are missing or wrong (API key, model file, provider)
     │   └── MissingExtraError   an optional package is not installed (names the pip command)
     └── ProviderError       an LLM endpoint failed for good (after retries)
@@ -26,6 +27,7 @@ __all__ = [
     "RequestError",
     "PluginLoadError",
     "UnknownJobError",
+    "JobRunningError",
     "ConfigurationError",
     "MissingExtraError",
     "ProviderError",
@@ -49,6 +51,10 @@ class PluginLoadError(PermutateError):
 
 class UnknownJobError(PermutateError):
     """A job id that the job store does not hold."""
+
+
+class JobRunningError(PermutateError):
+    """A job that another live process runs (it holds the lease): resuming it too would run it twice."""
 
 
 class ConfigurationError(PermutateError):

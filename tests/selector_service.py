@@ -2,6 +2,7 @@
 
 ``replies[path]`` is a list of ``(status, body)`` used in order (the last repeats); a body
 that is bytes goes out verbatim. Every request is recorded with its headers and JSON body.
+Replies wait while ``release`` is clear (a test holds runs in flight that way).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ class SelectorService:
         self.replies: dict[str, list[tuple[int, Any]]] = {}
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self.release = threading.Event()
+        self.release.set()
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,6 +30,7 @@ class SelectorService:
                                              "json": json.loads(raw or b"null")})
                     queue = service.replies.get(self.path) or [(404, {"message": "no such route"})]
                     status, body = queue.pop(0) if len(queue) > 1 else queue[0]
+                service.release.wait()
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -43,5 +47,6 @@ class SelectorService:
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()

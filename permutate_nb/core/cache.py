@@ -1,7 +1,9 @@
 """The response cache: SQLite on disk, keyed by everything that changes a model's answer.
 
-Reads are point look-ups on the event loop (tens of microseconds); writes are buffered
-and committed in a worker thread, in batches, so the loop never waits on a disk sync.
+Reads are point look-ups on the event loop (tens of microseconds). Each answer is written
+as soon as it arrives, by a writer thread that commits whatever has gathered (group
+commit), so a job killed with ``kill -9`` and resumed asks again only for the calls that
+were in flight, and the loop never waits on a disk write.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
+from .group_writer import GroupWriter
 from .paths import permutate_home
 
 __all__ = ["ResponseCache", "cache_key"]
@@ -26,57 +28,32 @@ def cache_key(identity: str, payload: str, repeat: int) -> str:
     return hashlib.sha256(f"{identity}\n{repeat}\n{payload}".encode()).hexdigest()
 
 
+def _encode(key: str, value: dict[str, Any]) -> tuple[str, str]:
+    return key, json.dumps(value, separators=(",", ":"))
+
+
 class ResponseCache:
-    def __init__(self, path: Path | None = None, *, flush_every: int = 256) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self.path = path or permutate_home() / "cache" / "responses.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._read = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._read.execute("PRAGMA journal_mode=WAL")
         self._read.execute(_SCHEMA)
-        self._pending: list[tuple[str, str]] = []
-        self._flush_every = flush_every
-        self._lock = threading.Lock()
-        self._flushes: set[asyncio.Future[None]] = set()
+        self._writer = GroupWriter(self.path, "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", _encode,
+                                   name="permutate-cache")
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._read.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        self._pending.append((key, json.dumps(value, separators=(",", ":"))))
-        if len(self._pending) >= self._flush_every:
-            self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        batch, self._pending = self._pending, []
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._write(batch)
-            return
-        future = loop.run_in_executor(None, self._write, batch)
-        self._flushes.add(future)
-        future.add_done_callback(self._flushes.discard)
-
-    def _write(self, batch: list[tuple[str, str]]) -> None:
-        with self._lock:
-            conn = sqlite3.connect(self.path, timeout=30)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", batch)
-                conn.commit()
-            finally:
-                conn.close()
-
-    async def aflush(self) -> None:
-        """Write everything pending; call before the job returns."""
-        if self._pending:
-            self._schedule_flush()
-        if self._flushes:
-            await asyncio.gather(*list(self._flushes))
+        """Queue the answer; the writer thread commits it within milliseconds."""
+        self._writer.put(key, value)
 
     def close(self) -> None:
-        if self._pending:
-            batch, self._pending = self._pending, []
-            self._write(batch)
+        """Commit what is queued and close."""
+        self._writer.close()
         self._read.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)

@@ -149,7 +149,7 @@ class PermutateJob(Job[RunDetail]):
         return self.plan.total_runs
 
     def request(self) -> dict[str, Any]:
-        return self.plan.request.public_dict()
+        return self.plan.request.stored_dict()
 
     def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
         request = self.plan.request

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,7 +21,7 @@ from .cache import ResponseCache
 from .context import Context, default_context
 from .execute import OperationExecutor, auth_headers
 from .llm.base import ChatProvider
-from .llm.client import LLMClient
+from .llm.client import CallPath, LLMClient
 from .llm.openai_chat import OpenAIChatProvider, SessionPool, resolve_endpoint
 from .llm.pricing import PriceTable
 from .matrix import languages_of
@@ -30,7 +31,7 @@ from .tools import ToolSet
 from .translate import untranslated_prompt
 
 __all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm", "check_permutation", "check_request",
-           "translator_llm"]
+           "openplugin_key", "translator_llm"]
 
 
 def _openai_chat(llm: LLMConfig, res: "JobResources") -> ChatProvider:
@@ -83,7 +84,7 @@ def _langchain_selector(res: "JobResources", perm: Permutation, toolset: ToolSet
     from .selectors.langchain_agent import LangchainSelector
 
     client = res.client(perm.llm) if perm.llm.provider == "local" else None
-    model = build_langchain_model(perm.llm, res.config, cache=res.cache, client=client, http=res.http())
+    model = build_langchain_model(perm.llm, res.config, client=client, http=res.langchain_http())
     return LangchainSelector(
         model, toolset, res.prices, pipeline=perm.tool_selector.pipeline_name,
         model_name=client.provider.model if client else model.model_name,
@@ -95,9 +96,9 @@ def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -
     from .selectors.remote import RemoteSelector
 
     return RemoteSelector(
-        res.http(), endpoint=res.config.tool_selector_endpoint or "", api_key=res.config.openplugin_api_key,
+        res.http(), endpoint=res.config.tool_selector_endpoint or "", api_key=openplugin_key(res.config),
         provider=perm.tool_selector.provider, pipeline_name=perm.tool_selector.pipeline_name, llm=perm.llm,
-        toolset=toolset, cache=res.cache, max_retries=res.config.max_retries, timeout=res.config.timeout_sec,
+        toolset=toolset, path=res.call_path(), timeout=res.config.timeout_sec,
     )
 
 
@@ -123,6 +124,22 @@ def _check_langchain(perm: Permutation, config: JobConfig, where: str) -> None:
             f"{where}.tool_selector.pipeline_name: a completion model (provider OpenAI) has no tool calling; "
             "use zero-shot-react-description or a chat provider"
         )
+
+
+def openplugin_key(config: JobConfig) -> str | None:
+    """``config.openplugin_api_key``, else the environment variable ``config.openplugin_api_key_env`` names.
+
+    Keys are never stored: a resumed job finds its key in the environment again.
+    """
+    if config.openplugin_api_key or not config.openplugin_api_key_env:
+        return config.openplugin_api_key
+    key = os.environ.get(config.openplugin_api_key_env)
+    if not key:
+        raise ConfigurationError(
+            f"config.openplugin_api_key_env names {config.openplugin_api_key_env}, but that environment variable "
+            "is not set (keys are not stored: a resumed job reads its key from the environment)"
+        )
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +217,8 @@ def check_request(request: JobRequest, *, keys: bool = True) -> None:
         check_llm(translator_llm(request), where, keys=keys)
     if request.config.execute_operations:
         auth_headers(request)
+    if keys and _remote(request.config) and any(p.tool_selector.provider == "Imprompt" for p in request.permutations):
+        openplugin_key(request.config)
 
 
 class JobResources:
@@ -214,6 +233,7 @@ class JobResources:
         self.prices = PriceTable(config.prices)
         self._clients: dict[str, LLMClient] = {}
         self._http: httpx.AsyncClient | None = None
+        self._langchain_http: httpx.AsyncClient | None = None
         self._executor: OperationExecutor | None = None
 
     def client(self, llm: LLMConfig) -> LLMClient:
@@ -233,6 +253,10 @@ class JobResources:
             self._clients[key] = client
         return client
 
+    def call_path(self) -> CallPath:
+        """The job's cache and retry policy, for calls that are not a provider's (selector services, LangChain)."""
+        return CallPath(self.cache, self.config.max_retries)
+
     def http(self) -> httpx.AsyncClient:
         """The job's httpx client (LangChain's models, selector services, executed operations).
 
@@ -244,6 +268,17 @@ class JobResources:
             self._http = httpx.AsyncClient(transport=AiohttpTransport(self.pool), timeout=self.config.timeout_sec,
                                            follow_redirects=True)
         return self._http
+
+    def langchain_http(self) -> httpx.AsyncClient:
+        """The httpx client of LangChain's models: the job's aiohttp sessions behind the one call path."""
+        if self._langchain_http is None:
+            from .llm.aiohttp_transport import AiohttpTransport
+            from .llm.langchain_models import CallPathTransport
+
+            transport = CallPathTransport(AiohttpTransport(self.pool), self.call_path())
+            self._langchain_http = httpx.AsyncClient(transport=transport, timeout=self.config.timeout_sec,
+                                                     follow_redirects=True)
+        return self._langchain_http
 
     def executor(self) -> OperationExecutor | None:
         """The operation executor when ``config.execute_operations`` is on, else None."""
@@ -259,10 +294,10 @@ class JobResources:
 
     async def aclose(self) -> None:
         if self.cache is not None:
-            await self.cache.aflush()
-            self.cache.close()
+            await self.cache.aclose()
         for client in self._clients.values():
             await client.provider.aclose()
         await self.pool.aclose()
-        if self._http is not None:
-            await self._http.aclose()
+        for http in (self._http, self._langchain_http):
+            if http is not None:
+                await http.aclose()

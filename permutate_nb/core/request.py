@@ -153,6 +153,9 @@ class TestCase(_Strict):
         return value
 
 
+OPENPLUGIN_KEY_ENV = "OPENPLUGIN_API_KEY"  # where a resumed job reads a key its request gave literally
+
+
 class JobConfig(BaseModel):
     """Job settings: the docs' fields plus our documented extensions. Unknown keys warn."""
 
@@ -160,6 +163,7 @@ class JobConfig(BaseModel):
 
     tool_selector_endpoint: str | None = None
     openplugin_api_key: str | None = None
+    openplugin_api_key_env: str | None = None  # the name of the environment variable holding that key
     auto_translate_to_languages: list[str] = Field(default_factory=lambda: ["English"])
     concurrency: int = Field(8, ge=1, le=1024)
     max_retries: int = Field(3, ge=0, le=20)
@@ -214,6 +218,15 @@ class JobRequest(_Strict):
         data = self.to_dict()
         if data.get("config", {}).get("openplugin_api_key"):
             data["config"]["openplugin_api_key"] = "***"
+        return data
+
+    def stored_dict(self) -> dict[str, Any]:
+        """``to_dict`` without secrets, for the job store: a key given in the request is stored as
+        a reference to ``OPENPLUGIN_API_KEY``, which a resumed job reads again (or refuses to run without)."""
+        data = self.to_dict()
+        config = data.get("config", {})
+        if config.pop("openplugin_api_key", None):
+            config.setdefault("openplugin_api_key_env", OPENPLUGIN_KEY_ENV)
         return data
 
     def to_yaml(self) -> str:

@@ -31,6 +31,7 @@ from .deadline import Deadlines
 from .events import JobStarted, Reporter
 from .result_base import Result
 from .status import ERROR
+from .store import ReportNow
 
 __all__ = ["Job", "Board", "Finished", "execute", "run_pool", "blocking"]
 
@@ -186,10 +187,8 @@ async def _guard(store: Any, job_id: str, writer: Any, resources: Any) -> AsyncI
             store.finish(job_id, ERROR, error_code=type(exc).__name__, error_message=str(exc))
         raise
     finally:
-        if writer is not None:
-            await asyncio.shield(asyncio.to_thread(writer.close))
-        if resources is not None:
-            await asyncio.shield(resources.aclose())
+        await asyncio.shield(writer.aclose())
+        await asyncio.shield(resources.aclose())
 
 
 async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None,
@@ -229,8 +228,10 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
         async with job.admission(context):  # held until the job is finished in the store
             finished = False
             if store is not None:
+                store.acquire_lease(job_id)  # refuses a job another live process runs
                 store.start(job_id)
-            writer = store.run_writer(job_id) if store is not None else None
+            # a unit is reported done once its row is committed
+            writer = store.run_writer(job_id, reporter.run_finished) if store is not None else ReportNow(reporter.run_finished)
             resources = job.resources(cache, width, context)
             try:
                 async with _guard(store, job_id, writer, resources):
@@ -256,7 +257,8 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
 def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, reporter: Reporter,
             deadlines: Deadlines | None) -> Callable[[int], Awaitable[None]]:
     """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
-    then store and report its row. This is the hot path: one call per unit, kept flat."""
+    then commit its row and report it (the writer reports a row once it is committed). This is the
+    hot path: one call per unit, kept flat."""
     waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
     sees = type(job).seen is not Job.seen  # reporters get the row itself unless the job says otherwise
 
@@ -289,9 +291,7 @@ def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, repor
                     else:
                         clock.due = None
         board.put(index, row)
-        if writer is not None:
-            writer.put(index, job.dump(row))
-        reporter.run_finished(index, job.seen(row) if sees else row)
+        await writer.save(index, job.dump(row), job.seen(row) if sees else row)  # committed, then reported
 
     return work
 

@@ -21,8 +21,8 @@ def service() -> Iterator[SelectorService]:
 
 
 def remote_request(service: SelectorService, **config: Any) -> dict[str, Any]:
-    config = {"cache": False, "max_retries": 0, **config}
-    request = klarna_request(tool_selector_endpoint=service.base_url, openplugin_api_key="op-key", **config)
+    config = {"cache": False, "max_retries": 0, "openplugin_api_key": "op-key", **config}
+    request = klarna_request(tool_selector_endpoint=service.base_url, **config)
     request["permutations"][0]["tool_selector"] = {"provider": "Imprompt", "pipeline_name": "default",
                                                    "plugin_group_name": "klarna"}
     request["permutations"][0]["llm"].update(max_tokens=256, api_key_env=None)
@@ -110,3 +110,56 @@ def test_an_empty_openplugin_api_key_is_none(service: SelectorService) -> None:
     result = pn.run(request)
     assert all(d.is_run_completed and d.is_plugin_detected for d in result.details)
     assert len(service.requests) == 2 and all("x-api-key" not in r["headers"] for r in service.requests)
+
+
+def test_a_resumed_job_reads_its_key_again_and_never_stores_it(service: SelectorService, tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from permutate_nb.core.store import JobStore
+
+    secret = "op-secret-5f1c2e9d"
+    service.replies["/api/plugin-selector"] = [(200, detected())]
+    service.replies["/api/api-signature-selector"] = [(200, detected({"q": "T shirt", "size": "5"}))]
+    request = remote_request(service, openplugin_api_key=secret)
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(request))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "OPENPLUGIN_API_KEY"}
+    env["PERMUTATE_HOME"] = str(home)
+
+    def cli(*args: str, **extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args, "--quiet"], env={**env, **extra},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    service.release.clear()  # the service holds its replies: the runs stay in flight
+    proc = cli("run", str(tmp_path / "job.yaml"))
+    deadline = time.monotonic() + 60
+    while not service.requests:
+        assert time.monotonic() < deadline and proc.poll() is None, "the job sent nothing"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    service.release.set()
+    assert service.requests[0]["headers"]["x-api-key"] == secret
+    job_id = JobStore(home / "jobs.sqlite").jobs()[0]["id"]
+
+    refused = cli("run", "--resume", job_id)
+    _, err = refused.communicate(timeout=60)
+    assert refused.returncode == 2 and err.strip() == (
+        "permutate: error: config.openplugin_api_key_env names OPENPLUGIN_API_KEY, but that environment variable is "
+        "not set (keys are not stored: a resumed job reads its key from the environment)")
+
+    before = len(service.requests)
+    resumed = cli("run", "--resume", job_id, OPENPLUGIN_API_KEY=secret)
+    _, err = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, err
+    keys = {r["headers"]["x-api-key"] for r in service.requests[before:]}
+    assert keys == {secret} and len(service.requests) - before == 2
+    stored = [path for path in home.rglob("*") if path.is_file()]
+    assert any(p.name == "jobs.sqlite" for p in stored)
+    assert not [p for p in stored if secret.encode() in p.read_bytes()]

@@ -1,26 +1,119 @@
-"""``LLMClient``: a provider plus the response cache, retries with backoff, and a timeout.
+"""The one cached, retried call path, and ``LLMClient`` (a provider on that path).
 
-Everything that calls a model in the engine goes through here, so every kind of job
-gets the same caching and the same retry policy: exponential backoff with jitter on
-429, 5xx, timeouts and dropped connections, honouring ``Retry-After``.
+Every call the engine makes to a model or a selector service goes through ``CallPath``:
+the response cache first (an answer is committed as soon as it arrives), then the call
+with one retry policy (tenacity): exponential backoff with full jitter on 429, 5xx,
+timeouts and dropped connections (``TransientProviderError``), honouring ``Retry-After``.
+Providers and the openai SDK retry nothing themselves (``max_retries=0``), so no call is
+retried twice over. Users: ``LLMClient`` (every provider), ``RemoteSelector`` and
+LangChain's models (through ``langchain_models.CallPathTransport``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
-from ...errors import TransientProviderError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from ...errors import ProviderError, TransientProviderError
 from ..cache import ResponseCache, cache_key
 from ..deadline import extend, passed, remaining
 from .base import ChatProvider, ChatRequest, ChatResult
 
-__all__ = ["LLMClient", "ChatOutcome", "backoff_delay", "with_retries"]
+__all__ = ["CallPath", "LLMClient", "ChatOutcome", "with_retries", "MAX_RETRY_AFTER"]
 
 T = TypeVar("T")
+MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited this long
+_BACKOFF = wait_random_exponential(multiplier=0.5, max=30.0)
+
+
+def _wait(state: RetryCallState) -> float:
+    """The server's ``Retry-After`` when it sent one, else exponential backoff with full jitter."""
+    error = state.outcome.exception() if state.outcome else None
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+    return _BACKOFF(state)
+
+
+def _within_deadline(error: TransientProviderError, attempts: int, max_retries: int) -> None:
+    """Stop retrying at the unit's deadline (``core.deadline``): the deadline's cancellation may come
+    back as the call's own timeout error, and a ``Retry-After`` past the deadline is not waited for."""
+    if passed():
+        raise TimeoutError("the run's deadline passed") from error
+    left = remaining()
+    if error.retry_after is None or left is None or attempts > max_retries:
+        return
+    if min(max(error.retry_after, 0.0), MAX_RETRY_AFTER) >= left:
+        late = ProviderError(f"{error}; its Retry-After of {error.retry_after:g} s would pass the run's "
+                             f"deadline ({max(left, 0):.1f} s left)", error.status)  # final: not retried
+        late.attempts = attempts  # type: ignore[attr-defined]
+        raise late from None
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, int]:
+    """``call()``'s result and the attempts it took, retrying ``TransientProviderError`` by the policy.
+
+    The first attempt runs outside tenacity (it costs ~30 us a call, too much for the hot
+    path); only a call that failed pays for the retry machinery. After the last retry, or
+    when a ``Retry-After`` would pass the unit's deadline, the error is raised with
+    ``attempts`` set on it; a backoff wait is cut short by the deadline.
+    """
+    try:
+        return await call(), 1
+    except TransientProviderError as exc:
+        _within_deadline(exc, 1, max_retries)
+        if max_retries <= 0:
+            exc.attempts = 1  # type: ignore[attr-defined]
+            raise
+        first: TransientProviderError | None = exc
+    attempts = 1
+
+    async def again() -> T:
+        nonlocal first, attempts
+        if first is not None:  # attempt 1 already failed: tenacity waits as after any failure
+            error, first = first, None
+            raise error
+        attempts += 1
+        try:
+            return await call()
+        except TransientProviderError as exc:
+            _within_deadline(exc, attempts, max_retries)
+            raise
+
+    retrying = AsyncRetrying(stop=stop_after_attempt(max_retries + 1), wait=_wait,
+                             retry=retry_if_exception_type(TransientProviderError), reraise=True)
+    try:
+        return await retrying(again), attempts
+    except TransientProviderError as exc:
+        exc.attempts = attempts  # type: ignore[attr-defined]
+        raise
+
+
+class CallPath:
+    """The response cache and the retry policy, for any call whose answer is a JSON object."""
+
+    def __init__(self, cache: ResponseCache | None, max_retries: int) -> None:
+        self.cache = cache
+        self.max_retries = max_retries
+
+    def key(self, identity: str, payload: str, repeat: int) -> str | None:
+        """The cache key of a call, or None when the cache is off."""
+        return cache_key(identity, payload, repeat) if self.cache is not None else None
+
+    def cached(self, key: str | None) -> dict[str, Any] | None:
+        return self.cache.get(key) if key is not None and self.cache is not None else None
+
+    async def fetch(self, key: str | None, call: Callable[[], Awaitable[T]],
+                    encode: Callable[[T], dict[str, Any]]) -> tuple[T, int]:
+        """Make the call with retries; its answer goes to the cache at once. Returns it and the attempts."""
+        value, attempts = await with_retries(call, self.max_retries)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, encode(value))
+        return value, attempts
 
 
 @dataclass(slots=True)
@@ -29,40 +122,6 @@ class ChatOutcome:
     cached: bool
     attempts: int
     elapsed: float  # seconds spent on the call(s) and backoff, not waiting for a turn
-
-
-def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 0.5, cap: float = 30.0) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based)."""
-    if retry_after is not None:
-        return min(max(retry_after, 0.0), 60.0)
-    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-
-
-async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, int]:
-    """``call()``'s result and the attempts it took, retrying ``TransientProviderError`` with backoff.
-
-    After the last retry, or when the provider's ``Retry-After`` would pass the unit's deadline,
-    the error is raised with ``attempts`` set on it; a backoff wait is cut short by the deadline.
-    """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call(), attempt
-        except TransientProviderError as exc:
-            exc.attempts = attempt  # type: ignore[attr-defined]
-            if passed():  # the unit's deadline ended this call
-                raise TimeoutError from exc
-            if attempt > max_retries:
-                raise
-            delay, left = backoff_delay(attempt, exc.retry_after), remaining()
-            if exc.retry_after is not None and left is not None and delay >= left:  # no point waiting for it
-                late = TransientProviderError(
-                    f"{exc}; its Retry-After of {exc.retry_after:g} s would pass the run's deadline "
-                    f"({max(left, 0):.1f} s left)", exc.status, exc.retry_after)
-                late.attempts = attempt  # type: ignore[attr-defined]
-                raise late from None
-            await asyncio.sleep(delay)
 
 
 class LLMClient:
@@ -75,21 +134,24 @@ class LLMClient:
         timeout: float = 60.0,
     ) -> None:
         self.provider = provider
-        self.cache = cache
-        self.max_retries = max_retries
+        self.path = CallPath(cache, max_retries)
         self.timeout = timeout
         # A provider that can serve only so many calls at once (an in-process model) says so;
         # runs then queue here, before their clock starts.
         limit = getattr(provider, "max_concurrency", None)
         self._gate = asyncio.Semaphore(limit) if limit else None
 
+    @property
+    def cache(self) -> ResponseCache | None:
+        return self.path.cache
+
     async def chat(self, request: ChatRequest, *, repeat: int = 0) -> ChatOutcome:
         key = None
-        if self.cache is not None:
-            key = cache_key(self.provider.identity, self.provider.cache_payload(request), repeat)
-            hit = self.cache.get(key)
-            if hit is not None:
-                return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
+        if self.path.cache is not None:  # the payload is built only for a key
+            key = self.path.key(self.provider.identity, self.provider.cache_payload(request), repeat)
+        hit = self.path.cached(key)
+        if hit is not None:
+            return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
         if self._gate is None:
             return await self._call(request, key)
         queued = time.perf_counter()
@@ -99,7 +161,6 @@ class LLMClient:
 
     async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:
         started = time.perf_counter()
-        result, attempt = await with_retries(lambda: self.provider.chat(request, self.timeout), self.max_retries)
-        if key is not None:
-            self.cache.put(key, result.to_json_dict())  # type: ignore[union-attr]
-        return ChatOutcome(result, False, attempt, time.perf_counter() - started)
+        result, attempts = await self.path.fetch(key, lambda: self.provider.chat(request, self.timeout),
+                                                 ChatResult.to_json_dict)
+        return ChatOutcome(result, False, attempts, time.perf_counter() - started)

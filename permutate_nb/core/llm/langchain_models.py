@@ -1,16 +1,17 @@
-"""LangChain models for a permutation's LLM, sharing the engine's cache and per-run accounting.
+"""LangChain models for a permutation's LLM, on the engine's one call path, with per-run accounting.
 
 - ``OpenAIChat`` -> langchain-openai's ``ChatOpenAI`` on the endpoint the OpenAIChat provider
-  would use (``resolve_endpoint``), with the job's timeout and retries. ``max_tokens`` goes in
+  would use (``resolve_endpoint``), with the job's timeout. ``max_tokens`` goes in
   ``extra_body``: ChatOpenAI sends ``max_completion_tokens``, which llama.cpp's server ignores.
 - ``OpenAI`` (legacy completions) -> langchain-openai's ``OpenAI`` (text agents only).
 - ``local`` -> ``ClientChatModel``, a small LangChain chat model over the engine's
   ``LLMClient`` for the local provider (cache, turn-taking, schema-constrained tool calls).
 
-Answers from ChatOpenAI/OpenAI are cached in the engine's response cache through
-``EngineCache`` (a LangChain ``BaseCache``), keyed with the run's repeat index like every
-other call. ``RunStats`` (a context variable set by the selector for one run) collects what
-the row needs: the repeat index, cache hits, and time spent waiting for the local model.
+ChatOpenAI and OpenAI send their HTTP requests through ``CallPathTransport``: the engine's
+``CallPath`` (response cache, one retry policy), keyed with the run's repeat index like every
+other call; their own retries and LangChain's cache are off. ``RunStats`` (a context variable
+set by the selector for one run) collects what the row needs: the repeat index, cache hits,
+and time spent waiting for the local model.
 
 Import this module only when a LangChain permutation runs: it imports langchain-core.
 """
@@ -24,20 +25,22 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from langchain_core.caches import BaseCache
+import httpx
+
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, convert_to_openai_messages, message_to_dict, messages_from_dict
-from langchain_core.outputs import ChatGeneration, ChatResult, Generation
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
-from ..cache import ResponseCache, cache_key
+from ...errors import TransientProviderError
 from ..request import JobConfig, LLMConfig
 from .base import ChatRequest
-from .client import LLMClient
-from .openai_chat import resolve_endpoint
+from .client import CallPath, LLMClient
+from .openai_chat import resolve_endpoint, status_error
 
-__all__ = ["RunStats", "current_run", "start_run", "end_run", "build_langchain_model", "EngineCache", "ClientChatModel"]
+__all__ = ["RunStats", "current_run", "start_run", "end_run", "build_langchain_model", "CallPathTransport",
+           "ClientChatModel"]
 
 
 @dataclass(slots=True)
@@ -64,46 +67,75 @@ def end_run(token: contextvars.Token[RunStats | None]) -> None:
     _RUN.reset(token)
 
 
-class EngineCache(BaseCache):
-    """LangChain's cache interface over the engine's SQLite response cache."""
+class _RetryableReply(TransientProviderError):
+    """A retryable failure that keeps what the server sent (the response) or raised (the error)."""
 
-    def __init__(self, cache: ResponseCache, identity: str) -> None:
-        self._cache = cache
-        self._identity = identity
+    def __init__(self, error: TransientProviderError, *, response: httpx.Response | None = None,
+                 raised: Exception | None = None) -> None:
+        super().__init__(str(error), error.status, error.retry_after)
+        self.response, self.raised = response, raised
 
-    def _key(self, prompt: str, llm_string: str) -> str:
+
+class _Uncached(Exception):
+    """A final non-200 reply: handed to the SDK as it is, never cached."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+
+class CallPathTransport(httpx.AsyncBaseTransport):
+    """The openai SDK's POSTs (under LangChain) on the engine's ``CallPath``.
+
+    An answer in the cache comes back without a request; otherwise the request is sent with
+    the engine's retry policy (429, 5xx, timeouts, dropped connections; ``Retry-After``) and
+    a 200 answer is cached at once. When the retries run out, the last reply (or transport
+    error) goes to the SDK, which reports it as usual.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: CallPath) -> None:
+        self._inner, self._path = inner, path
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return await self._inner.handle_async_request(request)
+        body = (await request.aread()).decode("utf-8", "replace")
         stats = current_run()
-        return cache_key(f"{self._identity}|{llm_string}", prompt, stats.repeat if stats else 0)
+        key = self._path.key(f"langchain|{request.url}", body, stats.repeat if stats else 0)
+        hit = self._path.cached(key)
+        if hit is not None:
+            if stats is not None:
+                stats.cache_hits += 1
+            return httpx.Response(200, headers={"content-type": "application/json"}, content=hit["body"].encode(),
+                                  request=request)
+        try:
+            response, _ = await self._path.fetch(key, lambda: self._send(request), _cached_body)
+        except _Uncached as exc:
+            return exc.response
+        except _RetryableReply as exc:
+            if exc.response is not None:
+                return exc.response
+            raise exc.raised or exc
+        return response
 
-    def lookup(self, prompt: str, llm_string: str) -> Any:
-        hit = self._cache.get(self._key(prompt, llm_string))
-        if hit is None:
-            return None
-        stats = current_run()
-        if stats is not None:
-            stats.cache_hits += 1
-        return [
-            ChatGeneration(message=messages_from_dict([g["message"]])[0], generation_info=g.get("info"))
-            if "message" in g else Generation(text=g["text"], generation_info=g.get("info"))
-            for g in hit["generations"]
-        ]
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx.TransportError as exc:
+            raise _RetryableReply(TransientProviderError(f"cannot reach {url}: {exc}"), raised=exc) from None
+        if response.status_code == 200:
+            return response
+        error = status_error(response.status_code, response.content, url, response.headers.get("Retry-After"))
+        if isinstance(error, TransientProviderError):
+            raise _RetryableReply(error, response=response)
+        raise _Uncached(response)
 
-    def update(self, prompt: str, llm_string: str, return_val: Sequence[Any]) -> None:
-        generations = [
-            {"message": message_to_dict(g.message), "info": g.generation_info}
-            if isinstance(g, ChatGeneration) else {"text": g.text, "info": g.generation_info}
-            for g in return_val
-        ]
-        self._cache.put(self._key(prompt, llm_string), {"generations": generations})
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
-    async def alookup(self, prompt: str, llm_string: str) -> Any:
-        return self.lookup(prompt, llm_string)  # a point look-up: no thread hop needed
 
-    async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Any]) -> None:
-        self.update(prompt, llm_string, return_val)
-
-    def clear(self, **kwargs: Any) -> None:
-        return None
+def _cached_body(response: httpx.Response) -> dict[str, Any]:
+    return {"body": response.content.decode("utf-8", "replace")}
 
 
 def _plain_messages(messages: Sequence[Any]) -> tuple[dict[str, Any], ...]:
@@ -182,13 +214,12 @@ class ClientChatModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
-def build_langchain_model(
-    llm: LLMConfig, config: JobConfig, *, cache: ResponseCache | None, client: LLMClient | None, http: Any = None
-) -> Any:
+def build_langchain_model(llm: LLMConfig, config: JobConfig, *, client: LLMClient | None, http: Any = None) -> Any:
     """The LangChain model for ``llm``: ChatOpenAI, OpenAI (completions) or the local model's wrapper.
 
-    ``http`` is the job's ``httpx.AsyncClient``: without it langchain-openai shares one
-    client per process, bound to the first job's event loop ("Event loop is closed" later).
+    ``http`` is the job's ``httpx.AsyncClient`` over ``CallPathTransport``: the cache and the
+    retries are there (and without it langchain-openai shares one client per process, bound
+    to the first job's event loop: "Event loop is closed" later).
     """
     if llm.provider == "local":
         if client is None:
@@ -196,8 +227,8 @@ def build_langchain_model(
         return ClientChatModel(client=client, model_name=llm.model_name or "local")
     base_url, key = resolve_endpoint(llm.base_url, llm.api_key_env)
     kwargs: dict[str, Any] = {
-        "base_url": base_url, "api_key": key or "none", "timeout": config.timeout_sec, "max_retries": config.max_retries,
-        "cache": EngineCache(cache, f"langchain|{llm.provider}") if cache is not None else False,
+        "base_url": base_url, "api_key": key or "none", "timeout": config.timeout_sec,
+        "max_retries": 0, "cache": False,  # the call path caches and retries
         "http_async_client": http,
     }
     for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):

@@ -5,7 +5,8 @@ The original permutate sent each test case to ``{tool_selector_endpoint}/api/plu
 with the key in ``x-api-key``; this keeps that wire format so the same services can be
 compared with local selectors in one job. The reply names the detected plugin, the
 operation URL, method and mapped parameters, and reports tokens, cost and time.
-Replies are cached like model answers; 429, 5xx and timeouts are retried like model calls.
+Calls go through the engine's one call path (``CallPath``): replies are cached like model
+answers, and 429, 5xx and timeouts are retried by the same policy.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ from typing import Any, Mapping
 import httpx
 
 from ...errors import ProviderError, TransientProviderError
-from ..cache import ResponseCache, cache_key
-from ..llm.client import with_retries
+from ..llm.client import CallPath
 from ..llm.openai_chat import status_error
 from ..locations import normalise_url
 from ..request import LLMConfig
 from ..tools import ToolSet
 from .base import Selection
 
-__all__ = ["RemoteSelector", "REMOTE_PATHS", "selection_from_reply"]
+__all__ = ["RemoteSelector", "REMOTE_PATHS", "check_reply", "selection_from_reply"]
 
 REMOTE_PATHS = {"plugin_selector": "/api/plugin-selector", "api_signature_selector": "/api/api-signature-selector"}
 _LOCAL_ONLY = {"base_url", "api_key_env", "transport", "model_path", "extra_body"}
@@ -44,13 +44,19 @@ def _group_plugins(toolset: ToolSet) -> dict[str, str]:
     return plugins
 
 
-def selection_from_reply(data: Any, plugins: Mapping[str, str], selection: Selection, where: str) -> Selection:
-    """Fill ``selection`` from a selector service's reply; an unreadable reply raises ProviderError."""
+def check_reply(data: Any, where: str) -> dict[str, Any]:
+    """The reply if it is an object of a completed run (only those are cached), else ProviderError."""
     if not isinstance(data, dict):
         raise ProviderError(f"{where} answered with JSON that is not an object: {json.dumps(data)[:160]}")
     if data.get("run_completed") is False:
         reason = data.get("final_text_response") or data.get("message") or "no reason given"
         raise ProviderError(f"{where} reports run_completed: false ({str(reason)[:200]})")
+    return data
+
+
+def selection_from_reply(data: Any, plugins: Mapping[str, str], selection: Selection, where: str) -> Selection:
+    """Fill ``selection`` from a selector service's reply; an unreadable reply raises ProviderError."""
+    check_reply(data, where)
     selection.final_output = data.get("final_text_response")
     tokens = data.get("tokens_used")
     selection.total_tokens = int(tokens) if _number(tokens) is not None else 0
@@ -94,8 +100,7 @@ class RemoteSelector:
         pipeline_name: str,
         llm: LLMConfig,
         toolset: ToolSet,
-        cache: ResponseCache | None,
-        max_retries: int,
+        path: CallPath,
         timeout: float,
     ) -> None:
         self._client = client
@@ -104,8 +109,7 @@ class RemoteSelector:
         if api_key:
             self._headers["x-api-key"] = api_key
         self._plugins = _group_plugins(toolset)
-        self._cache = cache
-        self._max_retries = max_retries
+        self._path = path
         self._timeout = timeout
         config: dict[str, Any] = {"provider": llm.provider}
         if llm.api_key_env and os.environ.get(llm.api_key_env):  # opt-in: the user named the key to send
@@ -120,25 +124,18 @@ class RemoteSelector:
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
         url = self._endpoint + REMOTE_PATHS.get(test_type, REMOTE_PATHS["api_signature_selector"])
         body = json.dumps({"messages": [{"content": prompt, "message_type": "HumanMessage"}], **self._body})
-        key = None
-        if self._cache is not None:
-            key = cache_key(f"remote|{url}", body, repeat)
-            hit = self._cache.get(key)
-            if hit is not None:
-                selection = selection_from_reply(hit, self._plugins, Selection(cached=True, attempts=0), url)
-                selection.elapsed = 0.0  # like every cached run: no time spent on calls
-                return selection
+        key = self._path.key(f"remote|{url}", body, repeat)
+        hit = self._path.cached(key)
+        if hit is not None:
+            selection = selection_from_reply(hit, self._plugins, Selection(cached=True, attempts=0), url)
+            selection.elapsed = 0.0  # like every cached run: no time spent on calls
+            return selection
         started = time.perf_counter()
-        data, attempts = await self._post(url, body)
+        data, attempts = await self._path.fetch(key, lambda: self._post_once(url, body), _as_cached)
         selection = selection_from_reply(data, self._plugins, Selection(attempts=attempts), url)
         if selection.elapsed is None:
             selection.elapsed = time.perf_counter() - started
-        if key is not None:
-            self._cache.put(key, data)  # type: ignore[union-attr]
         return selection
-
-    async def _post(self, url: str, body: str) -> tuple[Any, int]:
-        return await with_retries(lambda: self._post_once(url, body), self._max_retries)
 
     async def _post_once(self, url: str, body: str) -> Any:
         try:
@@ -151,6 +148,12 @@ class RemoteSelector:
             raise status_error(response.status_code, response.content, url, response.headers.get("Retry-After"),
                                key_hint="check config.openplugin_api_key")
         try:
-            return response.json()
+            data = response.json()
         except ValueError:
             raise ProviderError(f"{url} answered with something that is not JSON: {response.text[:160]!r}") from None
+        return check_reply(data, url)
+
+
+def _as_cached(data: dict[str, Any]) -> dict[str, Any]:
+    """A reply is cached as it came."""
+    return data

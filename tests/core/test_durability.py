@@ -1,0 +1,203 @@
+"""Nothing that finished is lost, nothing is done twice: group commit, prompt cache writes, leases.
+
+Every kill here is a SIGKILL sent the moment a condition is seen (rows in the SQLite file,
+requests at the scripted server), with no sleep before it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+import permutate_nb as pn
+from permutate_nb.core.events import Reporter
+from permutate_nb.core.store import JobStore, LEASE_EXPIRY_SEC
+
+from ..helpers import klarna_request
+
+GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _cli(*args: str, home: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PERMUTATE_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stored_indices(db: Path, job_id: str) -> set[int]:
+    conn = sqlite3.connect(db)
+    try:
+        return {i for (i,) in conn.execute("SELECT idx FROM runs WHERE job_id=?", (job_id,))}
+    finally:
+        conn.close()
+
+
+class _CheckingReporter(Reporter):
+    """Looks in the SQLite file, from its own connection, for every run reported done."""
+
+    def __init__(self, db: Path) -> None:
+        self.db, self.job_id, self.missing, self.reported = db, "", [], 0
+
+    def run_finished(self, index: int, detail: Any) -> None:
+        if not self.job_id:
+            conn = sqlite3.connect(self.db)
+            self.job_id = conn.execute("SELECT id FROM jobs ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+            conn.close()
+        self.reported += 1
+        if index not in _stored_indices(self.db, self.job_id):
+            self.missing.append(index)
+
+
+def test_a_run_is_committed_before_it_is_reported(scripted: Any, permutate_home: Path) -> None:
+    scripted.set_script({"rules": [{"responses": [{**GOOD, "delay": 0.01}]}]})
+    reporter = _CheckingReporter(permutate_home / "jobs.sqlite")
+    result = pn.run(klarna_request(base_url=scripted.base_url, cache=False, concurrency=4, repeats=10), reporter=reporter)
+    assert reporter.reported == len(result.details) == 20 and reporter.missing == []
+
+
+def test_a_batch_row_is_committed_before_it_is_reported(scripted: Any, permutate_home: Path) -> None:
+    scripted.set_script({"rules": [{"responses": [{"text": "ok"}]}]})
+    reporter = _CheckingReporter(permutate_home / "jobs.sqlite")
+    models = {"m": {"base_url": scripted.base_url, "model_name": "gpt-4o-mini"}}
+    frame = pn.batch("prompt,model\n" + "".join(f"p{i},m\n" for i in range(12)), models=models, cache=False,
+                     reporter=reporter)
+    assert reporter.reported == len(frame) == 12 and reporter.missing == []
+
+
+def _many_cases(tmp_path: Path, base_url: str, cases: int, concurrency: int) -> Path:
+    data = klarna_request(base_url=base_url, concurrency=concurrency, cache=True)
+    template = data["test_cases"][0]
+    data["test_cases"] = [{**template, "name": f"case{i}", "prompt": f"shirts number {i}"} for i in range(cases)]
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_kill_then_resume_asks_again_only_what_was_in_flight(scripted: Any, tmp_path: Path) -> None:
+    concurrency, cases = 4, 60
+    scripted.set_script({"rules": [{"responses": [{**GOOD, "delay": 0.03}]}]})
+    path = _many_cases(tmp_path, scripted.base_url, cases, concurrency)
+    home = tmp_path / "home"
+    proc = _cli("run", str(path), "--quiet", home=home)
+    _wait(lambda: len(scripted.requests) >= 25)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    asked_before = [r["json"]["messages"][0]["content"] for r in scripted.requests]
+    job_id = JobStore(home / "jobs.sqlite").jobs()[0]["id"]
+
+    resumed = _cli("run", "--resume", job_id, "--quiet", home=home)
+    _, stderr = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, stderr
+    asked_again = [r["json"]["messages"][0]["content"] for r in scripted.requests[len(asked_before):]]
+    repeated = [p for p in asked_again if p in asked_before]
+    assert len(repeated) <= concurrency, repeated  # only the calls in flight at the kill
+    assert sorted(set(asked_before) | set(asked_again)) == sorted(f"shirts number {i}" for i in range(cases))
+    assert JobStore(home / "jobs.sqlite").job(job_id)["finished_runs"] == cases
+
+
+def _slow_job(tmp_path: Path, base_url: str) -> tuple[Path, Path]:
+    data = klarna_request(base_url=base_url, concurrency=2, cache=False)
+    template = data["test_cases"][0]
+    data["test_cases"] = [{**template, "name": f"case{i}", "prompt": f"{'slow' if i >= 2 else 'fast'} shirts {i}"}
+                          for i in range(4)]
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, tmp_path / "home"
+
+
+def test_a_running_job_is_leased_and_a_dead_one_is_interrupted(scripted: Any, tmp_path: Path) -> None:
+    scripted.set_script({"rules": [{"match": "slow", "responses": [{**GOOD, "delay": 60}]}, {"responses": [GOOD]}]})
+    path, home = _slow_job(tmp_path, scripted.base_url)
+    store = JobStore(home / "jobs.sqlite") if (home / "jobs.sqlite").exists() else None
+    proc = _cli("run", str(path), "--quiet", home=home)
+    _wait(lambda: (home / "jobs.sqlite").exists())
+    store = JobStore(home / "jobs.sqlite")
+    _wait(lambda: bool(store.jobs()) and store.jobs()[0]["finished_runs"] == 2)
+    job_id = store.jobs()[0]["id"]
+    assert store.jobs()[0]["status"] == "RUNNING"
+
+    # a resume while the first process runs is refused, naming it
+    second = _cli("run", "--resume", job_id, "--quiet", home=home)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 2, err
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+    assert f"job {job_id} is already running in pid {proc.pid}@" in err and " since 20" in err
+
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    listing = _cli("jobs", home=home)
+    out, _ = listing.communicate(timeout=60)
+    assert job_id in out and "INTERRUPTED" in out and "RUNNING" not in out
+    assert pn.status(job_id, store=store)["status"] == "INTERRUPTED"
+    assert list(pn.jobs(store=store)["status"]) == ["INTERRUPTED"]
+
+    # two resumes at once: one runs, the other is refused
+    first, other = (_cli("run", "--resume", job_id, "--quiet", home=home) for _ in range(2))
+    _wait(lambda: first.poll() is not None or other.poll() is not None)
+    loser, winner = (first, other) if first.poll() is not None else (other, first)
+    _, err = loser.communicate(timeout=60)
+    assert loser.returncode == 2 and f"pid {winner.pid}@" in err, err
+    assert winner.poll() is None  # the winner is still waiting on its slow runs
+    winner.send_signal(signal.SIGKILL)
+    winner.wait(10)
+
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})
+    last = _cli("run", "--resume", job_id, "--quiet", home=home)
+    _, err = last.communicate(timeout=60)
+    assert last.returncode == 0, err
+    record = store.job(job_id)
+    assert record["status"] == "SUCCESS" and record["finished_runs"] == 4 and record["attempts"] == 3
+
+
+def test_a_lease_from_another_host_holds_until_it_expires(permutate_home: Path) -> None:
+    store = JobStore()
+    job_id = store.create_job("permutate", "j", {}, 1)
+    store.start(job_id)
+    conn = sqlite3.connect(store.path)
+    with conn:
+        conn.execute("UPDATE jobs SET lease_owner='x', lease_pid=1, lease_host='elsewhere', lease_since='2026-01-01T00:00Z', "
+                     "heartbeat_at=? WHERE id=?", (time.time(), job_id))
+    assert store.job(job_id)["status"] == "RUNNING"
+    with pytest.raises(pn.PermutateError, match="already running in pid 1@elsewhere since 2026-01-01T00:00Z"):
+        store.acquire_lease(job_id)
+    with conn:
+        conn.execute("UPDATE jobs SET heartbeat_at=? WHERE id=?", (time.time() - LEASE_EXPIRY_SEC - 1, job_id))
+    conn.close()
+    assert store.job(job_id)["status"] == "INTERRUPTED"
+    store.acquire_lease(job_id)  # an expired lease is free
+    assert store.job(job_id)["status"] == "RUNNING"
+
+
+def test_the_writer_keeps_the_lease_alive(permutate_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from permutate_nb.core import store as store_module
+
+    monkeypatch.setattr(store_module, "HEARTBEAT_SEC", 0.05)
+    store = JobStore()
+    job_id = store.create_job("permutate", "j", {}, 1)
+    store.acquire_lease(job_id)
+    store.start(job_id)
+    first = store.job(job_id)["heartbeat_at"]
+    writer = store.run_writer(job_id)
+    try:
+        _wait(lambda: store.job(job_id)["heartbeat_at"] > first, 10)
+    finally:
+        writer.close()
+    store.finish(job_id, "SUCCESS")
+    record = store.job(job_id)
+    assert record["status"] == "SUCCESS" and record["lease_owner"] is None and record["lease_pid"] is None
