@@ -10,18 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from .client import Client
-from .core.batch import process_csv, submit_batch
+from .core import hooks
+from .core.batch import submit_batch
 from .core.batch import run_batch as batch
+from .core.batch_result import BatchResult
 from .core.compare import JobComparison, PairedComparison
 from .core.compare import compare_jobs as compare
-from .core.engine import JobPlan, plan_job, resume, run, run_async
+from .core.engine import JobPlan, plan_job, run, run_async
 from .core.evals import EvalResult, evaluate, load_dataset
 from .core.events import JobStarted, Reporter
 from .core.generate import generate_test_cases, test_cases_yaml
-from .core.job_queries import jobs, results, status
+from .core.job_queries import jobs, status
+from .core.kinds import results, resume
 from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
 from .core.request import JobRequest, load_request
 from .core.results import JobResult, RunDetail, summarise
+from .export import process_csv
 from .errors import (
     ConfigurationError,
     MissingExtraError,
@@ -30,6 +34,7 @@ from .errors import (
     PluginLoadError,
     ProviderError,
     RequestError,
+    one_line_warnings,
 )
 
 __version__ = "0.1.0"
@@ -44,6 +49,7 @@ __all__ = [
     "PairedComparison",
     "load_dataset",
     "EvalResult",
+    "BatchResult",
     "batch",
     "submit_batch",
     "process_csv",
@@ -88,13 +94,24 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'permutate_nb' has no attribute {name!r}")
 
 
+def _render(result: Any, include: Any, exclude: Any) -> dict[str, str]:
+    """A result's rich display; the notebook layer is imported on the first one only."""
+    from .notebook.display import render
+
+    return render(result, include, exclude)
+
+
+hooks.register_renderer(_render)
+
+
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:
     """Check a request and load its plugins without calling any model (no API key needed)."""
-    return plan_job(source, provider=provider, check_keys=False)
+    with one_line_warnings():
+        return plan_job(source, provider=provider, check_keys=False)
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext permutate_nb``: the notebook layer is imported only here."""
+    """``%load_ext permutate_nb``: the notebook layer is imported only here (and on a result's first display)."""
     from .notebook.magics import load_ipython_extension as _load
 
     _load(ipython)

@@ -13,12 +13,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
+from .core.batch_result import BatchResult
+from .core.evals.results import EvalResult
+from .core.results import JobResult
+from .core.status import CANCELLED, FINAL
 from .errors import PermutateError, PermutateWarning, RequestError
-from .export import FRAME_TYPES, RESULT_TYPES, check_output
+from .export import RESULT_TYPES, check_output
 
 __all__ = ["main"]
 
-EVAL_TYPES = (".json", ".xlsx")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -199,45 +202,38 @@ def print_summary(result: Any, stream: Any = None) -> None:
     print(line, file=stream)
     for row in table:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))), file=stream)
-    status = "" if result.status == "completed" else f" ({result.status}: {len(result.details)} of {result.planned_runs} runs)"
+    status = "" if result.status in FINAL and result.status != CANCELLED else (
+        f" ({result.status}: {len(result.details)} of {result.planned_runs} runs)")
     print(f"{result.job_name}: wall time {result.total_run_time:.2f} s{status}", file=stream)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .core.engine import plan_job, resume, run
+    from .core.engine import plan_job, run
+    from .core.kinds import resume
     from .tqdm_reporter import TqdmReporter
 
     if args.output:
-        check_output(args.output, RESULT_TYPES)
+        check_output(args.output)
     reporter = None if args.quiet else TqdmReporter()
     cache = False if args.no_cache else None
     if args.resume:
         if args.request:
             raise RequestError("give either a request file or --resume ID, not both")
-        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter,
-                        **({"cache": False} if args.no_cache else {}))
-        from .core.evals import EvalResult
-
-        if isinstance(result, EvalResult):
-            return _finish_eval(result, args.output, args.max_errors)
-        if not hasattr(result, "summary_by"):  # a batch
-            return _finish_batch(result, args.output, args.max_errors)
+        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter, cache=cache)
     elif not args.request:
         raise RequestError("give a request file, or --resume ID")
     else:
         plan = plan_job(args.request, provider=args.provider)
         result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=cache, reporter=reporter)
-    return _finish_run(result, args)
+    return _FINISH[type(result)](result, args)
 
 
 def _finish_run(result: Any, args: argparse.Namespace) -> int:
-    from .export import write_result
-
     print_summary(result)
     print(f"job id: {result.job_id}")
     if args.output:
-        _write(lambda: write_result(result, args.output), args.output, result.job_id)
-    if result.status == "cancelled":
+        _write(lambda: result.write(args.output), args.output, result.job_id)
+    if result.status == CANCELLED:
         return 130
     errored = [d.error or "unknown error" for d in result.details if not d.is_run_completed]
     if code := _errors_exit(errored, len(result.details), args.max_errors):
@@ -249,48 +245,48 @@ def _finish_run(result: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish_batch(frame: Any, output: str | None, max_errors: int | None) -> int:
-    from .export import write_frame
-
+def _finish_batch(result: Any, args: argparse.Namespace) -> int:
+    frame = result.to_pandas()
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
-    print(f"batch {frame.attrs.get('job_id')}: {len(frame)} rows; "
+    print(f"batch {result.job_id}: {len(frame)} rows; "
           + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    if output:
-        _write(lambda: write_frame(frame, output), output, frame.attrs.get("job_id"))
-    if frame.attrs.get("status") == "cancelled":
+    if args.output:
+        _write(lambda: result.write(args.output), args.output, result.job_id)
+    if result.status == CANCELLED:
         return 130
     rows = frame.to_dict("records")
     errored = [str(r.get("error") or r["status"]) for r in rows if r["status"] != "completed"]
-    return _errors_exit(errored, len(rows), max_errors)
+    return _errors_exit(errored, len(rows), args.max_errors)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .core.batch import process_csv, run_batch
+    from .core.batch import run_batch
+    from .export import process_csv
     from .tqdm_reporter import TqdmReporter
 
     _check_input(args.csv, "CSV file")
     if args.output:
-        check_output(args.output, FRAME_TYPES)
+        check_output(args.output, (".xlsx", ".csv") if args.process_csv else RESULT_TYPES)
     if args.process_csv:
         if not args.output:
             raise RequestError("--process-csv needs --output FILE.xlsx (or .csv)")
         print(f"wrote {process_csv(args.csv, args.output, models=args.models)}")
         return 0
-    frame = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
-                      name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter(verdicts=False))
-    return _finish_batch(frame, args.output, args.max_errors)
+    result = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
+                       name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter(verdicts=False))
+    return _finish_batch(result, args)
 
 
-def _finish_eval(result: Any, output: str | None, max_errors: int | None) -> int:
+def _finish_eval(result: Any, args: argparse.Namespace) -> int:
     df = result.summary_df
     print(df.to_string(index=False) if not df.empty else "no scores")
-    print(f"eval {result.id}: {result.status}")
-    if output:
-        _write(lambda: result.write(output), output, result.id)
-    if result.status == "CANCELLED":
+    print(f"eval {result.job_id}: {result.status}")
+    if args.output:
+        _write(lambda: result.write(args.output), args.output, result.job_id)
+    if result.status == CANCELLED:
         return 130
     errored = [o["generation_error"] for o in result.outputs if o.get("generation_error")]
-    return _errors_exit(errored, len(result.outputs), max_errors)
+    return _errors_exit(errored, len(result.outputs), args.max_errors)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -298,14 +294,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .tqdm_reporter import TqdmReporter
 
     if args.output:
-        check_output(args.output, EVAL_TYPES)
+        check_output(args.output)
     if any(not name.strip() for name in args.model):
         raise RequestError("--model: a model name is empty")
 
     result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
                       template=args.template, model_settings=args.models, concurrency=args.concurrency,
                       cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter(verdicts=False))
-    return _finish_eval(result, args.output, args.max_errors)
+    return _finish_eval(result, args)
 
 
 def _check_input(path: str, what: str) -> None:
@@ -354,20 +350,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from .core.job_queries import results
-    from .export import write_frame, write_result
+    from .core.kinds import results
 
-    _check_folder(args.output)
-    data = results(args.id)
-    if hasattr(data, "summary_by"):
-        check_output(args.output, RESULT_TYPES)
-        _write(lambda: write_result(data, args.output), args.output, None)
-    elif hasattr(data, "scores_df"):
-        check_output(args.output, EVAL_TYPES)
-        _write(lambda: data.write(args.output), args.output, None)
-    else:
-        check_output(args.output, FRAME_TYPES)
-        _write(lambda: write_frame(data, args.output), args.output, None)
+    check_output(args.output)
+    result = results(args.id)
+    _write(lambda: result.write(args.output), args.output, None)
     return 0
 
 
@@ -392,6 +379,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
                                   allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb))
     return 0
+
+
+_FINISH = {JobResult: _finish_run, BatchResult: _finish_batch, EvalResult: _finish_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

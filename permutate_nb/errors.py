@@ -17,6 +17,11 @@ notebook) print that text alone, with no traceback, unless asked for one.
 
 from __future__ import annotations
 
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
 __all__ = [
     "PermutateError",
     "RequestError",
@@ -29,6 +34,7 @@ __all__ = [
     "TransientProviderError",
     "PermutateWarning",
     "PermutateNote",
+    "one_line_warnings",
 ]
 
 
@@ -99,7 +105,6 @@ _NOTES_SHOWN: set[str] = set()
 
 def _show_note(text: str, file: object = None) -> None:
     import html
-    import sys
 
     if text in _NOTES_SHOWN:
         return
@@ -116,25 +121,21 @@ def _show_note(text: str, file: object = None) -> None:
         print(f"permutate: note: {text}", file=file or sys.stderr)
 
 
-def _install_one_line_warnings() -> None:
-    """Show PermutateWarning as ``permutate: warning: ...`` (no file and line of our code); others as before."""
-    import sys
-    import warnings
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """While the block runs, show PermutateWarning as ``permutate: warning: ...`` (no file and line of
+    our code), other warnings as before; the previous display is restored after. The faces use it around
+    a job (``runner.blocking``, the magics, the request builder): importing the package patches nothing."""
+    with warnings.catch_warnings():
+        original = warnings.showwarning
 
-    original = warnings.showwarning
-    if getattr(original, "_permutate", False):
-        return
+        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+            if issubclass(category, PermutateNote):
+                _show_note(str(message), file)
+            elif issubclass(category, PermutateWarning):
+                print(f"permutate: warning: {message}", file=file or sys.stderr)
+            else:
+                original(message, category, filename, lineno, file, line)
 
-    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if issubclass(category, PermutateNote):
-            _show_note(str(message), file)
-        elif issubclass(category, PermutateWarning):
-            print(f"permutate: warning: {message}", file=file or sys.stderr)
-        else:
-            original(message, category, filename, lineno, file, line)
-
-    show._permutate = True  # type: ignore[attr-defined]
-    warnings.showwarning = show
-
-
-_install_one_line_warnings()
+        warnings.showwarning = show
+        yield

@@ -1,5 +1,8 @@
 """CSV, JSON and XLSX exports shared by the API, the CLI (``--output``) and the notebook.
 
+``write_any`` writes any job's result by extension and is what ``result.write(path)`` calls
+(registered in ``core.hooks`` when this module is imported, which ``import permutate_nb`` does).
+
 Prompts and model answers are untrusted: a cell whose text starts with ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return is written as text, never as a formula, so a
 spreadsheet cannot execute it. Percentages go into XLSX as numbers with a % format.
@@ -10,19 +13,21 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from .core import hooks
+from .core.batch import empty_rows, plan_batch
+from .core.batch_result import BatchResult, batch_frame
+from .core.evals.results import EvalResult
 from .core.matching import describe_mismatches
+from .core.results import JobResult
+from .errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from .core.results import JobResult
+__all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_excel", "safe_cell",
+           "process_csv", "check_output", "RESULT_TYPES"]
 
-__all__ = ["write_result", "write_frame", "write_frames", "to_csv", "to_json", "to_excel", "safe_cell",
-           "check_output", "RESULT_TYPES", "FRAME_TYPES"]
-
-#: Output types by what is written: a permutate result, a table (batch), an eval result.
+#: What ``write_any`` writes, for every kind of result.
 RESULT_TYPES = (".json", ".csv", ".xlsx")
-FRAME_TYPES = (".xlsx", ".csv")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
@@ -56,7 +61,7 @@ def _write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence
     return path
 
 
-def to_csv(result: "JobResult", path: str | Path) -> Path:
+def to_csv(result: JobResult, path: str | Path) -> Path:
     """The detail rows, one per run."""
     rows = [d.to_dict() for d in result.details]
     columns = list(rows[0]) if rows else []
@@ -87,13 +92,11 @@ def write_frame(frame: Any, path: str | Path, *, sheet: str = "Results") -> Path
     if suffix == ".csv":
         return _write_csv(path, *_table(frame))
     if suffix != ".xlsx":
-        from .errors import ConfigurationError
-
         raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .xlsx or .csv")
     return write_frames({sheet: frame}, path)
 
 
-def to_json(result: "JobResult", path: str | Path) -> Path:
+def to_json(result: JobResult, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
     return path
@@ -176,7 +179,7 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
-def to_excel(result: "JobResult", path: str | Path) -> Path:
+def to_excel(result: JobResult, path: str | Path) -> Path:
     """Sheets Summary, Permutations, Details, Request (the YAML); Flaky with repeats, Comparison with 2+ permutations."""
     from openpyxl import Workbook
 
@@ -211,10 +214,8 @@ def to_excel(result: "JobResult", path: str | Path) -> Path:
     return path
 
 
-def check_output(path: str | Path, types: Sequence[str]) -> Path:
+def check_output(path: str | Path, types: Sequence[str] = RESULT_TYPES) -> Path:
     """Refuse, before a job runs, an output it could not write: an unknown type or a missing folder."""
-    from .errors import ConfigurationError
-
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in types:
@@ -227,12 +228,49 @@ def check_output(path: str | Path, types: Sequence[str]) -> Path:
     return path
 
 
-def write_result(result: "JobResult", path: str | Path) -> Path:
-    """Write by extension: .json, .csv or .xlsx."""
-    suffix = Path(path).suffix.lower()
-    writers = {".json": to_json, ".csv": to_csv, ".xlsx": to_excel}
-    if suffix not in writers:
-        from .errors import ConfigurationError
+def _write_json(data: Any, path: Path) -> Path:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return path
 
+
+def _batch_writers(result: BatchResult) -> dict[str, Callable[[Path], Path]]:
+    frame = result.to_pandas()
+    return {".json": lambda p: _write_json({"job_id": result.job_id, "status": result.status,
+                                            "rows": frame.to_dict("records")}, p),
+            ".csv": lambda p: _write_csv(p, *_table(frame)),
+            ".xlsx": lambda p: write_frames({"Results": frame}, p)}
+
+
+def _eval_writers(result: EvalResult) -> dict[str, Callable[[Path], Path]]:
+    return {".json": lambda p: _write_json(result.to_dict(), p),
+            ".csv": lambda p: _write_csv(p, *_table(result.scores_df)),
+            ".xlsx": lambda p: write_frames({"Summary": result.summary_df, "Scores": result.scores_df,
+                                             "Outputs": result.outputs_df}, p)}
+
+
+def _job_writers(result: JobResult) -> dict[str, Callable[[Path], Path]]:
+    return {".json": lambda p: to_json(result, p), ".csv": lambda p: to_csv(result, p),
+            ".xlsx": lambda p: to_excel(result, p)}
+
+
+_WRITERS: dict[type, Callable[[Any], dict[str, Callable[[Path], Path]]]] = {
+    JobResult: _job_writers, BatchResult: _batch_writers, EvalResult: _eval_writers,
+}
+
+
+def write_any(result: Any, path: str | Path, fmt: str | None = None) -> Path:
+    """Any job's result as .json, .csv or .xlsx (``fmt``, else the path's extension)."""
+    path = Path(path)
+    suffix = (fmt or path.suffix).lower()
+    writers = _WRITERS[type(result)](result)
+    if suffix not in writers:
         raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .json, .csv or .xlsx")
-    return writers[suffix](result, path)
+    return writers[suffix](path)
+
+
+def process_csv(source: Any, output: Any, *, models: Any = None) -> Path:
+    """Check a batch and write it as XLSX/CSV with empty result columns; runs nothing."""
+    return write_frame(batch_frame(empty_rows(plan_batch(source, models=models))), output)
+
+
+hooks.register_writer(write_any)

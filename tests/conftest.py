@@ -64,8 +64,8 @@ def offline_snapshots(monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(autouse=True)
 def _forget_snapshot_fallbacks() -> Iterator[None]:
     """Each test starts as a fresh process would: no URL known to have fallen back to a snapshot."""
-    from permutate_nb.core import fetch
+    from permutate_nb.core.context import default_context
 
-    fetch._FELL_BACK.clear()
+    default_context().fallbacks.clear()
     yield
-    fetch._FELL_BACK.clear()
+    default_context().fallbacks.clear()

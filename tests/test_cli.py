@@ -141,9 +141,9 @@ def test_ctrl_c_keeps_finished_runs(scripted: Any, tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
-    assert "cancelled: 1 of 2 runs" in stdout and "Traceback" not in stderr
+    assert "CANCELLED: 1 of 2 runs" in stdout and "Traceback" not in stderr
     data = json.loads(out.read_text())
-    assert data["status"] == "cancelled" and [d["test_case_name"] for d in data["details"]] == ["shirts"]
+    assert data["status"] == "CANCELLED" and [d["test_case_name"] for d in data["details"]] == ["shirts"]
 
 
 def test_validate_needs_no_api_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

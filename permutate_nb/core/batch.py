@@ -1,35 +1,34 @@
 """Batch executions: prompts x models, ``${output.n}`` chaining, limits, a stored job per batch.
 
-A batch is one more job kind on the same machinery as permutate jobs: the worker pool,
-``LLMClient`` (cache, retries), the job store (each row saved as it finishes, resume) and
+A batch is one more job kind on the runner (``BatchJob``): the worker pool, ``LLMClient``
+(cache, retries), one deadline per row (EXECUTION_TIMEOUT, retries included; a row past it
+ends with status ``timeout``), the job store (each row saved as it finishes, resume) and
 reporter events. Rows without dependencies run concurrently; a row that uses
-``${output.n}`` waits for row n, and fails with that reason if row n failed.
+``${output.n}`` waits for row n (not timed), and fails with that reason if row n failed.
+Batches beyond MAX_CONCURRENT_BATCHES wait (PENDING) for a slot of the context's ``Slots``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-import time
-from types import SimpleNamespace
 from typing import Any, Mapping
 
-from ..errors import PermutateError
 from .batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
+from .batch_result import BatchResult, batch_frame
+from .context import Context, default_context, open_store
 from .events import JobStarted, Reporter, RunOutcome
-from .executor import run_pool, stored_job
 from .factory import JobResources, check_llm
 from .llm.base import ChatRequest
 from .request import JobConfig, LLMConfig
-from .store import JobStore, ReportNow, utc_now
+from .runner import Board, Finished, Job, blocking, execute
+from .status import ERROR, from_counts
+from .store import JobStore, utc_now
 
-__all__ = ["BatchPlan", "plan_batch", "batch_async", "resume_batch_async", "batch_frame", "run_batch", "submit_batch",
-           "process_csv", "RESULT_COLUMNS"]
+__all__ = ["BatchPlan", "BatchJob", "plan_batch", "batch_async", "run_batch", "submit_batch", "empty_rows"]
 
-RESULT_COLUMNS = ["row", "prompt", "model", "result", "status", "error", "duration_sec",
-                  "prompt_tokens", "completion_tokens", "total_tokens", "cost"]
-_SLOTS: dict[int, threading.BoundedSemaphore] = {}
-_SLOTS_LOCK = threading.Lock()
+Row = dict[str, Any]
 
 
 class BatchPlan:
@@ -54,135 +53,117 @@ def plan_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, li
     return BatchPlan(rows, load_models(models), limits, name)
 
 
-def batch_frame(rows: list[dict[str, Any]]) -> Any:
-    """Result rows as a DataFrame: the result columns first, carried columns after."""
-    import pandas as pd
+class BatchJob(Job[Row]):
+    """One unit per row: the row's prompt (``${output.n}`` filled in) to its model."""
 
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    return frame[[c for c in RESULT_COLUMNS if c in frame] + [c for c in frame.columns if c not in RESULT_COLUMNS]]
+    kind = "batch"
 
+    def __init__(self, plan: BatchPlan) -> None:
+        self.plan = plan
+        self.name = plan.name
+        self.width = plan.limits.max_threads
+        self.deadline = plan.limits.execution_timeout
+        self._prompts: dict[int, str] = {}
 
-def _slots(limit: int) -> threading.BoundedSemaphore:
-    """MAX_CONCURRENT_BATCHES: batches beyond it wait (status PENDING) for a free slot."""
-    with _SLOTS_LOCK:
-        if limit not in _SLOTS:
-            _SLOTS[limit] = threading.BoundedSemaphore(limit)
-        return _SLOTS[limit]
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "BatchJob":
+        return cls(plan_batch(request["rows"], models=request.get("models"), name=request.get("name", "batch")))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: list[Row]) -> BatchResult:
+        return BatchResult(job["id"], job["status"], batch_frame(rows))
+
+    @property
+    def size(self) -> int:
+        return len(self.plan.rows)
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        config = JobConfig(timeout_sec=self.plan.limits.execution_timeout)
+        return JobResources(config, use_cache=cache is not False, concurrency=width, context=context)
+
+    def admission(self, context: Context) -> contextlib.AbstractAsyncContextManager[Any]:
+        return context.slots(self.plan.limits.max_concurrent_batches).hold()
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        return JobStarted(self.plan.name, len(self.plan.rows), tuple(sorted({r.model for r in self.plan.rows})), 0)
+
+    def _base(self, index: int) -> Row:
+        row = self.plan.rows[index]
+        return {"row": row.number, "prompt": self._prompts.get(index, row.prompt), "model": row.model, "result": None,
+                "status": "failed", "error": None, "duration_sec": 0.0, "prompt_tokens": 0, "completion_tokens": 0,
+                "total_tokens": 0, "cost": 0.0, **row.extra}
+
+    async def ready(self, index: int, board: Board[Row]) -> Row | None:
+        row = self.plan.rows[index]
+        for n in row.depends_on:
+            dep = await board.wait(n - 1)
+            if dep is None or dep["status"] != "completed":
+                return {**self._base(index), "error": f"depends on row {n}, which did not complete"}
+        if row.depends_on:
+            self._prompts[index] = OUTPUT_REF.sub(lambda m: str(board.rows[int(m.group(1)) - 1]["result"] or ""),  # type: ignore[index]
+                                                  row.prompt)
+        return None
+
+    async def run(self, index: int, resources: JobResources) -> Row:
+        row = self.plan.rows[index]
+        prompt = self._prompts.get(index, row.prompt)
+        messages = ([{"role": "system", "content": row.system}] if row.system else []) + [{"role": "user", "content": prompt}]
+        client = resources.client(self.plan.configs[row.number])
+        outcome = await client.chat(ChatRequest(messages=tuple(messages)))
+        result = outcome.result
+        return {**self._base(index), "result": result.content or "", "status": "completed",
+                "duration_sec": round(outcome.elapsed, 3), "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
+                "cost": resources.prices.cost(client.provider.model, result.prompt_tokens, result.completion_tokens)}
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Row:
+        return {**self._base(index), "status": "timeout" if timed_out else "failed", "error": error,
+                "duration_sec": round(elapsed, 3)}
+
+    def timeout_message(self) -> str:
+        return f"no answer within EXECUTION_TIMEOUT={self.deadline:g} s"
+
+    def dump(self, row: Row) -> dict[str, Any]:
+        return row
+
+    def restore(self, index: int, data: dict[str, Any]) -> Row:
+        return data
+
+    def seen(self, row: Row) -> RunOutcome:
+        return RunOutcome.of(row["model"], row["status"] == "completed")
+
+    def status(self, rows: list[Row], finished: bool) -> tuple[str, str | None, str | None]:
+        ok = sum(r["status"] == "completed" for r in rows)
+        status = from_counts(len(rows) - ok, len(rows), finished)
+        if status == ERROR:
+            return status, "ALL_ROWS_FAILED", rows[0]["error"]
+        return status, None, None
+
+    def store_data(self, rows: list[Row], elapsed: float) -> dict[str, Any]:
+        return {"completed": sum(r["status"] == "completed" for r in rows), "rows": len(rows), "finished_at": utc_now()}
+
+    def result(self, finished: Finished[Row]) -> BatchResult:
+        return BatchResult(finished.job_id, finished.status, batch_frame(finished.rows))
 
 
 async def batch_async(plan: BatchPlan, *, reporter: Reporter | None = None, concurrency: int | None = None,
-                      cache: bool = True, store: JobStore | bool = True, job_id: str | None = None) -> Any:
-    """Run a planned batch; returns the result DataFrame (``frame.attrs['job_id']`` names the stored job)."""
-    job_store = JobStore() if store is True else (store or None)
-    if job_store is not None and job_id is None:
-        job_id = job_store.create_job("batch", plan.name, plan.request(), len(plan.rows))
-    return await _execute(plan, job_id, job_store, {}, reporter, concurrency, cache)
-
-
-async def resume_batch_async(job_id: str, *, reporter: Reporter | None = None, concurrency: int | None = None,
-                             cache: bool = True, store: JobStore | None = None) -> Any:
-    """Run the rows of a stored batch that have no stored result."""
-    job_store = store or JobStore()
-    request = job_store.job(job_id)["request"]
-    plan = plan_batch(request["rows"], models=request.get("models"), name=request.get("name", "batch"))
-    done = {i: row for i, row in job_store.runs(job_id).items()}
-    return await _execute(plan, job_id, job_store, done, reporter, concurrency, cache)
-
-
-async def _execute(plan: BatchPlan, job_id: str | None, job_store: JobStore | None, done: dict[int, dict[str, Any]],
-                   reporter: Reporter | None, concurrency: int | None, cache: bool) -> Any:
-    reporter = reporter or Reporter()
-    slot = _slots(plan.limits.max_concurrent_batches)
-    await asyncio.to_thread(slot.acquire)
-    try:
-        return await _run_rows(plan, job_id, job_store, done, reporter, concurrency, cache)
-    finally:
-        slot.release()
-
-
-async def _run_rows(plan: BatchPlan, job_id: str | None, job_store: JobStore | None, done: dict[int, dict[str, Any]],
-                    reporter: Reporter, concurrency: int | None, cache: bool) -> Any:
-    limits = plan.limits
-    width = concurrency or limits.max_threads
-    if job_store is not None and job_id is not None:
-        job_store.acquire_lease(job_id)  # refuses a job another live process runs
-        job_store.start(job_id)
-    # a row is reported done once it is committed
-    writer = (job_store.run_writer(job_id, reporter.run_finished) if job_store is not None and job_id is not None
-              else ReportNow(reporter.run_finished))
-    resources = JobResources(JobConfig(timeout_sec=limits.execution_timeout), use_cache=cache, concurrency=width)
-    results: list[dict[str, Any] | None] = [done.get(row.number - 1) for row in plan.rows]
-    finished_events = [asyncio.Event() for _ in plan.rows]
-    for i, row in enumerate(results):
-        if row is not None:
-            finished_events[i].set()
-
-    async def execute(row: BatchRow) -> dict[str, Any]:
-        base = {"row": row.number, "prompt": row.prompt, "model": row.model, "result": None, "status": "failed",
-                "error": None, "duration_sec": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
-                "cost": 0.0, **row.extra}
-        for n in row.depends_on:
-            await finished_events[n - 1].wait()
-            dep = results[n - 1]
-            if dep is None or dep["status"] != "completed":
-                return {**base, "error": f"depends on row {n}, which did not complete"}
-        prompt = OUTPUT_REF.sub(lambda m: str(results[int(m.group(1)) - 1]["result"] or ""), row.prompt)  # type: ignore[index]
-        base["prompt"] = prompt
-        messages = ([{"role": "system", "content": row.system}] if row.system else []) + [{"role": "user", "content": prompt}]
-        llm_client = resources.client(plan.configs[row.number])
-        started = time.perf_counter()
-        try:
-            outcome = await asyncio.wait_for(llm_client.chat(ChatRequest(messages=tuple(messages))), limits.execution_timeout)
-        except asyncio.TimeoutError:
-            return {**base, "status": "timeout", "duration_sec": round(time.perf_counter() - started, 3),
-                    "error": f"no answer within EXECUTION_TIMEOUT={limits.execution_timeout:g} s"}
-        except PermutateError as exc:
-            return {**base, "error": str(exc), "duration_sec": round(time.perf_counter() - started, 3)}
-        result = outcome.result
-        return {**base, "result": result.content or "", "status": "completed", "duration_sec": round(outcome.elapsed, 3),
-                "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-                "cost": resources.prices.cost(llm_client.provider.model, result.prompt_tokens, result.completion_tokens)}
-
-    async def work(row: BatchRow) -> None:
-        reporter.run_started(row.number - 1)
-        try:
-            outcome = await execute(row)
-        except Exception as exc:  # noqa: BLE001 - a bug in one row must not lose the batch
-            outcome = {"row": row.number, "prompt": row.prompt, "model": row.model, "result": None, "status": "failed",
-                       "error": f"{type(exc).__name__}: {exc}", "duration_sec": 0.0, **row.extra}
-        results[row.number - 1] = outcome
-        finished_events[row.number - 1].set()
-        await writer.save(row.number - 1, outcome, RunOutcome.of(outcome["model"], outcome["status"] == "completed"))
-
-    models = sorted({r.model for r in plan.rows})
-    reporter.job_started(JobStarted(plan.name, len(plan.rows), tuple(models), 0))
-    for i, row in enumerate(results):
-        if row is not None:
-            reporter.run_finished(i, RunOutcome.of(row["model"], row["status"] == "completed"))
-    async with stored_job(job_store, job_id, writer, resources):
-        finished = await run_pool([r for r in plan.rows if results[r.number - 1] is None], work, width)
-    rows = [r for r in results if r is not None]
-    if job_store is not None and job_id is not None:
-        ok = sum(r["status"] == "completed" for r in rows)
-        status = "CANCELLED" if not finished else ("SUCCESS" if ok == len(rows) else ("ERROR" if ok == 0 else "PARTIAL_SUCCESS"))
-        job_store.finish(job_id, status, {"completed": ok, "rows": len(rows), "finished_at": utc_now()},
-                         error_code="ALL_ROWS_FAILED" if status == "ERROR" else None,
-                         error_message=rows[0]["error"] if status == "ERROR" and rows else None)
-    frame = batch_frame(rows)
-    frame.attrs["job_id"] = job_id
-    frame.attrs["status"] = "completed" if finished else "cancelled"
-    reporter.job_finished(SimpleNamespace(details=rows, status=frame.attrs["status"]))  # type: ignore[arg-type]
-    return frame
+                      cache: bool = True, store: JobStore | bool = True, job_id: str | None = None,
+                      context: Context | None = None) -> BatchResult:
+    """Run a planned batch; ``result.to_pandas()`` is the result DataFrame, ``result.job_id`` the stored job."""
+    return await execute(BatchJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
+                         reporter=reporter, concurrency=concurrency, cache=cache, context=context)
 
 
 def run_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,
-              cache: bool = True, name: str = "batch", reporter: Reporter | None = None) -> Any:
-    """Run a batch and wait for it: CSV text or file, a DataFrame, or a list of dicts -> result DataFrame."""
-    from .engine import blocking
+              cache: bool = True, name: str = "batch", reporter: Reporter | None = None) -> BatchResult:
+    """Run a batch and wait for it: CSV text or file, a DataFrame, or a list of dicts -> its result.
 
+    The result reads like its DataFrame (``result["status"]``, ``result.loc[...]``, ``len(result)``).
+    """
     plan = plan_batch(source, models=models, name=name)
     return blocking(batch_async(plan, reporter=reporter, concurrency=concurrency, cache=cache))
 
@@ -195,26 +176,24 @@ def submit_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, 
     finish, so a batch cut short by the process ending can be finished with ``resume(id)``.
     """
     plan = plan_batch(source, models=models, name=name)
-    store = JobStore()
-    job_id = store.create_job("batch", plan.name, plan.request(), len(plan.rows))
+    context = default_context()
+    store = context.store()
+    job_id = store.create_job(BatchJob.kind, plan.name, plan.request(), len(plan.rows))
 
     def target() -> None:
         worker_store = JobStore(store.path)
         try:
-            asyncio.run(batch_async(plan, concurrency=concurrency, cache=cache, store=worker_store, job_id=job_id))
+            asyncio.run(batch_async(plan, concurrency=concurrency, cache=cache, store=worker_store, job_id=job_id,
+                                    context=context))
         except BaseException as exc:  # noqa: BLE001 - recorded for status(); the thread has no caller
-            worker_store.finish(job_id, "ERROR", error_code=type(exc).__name__, error_message=str(exc))
+            worker_store.finish(job_id, ERROR, error_code=type(exc).__name__, error_message=str(exc))
 
     threading.Thread(target=target, name=f"permutate-batch-{job_id}", daemon=True).start()
     return job_id
 
 
-def process_csv(source: Any, output: Any, *, models: Mapping[str, Any] | str | None = None) -> Any:
-    """Check a batch and write it as XLSX/CSV with empty result columns; runs nothing."""
-    from ..export import write_frame
-
-    plan = plan_batch(source, models=models)
-    rows = [{"row": r.number, "prompt": r.prompt, "model": r.model, "result": None, "status": None, "error": None,
+def empty_rows(plan: BatchPlan) -> list[Row]:
+    """The plan's rows with empty result columns (``process_csv``)."""
+    return [{"row": r.number, "prompt": r.prompt, "model": r.model, "result": None, "status": None, "error": None,
              "duration_sec": None, "prompt_tokens": None, "completion_tokens": None, "total_tokens": None, "cost": None,
              **r.extra} for r in plan.rows]
-    return write_frame(batch_frame(rows), output)

@@ -249,10 +249,11 @@ def _load(source: "JobResult | str | Path") -> tuple[str, list["RunDetail"]]:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RequestError(f"{path}: not a permutate result file ({exc.__class__.__name__}: {exc}); "
                                "write one with `permutate run ... -o FILE.json`") from None
-    from .job_queries import results
+    from .kinds import results
+    from .results import JobResult
 
     job = results(str(source))
-    if not hasattr(job, "details"):
+    if not isinstance(job, JobResult):
         raise RequestError(f"job {source} is not a permutate job; compare works on permutate jobs")
     return str(source), list(job.details)
 

@@ -1,38 +1,39 @@
-"""The matrix runner: plan a job, run every cell with bounded concurrency, score, collect.
+"""Permutate jobs: plan a request x plugins matrix, then run it as a ``PermutateJob`` on the runner.
 
 ``plan_job`` does the slow, synchronous part once (request, manifests, tool schemas);
-``run_async`` then drives a fixed pool of worker coroutines over the run list, so the
-per-run path is: cache look-up or one HTTP call, JSON parsing, scoring. A run that fails
-after its retries is recorded as failed; Ctrl-C (cancellation) returns what finished.
+``core.runner.execute`` then drives its pool over the runs, so the per-run path is: cache
+look-up or one HTTP call, JSON parsing, scoring. A run that fails after its retries, or
+runs past ``config.timeout_sec`` (one deadline per run, retries included), is recorded as
+failed; Ctrl-C (cancellation) returns what finished, marked CANCELLED.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import PermutateError, PluginLoadError
+from ..errors import PluginLoadError
+from .context import Context, default_context, open_store
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from .fetch import default_url_map
-from .executor import run_pool, stored_job
 from .matrix import RunSpec, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .provider_override import override_provider
 from .request import JobRequest, load_request
-from .results import JobResult, RunDetail
+from .results import JobResult, RunDetail, summarise
 from .rows import failed_row, scored_row
+from .runner import Finished, Job, blocking, execute
 from .selectors.base import ToolSelector
-from .store import JobStore, ReportNow
+from .status import from_counts
+from .store import JobStore
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts
 
-__all__ = ["JobPlan", "plan_job", "run", "run_async", "resume", "resume_async", "store_status"]
+__all__ = ["JobPlan", "PermutateJob", "plan_job", "run", "run_async"]
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ def plan_job(
     provider: str | None = None,
     loader: PluginLoader | None = None,
     check_keys: bool = True,
+    context: Context | None = None,
 ) -> JobPlan:
     """Load the request and its plugins, build tool sets; calls no model.
 
@@ -66,7 +68,8 @@ def plan_job(
     if provider:
         request = override_provider(request, provider)
     check_request(request, keys=check_keys)
-    loader = loader or PluginLoader(default_url_map(request.config.url_map))
+    fallbacks = (context or default_context()).fallbacks
+    loader = loader or PluginLoader(default_url_map(request.config.url_map), fallbacks=fallbacks)
     plugins: dict[str, Plugin] = {}
     toolsets: dict[str, ToolSet] = {}
     for group in request.plugin_groups:
@@ -87,6 +90,130 @@ def _now() -> str:
     return datetime.now().isoformat(timespec="microseconds")
 
 
+class PermutateJob(Job[RunDetail]):
+    """Request x plugins: one unit per permutation x test case x language x repeat."""
+
+    kind = "permutate"
+
+    def __init__(self, plan: JobPlan) -> None:
+        self.plan = plan
+        request = plan.request
+        self.name = request.name
+        self.width = request.config.concurrency
+        self.deadline = request.config.timeout_sec
+        self._started_on = _now()
+        self._specs: list[RunSpec] = []
+        self._selectors: list[ToolSelector] = []
+        self._translation_errors: dict[tuple[int, str], str] = {}
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "PermutateJob":
+        return cls(plan_job(request))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> JobResult:
+        request = job["request"]
+        data = job.get("data") or {}
+        return JobResult(
+            job_name=data.get("job_name") or f"{request.get('name')}-{request.get('version', '1.0.0')}-{job['created_at'][:10]}",
+            started_on=job["started_at"] or job["created_at"],
+            completed_on=job["ended_at"] or "",
+            test_plugin=request.get("test_plugin"),
+            permutations=request.get("permutations", []),
+            details=[RunDetail.from_dict(row) for row in rows],
+            total_run_time=_seconds(job["started_at"], job["ended_at"]),
+            status=job["status"],
+            planned_runs=job["planned_runs"],
+            request=request,
+            job_id=job["id"],
+        )
+
+    @property
+    def size(self) -> int:
+        return self.plan.total_runs
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request.stored_dict()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        request = self.plan.request
+        use_cache = request.config.cache if cache is None else cache
+        return JobResources(request.config, use_cache=use_cache, concurrency=width, request=request, context=context)
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        request = self.plan.request
+        self._started_on = _now()
+        await resources.load_local_models(request, reporter)
+        prompts, self._translation_errors = await build_prompts(
+            request, self.plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,
+            on_start=lambda todo: reporter.stage("translating", f"{todo} prompt" + "s" * (todo != 1)),
+        )
+        self._specs = expand_matrix(request, prompts)
+        self._selectors = [resources.selector(perm, self.plan.toolsets[perm.tool_selector.plugin_group_name])
+                           for perm in request.permutations]
+        names = tuple(p.name for p in request.permutations)
+        return JobStarted(self._job_name(), len(self._specs), names, len(self._specs) // max(len(names), 1))
+
+    async def run(self, index: int, resources: JobResources) -> RunDetail:
+        request, spec = self.plan.request, self._specs[index]
+        if spec.prompt is None:
+            return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+        t0 = time.perf_counter()
+        selection = await self._selectors[spec.permutation].select(
+            spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
+        elapsed = selection.elapsed
+        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> RunDetail:
+        return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)
+
+    def timeout_message(self) -> str:
+        return f"no answer within config.timeout_sec={self.deadline:g} s (the run's deadline, retries included)"
+
+    def dump(self, row: RunDetail) -> dict[str, Any]:
+        return row.to_dict()
+
+    def restore(self, index: int, data: dict[str, Any]) -> RunDetail:
+        return RunDetail.from_dict(data)
+
+    def status(self, rows: list[RunDetail], finished: bool) -> tuple[str, str | None, str | None]:
+        failed = [d for d in rows if not d.is_run_completed]
+        status = from_counts(len(failed), len(rows), finished)
+        if status == "ERROR":
+            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {failed[0].error}"
+        return status, None, None
+
+    def store_data(self, rows: list[RunDetail], elapsed: float) -> dict[str, Any]:
+        return {"job_name": self._job_name(), "summary": summarise(rows, total_run_time=round(elapsed, 3))}
+
+    def result(self, finished: Finished[RunDetail]) -> JobResult:
+        request = self.plan.request
+        return JobResult(
+            job_name=self._job_name(),
+            started_on=self._started_on,
+            completed_on=_now(),
+            test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
+            permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
+            details=finished.rows,
+            total_run_time=round(finished.elapsed, 3),
+            status=finished.status,
+            planned_runs=self.size,
+            request=request.public_dict(),
+            job_id=finished.job_id,
+        )
+
+    def _job_name(self) -> str:
+        request = self.plan.request
+        return f"{request.name}-{request.version}-{self._started_on[:10]}"
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return 0.0
+    parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return round((parse(end) - parse(start)).total_seconds(), 3)
+
+
 async def run_async(
     source: Any,
     *,
@@ -97,6 +224,7 @@ async def run_async(
     plan: JobPlan | None = None,
     store: JobStore | bool = True,
     job_id: str | None = None,
+    context: Context | None = None,
 ) -> JobResult:
     """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest.
 
@@ -104,185 +232,14 @@ async def run_async(
     ``job_id`` names a job already created in the store (a face that answers with the id first).
     """
     if plan is None:
-        plan = await asyncio.to_thread(plan_job, source, provider=provider)
-    job_store = _open_store(store)
-    if job_id is None:
-        job_id = (job_store.create_job("permutate", plan.request.name, plan.request.stored_dict(), plan.total_runs)
-                  if job_store is not None else uuid.uuid4().hex[:12])
-    return await _execute(plan, job_id, job_store, {}, reporter, concurrency, cache)
-
-
-async def resume_async(
-    job_id: str,
-    *,
-    reporter: Reporter | None = None,
-    concurrency: int | None = None,
-    cache: bool | None = None,
-    store: JobStore | None = None,
-) -> JobResult:
-    """Finish a stored permutate job: only the runs without a stored result are run."""
-    job_store = store or JobStore()
-    job = job_store.job(job_id)
-    plan = await asyncio.to_thread(plan_job, job["request"])
-    done = {i: RunDetail.from_dict(row) for i, row in job_store.runs(job_id).items()}
-    return await _execute(plan, job_id, job_store, done, reporter, concurrency, cache)
-
-
-def _open_store(store: JobStore | bool) -> JobStore | None:
-    if store is True:
-        return JobStore()
-    return store or None
-
-
-def store_status(result: JobResult) -> tuple[str, str | None]:
-    """The job store's status for a result, and an error message where every run failed."""
-    if result.status == "cancelled":
-        return "CANCELLED", None
-    failed = [d for d in result.details if not d.is_run_completed]
-    if not failed:
-        return "SUCCESS", None
-    if len(failed) == len(result.details):
-        return "ERROR", f"every run failed; the first: {failed[0].error}"
-    return "PARTIAL_SUCCESS", None
-
-
-async def _execute(
-    plan: JobPlan,
-    job_id: str,
-    job_store: JobStore | None,
-    done: dict[int, RunDetail],
-    reporter: Reporter | None,
-    concurrency: int | None,
-    cache: bool | None,
-) -> JobResult:
-    request = plan.request
-    reporter = reporter or Reporter()
-    width = concurrency or request.config.concurrency
-    use_cache = request.config.cache if cache is None else cache
-    started_wall, started = _now(), time.perf_counter()
-    if job_store is not None:
-        job_store.acquire_lease(job_id)  # refuses a job another live process runs
-        job_store.start(job_id)
-    # a run is reported done once its row is committed
-    writer = job_store.run_writer(job_id, reporter.run_finished) if job_store is not None else ReportNow(reporter.run_finished)
-    resources = JobResources(request.config, use_cache=use_cache, concurrency=width, request=request)
-    details: list[RunDetail | None] = []
-    async with stored_job(job_store, job_id, writer, resources):
-        await resources.load_local_models(request, reporter)
-        prompts, translation_errors = await build_prompts(
-            request, plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,
-            on_start=lambda todo: reporter.stage("translating", f"{todo} prompt" + "s" * (todo != 1)),
-        )
-        specs = expand_matrix(request, prompts)
-        details = [done.get(spec.index) for spec in specs]
-        selectors: list[ToolSelector] = [
-            resources.selector(perm, plan.toolsets[perm.tool_selector.plugin_group_name])
-            for perm in request.permutations
-        ]
-        reporter.job_started(JobStarted(
-            _job_name(request, started_wall), len(specs),
-            tuple(p.name for p in request.permutations), len(specs) // max(len(request.permutations), 1),
-        ))
-        for index, detail in enumerate(details):
-            if detail is not None:
-                reporter.run_finished(index, detail)
-
-        async def work(spec: RunSpec) -> None:
-            reporter.run_started(spec.index)
-            t0 = time.perf_counter()
-            if spec.prompt is None:
-                detail = failed_row(request, spec, translation_errors[(spec.test_case, spec.language)], 0.0, 0)
-            else:
-                try:
-                    selection = await selectors[spec.permutation].select(
-                        spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
-                    elapsed = selection.elapsed
-                    detail = scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
-                except PermutateError as exc:
-                    detail = failed_row(request, spec, str(exc), time.perf_counter() - t0, getattr(exc, "attempts", 1))
-                except Exception as exc:  # noqa: BLE001 - a bug in one run must not lose the job
-                    detail = failed_row(request, spec, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, 1)
-            details[spec.index] = detail
-            await writer.save(spec.index, detail.to_dict(), detail)  # committed, then reported
-
-        finished = await run_pool([s for s in specs if details[s.index] is None], work, width)
-    result = JobResult(
-        job_name=_job_name(request, started_wall),
-        started_on=started_wall,
-        completed_on=_now(),
-        test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
-        permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
-        details=[d for d in details if d is not None],
-        total_run_time=round(time.perf_counter() - started, 3),
-        status="completed" if finished else "cancelled",
-        planned_runs=len(details),
-        request=request.public_dict(),
-        job_id=job_id,
-    )
-    if job_store is not None:
-        status, message = store_status(result)
-        job_store.finish(job_id, status, {"job_name": result.job_name, "summary": result.summary},
-                         error_code="ALL_RUNS_FAILED" if message else None, error_message=message)
-    reporter.job_finished(result)
-    return result
-
-
-def _job_name(request: JobRequest, started: str) -> str:
-    return f"{request.name}-{request.version}-{started[:10]}"
+        plan = await asyncio.to_thread(plan_job, source, provider=provider, context=context)
+    return await execute(PermutateJob(plan), store=open_store(store, context), reporter=reporter,  # type: ignore[return-value]
+                         job_id=job_id, concurrency=concurrency, cache=cache, context=context)
 
 
 def run(source: Any, **kwargs: Any) -> JobResult:
-    """Blocking ``run_async``. Inside a running event loop (a notebook) it uses a worker thread.
+    """Blocking ``run_async``, in a worker thread (a notebook's loop keeps running).
 
-    Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked cancelled.
+    Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked CANCELLED.
     """
     return blocking(run_async(source, **kwargs))
-
-
-def resume(job_id: str, **kwargs: Any) -> Any:
-    """Blocking resume of a stored job of any kind: only runs without a stored result are run."""
-    job = JobStore().job(job_id)
-    if job["kind"] == "batch":
-        from .batch import resume_batch_async
-
-        return blocking(resume_batch_async(job_id, **kwargs))
-    if job["kind"] == "eval":
-        from .evals.runner import resume_eval_async
-
-        return blocking(resume_eval_async(job_id, **{k: v for k, v in kwargs.items() if v is not None}))
-    return blocking(resume_async(job_id, **kwargs))
-
-
-def blocking(coro: Any) -> Any:
-    """Run a coroutine to completion from sync code, in a worker thread when a loop is running."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    return _run_in_thread(coro)
-
-
-def _run_in_thread(coro: Any) -> Any:
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            box["result"] = loop.run_until_complete(task)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=target, name="permutate-job", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        try:
-            thread.join(0.2)
-        except KeyboardInterrupt:
-            loop.call_soon_threadsafe(task.cancel)
-    if "error" in box:
-        raise box["error"]
-    return box["result"]

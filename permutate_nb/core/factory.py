@@ -18,6 +18,7 @@ import httpx
 
 from ..errors import ConfigurationError, MissingExtraError
 from .cache import ResponseCache
+from .context import Context, default_context
 from .events import Reporter
 from .execute import OperationExecutor, auth_headers
 from .llm.base import ChatProvider
@@ -34,23 +35,23 @@ __all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm"
            "openplugin_key", "translator_llm"]
 
 
-def _openai_chat(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
-    return OpenAIChatProvider(llm, pool)
+def _openai_chat(llm: LLMConfig, res: "JobResources") -> ChatProvider:
+    return OpenAIChatProvider(llm, res.pool)
 
 
-def _openai_completion(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
+def _openai_completion(llm: LLMConfig, res: "JobResources") -> ChatProvider:
     from .llm.openai_completion import OpenAICompletionProvider
 
-    return OpenAICompletionProvider(llm, pool)
+    return OpenAICompletionProvider(llm, res.pool)
 
 
-def _local(llm: LLMConfig, pool: SessionPool) -> ChatProvider:
+def _local(llm: LLMConfig, res: "JobResources") -> ChatProvider:
     from .llm.local import LocalProvider
 
-    return LocalProvider(llm)
+    return LocalProvider(llm, res.context.models)
 
 
-PROVIDERS: dict[str, Callable[[LLMConfig, SessionPool], ChatProvider]] = {
+PROVIDERS: dict[str, Callable[[LLMConfig, "JobResources"], ChatProvider]] = {
     "OpenAIChat": _openai_chat,
     "OpenAI": _openai_completion,  # the legacy completions endpoint
     "local": _local,
@@ -222,8 +223,10 @@ def check_request(request: JobRequest, *, keys: bool = True) -> None:
 
 
 class JobResources:
-    def __init__(self, config: JobConfig, *, use_cache: bool, concurrency: int, request: JobRequest | None = None) -> None:
+    def __init__(self, config: JobConfig, *, use_cache: bool, concurrency: int, request: JobRequest | None = None,
+                 context: Context | None = None) -> None:
         self.config = config
+        self.context = context or default_context()
         self.request = request
         self.concurrency = concurrency
         self.pool = SessionPool(concurrency, config.max_response_bytes)
@@ -243,7 +246,7 @@ class JobResources:
             if factory is None:
                 raise ConfigurationError(f"unknown llm provider {llm.provider!r}; available: {', '.join(PROVIDERS)}")
             client = LLMClient(
-                factory(llm, self.pool),
+                factory(llm, self),
                 cache=self.cache,
                 max_retries=self.config.max_retries,
                 timeout=self.config.timeout_sec,

@@ -21,8 +21,9 @@ from urllib.parse import unquote
 import httpx
 import yaml
 
-from permutate_nb.errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
+from ..errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
 
+from .context import default_context
 from .locations import is_http_url, local_path
 from .paths import permutate_home
 from .safe_load import load_json, load_yaml, read_text
@@ -139,11 +140,6 @@ def _decode(data: bytes, charset: str | None = None) -> str:
         return data.decode(charset or "latin-1", errors="replace")
 
 
-#: URLs that could not be fetched and were served from a bundled snapshot in this process:
-#: later loads use the snapshot straight away (no second network wait, no second warning).
-_FELL_BACK: set[str] = set()
-
-
 class Fetcher:
     """Reads local paths, file:// and http(s) locations; see the module doc for the http order."""
 
@@ -154,12 +150,16 @@ class Fetcher:
         cache_dir: Path | None = None,
         timeout: float = 15.0,
         max_bytes: int = 20_000_000,
+        fallbacks: set[str] | None = None,
     ) -> None:
         user_map = default_url_map()
         self.url_map = user_map.merged(url_map) if url_map is not None else user_map
         self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
         self.timeout = timeout
         self.max_bytes = max_bytes
+        # URLs that could not be fetched and were served from a bundled snapshot in this process (the
+        # context's set): later loads use the snapshot straight away (no second network wait or warning).
+        self.fallbacks = default_context().fallbacks if fallbacks is None else fallbacks
 
     def fetch_text(self, location: str) -> tuple[str, str]:
         """Return ``(text, resolved location)``: absolute path for files, the URL unchanged otherwise."""
@@ -175,7 +175,7 @@ class Fetcher:
         if age is not None and age < CACHE_MAX_AGE:
             return _decode(cache_file.read_bytes()), location
         snapshot = bundled_url_map().lookup(location)
-        if location in _FELL_BACK and snapshot is not None:
+        if location in self.fallbacks and snapshot is not None:
             return self._read_file(snapshot, location), location  # warned once already in this process
         try:
             data, charset = self._download(location)
@@ -185,7 +185,7 @@ class Fetcher:
                 warnings.warn(
                     f"could not fetch {location} ({reason}); using the bundled snapshot", PermutateNote, stacklevel=2
                 )
-                _FELL_BACK.add(location)
+                self.fallbacks.add(location)
                 return self._read_file(snapshot, location), location
             if age is not None:
                 when = datetime.fromtimestamp(cache_file.stat().st_mtime).strftime("%Y-%m-%d %H:%M")

@@ -30,6 +30,7 @@ from .llm.local import tool_call_schema
 from .openapi import Operation
 from .plugins import Plugin, PluginLoader
 from .request import JobConfig, LLMConfig
+from .runner import blocking
 from .tools import build_toolset
 
 __all__ = ["generate_test_cases", "generate_test_cases_async", "test_cases_yaml", "DEFAULT_GENERATE_MODEL"]
@@ -210,8 +211,6 @@ def generate_test_cases(manifest: str, *, output: str | Path | None = None, **kw
         >>> cases = pn.generate_test_cases("Klarna_Shopping.json", per_operation=3, provider="local")
         >>> print(pn.test_cases_yaml(cases))
     """
-    from .engine import blocking
-
     cases = blocking(generate_test_cases_async(manifest, **kwargs))
     if output is not None:
         Path(output).write_text(test_cases_yaml(cases), encoding="utf-8")

@@ -54,9 +54,9 @@ class PluginLoader:
     """Loads plugins through one ``Fetcher`` and remembers each location it has loaded."""
 
     def __init__(self, url_map: UrlMap | None = None, *, cache_dir: Path | None = None, timeout: float = 15.0,
-                 fetcher: Fetcher | None = None) -> None:
+                 fetcher: Fetcher | None = None, fallbacks: set[str] | None = None) -> None:
         """``fetcher`` replaces the default one (the HTTP server passes one that guards locations)."""
-        self.fetcher = fetcher or Fetcher(url_map, cache_dir=cache_dir, timeout=timeout)
+        self.fetcher = fetcher or Fetcher(url_map, cache_dir=cache_dir, timeout=timeout, fallbacks=fallbacks)
         self._plugins: dict[str, Plugin] = {}
         self._documents: dict[str, tuple[dict, str]] = {}
 

@@ -298,10 +298,12 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(items, list):
             out[list_key] = [_unwrap(item, wrapper) for item in items]
     groups = out.get("plugin_groups")
-    if isinstance(groups, list):
-        for group in groups:
-            if isinstance(group, dict) and isinstance(group.get("plugins"), list):
-                group["plugins"] = [_unwrap(p, "plugin") for p in group["plugins"]]
+    if isinstance(groups, list):  # new group dicts: the caller's request stays as it was
+        out["plugin_groups"] = [
+            {**group, "plugins": [_unwrap(p, "plugin") for p in group["plugins"]]}
+            if isinstance(group, dict) and isinstance(group.get("plugins"), list) else group
+            for group in groups
+        ]
     return out
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from .matching import REASONS as MISMATCH_REASONS
 from .repeats import cells, flaky_cases, pass_k_summary
+from .result_base import Result
 from .stats import wilson
 
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
@@ -134,8 +135,8 @@ def _reason_counts(rows: list[RunDetail]) -> dict[str, int]:
 
 
 @dataclass(slots=True)
-class JobResult:
-    """A finished (or cancelled) permutate job."""
+class JobResult(Result):
+    """A permutate job's result; ``status`` is the job store's (SUCCESS, PARTIAL_SUCCESS, ERROR, CANCELLED, ...)."""
 
     job_name: str
     started_on: str
@@ -144,7 +145,7 @@ class JobResult:
     permutations: list[dict[str, Any]]
     details: list[RunDetail]
     total_run_time: float
-    status: str = "completed"  # or "cancelled"
+    status: str = "SUCCESS"
     planned_runs: int = 0
     output_directory: str | None = None
     request: dict[str, Any] = field(default_factory=dict)
@@ -186,20 +187,8 @@ class JobResult:
 
         return compare_permutations(self.details, a, b)
 
-    def to_csv(self, path: Any) -> Any:
-        from ..export import to_csv
-
-        return to_csv(self, path)
-
-    def to_excel(self, path: Any) -> Any:
-        from ..export import to_excel
-
-        return to_excel(self, path)
-
-    def to_json(self, path: Any) -> Any:
-        from ..export import to_json
-
-        return to_json(self, path)
+    def to_pandas(self) -> "pd.DataFrame":
+        return self.details_df
 
     @property
     def details_df(self) -> "pd.DataFrame":
@@ -225,11 +214,6 @@ class JobResult:
         rows = [{"permutation": name, **s} for name, s in self.summary_by("permutation_name").items()]
         rows.append({"permutation": "(all)", **self.summary})
         return pd.DataFrame(rows).set_index("permutation")
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ..notebook.view import JobResultView  # the view lives in the notebook layer
-
-        return JobResultView(self)._repr_mimebundle_(include, exclude)
 
     def __repr__(self) -> str:
         s = self.summary

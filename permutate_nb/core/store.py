@@ -1,7 +1,7 @@
 """The job store: one SQLite file under ``$PERMUTATE_HOME`` for every job of every kind.
 
-A job row holds its kind, request, status (PENDING, RUNNING, SUCCESS, ERROR,
-PARTIAL_SUCCESS, CANCELLED, INTERRUPTED), attempts, times, error and lease; each run's result
+A job row holds its kind, request, status (``core.status``: PENDING, RUNNING, SUCCESS,
+PARTIAL_SUCCESS, ERROR, CANCELLED, INTERRUPTED), attempts, times, error and lease; each run's result
 is committed (in groups, from a writer thread) before the run is reported done, so a crash
 loses nothing that finished and ``resume`` re-runs only the rest. A running job holds a lease
 (owner, pid, host, since, heartbeat): a second runner of the same job is refused, and a
@@ -26,11 +26,11 @@ from typing import Any, Callable
 from ..errors import JobRunningError, UnknownJobError
 from .group_writer import connect
 from .paths import permutate_home
+from .status import STATUSES
 
 __all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
            "created_in_this_process"]
 
-STATUSES = ("PENDING", "RUNNING", "SUCCESS", "ERROR", "PARTIAL_SUCCESS", "CANCELLED", "INTERRUPTED")
 HEARTBEAT_SEC = 5.0  # how often a running job refreshes its lease
 LEASE_EXPIRY_SEC = 30.0  # a lease not refreshed for this long is dead (the only test for another host)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -21,6 +21,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ..core.engine import JobPlan, plan_job, run
 from ..core.job_queries import jobs
 from ..core.matrix import expand_matrix
+from ..core.result_base import Result
 from ..core.store import created_in_this_process
 from ..core.translate import untranslated_prompt
 from ..errors import PermutateError, PermutateWarning, RequestError
@@ -127,34 +128,30 @@ class PermutateMagics(Magics):
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         if args.dry_run:
             return matrix_frame(plan)
-        from ..export import write_result
-
         result = with_progress(
             *permutation_bars(plan),
             lambda progress: run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
                                  cache=False if args.no_cache else None),
         )
-        return self._deliver(args, result, lambda path: write_result(result, path))
+        return self._deliver(args, result)
 
     def _run_batch(self, args: Any, cell: str) -> Any:
         from ..core.batch import batch_async, plan_batch
-        from ..core.engine import blocking
+        from ..core.runner import blocking
 
         models = self.shell.user_ns.get(args.models, args.models) if args.models else None
         plan = plan_batch(fill_placeholders(cell, self.shell.user_ns).strip() + "\n", models=models)
         totals: dict[str, int] = {}
         for row in plan.rows:
             totals[row.model] = totals.get(row.model, 0) + 1
-        from ..export import write_frame
-
-        frame = with_progress(totals, f"permutate batch: {len(plan.rows)} rows", None, lambda progress: blocking(
+        result = with_progress(totals, f"permutate batch: {len(plan.rows)} rows", None, lambda progress: blocking(
             batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache)), verdicts=False)
-        return self._deliver(args, frame, lambda path: write_frame(frame, path))
+        return self._deliver(args, result)
 
     def _run_eval(self, args: Any, cell: str) -> Any:
         """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
-        from ..core.engine import blocking
         from ..core.evals.runner import evaluate_async, plan_eval
+        from ..core.runner import blocking
         from ..core.safe_load import load_yaml
 
         spec = load_yaml(fill_placeholders(cell, self.shell.user_ns), "the eval cell") or {}
@@ -180,12 +177,12 @@ class PermutateMagics(Magics):
                                                      cache=not args.no_cache)),
             verdicts=False,
         )
-        return self._deliver(args, result, result.write)
+        return self._deliver(args, result)
 
-    def _deliver(self, args: Any, result: Any, write: Callable[[Any], Any]) -> Any:
+    def _deliver(self, args: Any, result: Result) -> Any:
         """``--export PATH`` and ``--out NAME``, then the result itself (so ``_`` works)."""
         if args.export:
-            print(f"wrote {write(args.export)}")
+            print(f"wrote {result.write(args.export)}")
         if args.out:
             self.shell.user_ns[args.out] = result
         return result

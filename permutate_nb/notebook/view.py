@@ -59,7 +59,8 @@ def _fmt(value: Any, pct: bool = False) -> str:
 
 def _card(result: "JobResult") -> str:
     s = result.summary
-    status = "" if result.status == "completed" else f" · <b>{result.status}</b> ({len(result.details)} of {result.planned_runs} runs)"
+    status = "" if len(result.details) == result.planned_runs else (
+        f" · <b>{result.status}</b> ({len(result.details)} of {result.planned_runs} runs)")
     cells = "".join(
         f'<div style="padding:6px 12px;border-right:1px solid #ddd"><div style="font-size:11px;color:#666">{label}</div>'
         f'<div style="font-size:18px;font-weight:600">{_fmt(s[key], pct)}</div></div>'

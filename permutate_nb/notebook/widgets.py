@@ -20,7 +20,7 @@ from ..core.engine import JobPlan, plan_job, run
 from ..core.fetch import default_url_map
 from ..core.plugins import Plugin, PluginLoader
 from ..core.request import load_request, normalise
-from ..errors import PermutateError
+from ..errors import PermutateError, one_line_warnings
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
 from .progress import NotebookProgress, outcome_word, permutation_bars, with_progress
 
@@ -164,7 +164,8 @@ class RequestBuilder:
         if not location:
             return None
         try:
-            plugin = self._loader.load(location)
+            with one_line_warnings():
+                plugin = self._loader.load(location)
         except PermutateError as exc:
             self.plugin_message.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return None
@@ -235,7 +236,8 @@ class RequestBuilder:
 
     def validate(self) -> Any:
         """Check the request and load its plugins; shows the matrix size (or the errors) below."""
-        plan = plan_job(self.request, check_keys=False)
+        with one_line_warnings():
+            plan = plan_job(self.request, check_keys=False)
         self._show_text(
             f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
             f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs"
@@ -243,7 +245,8 @@ class RequestBuilder:
         return plan
 
     def _plan(self, provider: str | None) -> JobPlan:
-        return plan_job(self.request, provider=provider or None)
+        with one_line_warnings():
+            return plan_job(self.request, provider=provider or None)
 
     def run(self, **kwargs: Any) -> Any:
         """Run the request; progress shows under the calling cell and the result is returned (and kept in ``last_result``).

@@ -254,7 +254,7 @@ def test_cancel_returns_partial_result(scripted: Any) -> None:
         return await task
 
     result = asyncio.run(main())
-    assert result.status == "cancelled" and result.planned_runs == 2
+    assert result.status == "CANCELLED" and result.planned_runs == 2
     assert [d.test_case_name for d in result.details] == ["shirts"]
 
 

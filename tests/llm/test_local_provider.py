@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 import permutate_nb as pn
 from permutate_nb.cli import main
+from permutate_nb.core.context import default_context
 from permutate_nb.core.llm import local
 from permutate_nb.core.llm.base import ChatRequest
 from permutate_nb.core.request import LLMConfig
@@ -45,7 +47,7 @@ def test_tool_selection_runs_in_process() -> None:
 def test_constrained_decoding_picks_a_listed_tool() -> None:
     plugins = [pn.load_plugin(str(KLARNA)), pn.load_plugin(str(WEB_SEARCH))]
     toolset = build_toolset(plugins)
-    provider = local.LocalProvider(LLMConfig(provider="local"))
+    provider = local.LocalProvider(LLMConfig(provider="local"), default_context().models)
     request = ChatRequest(
         messages=({"role": "user", "content": "Search the web for news about the James Webb telescope"},),
         tools_json=toolset.tools_json, tools_digest=toolset.digest, tool_choice="auto",
@@ -59,7 +61,7 @@ def test_constrained_decoding_picks_a_listed_tool() -> None:
 def test_model_is_loaded_once_per_process() -> None:
     pn.run(_local_request(cache=False))
     pn.run(_local_request(cache=False))
-    assert len(local._MODELS) == 1
+    assert len(default_context().models) == 1
 
 
 def test_example_request_runs_offline_with_provider_local(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,3 +100,32 @@ def test_eval_end_to_end_on_the_embedded_model() -> None:
             assert not score["failed"], score["llm_metadata"]["reasoning"]
             assert score["llm_metadata"]["usage"][0]["cost"] == 0.0
     assert result.status == "SUCCESS"
+
+
+def test_generation_stops_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp runs in a thread that cannot be cancelled: generation itself stops at the deadline.
+
+    It stops between two tokens (not while reading the prompt), so the bound is the deadline plus what a
+    4-token call on the same prompt takes on this machine; without the stop, 4,000 tokens take a minute.
+    """
+    story = "Write a very long story about a lighthouse keeper, chapter after chapter."
+    provider = local.LocalProvider(LLMConfig(provider="local", max_tokens=4000), default_context().models)
+    short = local.LocalProvider(LLMConfig(provider="local", max_tokens=4), default_context().models)
+    hello = ChatRequest(messages=({"role": "user", "content": "hi"},))
+    asyncio.run(short.chat(hello, 600))  # the model is loaded before any clock starts
+    started = time.perf_counter()
+    asyncio.run(short.chat(ChatRequest(messages=({"role": "user", "content": story},)), 600))
+    step = time.perf_counter() - started
+    started = time.perf_counter()
+    with pytest.raises(pn.ProviderError, match=r"no answer within 1 s"):
+        asyncio.run(provider.chat(ChatRequest(messages=({"role": "user", "content": story},)), 1.0))
+    assert time.perf_counter() - started < 1.0 + step + 0.5
+    # a batch row on the embedded model ends at EXECUTION_TIMEOUT, and the model is free right after
+    monkeypatch.setenv("EXECUTION_TIMEOUT", "1")
+    result = pn.batch([{"prompt": story, "model": "local", "max_tokens": 4000}], cache=False)
+    assert list(result["status"]) == ["timeout"] and result.loc[0, "duration_sec"] < 1.0 + step + 0.5
+    _, lock = default_context().models.load(short.path, 4096)
+    started = time.perf_counter()
+    while lock.locked():  # the generation in the worker thread stops too, at its next token
+        assert time.perf_counter() - started < step + 1.0, "the model is still generating"
+        time.sleep(0.01)

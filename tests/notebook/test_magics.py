@@ -79,7 +79,7 @@ def test_result_view_is_deterministic(shell: Any, scripted: Any) -> None:
     html = bundle["text/html"]
     assert "T_permutate-details" in html and "T_permutate-heatmap" in html and "Overall accuracy by permutation" in html
     assert "#d9f2d9" in html and "#f9d6d5" in html  # a pass row and a fail row
-    assert bundle["text/plain"].startswith(f"{result.job_name} [completed]: 2 runs, overall 50.0%, failed 0")
+    assert bundle["text/plain"].startswith(f"{result.job_name} [SUCCESS]: 2 runs, overall 50.0%, failed 0")
 
 
 def test_batch_cell(shell: Any, scripted: Any, tmp_path: Path) -> None:

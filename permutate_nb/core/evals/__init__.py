@@ -3,7 +3,7 @@
 from .dataset import Dataset, EvalCase, load_dataset
 from .metrics import METRICS, Metric
 from .results import EvalResult
-from .runner import evaluate, evaluate_async, plan_eval, resume_eval_async
+from .runner import EvalJob, evaluate, evaluate_async, plan_eval
 
-__all__ = ["Dataset", "EvalCase", "load_dataset", "METRICS", "Metric", "EvalResult", "evaluate", "evaluate_async",
-           "plan_eval", "resume_eval_async"]
+__all__ = ["Dataset", "EvalCase", "load_dataset", "METRICS", "Metric", "EvalResult", "EvalJob", "evaluate",
+           "evaluate_async", "plan_eval"]

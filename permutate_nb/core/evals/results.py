@@ -3,7 +3,8 @@
 ``to_dict()`` has the eval job's shape (top-level ``status``, ``outputs`` and the job's
 fields); each output has the application test-case output's shape (``test_case_id``,
 ``output.generation_output``, ``metric_scores`` with the judge's reasoning, time and usage,
-``trace_spans``, ``test_case_version``).
+``trace_spans``, ``test_case_version``). Like every result: ``job_id``, ``status``,
+``to_pandas()`` (the scores), ``write(path)`` and the rich display (``core.result_base``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from ..result_base import Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +55,7 @@ def unit_status(rows: list[dict[str, Any]], finished: bool) -> tuple[str, str | 
 
 
 @dataclass
-class EvalResult:
+class EvalResult(Result):
     id: str
     status: str
     parameters: dict[str, Any]
@@ -85,6 +88,13 @@ class EvalResult:
                    {"models": request["models"], "judge_model": request["judge_model"], "metrics": request["metrics"],
                     "template": request["template"]},
                    rows, {"name": dataset.name, "version": dataset.version, "cases": len(dataset.cases)}, fields)
+
+    @property
+    def job_id(self) -> str:  # type: ignore[override]
+        return self.id
+
+    def to_pandas(self) -> "pd.DataFrame":
+        return self.scores_df
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_name": "eval_dataset_job", **self.job, "id": self.id, "status": self.status,
@@ -139,36 +149,6 @@ class EvalResult:
         return pd.DataFrame([{"test_case_id": o["test_case_id"], "model": o["model"],
                               "generation_output": o["output"]["generation_output"],
                               "generation_error": o.get("generation_error")} for o in self.outputs])
-
-    def to_json(self, path: Any) -> Any:
-        import json
-        from pathlib import Path
-
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-        return Path(path)
-
-    def to_excel(self, path: Any) -> Any:
-        from ...export import write_frames
-
-        return write_frames({"Summary": self.summary_df, "Scores": self.scores_df, "Outputs": self.outputs_df}, path)
-
-    def write(self, path: Any) -> Any:
-        """By extension: .json or .xlsx."""
-        from pathlib import Path
-
-        from ...errors import ConfigurationError
-
-        suffix = Path(path).suffix.lower()
-        if suffix == ".json":
-            return self.to_json(path)
-        if suffix == ".xlsx":
-            return self.to_excel(path)
-        raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .json or .xlsx")
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from ...notebook.eval_view import render_eval_html, render_eval_text
-
-        return {"text/plain": render_eval_text(self), "text/html": render_eval_html(self)}
 
     def __repr__(self) -> str:
         return f"EvalResult({self.id!r}, status={self.status!r}, outputs={len(self.outputs)})"

@@ -1,7 +1,8 @@
 """Running an eval: each case x each model generates an answer, then every chosen metric scores it.
 
-One unit of work is a case x model (its generation and its judgements), run by the shared
-worker pool, stored as it finishes (resume re-runs only missing units), with trace spans
+One unit of work is a case x model (its generation and its judgements): an ``EvalJob`` on
+the runner, stored as it finishes (resume re-runs only missing units), with one deadline
+per unit (the default ``timeout_sec``, generation and judgements together) and trace spans
 for each step. The job ends SUCCESS, PARTIAL_SUCCESS (some generations or judgements
 failed) or ERROR (nothing could be generated, or the job itself failed).
 """
@@ -16,18 +17,19 @@ from typing import Any, Mapping
 
 from ...errors import PermutateError, RequestError
 from ..batch_input import load_models, model_config
+from ..context import Context, open_store
 from ..events import JobStarted, Reporter, RunOutcome
-from ..executor import run_pool, stored_job
 from ..factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request import JobConfig, LLMConfig
-from ..store import JobStore, ReportNow, utc_now
+from ..runner import Finished, Job, blocking, execute
+from ..store import JobStore, utc_now
 from .dataset import Dataset, EvalCase, load_dataset
 from .judge import Verdict, judge
 from .metrics import Metric, resolve_metrics
 from .results import EvalResult, unit_status
 
-__all__ = ["EvalPlan", "plan_eval", "evaluate", "evaluate_async", "resume_eval_async", "DEFAULT_TEMPLATE"]
+__all__ = ["EvalPlan", "EvalJob", "plan_eval", "evaluate", "evaluate_async", "DEFAULT_TEMPLATE"]
 
 DEFAULT_TEMPLATE = (
     "Context information is below.\n---------------------\n{context_str}\n---------------------\n"
@@ -159,66 +161,82 @@ async def _unit(plan: EvalPlan, resources: JobResources, case: EvalCase, model: 
     }
 
 
-def _outcome(output: dict[str, Any]) -> RunOutcome:
-    ok = output["generation_error"] is None and not any(s["failed"] for s in output["metric_scores"])
-    return RunOutcome.of(output["model"], ok)
+Output = dict[str, Any]
+
+
+class EvalJob(Job[Output]):
+    """One unit per case x model: a generation, then every chosen metric on it."""
+
+    kind = "eval"
+    deadline = JobConfig().timeout_sec
+
+    def __init__(self, plan: EvalPlan) -> None:
+        self.plan = plan
+        self.name = plan.dataset.name
+        self._units = plan.units
+        self._started = utc_now()
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "EvalJob":
+        return cls(plan_eval(request["dataset"], models=request["models"], judge_model=request["judge_model"],
+                             metrics=request["metrics"], template=request["template"],
+                             model_settings=request["model_settings"]))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: list[Output]) -> EvalResult:
+        return EvalResult.from_store(job, rows)
+
+    @property
+    def size(self) -> int:
+        return len(self._units)
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        return JobResources(JobConfig(), use_cache=cache is not False, concurrency=width, context=context)
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        self._started = utc_now()
+        return JobStarted(self.plan.dataset.name, self.size, tuple(self.plan.models), len(self.plan.dataset.cases))
+
+    async def run(self, index: int, resources: JobResources) -> Output:
+        case_index, model_index = self._units[index]
+        return await _unit(self.plan, resources, self.plan.dataset.cases[case_index], self.plan.models[model_index],
+                           self.plan.dataset.version)
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Output:
+        case_index, model_index = self._units[index]
+        return {"test_case_id": self.plan.dataset.cases[case_index].id, "model": self.plan.models[model_index],
+                "output": {"generation_output": None}, "generation_error": error,
+                "metric_scores": [], "trace_spans": [], "schema_type": "GENERATION"}
+
+    def dump(self, row: Output) -> dict[str, Any]:
+        return row
+
+    def restore(self, index: int, data: dict[str, Any]) -> Output:
+        return data
+
+    def seen(self, row: Output) -> RunOutcome:
+        ok = row["generation_error"] is None and not any(s["failed"] for s in row["metric_scores"])
+        return RunOutcome.of(row["model"], ok)
+
+    def status(self, rows: list[Output], finished: bool) -> tuple[str, str | None, str | None]:
+        return unit_status(rows, finished)
+
+    def store_data(self, rows: list[Output], elapsed: float) -> dict[str, Any]:
+        return {"outputs": len(rows)}
+
+    def result(self, finished: Finished[Output]) -> EvalResult:
+        return EvalResult.build(finished.job_id, self.plan, finished.rows, finished.status, finished.record,
+                                self._started, finished.error_code, finished.error_message)
 
 
 async def evaluate_async(plan: EvalPlan, *, reporter: Reporter | None = None, concurrency: int = 8, cache: bool = True,
-                         store: JobStore | bool = True, job_id: str | None = None) -> EvalResult:
-    job_store = JobStore() if store is True else (store or None)
-    if job_store is not None and job_id is None:
-        job_id = job_store.create_job("eval", plan.dataset.name, plan.request(), len(plan.units))
-    return await _execute(plan, job_id or uuid.uuid4().hex[:12], job_store, {}, reporter, concurrency, cache)
-
-
-async def resume_eval_async(job_id: str, *, reporter: Reporter | None = None, concurrency: int = 8, cache: bool = True,
-                            store: JobStore | None = None) -> EvalResult:
-    job_store = store or JobStore()
-    request = job_store.job(job_id)["request"]
-    plan = plan_eval(request["dataset"], models=request["models"], judge_model=request["judge_model"],
-                     metrics=request["metrics"], template=request["template"], model_settings=request["model_settings"])
-    return await _execute(plan, job_id, job_store, job_store.runs(job_id), reporter, concurrency, cache)
-
-
-async def _execute(plan: EvalPlan, job_id: str, job_store: JobStore | None, done: dict[int, dict[str, Any]],
-                   reporter: Reporter | None, concurrency: int, cache: bool) -> EvalResult:
-    reporter = reporter or Reporter()
-    units = plan.units
-    outputs: list[dict[str, Any] | None] = [done.get(i) for i in range(len(units))]
-    if job_store is not None:
-        job_store.acquire_lease(job_id)  # refuses a job another live process runs
-        job_store.start(job_id)
-    # a unit is reported done once it is committed
-    writer = job_store.run_writer(job_id, reporter.run_finished) if job_store is not None else ReportNow(reporter.run_finished)
-    resources = JobResources(JobConfig(), use_cache=cache, concurrency=concurrency)
-    version = plan.dataset.version
-    started = utc_now()
-    reporter.job_started(JobStarted(plan.dataset.name, len(units), tuple(plan.models), len(plan.dataset.cases)))
-
-    async def work(index: int) -> None:
-        case_index, model_index = units[index]
-        reporter.run_started(index)
-        try:
-            output = await _unit(plan, resources, plan.dataset.cases[case_index], plan.models[model_index], version)
-        except Exception as exc:  # noqa: BLE001 - a bug in one unit must not lose the job
-            output = {"test_case_id": plan.dataset.cases[case_index].id, "model": plan.models[model_index],
-                      "output": {"generation_output": None}, "generation_error": f"{type(exc).__name__}: {exc}",
-                      "metric_scores": [], "trace_spans": [], "schema_type": "GENERATION"}
-        outputs[index] = output
-        await writer.save(index, output, _outcome(output))  # committed, then reported
-
-    async with stored_job(job_store, job_id, writer, resources):
-        finished = await run_pool([i for i in range(len(units)) if outputs[i] is None], work, concurrency)
-    rows = [o for o in outputs if o is not None]
-    status, code, message = unit_status(rows, finished)
-    record = None
-    if job_store is not None:
-        job_store.finish(job_id, status, {"outputs": len(rows)}, error_code=code, error_message=message)
-        record = job_store.job(job_id)
-    result = EvalResult.build(job_id, plan, rows, status, record, started, code, message)
-    reporter.job_finished(result)  # type: ignore[arg-type]
-    return result
+                         store: JobStore | bool = True, job_id: str | None = None,
+                         context: Context | None = None) -> EvalResult:
+    return await execute(EvalJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
+                         reporter=reporter, concurrency=concurrency, cache=cache, context=context)
 
 
 def evaluate(dataset: Any, *, models: list[str] | str, judge_model: str | None = None,
@@ -226,8 +244,6 @@ def evaluate(dataset: Any, *, models: list[str] | str, judge_model: str | None =
              model_settings: Mapping[str, Any] | str | None = None, concurrency: int = 8, cache: bool = True,
              reporter: Reporter | None = None, name: str | None = None) -> EvalResult:
     """Evaluate a dataset on one or more models and wait for the result."""
-    from ..engine import blocking
-
     plan = plan_eval(dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
                      model_settings=model_settings, name=name)
     return blocking(evaluate_async(plan, reporter=reporter, concurrency=concurrency, cache=cache))

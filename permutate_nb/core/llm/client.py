@@ -18,8 +18,9 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from ...errors import TransientProviderError
+from ...errors import ProviderError, TransientProviderError
 from ..cache import ResponseCache, cache_key
+from ..deadline import extend, passed, remaining
 from .base import ChatProvider, ChatRequest, ChatResult
 
 __all__ = ["CallPath", "LLMClient", "ChatOutcome", "with_retries", "MAX_RETRY_AFTER"]
@@ -38,16 +39,33 @@ def _wait(state: RetryCallState) -> float:
     return _BACKOFF(state)
 
 
+def _within_deadline(error: TransientProviderError, attempts: int, max_retries: int) -> None:
+    """Stop retrying at the unit's deadline (``core.deadline``): the deadline's cancellation may come
+    back as the call's own timeout error, and a ``Retry-After`` past the deadline is not waited for."""
+    if passed():
+        raise TimeoutError("the run's deadline passed") from error
+    left = remaining()
+    if error.retry_after is None or left is None or attempts > max_retries:
+        return
+    if min(max(error.retry_after, 0.0), MAX_RETRY_AFTER) >= left:
+        late = ProviderError(f"{error}; its Retry-After of {error.retry_after:g} s would pass the run's "
+                             f"deadline ({max(left, 0):.1f} s left)", error.status)  # final: not retried
+        late.attempts = attempts  # type: ignore[attr-defined]
+        raise late from None
+
+
 async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tuple[T, int]:
     """``call()``'s result and the attempts it took, retrying ``TransientProviderError`` by the policy.
 
     The first attempt runs outside tenacity (it costs ~30 us a call, too much for the hot
-    path); only a call that failed pays for the retry machinery. After the last retry the
-    error is raised with ``attempts`` set on it.
+    path); only a call that failed pays for the retry machinery. After the last retry, or
+    when a ``Retry-After`` would pass the unit's deadline, the error is raised with
+    ``attempts`` set on it; a backoff wait is cut short by the deadline.
     """
     try:
         return await call(), 1
     except TransientProviderError as exc:
+        _within_deadline(exc, 1, max_retries)
         if max_retries <= 0:
             exc.attempts = 1  # type: ignore[attr-defined]
             raise
@@ -60,7 +78,11 @@ async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tu
             error, first = first, None
             raise error
         attempts += 1
-        return await call()
+        try:
+            return await call()
+        except TransientProviderError as exc:
+            _within_deadline(exc, attempts, max_retries)
+            raise
 
     retrying = AsyncRetrying(stop=stop_after_attempt(max_retries + 1), wait=_wait,
                              retry=retry_if_exception_type(TransientProviderError), reraise=True)
@@ -132,7 +154,9 @@ class LLMClient:
             return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
         if self._gate is None:
             return await self._call(request, key)
+        queued = time.perf_counter()
         async with self._gate:
+            extend(time.perf_counter() - queued)  # waiting for a turn does not count against the run's deadline
             return await self._call(request, key)
 
     async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:

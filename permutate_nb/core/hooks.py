@@ -1,0 +1,42 @@
+"""What the layers above the core plug in: how a result is written to a file and displayed.
+
+The core cannot import ``export`` or ``notebook`` (import-linter checks it), yet
+``result.write(path)`` and a result's rich display in a notebook must work. So the core
+keeps two slots here; ``permutate_nb.export`` fills ``writer`` when it is imported and the
+package's ``__init__`` fills ``renderer`` with a function that imports the notebook views on
+first display. ``import permutate_nb`` always runs before any core module, so both are set
+whenever a result exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["register_writer", "register_renderer", "write", "render"]
+
+_writer: Callable[[Any, Path, str | None], Path] | None = None
+_renderer: Callable[[Any, Any, Any], dict[str, str]] | None = None
+
+
+def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
+    global _writer
+    _writer = writer
+
+
+def register_renderer(renderer: Callable[[Any, Any, Any], dict[str, str]]) -> None:
+    global _renderer
+    _renderer = renderer
+
+
+def write(result: Any, path: Any, fmt: str | None = None) -> Path:
+    """Write ``result`` as ``fmt`` (".json", ".csv", ".xlsx"; None: by the path's extension)."""
+    if _writer is None:
+        raise RuntimeError("no result writer registered: import permutate_nb")
+    return _writer(result, Path(path), fmt)
+
+
+def render(result: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    if _renderer is None:
+        return {"text/plain": repr(result)}
+    return _renderer(result, include, exclude)
