@@ -32,7 +32,7 @@ def job_result_from_dict(data: dict[str, Any]) -> JobResult:
         job_name=data["job_name"], started_on=data["started_on"], completed_on=data["completed_on"],
         test_plugin=data.get("test_plugin"), permutations=data.get("permutations", []),
         details=[RunDetail.from_dict(row) for row in data.get("details", [])],
-        total_run_time=(data.get("summary") or {}).get("total_run_time", 0.0), status=data.get("status", "completed"),
+        total_run_time=(data.get("summary") or {}).get("total_run_time", 0.0), status=data.get("status", "SUCCESS"),
         planned_runs=data.get("planned_runs", 0), output_directory=data.get("output_directory"), job_id=data.get("job_id"),
     )
 

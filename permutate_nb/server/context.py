@@ -10,10 +10,9 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from ..core.batch import resume_batch_async
-from ..core.engine import JobPlan, plan_job, resume_async
-from ..core.evals.runner import resume_eval_async
+from ..core.engine import JobPlan, plan_job
 from ..core.fetch import default_url_map
+from ..core.kinds import resume_async
 from ..core.paths import permutate_home
 from ..core.plugins import PluginLoader
 from ..core.request import load_request
@@ -70,11 +69,10 @@ class ServerContext:
         """Resume the unfinished jobs this server (or its previous run) started; finished runs are kept."""
         store = self.store
 
-        def resumer(kind: str) -> Any:
-            resume = {"permutate": resume_async, "batch": resume_batch_async, "eval": resume_eval_async}[kind]
-            return lambda job_id, progress: resume(job_id, store=store, reporter=progress)
+        def resumer(job_id: str, progress: Any) -> Any:
+            return resume_async(job_id, store=store, reporter=progress)
 
-        return self.manager.resume_owned({kind: resumer(kind) for kind in ("permutate", "batch", "eval")})
+        return self.manager.resume_owned({kind: resumer for kind in ("permutate", "batch", "eval")})
 
     def close(self) -> None:
         self.registry.close()

@@ -22,7 +22,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.batch import batch_async, batch_frame, plan_batch, process_csv
+from ..core.batch import batch_async, plan_batch
+from ..core.batch_result import batch_frame
+from ..export import process_csv, write_frame
 from ..errors import UnknownJobError
 from .context import ServerContext, context, json_response
 from .errors import not_found
@@ -96,8 +98,6 @@ def _batch_job(ctx: ServerContext, invocation_id: str) -> dict[str, Any]:
 
 def _finished_files(ctx: ServerContext, job_id: str) -> tuple[str, str]:
     """The XLSX (written once) and the CSV text (prompt, model, result) of a finished batch."""
-    from ..export import write_frame
-
     rows = ctx.store.runs(job_id)
     frame = batch_frame([rows[i] for i in sorted(rows)])
     name = f"batch_execution_{job_id}.xlsx"

@@ -13,7 +13,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from ..core.engine import run_async
-from ..core.job_queries import results
+from ..core.batch_result import BatchResult
+from ..core.kinds import results
+from ..core.result_base import Result
 from ..core.store import STATUSES
 from .context import context, json_response, json_response_async
 from .jobs import FINISHED
@@ -86,21 +88,16 @@ async def job_status(request: Request, job_id: str) -> Response:
                           "summary": summary, "result_url": str(request.url_for("job_result", job_id=job_id))})
 
 
-def _result_json(data: Any) -> dict[str, Any]:
-    if hasattr(data, "to_dict") and not hasattr(data, "columns"):
-        return data.to_dict()  # type: ignore[no-any-return]
-    return {"job_id": data.attrs.get("job_id"), "rows": json.loads(data.to_json(orient="records"))}
+def _result_json(data: Result) -> dict[str, Any]:
+    if isinstance(data, BatchResult):
+        return {"job_id": data.job_id, "status": data.status,
+                "rows": json.loads(data.to_pandas().to_json(orient="records"))}
+    return data.to_dict()  # type: ignore[attr-defined,no-any-return]
 
 
-def _write_file(data: Any, path: Path) -> Path:
+def _write_file(data: Result, path: Path) -> Path:
     """The same exports as the CLI's ``permutate results ID --output FILE``."""
-    from ..export import write_frame, write_result
-
-    if hasattr(data, "summary_by"):
-        return write_result(data, path)
-    if hasattr(data, "scores_df"):
-        return data.to_excel(path) if path.suffix == ".xlsx" else write_frame(data.scores_df, path)
-    return write_frame(data, path)
+    return data.write(path)
 
 
 @router.get("/api/jobs/{job_id}/result", name="job_result", tags=["jobs"],

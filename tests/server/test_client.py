@@ -39,7 +39,7 @@ def test_run_returns_a_job_result_with_progress_from_polls(api: LiveServer, scri
     recording = Recording()
     with pn.Client(api.url, poll_interval=0.02) as client:
         result = client.run(request, reporter=recording)
-        assert isinstance(result, pn.JobResult) and result.status == "completed"
+        assert isinstance(result, pn.JobResult) and result.status == "SUCCESS"
         assert result.summary["total_test_cases"] == 10 and result.summary["overall_accuracy"] == 100.0
         assert result.to_dict()["details"] == pn.results(result.job_id).to_dict()["details"]  # the server's store
         assert recording.started.total_runs == 10 and recording.started.permutations == ("p1",)

@@ -27,7 +27,7 @@ def test_start_job_waits_and_answers_the_start_job_response(http: Any, request_b
     data = response.json()
     assert list(data)[:8] == ["job_name", "started_on", "completed_on", "test_plugin", "permutations", "summary",
                               "details", "output_directory"]
-    assert data["status"] == "completed" and data["summary"]["overall_accuracy"] == 100.0
+    assert data["status"] == "SUCCESS" and data["summary"]["overall_accuracy"] == 100.0
     assert [d["test_case_name"] for d in data["details"]] == ["shirts", "shirts_params"]
     listed = pn.jobs()  # the same store as the CLI and notebooks
     assert listed.set_index("id").loc[data["job_id"], "status"] == "SUCCESS"
@@ -111,7 +111,7 @@ def test_delete_cancels_and_keeps_finished_runs(http: Any, scripted: Any) -> Non
     kept = cancelled.json()["finished_runs"]
     assert 3 <= kept < 40
     result = http.get(f"/api/jobs/{job_id}/result").json()
-    assert result["status"] == "cancelled" and len(result["details"]) == kept
+    assert result["status"] == "CANCELLED" and len(result["details"]) == kept
     again = http.delete(f"/api/jobs/{job_id}")
     assert again.status_code == 409 and "already ended (CANCELLED)" in again.json()["detail"]
 
