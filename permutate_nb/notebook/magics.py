@@ -24,7 +24,7 @@ from ..core.matrix import expand_matrix
 from ..core.result_base import Result
 from ..core.store import created_in_this_process
 from ..core.translate import untranslated_prompt
-from ..errors import PermutateError, PermutateWarning, RequestError
+from ..errors import PermutateError, PermutateWarning, RequestError, one_line_warnings
 from .progress import permutation_bars, with_progress
 
 __all__ = ["PermutateMagics", "load_ipython_extension", "fill_placeholders", "matrix_frame"]
@@ -189,4 +189,9 @@ class PermutateMagics(Magics):
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext permutate_nb``: the magics, and for the rest of the session PermutateWarning as one line
+    and notes as quiet grey lines (asked for by loading the extension; importing the package patches nothing)."""
     ipython.register_magics(PermutateMagics)
+    if not getattr(ipython, "_permutate_warnings", None):
+        ipython._permutate_warnings = one_line_warnings()
+        ipython._permutate_warnings.__enter__()  # left open: it lasts as long as the kernel

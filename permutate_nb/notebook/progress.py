@@ -49,7 +49,7 @@ def outcome_word(result: Any) -> str:
     if not isinstance(status, str):  # a batch's DataFrame keeps its status in attrs ("status" is a column)
         status = getattr(result, "attrs", {}).get("status", "done")
     status = str(status).lower()
-    return "cancelled" if "cancel" in status else ("done" if status in ("success", "completed") else status)
+    return "cancelled" if "cancel" in status else ("interrupted" if "interrupt" in status else "done")
 
 
 class _Bar:

@@ -249,7 +249,7 @@ class LocalProvider:
 
     async def load(self) -> None:
         """Load the model now (once per process), so progress can name the stage."""
-        await asyncio.to_thread(_load, self.path, self._n_ctx)
+        await asyncio.to_thread(self._models.load, self.path, self._n_ctx)
 
     async def aclose(self) -> None:
         return None
