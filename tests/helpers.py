@@ -6,8 +6,12 @@ import contextlib
 import copy
 import functools
 import http.server
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +149,27 @@ def serve_folder(folder: Path) -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, every: float) -> None:
+    """Poll ``condition`` every ``every`` seconds; fail the test after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(every)
+
+
+def cli_process(*args: str, home: Path) -> "subprocess.Popen[str]":
+    """``permutate ARGS`` as a real process on this interpreter, with its own PERMUTATE_HOME."""
+    env = {**os.environ, "PERMUTATE_HOME": str(home)}
+    return subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_process(proc: "subprocess.Popen[Any]", grace: float) -> None:
+    """Terminate a server the test started; kill it if it has not gone within ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()

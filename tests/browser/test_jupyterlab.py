@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from ..helpers import stop_process
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,11 +113,7 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
         assert server.poll() is None, (tmp_path / "jupyterlab.log").read_text()[-2000:]
         yield {"url": f"{base}/lab/tree/01_quickstart.ipynb?token={token}", "path": work / "01_quickstart.ipynb"}
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, 20)
         log.close()
 
 

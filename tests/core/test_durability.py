@@ -6,11 +6,8 @@ requests at the scripted server), with no sleep before it.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -22,22 +19,16 @@ import permutate_nb as pn
 from permutate_nb.core.events import Reporter
 from permutate_nb.core.store import JobStore, LEASE_EXPIRY_SEC
 
-from ..helpers import klarna_request
+from ..helpers import cli_process, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
 
 def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    wait_until(condition, seconds, every=0.01)
 
 
-def _cli(*args: str, home: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PERMUTATE_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+_cli = cli_process
 
 
 def _stored_indices(db: Path, job_id: str) -> set[int]:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,22 +14,16 @@ import permutate_nb as pn
 from permutate_nb.cli import main
 from permutate_nb.core.store import JobStore
 
-from ..helpers import klarna_request
+from ..helpers import cli_process, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
 
 def _wait(condition: Callable[[], bool], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    wait_until(condition, seconds, every=0.05)
 
 
-def _cli(*args: str, home: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PERMUTATE_HOME": str(home)}
-    return subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+_cli = cli_process
 
 
 def _request(tmp_path: Path, base_url: str, cases: int = 6) -> Path:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from ..helpers import stop_process
+
 from permutate_nb.core.llm.local import default_model_path
 
 
@@ -53,8 +55,4 @@ def llama_server(gguf_path: str, tmp_path_factory: pytest.TempPathFactory) -> It
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 10)
