@@ -96,6 +96,9 @@ class BatchJob(Job[Row]):
                 "status": "failed", "error": None, "duration_sec": 0.0, "prompt_tokens": 0, "completion_tokens": 0,
                 "total_tokens": 0, "cost": 0.0, **row.extra}
 
+    def needs(self, index: int) -> tuple[int, ...]:
+        return tuple(n - 1 for n in self.plan.rows[index].depends_on)
+
     async def ready(self, index: int, board: Board[Row]) -> Row | None:
         row = self.plan.rows[index]
         for n in row.depends_on:
@@ -152,20 +155,23 @@ class BatchJob(Job[Row]):
 
 async def batch_async(plan: BatchPlan, *, reporter: Reporter | None = None, concurrency: int | None = None,
                       cache: bool = True, store: JobStore | bool = True, job_id: str | None = None,
-                      context: Context | None = None) -> BatchResult:
-    """Run a planned batch; ``result.to_pandas()`` is the result DataFrame, ``result.job_id`` the stored job."""
+                      context: Context | None = None, executor: Any = None) -> BatchResult:
+    """Run a planned batch; ``result.to_pandas()`` is the result DataFrame, ``result.job_id`` the stored job.
+
+    ``executor="ray"`` runs its rows on Ray actors (``core.executors``)."""
     return await execute(BatchJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
-                         reporter=reporter, concurrency=concurrency, cache=cache, context=context)
+                         reporter=reporter, concurrency=concurrency, cache=cache, context=context, executor=executor)
 
 
 def run_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,
-              cache: bool = True, name: str = "batch", reporter: Reporter | None = None) -> BatchResult:
+              cache: bool = True, name: str = "batch", reporter: Reporter | None = None,
+              executor: Any = None) -> BatchResult:
     """Run a batch and wait for it: CSV text or file, a DataFrame, or a list of dicts -> its result.
 
     The result reads like its DataFrame (``result["status"]``, ``result.loc[...]``, ``len(result)``).
     """
     plan = plan_batch(source, models=models, name=name)
-    return blocking(batch_async(plan, reporter=reporter, concurrency=concurrency, cache=cache))
+    return blocking(batch_async(plan, reporter=reporter, concurrency=concurrency, cache=cache, executor=executor))
 
 
 def submit_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,

@@ -31,7 +31,7 @@ from .selectors.base import ToolSelector
 from .status import from_counts
 from .store import JobStore
 from .tools import ToolSet, build_toolset
-from .translate import build_prompts
+from .translate import build_prompts, untranslated_prompt
 
 __all__ = ["JobPlan", "PermutateJob", "plan_job", "run", "run_async"]
 
@@ -101,10 +101,12 @@ class PermutateJob(Job[RunDetail]):
         self.name = request.name
         self.width = request.config.concurrency
         self.deadline = request.config.timeout_sec
+        self.executor = request.config.executor
         self._started_on = _now()
         self._specs: list[RunSpec] = []
         self._selectors: list[ToolSelector] = []
         self._translation_errors: dict[tuple[int, str], str] = {}
+        self._translations: dict[tuple[int, str], str] = {}
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> "PermutateJob":
@@ -132,6 +134,13 @@ class PermutateJob(Job[RunDetail]):
     def size(self) -> int:
         return self.plan.total_runs
 
+    def shipped(self) -> dict[str, Any]:
+        """The stored request with this job's translations pinned, so every worker sends the same prompts."""
+        data = self.request()
+        for (case, language), text in self._translations.items():
+            data["test_cases"][case].setdefault("translations", {})[language] = text
+        return data
+
     def request(self) -> dict[str, Any]:
         return self.plan.request.stored_dict()
 
@@ -149,6 +158,8 @@ class PermutateJob(Job[RunDetail]):
             on_start=lambda todo: reporter.stage("translating", f"{todo} prompt" + "s" * (todo != 1)),
         )
         self._specs = expand_matrix(request, prompts)
+        self._translations = {key: text for key, text in prompts.items()
+                              if text is not None and untranslated_prompt(request.test_cases[key[0]], key[1]) is None}
         self._selectors = [resources.selector(perm, self.plan.toolsets[perm.tool_selector.plugin_group_name])
                            for perm in request.permutations]
         names = tuple(p.name for p in request.permutations)
@@ -225,16 +236,18 @@ async def run_async(
     store: JobStore | bool = True,
     job_id: str | None = None,
     context: Context | None = None,
+    executor: Any = None,
 ) -> JobResult:
     """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest.
 
     The job and each run's result go to the job store (``store=False``: nowhere) as they finish.
     ``job_id`` names a job already created in the store (a face that answers with the id first).
+    ``executor="ray"`` (or a ``config.executor`` mapping) overrides the request's ``config.executor``.
     """
     if plan is None:
         plan = await asyncio.to_thread(plan_job, source, provider=provider, context=context)
     return await execute(PermutateJob(plan), store=open_store(store, context), reporter=reporter,  # type: ignore[return-value]
-                         job_id=job_id, concurrency=concurrency, cache=cache, context=context)
+                         job_id=job_id, concurrency=concurrency, cache=cache, context=context, executor=executor)
 
 
 def run(source: Any, **kwargs: Any) -> JobResult:

@@ -26,13 +26,15 @@ KINDS: dict[str, type[Job[Any]]] = {job.kind: job for job in (PermutateJob, Batc
 
 async def resume_async(job_id: str, *, reporter: Reporter | None = None, concurrency: int | None = None,
                        cache: bool | None = None, store: JobStore | None = None,
-                       context: Context | None = None) -> Result:
-    """Finish a stored job of any kind: only the units without a stored row are run."""
+                       context: Context | None = None, executor: Any = None) -> Result:
+    """Finish a stored job of any kind: only the units without a stored row are run.
+
+    ``executor`` (``"ray"``, a ``config.executor`` mapping) overrides the one the job was run with."""
     store = store or (context or default_context()).store()
     record = store.job(job_id)
     job = await asyncio.to_thread(KINDS[record["kind"]].from_request, record["request"])
     return await execute(job, store=store, job_id=job_id, done=store.runs(job_id), reporter=reporter,
-                         concurrency=concurrency, cache=cache, context=context)
+                         concurrency=concurrency, cache=cache, context=context, executor=executor)
 
 
 def resume(job_id: str, **kwargs: Any) -> Result:

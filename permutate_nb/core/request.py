@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigurationError, PermutateWarning, RequestError
+from .executors import ExecutorSpec
 from .locations import resolve_location
 from .matching import matcher_problems
 from .safe_load import load_json, names_a_path, read_text, value_error, yaml_error
@@ -176,6 +177,7 @@ class JobConfig(BaseModel):
     execute_operations: bool = False  # call the chosen operation over HTTP; its answer is final_output
     translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
     parameter_matching: ParameterMatching = "lenient"  # how step c compares values (README: scoring)
+    executor: ExecutorSpec | None = None  # where the runs run: in-process asyncio (default) or Ray actors
 
     @field_validator("auto_translate_to_languages", mode="before")
     @classmethod

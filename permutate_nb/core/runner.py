@@ -29,6 +29,7 @@ from ..errors import PermutateError, one_line_warnings
 from .context import Context, default_context
 from .deadline import Deadlines
 from .events import JobStarted, Reporter
+from .executors import remote_executor
 from .result_base import Result
 from .status import ERROR
 from .store import ReportNow
@@ -80,6 +81,7 @@ class Job(ABC, Generic[Row]):
     name: str
     width: int = 8  # default pool width
     deadline: float | None = None  # seconds per unit, retries included
+    executor: Any = None  # where units run unless the caller says (``core.executors``); None: in-process
 
     @classmethod
     @abstractmethod
@@ -112,6 +114,15 @@ class Job(ABC, Generic[Row]):
     async def prepare(self, resources: Any, width: int, reporter: Reporter) -> JobStarted:
         """Work before the units (loading a local model, translating prompts, each a ``reporter.stage``);
         returns the start event for reporters."""
+
+    def shipped(self) -> dict[str, Any]:
+        """What a remote executor's workers plan the job from (``from_request``): the stored request,
+        plus what ``prepare`` settled that every worker must share (a permutate job's translations)."""
+        return self.request()
+
+    def needs(self, index: int) -> tuple[int, ...]:
+        """The units whose rows ``ready`` waits for; a remote executor starts a unit after them."""
+        return ()
 
     async def ready(self, index: int, board: Board[Row]) -> Row | None:
         """Wait for what unit ``index`` needs (not timed); a row here ends the unit without running it."""
@@ -194,12 +205,15 @@ async def _guard(store: Any, job_id: str, writer: Any, resources: Any) -> AsyncI
 
 async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None,
                   done: dict[int, dict[str, Any]] | None = None, reporter: Reporter | None = None,
-                  concurrency: int | None = None, cache: bool | None = None, context: Context | None = None) -> Result:
+                  concurrency: int | None = None, cache: bool | None = None, context: Context | None = None,
+                  executor: Any = None) -> Result:
     """Run ``job`` (its units without a row in ``done``) and return its result.
 
     With a ``store`` the job is created there (unless ``job_id`` names a stored one), every
-    finished row is written as it finishes and the job ends with its status.
+    finished row is written as it finishes and the job ends with its status. ``executor``
+    (``"ray"``, a ``config.executor`` mapping; default the job's own) runs the units elsewhere.
     """
+    remote = remote_executor(executor if executor is not None else job.executor)
     context = context or default_context()
     reporter = reporter or Reporter()
     if job_id is None:
@@ -243,7 +257,9 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
                             reporter.run_finished(index, job.seen(row))
                     sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
                     try:
-                        finished = await run_pool([i for i in range(job.size) if rows[i] is None], work, width)
+                        todo = [i for i in range(job.size) if rows[i] is None]
+                        finished = await (run_pool(todo, work, width) if remote is None
+                                          else remote.run(job, todo, board, writer, reporter, width, cache))
                     finally:
                         if sweeper is not None:
                             sweeper.cancel()

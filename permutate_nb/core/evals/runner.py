@@ -234,16 +234,16 @@ class EvalJob(Job[Output]):
 
 async def evaluate_async(plan: EvalPlan, *, reporter: Reporter | None = None, concurrency: int = 8, cache: bool = True,
                          store: JobStore | bool = True, job_id: str | None = None,
-                         context: Context | None = None) -> EvalResult:
+                         context: Context | None = None, executor: Any = None) -> EvalResult:
     return await execute(EvalJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
-                         reporter=reporter, concurrency=concurrency, cache=cache, context=context)
+                         reporter=reporter, concurrency=concurrency, cache=cache, context=context, executor=executor)
 
 
 def evaluate(dataset: Any, *, models: list[str] | str, judge_model: str | None = None,
              metrics: list[str] | str | None = None, template: str | None = None,
              model_settings: Mapping[str, Any] | str | None = None, concurrency: int = 8, cache: bool = True,
-             reporter: Reporter | None = None, name: str | None = None) -> EvalResult:
-    """Evaluate a dataset on one or more models and wait for the result."""
+             reporter: Reporter | None = None, name: str | None = None, executor: Any = None) -> EvalResult:
+    """Evaluate a dataset on one or more models and wait for the result (``executor="ray"``: on Ray actors)."""
     plan = plan_eval(dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
                      model_settings=model_settings, name=name)
-    return blocking(evaluate_async(plan, reporter=reporter, concurrency=concurrency, cache=cache))
+    return blocking(evaluate_async(plan, reporter=reporter, concurrency=concurrency, cache=cache, executor=executor))

@@ -62,6 +62,13 @@ def check_local(model_path: str | None) -> Path:
     return path
 
 
+def _threads() -> int:
+    """llama.cpp's threads: ``OMP_NUM_THREADS`` when set (Ray sets it to an actor's CPUs, so two
+    actors on two cores do not run four threads), else every core."""
+    raw = os.environ.get("OMP_NUM_THREADS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else os.cpu_count() or 1
+
+
 class ModelRegistry:
     """Loaded models, each with the lock that serialises its calls; one per ``Context``."""
 
@@ -79,7 +86,7 @@ class ModelRegistry:
             if key not in self._models:
                 from llama_cpp import Llama
 
-                model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)
+                model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=_threads(), verbose=False)
                 self._models[key] = (model, threading.Lock())
             return self._models[key]
 

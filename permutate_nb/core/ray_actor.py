@@ -1,0 +1,84 @@
+"""One Ray actor of a job: the same runner code as in-process, for the units the driver hands it.
+
+The actor plans the job from the shipped request (``Job.from_request``), prepares it once with
+its own resources (HTTP sessions, response cache, a loaded local model) and keeps ``width``
+workers pulling units from its queue through ``runner._worker`` (deadlines, failed rows,
+``ready``). A call to ``run`` queues a chunk and streams its rows back as they finish, grouped
+by what finished together; the driver alone stores and reports them. Imported only with Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any, AsyncIterator
+
+from .context import Context
+from .deadline import Deadlines
+from .events import Reporter
+from .runner import Board, Job, _worker
+
+__all__ = ["UnitActor"]
+
+Rows = list[tuple[int, dict[str, Any]]]
+
+
+class UnitActor:
+    """A job's units on one worker process; ``start`` first, then ``run`` chunks, ``close`` at the end."""
+
+    def __init__(self, kind: str, request: dict[str, Any], cache: bool | None, width: int) -> None:
+        self._kind, self._request, self._cache, self._width = kind, request, cache, width
+        self._routes: dict[int, asyncio.Queue[tuple[int, dict[str, Any]]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> int:
+        """Plan and prepare the job here; returns this worker's pid (for logs and tests)."""
+        from .kinds import KINDS  # the job kinds, imported in the worker process
+
+        job: Job[Any] = await asyncio.to_thread(KINDS[self._kind].from_request, self._request)
+        self._job = job
+        self._resources = job.resources(self._cache, self._width, Context())
+        await job.prepare(self._resources, self._width, Reporter())
+        self._board: Board[Any] = Board([None] * job.size)
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        deadlines = Deadlines(job.deadline) if job.deadline is not None else None
+        work = _worker(job, self._resources, self._board, self, Reporter(), deadlines)
+        self._tasks = [asyncio.create_task(self._pull(work)) for _ in range(self._width)]
+        if deadlines is not None:
+            self._tasks.append(asyncio.create_task(deadlines.sweep()))  # type: ignore[arg-type]
+        return os.getpid()
+
+    async def _pull(self, work: Any) -> None:
+        while True:
+            await work(await self._queue.get())
+
+    async def save(self, index: int, data: dict[str, Any], seen: Any) -> None:
+        """``_worker``'s writer: the row goes to the call that queued its unit."""
+        self._board.rows[index] = None  # the driver has it from here on (and ships it to units that need it)
+        self._routes.pop(index).put_nowait((index, data))
+
+    async def run(self, units: list[int], needed: dict[int, dict[str, Any]]) -> AsyncIterator[Rows]:
+        """Run ``units`` (``needed``: the stored rows of the units they wait for); yields their rows as
+        they finish, each yield what finished since the last one."""
+        for index, data in needed.items():
+            self._board.put(index, self._job.restore(index, data))
+        out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
+        for index in units:
+            self._routes[index] = out
+            self._queue.put_nowait(index)
+        left = len(units)
+        while left:
+            rows = [await out.get()]
+            while not out.empty():
+                rows.append(out.get_nowait())
+            left -= len(rows)
+            yield rows
+
+    async def close(self) -> None:
+        """Stop the workers and close the job's resources (the response cache commits what it has)."""
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._resources.aclose()

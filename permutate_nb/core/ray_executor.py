@@ -1,0 +1,200 @@
+"""The Ray executor: a job's units on N Ray actors, its rows back to the driver's one store.
+
+``runner.execute`` plans and prepares the job here (the driver) and hands its units to
+``RayExecutor.run`` instead of the in-process pool. The driver ships the plan (``Job.shipped``,
+the stored request plus settled translations) to N ``ray_actor.UnitActor``s, each running the
+same runner code with ``width / N`` workers: the job's ``concurrency`` stays the bound on calls in
+flight across the cluster, so a provider's concurrency limit holds cluster-wide at no cost per
+call (a shared semaphore actor would add a round trip to every call and one process all calls
+queue on). Units go out in small chunks on demand, a few lanes per actor, each lane asking for
+its next chunk when its last one is done: an actor never holds more than its pool plus one
+chunk, so a slow one never holds up the job. Rows stream back per chunk as they finish; the
+driver restores each, puts it on the board and commits it through the job's ``RunWriter``
+(which reports it), exactly as an in-process worker does.
+
+A unit with dependencies (a batch row's ``${output.n}``, ``Job.needs``) is handed out only once
+the rows it needs are in, and they travel with it. An actor that dies has the units it had not
+answered handed to the others; the job fails only when none is left. Cancelling (Ctrl-C) kills
+the actors; the committed rows stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+import uuid
+from typing import Any
+
+from ..errors import PermutateError
+from .events import Reporter
+from .executors import ExecutorSpec
+from .runner import Board, Job
+
+__all__ = ["RayExecutor", "connect", "shares"]
+
+MAX_CHUNK = 16  # units per hand-out at most
+
+
+def connect(address: str | None) -> Any:
+    """The ``ray`` module, connected: the running instance, else ``address`` (None: a new local one).
+
+    Usage statistics stay off unless the cluster's operator turned them on.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return ray
+
+
+def shares(width: int, actors: int) -> list[int]:
+    """``width`` workers split over at most ``actors`` actors, none idle: [3, 3, 2] for 8 over 3."""
+    n = max(1, min(width, actors))
+    return [width // n + (k < width % n) for k in range(n)]
+
+
+class _Dispatch:
+    """The units not yet handed out, in order, and those waiting for rows they need."""
+
+    def __init__(self, job: Job[Any], todo: list[int], board: Board[Any]) -> None:
+        self.ready: list[int] = []
+        self.blocked: dict[int, int] = {}  # unit -> rows it still waits for
+        self.waiters: dict[int, list[int]] = {}  # unit -> units waiting for its row
+        for index in todo:
+            missing = [d for d in job.needs(index) if board.rows[d] is None]
+            if missing:
+                self.blocked[index] = len(missing)
+                for d in missing:
+                    self.waiters.setdefault(d, []).append(index)
+            else:
+                self.ready.append(index)
+        self.left = len(todo)  # units without a row yet
+        self.changed = asyncio.Event()
+        self.failure: str | None = None
+
+    def take(self, most: int) -> list[int]:
+        return [heapq.heappop(self.ready) for _ in range(min(most, len(self.ready)))]
+
+    def give_back(self, units: list[int]) -> None:
+        for index in units:
+            heapq.heappush(self.ready, index)
+        self.changed.set()
+
+    def arrived(self, index: int) -> None:
+        self.left -= 1
+        for waiter in self.waiters.pop(index, ()):
+            self.blocked[waiter] -= 1
+            if not self.blocked[waiter]:
+                del self.blocked[waiter]
+                heapq.heappush(self.ready, waiter)
+        self.changed.set()
+
+    @property
+    def over(self) -> bool:
+        return self.left == 0 or self.failure is not None
+
+
+class RayExecutor:
+    """Runs units on Ray actors for ``runner.execute`` (``config.executor: {kind: ray}``)."""
+
+    def __init__(self, spec: ExecutorSpec) -> None:
+        self.spec = spec
+
+    async def run(self, job: Job[Any], todo: list[int], board: Board[Any], writer: Any, reporter: Reporter,
+                  width: int, cache: bool | None) -> bool:
+        """Run ``todo`` remotely; every row that comes back is committed through ``writer``. False if cancelled."""
+        if not todo:
+            return True
+        ray = await asyncio.to_thread(connect, self.spec.address)
+        from .ray_actor import UnitActor
+
+        workers = self.spec.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        remote = ray.remote(num_cpus=1)(UnitActor)
+        tag = f"permutate-{uuid.uuid4().hex[:8]}"
+        request = job.shipped()
+        split = shares(width, min(workers, len(todo)))
+        actors = [remote.options(name=f"{tag}-{k}").remote(job.kind, request, cache, share) for k, share in enumerate(split)]
+        dispatch = _Dispatch(job, todo, board)
+        failed: dict[Any, BaseException] = {}
+        sees = type(job).seen is not Job.seen
+
+        async def accept(rows: list[tuple[int, dict[str, Any]]]) -> None:
+            saves = []
+            for index, data in rows:
+                row = job.restore(index, data)
+                board.put(index, row)
+                saves.append(writer.save(index, data, job.seen(row) if sees else row))
+            await asyncio.gather(*saves)  # committed together, then reported
+            for index, _ in rows:
+                dispatch.arrived(index)
+
+        async def lane(actor: Any, started: "asyncio.Future[int]", chunk: int) -> None:
+            """Hand ``actor`` a chunk, take its rows as they stream back, ask for the next."""
+            units: list[int] = []
+            done: set[int] = set()
+            try:
+                await started
+                while not dispatch.over and actor not in failed:
+                    units, done = dispatch.take(chunk), set()
+                    if not units:
+                        dispatch.changed.clear()
+                        await dispatch.changed.wait()
+                        continue
+                    needed = {d: job.dump(board.rows[d]) for i in units for d in job.needs(i)}
+                    for index in units:
+                        reporter.run_started(index)
+                    async for ref in actor.run.options(num_returns="streaming").remote(units, needed):
+                        rows = await ref
+                        await accept(rows)
+                        done.update(index for index, _ in rows)
+                    units = []
+            except ray.exceptions.RayError as exc:  # the actor died or could not start the job
+                failed.setdefault(actor, exc)
+                dispatch.give_back([i for i in units if i not in done])
+
+        async def serve(actor: Any, share: int) -> None:
+            """An actor's lanes (its pool plus one chunk in hand); a failed actor leaves its units to the others."""
+            chunk = max(1, min(MAX_CHUNK, share // 2))
+            started = asyncio.ensure_future(actor.start.remote())
+            await asyncio.gather(*(lane(actor, started, chunk) for _ in range(-(-share // chunk) + 1)))
+            if actor in failed:
+                ray.kill(actor)
+                if len(failed) == len(actors):
+                    dispatch.failure = f"every Ray actor of the job failed; the last: {_reason(failed[actor])}"
+                dispatch.changed.set()
+
+        tasks = [asyncio.create_task(serve(actor, share)) for actor, share in zip(actors, split)]
+        try:
+            while not dispatch.over:
+                dispatch.changed.clear()
+                await dispatch.changed.wait()
+        except asyncio.CancelledError:
+            await _stop(ray, tasks, actors, graceful=False)
+            return False
+        await _stop(ray, tasks, actors, graceful=True)
+        if dispatch.failure is not None:
+            raise PermutateError(f"{dispatch.failure} ({dispatch.left} units without a row; resume the job to run them)")
+        return True
+
+
+async def _stop(ray: Any, tasks: list[asyncio.Task[None]], actors: list[Any], *, graceful: bool) -> None:
+    """End the lanes, let the actors close their resources (a few seconds at most), then kill them."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if graceful:
+        try:
+            await asyncio.wait_for(asyncio.gather(*(a.close.remote() for a in actors), return_exceptions=True), 10)
+        except asyncio.TimeoutError:
+            pass
+    for actor in actors:
+        ray.kill(actor)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a Ray error's own cause (the exception an actor raised, or why it died)."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}"
