@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     _max_errors(run)
     run.add_argument("--provider", help="replace every permutation's LLM, e.g. 'local' for the embedded model")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _executor_flags(run)
 
     validate = sub.add_parser("validate", help="check a request and its plugins; calls no model")
     validate.add_argument("request")
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     _max_errors(batch)
     batch.add_argument("--process-csv", action="store_true", help="check the CSV and write it with empty result columns; run nothing")
     batch.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _executor_flags(batch)
 
     evals = sub.add_parser("eval", help="evaluate a dataset (JSONL, CSV, YAML) on one or more models")
     evals.add_argument("dataset")
@@ -95,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     evals.add_argument("--output", "-o", help="write the result: FILE.json or FILE.xlsx")
     _max_errors(evals)
     evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _executor_flags(evals)
 
     sub.add_parser("jobs", help="list the stored jobs")
     status = sub.add_parser("status", help="show a stored job's status")
@@ -117,7 +120,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let requests fetch manifests and specs from loopback and private addresses")
     serve.add_argument("--max-body-mb", type=float, help="largest request body (default 10, or PERMUTATE_MAX_BODY_MB)")
+    _executor_flags(serve)
     return parser
+
+
+def _executor_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=("asyncio", "ray"),
+                        help="where the runs run: asyncio in this process (default) or Ray actors (extra: ray)")
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="the Ray cluster: auto (ray start on this machine), HOST:PORT or ray://HOST:10001")
+    parser.add_argument("--workers", type=_count, metavar="N", help="Ray actors (default: the cluster's CPUs)")
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    """The ``--executor`` flags as a spec (None: the request's ``config.executor``, else in-process)."""
+    from .core.executors import executor_spec
+
+    return executor_spec(args.executor, address=args.ray_address, workers=args.workers)
 
 
 def _max_errors(parser: argparse.ArgumentParser) -> None:
@@ -219,12 +238,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.request:
             raise RequestError("give either a request file or --resume ID, not both")
-        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter, cache=cache)
+        result = resume(args.resume, concurrency=args.concurrency, reporter=reporter, cache=cache, executor=_executor(args))
     elif not args.request:
         raise RequestError("give a request file, or --resume ID")
     else:
         plan = plan_job(args.request, provider=args.provider)
-        result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=cache, reporter=reporter)
+        result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=cache, reporter=reporter,
+                     executor=_executor(args))
     return _FINISH[type(result)](result, args)
 
 
@@ -273,7 +293,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"wrote {process_csv(args.csv, args.output, models=args.models)}")
         return 0
     result = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
-                       name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter(verdicts=False))
+                       name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter(verdicts=False),
+                       executor=_executor(args))
     return _finish_batch(result, args)
 
 
@@ -300,7 +321,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     result = evaluate(args.dataset, models=args.model, judge_model=args.judge_model, metrics=args.metrics,
                       template=args.template, model_settings=args.models, concurrency=args.concurrency,
-                      cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter(verdicts=False))
+                      cache=not args.no_cache, reporter=None if args.quiet else TqdmReporter(verdicts=False),
+                      executor=_executor(args))
     return _finish_eval(result, args)
 
 
@@ -377,7 +399,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .server import ServerSettings, serve
 
     serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
-                                  allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb))
+                                  allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb,
+                                  executor=_executor(args)))
     return 0
 
 

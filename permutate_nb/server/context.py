@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import Request, Response
 
 from ..core.engine import JobPlan, plan_job
+from ..core.executors import ExecutorSpec
 from ..core.fetch import default_url_map
 from ..core.kinds import resume_async
 from ..core.paths import permutate_home
 from ..core.plugins import PluginLoader
-from ..core.request import load_request
+from ..core.request import JobRequest, load_request
 from ..core.store import JobStore
 from .guard import RequestGuard
 from .jobs import JobManager
@@ -65,12 +66,21 @@ class ServerContext:
         self.guard.check_request(request, mirror)
         return plan_job(request, loader=PluginLoader(fetcher=self.guard.fetcher(mirror)))
 
+    def executor(self, request: JobRequest | None = None) -> ExecutorSpec | None:
+        """A job's executor: the server's (``--executor``), or the body's ``config.executor`` (checked by
+        the guard) on the server's cluster."""
+        server = self.settings.executor
+        own = request.config.executor if request is not None else None
+        if own is None:
+            return server
+        return own.model_copy(update={"address": server.address}) if server is not None and own.kind == "ray" else own
+
     def resume_owned(self) -> list[str]:
         """Resume the unfinished jobs this server (or its previous run) started; finished runs are kept."""
         store = self.store
 
         def resumer(job_id: str, progress: Any) -> Any:
-            return resume_async(job_id, store=store, reporter=progress)
+            return resume_async(job_id, store=store, reporter=progress, executor=self.executor())
 
         return self.manager.resume_owned({kind: resumer for kind in ("permutate", "batch", "eval")})
 

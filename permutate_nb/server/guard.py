@@ -86,6 +86,7 @@ class RequestGuard:
             if not self.local_allowed(target):
                 raise FieldError(("config", "url_map", prefix),
                                  f"{target}: a request sent over HTTP can map URLs only to files under --allow-dir")
+        self.check_executor(request)
         llms: list[tuple[tuple[str | int, ...], Any]] = [(("permutations", i, "llm"), p.llm)
                                                          for i, p in enumerate(request.permutations)]
         if request.config.translator is not None:
@@ -95,6 +96,21 @@ class RequestGuard:
             if llm.model_path and not self.local_allowed(llm.model_path):
                 raise FieldError((*loc, "model_path"),
                                  f"{llm.model_path}: a request sent over HTTP can load models only from under --allow-dir")
+
+    def check_executor(self, request: JobRequest) -> None:
+        """Where jobs run is the operator's choice: a body may pick in-process, or Ray when the server runs
+        on Ray (``--executor ray``), never the cluster (connecting to one the client names would run what
+        that cluster sends back in this process)."""
+        spec = request.config.executor
+        if spec is None or spec.kind == "asyncio":
+            return
+        if spec.address is not None:
+            raise FieldError(("config", "executor", "address"),
+                             "a request sent over HTTP cannot choose the Ray cluster; the server's is set by --ray-address")
+        server = self.settings.executor
+        if server is None or server.kind != "ray":
+            raise FieldError(("config", "executor", "kind"),
+                             "this server runs jobs in-process; start it with permutate serve --executor ray")
 
     def check_env(self, name: str | None, loc: tuple[str | int, ...]) -> None:
         if name in _SERVER_SECRETS:

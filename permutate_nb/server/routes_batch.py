@@ -84,7 +84,7 @@ async def execute_batch(request: Request, body: ExecuteBatchBody) -> Response:
     plan = await asyncio.to_thread(plan_batch, rows, name="batch_execution")
     job_id = ctx.store.create_job("batch", plan.name, plan.request(), len(plan.rows))
     ctx.manager.launch(job_id, "batch", lambda progress: batch_async(plan, store=ctx.store, job_id=job_id,
-                                                                      reporter=progress))
+                                                                      reporter=progress, executor=ctx.executor()))
     return json_response({"status": "pending", "invocationId": job_id, "invocation_id": job_id,
                           "message": "Execution started; POST /system/batch_execution/results with this invocation_id."})
 

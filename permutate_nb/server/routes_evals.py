@@ -131,7 +131,7 @@ async def execute(request: Request, pipeline_id: str, eval_dataset_id: str, body
     ctx.registry.add_execution(job_id, pipeline_id, eval_dataset_id, body.model_dump(exclude_none=True),
                                headers.get("x-session-id"), headers.get("x-correlation-id"), headers.get("x-user-id"))
     ctx.manager.launch(job_id, "eval", lambda progress: evaluate_async(plan, store=ctx.store, job_id=job_id,
-                                                                        reporter=progress))
+                                                                        reporter=progress, executor=ctx.executor()))
     execution = next(e for e in ctx.registry.executions(pipeline_id, eval_dataset_id) if e["job_id"] == job_id)
     return json_response(_execution(ctx, execution))
 

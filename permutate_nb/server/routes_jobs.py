@@ -49,7 +49,7 @@ async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=
     plan = await asyncio.to_thread(ctx.plan_permutate, body)
     job_id = ctx.store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
     task = ctx.manager.launch(job_id, "permutate", lambda progress: run_async(
-        plan.request, plan=plan, store=ctx.store, job_id=job_id, reporter=progress))
+        plan.request, plan=plan, store=ctx.store, job_id=job_id, reporter=progress, executor=ctx.executor(plan.request)))
     if not wait:
         return JSONResponse({"job_id": job_id, "status": "PENDING",
                              "status_url": str(request.url_for("job_status", job_id=job_id))}, status_code=202)

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.executors import ExecutorSpec, check_executor
 from ..errors import ConfigurationError
 
 __all__ = ["ServerSettings", "DEFAULT_PORT", "DEFAULT_MAX_BODY_MB"]
@@ -34,10 +35,12 @@ class ServerSettings:
     allow_private_urls: bool = False
     api_key: str | None = field(default=None, repr=False)
     max_body_mb: float = DEFAULT_MAX_BODY_MB
+    executor: ExecutorSpec | None = None  # where every job runs (--executor ray): the operator's choice, not a body's
 
     @classmethod
     def from_env(cls, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, allow_dirs: list[str] | tuple[str, ...] = (),
-                 allow_private_urls: bool = False, max_body_mb: float | None = None) -> "ServerSettings":
+                 allow_private_urls: bool = False, max_body_mb: float | None = None,
+                 executor: ExecutorSpec | None = None) -> "ServerSettings":
         """Settings from flags plus the environment; refuses what would be unsafe or unusable."""
         dirs = []
         for raw in allow_dirs:
@@ -53,8 +56,9 @@ class ServerSettings:
                 raise ConfigurationError(f"PERMUTATE_MAX_BODY_MB={raw!r} is not a number") from None
         if max_body_mb <= 0:
             raise ConfigurationError("--max-body-mb must be greater than 0")
+        check_executor(executor)
         settings = cls(host=host, port=port, allow_dirs=tuple(dirs), allow_private_urls=allow_private_urls,
-                       api_key=os.environ.get("PERMUTATE_API_KEY") or None, max_body_mb=max_body_mb)
+                       api_key=os.environ.get("PERMUTATE_API_KEY") or None, max_body_mb=max_body_mb, executor=executor)
         if not settings.api_key and not _is_loopback(host):
             raise ConfigurationError(
                 f"refusing to listen on {host} without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1")
