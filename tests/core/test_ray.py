@@ -1,0 +1,278 @@
+"""The Ray executor on a local Ray instance (``ray.init(num_cpus=2)``, one for this module).
+
+Every job here runs against the scripted OpenAI-compatible server on 127.0.0.1 under both
+executors, and the rows, verdicts and summaries must agree; resume, an actor killed mid-job
+and a real Ctrl-C (SIGINT to a real process) are checked on the cluster too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+
+import permutate_nb as pn
+from permutate_nb.cli import main
+from permutate_nb.core.kinds import resume
+from permutate_nb.core.executors import ExecutorSpec
+from permutate_nb.core.ray_executor import RayExecutor, shares
+from permutate_nb.core.store import JobStore
+from permutate_nb.server import ServerSettings
+from tests.helpers import klarna_request, wait_until
+from tests.server.conftest import LiveServer
+
+pytestmark = pytest.mark.ray
+
+ROOT = Path(__file__).resolve().parents[2]
+URL_MAP = Path(pn.__file__).parent / "examples" / "snapshots" / "url_map.yaml"
+GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
+SCRIPT = {"rules": [{"match": "Translate", "responses": [{"text": "Muéstrame 5 camisetas de Klarna"}]},
+                    {"match": "Show me", "responses": [GOOD]},
+                    {"match": "camisetas", "responses": [{"tool_call": {"name": "productsUsingGET", "arguments": {"q": "camiseta"}}}]}],
+          "default": {"text": "no tool"}}
+TIMING = {"response_time_sec", "duration_sec", "total_run_time", "trace_spans", "average_response_time_sec",
+          "started_on", "completed_on", "job_id", "job_name", "output_directory"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local Ray instance for the module; its workers inherit this environment (no network, no usage stats)."""
+    saved = dict(os.environ)
+    os.environ.update({"RAY_USAGE_STATS_ENABLED": "0", "PERMUTATE_URL_MAP": str(URL_MAP), "OPENAI_API_KEY": "test-key",
+                       "PERMUTATE_HOME": str(tmp_path_factory.mktemp("ray_home")),
+                       "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def on_ray(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
+    """(job kind, units) of every job the Ray executor ran, recorded as it starts them."""
+    seen: list[tuple[str, list[int]]] = []
+    run = RayExecutor.run
+
+    async def recorded(self: RayExecutor, job: Any, todo: list[int], *args: Any) -> bool:
+        seen.append((job.kind, list(todo)))
+        return await run(self, job, todo, *args)
+
+    monkeypatch.setattr(RayExecutor, "run", recorded)
+    return seen
+
+
+def _plain(value: Any) -> Any:
+    """A row or summary without what differs between any two runs (times, ids)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k not in TIMING}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _both(run: Any) -> tuple[Any, Any]:
+    return run(None), run("ray")
+
+
+def test_the_same_permutate_job_gives_the_same_rows_and_summary(cluster: str, scripted: Any) -> None:
+    scripted.set_script(SCRIPT)
+    request = klarna_request(base_url=scripted.base_url, cache=False, repeats=6, concurrency=4,
+                             auto_translate_to_languages=["English", "Spanish"])
+    local = pn.run(request)
+    scripted.reset()
+    remote = pn.run(request, executor="ray")
+    assert remote.status == local.status
+    assert len(remote.details) == local.planned_runs == 2 * 2 * 6
+    assert _plain([d.to_dict() for d in remote.details]) == _plain([d.to_dict() for d in local.details])
+    assert _plain(remote.summary) == _plain(local.summary)
+    assert _plain(remote.summary_by("language")) == _plain(local.summary_by("language"))
+    assert {d.passed for d in remote.details} == {True, False}  # verdicts of both kinds were compared
+    translations = [r for r in scripted.requests if "Translate" in json.dumps(r["json"])]
+    assert len(translations) == 2  # by the driver, once per test case: the actors got them with the plan
+    stored = JobStore().job(remote.job_id)
+    assert stored["status"] == remote.status and stored["finished_runs"] == 24
+    assert stored["request"]["config"].get("executor") is None  # the request did not ask; executor= did
+
+
+def test_batch_chains_and_eval_give_the_same_rows(cluster: str, scripted: Any) -> None:
+    scripted.set_script({"rules": [{"match": "capital", "responses": [{"text": "Paris"}]},
+                                   {"match": "Paris", "responses": [{"text": "2.1 million", "delay": 0.2}]},
+                                   {"match": "2.1 million", "responses": [{"text": "big"}]},
+                                   {"match": "broken", "responses": [{"status": 400}]}],
+                          "default": {"text": "4"}})
+    models = {"m": {"model_name": "gpt-4o-mini", "base_url": scripted.base_url}}
+    rows = [{"prompt": "capital of France?", "model": "m"}, {"prompt": "people in ${output.1}?", "model": "m"},
+            {"prompt": "is ${output.2} big?", "model": "m"}, {"prompt": "broken", "model": "m"},
+            {"prompt": "after ${output.4}", "model": "m"}, *({"prompt": f"2+2 #{i}", "model": "m"} for i in range(8))]
+    local, remote = _both(lambda executor: pn.batch(rows, models=models, cache=False, executor=executor))
+    frame = remote.to_pandas()
+    assert list(frame["result"][:3]) == ["Paris", "2.1 million", "big"]
+    assert list(frame["status"][3:5]) == ["failed", "failed"] and "depends on row 4" in frame["error"][4]
+    assert _plain(frame.to_dict("records")) == _plain(local.to_pandas().to_dict("records"))
+    assert remote.status == local.status == "PARTIAL_SUCCESS"
+
+    cases = [{"id": f"q{i}", "input": f"2+2 {i}", "expected_output": "4"} for i in range(6)]
+    local, remote = _both(lambda executor: pn.evaluate(cases, models=["m"], model_settings=models, metrics=["exact-match"],
+                                                       cache=False, executor=executor))
+    assert remote.status == local.status == "SUCCESS"
+    assert _plain(remote.outputs) == _plain(local.outputs) and len(remote.outputs) == 6
+    assert remote.summary_df.to_dict() == local.summary_df.to_dict()
+
+
+def test_resume_runs_only_the_missing_units_on_ray(cluster: str, scripted: Any, on_ray: list[Any]) -> None:
+    scripted.set_script(SCRIPT)
+    request = klarna_request(base_url=scripted.base_url, cache=False, repeats=10, executor={"kind": "ray"})
+    first = pn.run(request, executor="asyncio")
+    assert not on_ray
+    store = JobStore()
+    with sqlite3.connect(store.path) as db:
+        db.execute("DELETE FROM runs WHERE job_id=? AND idx % 3 = 0", (first.job_id,))
+    scripted.reset()
+    again = resume(first.job_id)  # the stored request's config.executor: Ray
+    assert on_ray == [("permutate", list(range(0, 20, 3)))]
+    assert len(scripted.requests) == 7  # units 0, 3, ..., 18: nothing else ran again
+    assert again.status == first.status and len(again.details) == 20
+    assert _plain([d.to_dict() for d in again.details]) == _plain([d.to_dict() for d in first.details])
+
+
+def test_an_actor_that_dies_hands_its_units_to_another(cluster: str, scripted: Any) -> None:
+    scripted.set_script({"rules": [{"match": "Show me", "responses": [dict(GOOD, delay=0.15)]}], "default": {"text": "x"}})
+    request = klarna_request(base_url=scripted.base_url, cache=False, repeats=20, concurrency=4)
+    store = JobStore()
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        wait_until(lambda: bool(store.jobs()) and store.jobs()[-1]["finished_runs"] >= 6, 60, 0.02)
+        names = sorted(n for n in ray.util.list_named_actors() if n.startswith("permutate-"))
+        actor = ray.get_actor(names[0])
+        pid = ray.get(actor.__ray_call__.remote(lambda self: os.getpid()))
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    killer.start()
+    result = pn.run(request, executor={"kind": "ray", "workers": 2})
+    killer.join(5)
+    assert killed, "no actor was killed"
+    assert result.status == "SUCCESS" and len(result.details) == 40
+    assert [d.passed for d in result.details] == [True] * 20 + [False] * 20  # every unit has its own row
+    asked = sum(r["path"].endswith("/chat/completions") for r in scripted.requests)
+    assert asked > 40  # the dead actor's unanswered units were asked again, by the other one
+    assert not [n for n in ray.util.list_named_actors() if n.startswith("permutate-")]  # the job's actors are gone
+
+
+_INTERRUPTED = '''
+import json, os, sys, time
+import ray
+import permutate_nb as pn
+from permutate_nb.testing.scripted_server import ScriptedOpenAIServer
+from tests.helpers import klarna_request
+
+GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
+with ScriptedOpenAIServer() as server:
+    server.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}], "default": {"text": "late", "delay": 30}})
+    request = klarna_request(base_url=server.base_url, cache=False, repeats=4, concurrency=4)
+    print("ready", flush=True)
+    began = time.perf_counter()
+    result = pn.run(request, executor={"kind": "ray", "address": sys.argv[1], "workers": 2})
+    seconds = time.perf_counter() - began
+    free = 0.0
+    for _ in range(100):  # the cancelled actors give their CPUs back
+        free = ray.available_resources().get("CPU", 0.0)
+        if free == 2.0:
+            break
+        time.sleep(0.05)
+    print(json.dumps({"status": result.status, "stored": pn.status(result.job_id)["status"], "rows": len(result.details),
+                      "seconds": round(seconds, 2), "free_cpus": free, "passed": [d.passed for d in result.details]}))
+'''
+
+
+def test_ctrl_c_cancels_the_cluster_work_and_keeps_the_finished_rows(cluster: str, tmp_path: Path) -> None:
+    """SIGINT to a real process running a job on the module's cluster: the 4 fast runs are kept, the
+    4 slow ones (30 s each) are cancelled, and the actors are gone before the process exits."""
+    env = {**os.environ, "PERMUTATE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, cluster], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        home_store = tmp_path / "home" / "jobs.sqlite"
+
+        def four_rows() -> bool:
+            if not home_store.exists():
+                return False
+            with sqlite3.connect(home_store) as db:
+                return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 4
+
+        wait_until(four_rows, 60, 0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert (report["status"], report["stored"], report["rows"]) == ("CANCELLED", "CANCELLED", 4), report
+    assert report["passed"] == [True] * 4
+    assert report["seconds"] < 25  # a slow unit would have taken 30 s
+    assert report["free_cpus"] == 2.0  # the job's actors were killed by the cancel, not by the process exit
+
+
+def test_cli_flags_and_a_missing_extra(cluster: str, scripted: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    scripted.set_script(SCRIPT)
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(klarna_request(base_url=scripted.base_url, cache=False)))
+    assert main(["run", str(path), "--executor", "ray", "--workers", "1", "-q"]) == 0
+    assert "job id:" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    assert main(["run", str(path), "--executor", "ray", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == 'permutate: error: ray is not installed: run  pip install "permutate-nb[ray]"'
+    assert main(["batch", str(path), "--workers", "0"]) == 2
+    assert "--workers: 0 must be 1 or more" in capsys.readouterr().err
+
+
+def test_workers_split_the_concurrency() -> None:
+    assert shares(8, 3) == [3, 3, 2] and shares(32, 2) == [16, 16] and shares(2, 4) == [1, 1] and shares(1, 1) == [1]
+
+
+def test_serve_runs_jobs_on_ray_and_keeps_the_cluster_its_own(cluster: str, scripted: Any, on_ray: list[Any],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted.set_script(SCRIPT)
+    monkeypatch.setenv("OPENAI_BASE_URL", scripted.base_url)  # batch model names go there; the actors get it too
+    body = klarna_request(base_url=scripted.base_url, cache=False, repeats=3)
+    allow = (URL_MAP.parent.resolve(),)
+    server = LiveServer(ServerSettings(allow_dirs=allow, executor=ExecutorSpec(kind="ray", workers=2))).start()
+    plain = LiveServer(ServerSettings(allow_dirs=allow)).start()
+    try:
+        with server.client() as http, plain.client() as other:
+            answer = http.post("/api/start-job", json=body)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["summary"]["total_test_cases"] == 6
+            started = http.post("/experience/batch_execution/execute_batch/invoke",
+                                json={"executions": [{"prompt": "Show me", "model": "gpt-4o-mini"},
+                                                     {"prompt": "again ${output.1}", "model": "gpt-4o-mini"}]})
+            invocation = started.json()["invocation_id"]
+            wait_until(lambda: http.post("/system/batch_execution/results", json={"invocation_id": invocation})
+                       .json()["status"] == "completed", 60, 0.05)
+            assert [kind for kind, _ in on_ray] == ["permutate", "batch"]
+            named = http.post("/api/start-job", json={**body, "config": {**body["config"],
+                                                                         "executor": {"kind": "ray", "address": "10.0.0.9:6379"}}})
+            assert named.status_code == 422 and named.json()["detail"][0]["loc"] == ["body", "config", "executor", "address"]
+            refused = other.post("/api/start-job", json={**body, "config": {**body["config"], "executor": {"kind": "ray"}}})
+            assert refused.status_code == 422 and "--executor ray" in refused.json()["detail"][0]["msg"]
+    finally:
+        server.stop()
+        plain.stop()
