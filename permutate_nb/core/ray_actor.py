@@ -22,12 +22,15 @@ from .runner import Board, Job, _worker
 __all__ = ["UnitActor"]
 
 Rows = list[tuple[int, dict[str, Any]]]
+LINGER = 0.02  # seconds a finished row waits for others to travel with it: each message costs the driver CPU
 
 
 class UnitActor:
     """A job's units on one worker process; ``start`` first, then ``run`` chunks, ``close`` at the end."""
 
-    def __init__(self, kind: str, request: dict[str, Any], cache: bool | None, width: int) -> None:
+    def __init__(self, kind: str, request: dict[str, Any], cache: bool | None, width: int,
+                 settings: dict[str, str]) -> None:
+        os.environ.update(settings)  # the driver's settings (``ray_executor.FORWARDED``); this process is the actor's own
         self._kind, self._request, self._cache, self._width = kind, request, cache, width
         self._routes: dict[int, asyncio.Queue[tuple[int, dict[str, Any]]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -60,7 +63,7 @@ class UnitActor:
 
     async def run(self, units: list[int], needed: dict[int, dict[str, Any]]) -> AsyncIterator[Rows]:
         """Run ``units`` (``needed``: the stored rows of the units they wait for); yields their rows as
-        they finish, each yield what finished since the last one."""
+        they finish, each yield what finished within ``LINGER`` of the first one."""
         for index, data in needed.items():
             self._board.put(index, self._job.restore(index, data))
         out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
@@ -70,6 +73,8 @@ class UnitActor:
         left = len(units)
         while left:
             rows = [await out.get()]
+            if len(rows) < left:
+                await asyncio.sleep(LINGER)
             while not out.empty():
                 rows.append(out.get_nowait())
             left -= len(rows)

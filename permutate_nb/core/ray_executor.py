@@ -34,7 +34,7 @@ from .runner import Board, Job
 __all__ = ["RayExecutor", "connect", "shares"]
 
 MAX_CHUNK = 16  # units per hand-out at most
-#: the driver's settings its actors get (never keys: a cluster's workers hold their own, see the README)
+#: the driver's settings its actors get, so they plan the same job (never keys: a cluster's workers hold their own)
 FORWARDED = ("OPENAI_BASE_URL", "PERMUTATE_URL_MAP", "PERMUTATE_PRICES", "PERMUTATE_MAX_RESPONSE_BYTES",
              "EXECUTION_TIMEOUT", "DEFAULT_MAX_THREADS", "MAX_EXECUTIONS_PER_BATCH", "MAX_PROMPT_LENGTH",
              "ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME")
@@ -119,8 +119,8 @@ class RayExecutor:
         tag = f"permutate-{uuid.uuid4().hex[:8]}"
         request = job.shipped()
         split = shares(width, min(workers, len(todo)))
-        settings = {"env_vars": {name: os.environ[name] for name in FORWARDED if name in os.environ}}
-        actors = [remote.options(name=f"{tag}-{k}", runtime_env=settings).remote(job.kind, request, cache, share)
+        settings = {name: os.environ[name] for name in FORWARDED if name in os.environ}
+        actors = [remote.options(name=f"{tag}-{k}").remote(job.kind, request, cache, share, settings)
                   for k, share in enumerate(split)]
         dispatch = _Dispatch(job, todo, board)
         failed: dict[Any, BaseException] = {}
