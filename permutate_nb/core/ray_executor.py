@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import os
 import uuid
 from typing import Any
@@ -49,7 +50,13 @@ def connect(address: str | None) -> Any:
 
     if not ray.is_initialized():
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        log = logging.getLogger("ray")
+        level = log.level
+        log.setLevel(logging.ERROR)  # not its warning that a job thread sets no SIGTERM handler
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        finally:
+            log.setLevel(level)
     return ray
 
 
