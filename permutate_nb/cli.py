@@ -128,7 +128,7 @@ def _executor_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=("asyncio", "ray"),
                         help="where the runs run: asyncio in this process (default) or Ray actors (extra: ray)")
     parser.add_argument("--ray-address", metavar="ADDR",
-                        help="the Ray cluster: auto (ray start on this machine), HOST:PORT or ray://HOST:10001")
+                        help="the Ray cluster: auto (the one ray start runs here) or HOST:6379 (default: a local one)")
     parser.add_argument("--workers", type=_count, metavar="N", help="Ray actors (default: the cluster's CPUs)")
 
 
