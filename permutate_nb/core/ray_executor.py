@@ -83,7 +83,8 @@ class _Dispatch:
                 self.ready.append(index)
         self.left = len(todo)  # units without a row yet
         self.changed = asyncio.Event()
-        self.failure: str | None = None
+        self.failure: str | None = None  # every actor failed
+        self.crash: BaseException | None = None  # the driver's own side failed (storing a row)
 
     def take(self, most: int) -> list[int]:
         return [heapq.heappop(self.ready) for _ in range(min(most, len(self.ready)))]
@@ -102,9 +103,13 @@ class _Dispatch:
                 heapq.heappush(self.ready, waiter)
         self.changed.set()
 
+    def crashed(self, exc: BaseException) -> None:
+        self.crash = self.crash or exc
+        self.changed.set()
+
     @property
     def over(self) -> bool:
-        return self.left == 0 or self.failure is not None
+        return self.left == 0 or self.failure is not None or self.crash is not None
 
 
 class RayExecutor:
@@ -166,6 +171,8 @@ class RayExecutor:
             except ray.exceptions.RayError as exc:  # the actor died or could not start the job
                 failed.setdefault(actor, exc)
                 dispatch.give_back([i for i in units if i not in done])
+            except Exception as exc:  # noqa: BLE001 - raised by run() once the actors are stopped
+                dispatch.crashed(exc)
 
         async def serve(actor: Any, share: int) -> None:
             """An actor's lanes (its pool plus one chunk in hand); a failed actor leaves its units to the others."""
@@ -187,6 +194,8 @@ class RayExecutor:
             await _stop(ray, tasks, actors, graceful=False)
             return False
         await _stop(ray, tasks, actors, graceful=True)
+        if dispatch.crash is not None:
+            raise dispatch.crash
         if dispatch.failure is not None:
             raise PermutateError(f"{dispatch.failure} ({dispatch.left} units without a row; resume the job to run them)")
         return True

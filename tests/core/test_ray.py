@@ -276,3 +276,16 @@ def test_serve_runs_jobs_on_ray_and_keeps_the_cluster_its_own(cluster: str, scri
     finally:
         server.stop()
         plain.stop()
+
+
+def test_a_job_no_actor_can_run_fails_in_one_line(cluster: str, scripted: Any, tmp_path: Path) -> None:
+    """The manifest is gone by the time the actors plan the job: each fails to start, and the job says why."""
+    manifest = tmp_path / "Klarna_Shopping.json"
+    manifest.write_bytes((URL_MAP.parent / "Klarna_Shopping.json").read_bytes())
+    plan = pn.plan_job(klarna_request(manifest=manifest, base_url=scripted.base_url, cache=False))
+    manifest.unlink()
+    with pytest.raises(pn.PermutateError, match=r"every Ray actor of the job failed; the last: .*Klarna_Shopping.json") as caught:
+        pn.run(plan.request, plan=plan, executor="ray")
+    assert str(caught.value).endswith("(2 units without a row; resume the job to run them)")
+    job = JobStore().jobs()[-1]
+    assert (job["status"], job["finished_runs"]) == ("ERROR", 0)
