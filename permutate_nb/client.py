@@ -118,17 +118,20 @@ class Client:
         raise PermutateError(f"the server answered {response.status_code}: {detail}")
 
     # -- jobs ----------------------------------------------------------------------------------
-    def submit(self, request: Any) -> str:
-        """Start a permutate job; returns its id at once. ``request``: a dict, or a YAML/JSON file or text."""
+    def submit(self, request: Any, *, provider: str | None = None) -> str:
+        """Start a permutate job; returns its id at once. ``request``: a dict, or a YAML/JSON file or text;
+        ``provider``: every permutation's LLM on it (``local``: the server's embedded model)."""
         if not isinstance(request, dict):
             from .core.request import load_request
 
             request = load_request(request).to_dict()
-        return str(self._call("POST", "/api/start-job", params={"wait": "false"}, json=request).json()["job_id"])
+        params = {"wait": "false", **({"provider": provider} if provider else {})}
+        return str(self._call("POST", "/api/start-job", params=params, json=request).json()["job_id"])
 
-    def run(self, request: Any, *, reporter: Reporter | None = None, progress: bool = True) -> JobResult:
+    def run(self, request: Any, *, provider: str | None = None, reporter: Reporter | None = None,
+            progress: bool = True) -> JobResult:
         """Run a permutate job on the server and wait for its JobResult, showing progress."""
-        job_id = self.submit(request)
+        job_id = self.submit(request, provider=provider)
         return self.wait(job_id, reporter=reporter, progress=progress)  # type: ignore[no-any-return]
 
     def status(self, job_id: str) -> dict[str, Any]:

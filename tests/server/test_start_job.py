@@ -171,6 +171,9 @@ def test_provider_local_runs_a_keyless_request_on_the_embedded_model(
         assert_422(http.post("/api/start-job", params={"provider": "bogus"}, json=body),
                    ["body", "permutations", 0, "llm", "provider"], "unknown provider 'bogus'")
         answer = http.post("/api/start-job", params={"provider": "local"}, json=body)
+        with pn.Client(str(http.base_url)) as client:
+            again = client.run(body, provider="local", progress=False)
+    assert again.permutations[0]["llm"]["provider"] == "local" and len(again.details) == 1
     assert answer.status_code == 200, answer.text
     data = answer.json()
     assert data["permutations"][0]["llm"]["provider"] == "local"
