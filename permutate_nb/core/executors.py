@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import MissingExtraError, RequestError
 
@@ -42,7 +42,12 @@ def executor_spec(value: Any, *, address: str | None = None, workers: int | None
     elif value is None:
         spec = ExecutorSpec(kind="ray")  # --ray-address or --workers alone mean Ray
     else:
-        spec = ExecutorSpec.model_validate(value)
+        try:
+            spec = ExecutorSpec.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise RequestError(f"executor{'.' + where if where else ''}: {error['msg']}") from None
     update = {k: v for k, v in (("address", address), ("workers", workers)) if v is not None}
     return spec.model_copy(update=update) if update else spec
 

@@ -54,7 +54,11 @@ class UnitActor:
 
     async def _pull(self, work: Any) -> None:
         while True:
-            await work(await self._queue.get())
+            index = await self._queue.get()
+            try:
+                await work(index)
+            except Exception as exc:  # noqa: BLE001 - a bug that would end the job in-process ends this call
+                self._routes.pop(index).put_nowait((index, exc))  # type: ignore[arg-type]
 
     async def save(self, index: int, data: dict[str, Any], seen: Any) -> None:
         """``_worker``'s writer: the row goes to the call that queued its unit."""
@@ -78,6 +82,9 @@ class UnitActor:
             while not out.empty():
                 rows.append(out.get_nowait())
             left -= len(rows)
+            for _, data in rows:
+                if isinstance(data, Exception):
+                    raise data
             yield rows
 
     async def close(self) -> None:

@@ -248,6 +248,18 @@ def test_workers_split_the_concurrency() -> None:
     assert shares(8, 3) == [3, 3, 2] and shares(32, 2) == [16, 16] and shares(2, 4) == [1, 1] and shares(1, 1) == [1]
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ({"kind": "spark"}, "executor.kind: Input should be 'asyncio' or 'ray'"),
+    ({"kind": "ray", "workers": 0}, "executor.workers: Input should be greater than or equal to 1"),
+    ({"kind": "ray", "nodes": 3}, "executor.nodes: Extra inputs are not permitted"),
+    ("spark", "executor 'spark': use asyncio or ray"),
+])
+def test_a_bad_executor_is_one_line(value: Any, message: str) -> None:
+    with pytest.raises(pn.RequestError) as caught:
+        pn.run(klarna_request(), executor=value)
+    assert str(caught.value) == message
+
+
 def test_serve_runs_jobs_on_ray_and_keeps_the_cluster_its_own(cluster: str, scripted: Any, on_ray: list[Any],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     scripted.set_script(SCRIPT)
