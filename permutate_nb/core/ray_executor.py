@@ -27,7 +27,7 @@ import os
 import uuid
 from typing import Any
 
-from ..errors import PermutateError
+from ..errors import ConfigurationError, PermutateError
 from .events import Reporter
 from .executors import ExecutorSpec
 from .runner import Board, Job
@@ -55,6 +55,11 @@ def connect(address: str | None) -> Any:
         log.setLevel(logging.ERROR)  # not its warning that a job thread sets no SIGTERM handler
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ... for one cause
+            where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigurationError(f"executor: cannot connect to {where}: {reason} (start one with "
+                                     "`ray start --head`, or leave the address out for a local instance)") from None
         finally:
             log.setLevel(level)
     return ray
