@@ -174,6 +174,24 @@ def test_an_actor_that_dies_hands_its_units_to_another(cluster: str, scripted: A
     assert not [n for n in ray.util.list_named_actors() if n.startswith("permutate-")]  # the job's actors are gone
 
 
+def test_a_slow_actor_holds_no_more_than_its_pool_and_one_chunk(cluster: str, scripted: Any) -> None:
+    """Concurrency 2 over 2 actors: each runs one unit at a time and holds one more. The actor stuck on
+    the 2-second unit keeps one other unit; the other actor runs the remaining 18 meanwhile."""
+    scripted.set_script({"rules": [{"match": "slowly", "responses": [dict(GOOD, delay=2.0)]}], "default": GOOD})
+    order: list[int] = []
+
+    class Order(pn.Reporter):
+        def run_finished(self, index: int, detail: Any) -> None:
+            order.append(index)
+
+    request = klarna_request(base_url=scripted.base_url, cache=False, concurrency=2)
+    case = request["test_cases"][0]
+    request["test_cases"] = [{**case, "name": f"c{i}", "prompt": "Show me T shirts" + " slowly" * (i == 0)} for i in range(20)]
+    result = pn.run(request, executor={"kind": "ray", "workers": 2}, reporter=Order())
+    assert len(result.details) == 20 and sorted(order) == list(range(20))
+    assert order.index(0) >= 18, order  # unit 0 is the slow one: at most one unit waited behind it
+
+
 _INTERRUPTED = '''
 import json, os, sys, time
 import ray
