@@ -80,7 +80,8 @@ class ServerContext:
         store = self.store
 
         def resumer(job_id: str, progress: Any) -> Any:
-            return resume_async(job_id, store=store, reporter=progress, executor=self.executor())
+            # the server's executor, also for a job whose stored request asked for Ray on a server that had it
+            return resume_async(job_id, store=store, reporter=progress, executor=self.settings.executor or ExecutorSpec())
 
         return self.manager.resume_owned({kind: resumer for kind in ("permutate", "batch", "eval")})
 
