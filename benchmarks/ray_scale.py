@@ -8,10 +8,13 @@ the Ray figures, as a job pays it):
   repeats, cache off: runs per second (in-process: one model, every core; on Ray: one model
   per actor, ``OMP_NUM_THREADS`` = its one CPU);
 - the benchmark server job of ``benchmarks/throughput.py`` (``--runs``, concurrency 32 in
-  all, 50 ms per answer, cache off): efficiency = ideal wall time (runs x 0.05 s / 32) / wall;
+  all, 50 ms per answer; in-process with the cache filling, as throughput.py's first run, on Ray
+  with it off): efficiency = ideal wall time (runs x 0.05 s / 32) / wall;
 - the driver's row intake: the driver process's CPU seconds per row during the Ray run of that
   job (restoring, storing and reporting each row, and Ray's own client threads); its inverse
-  is the most rows per second one driver takes in, whatever the cluster's size.
+  is the most rows per second one driver takes in, whatever the cluster's size; and the rows per
+  second of a re-run whose every answer the actors read from the response cache (filled by the
+  in-process run), where nothing but the actors and the driver sets the pace.
 
     python benchmarks/ray_scale.py                    # 20,000 runs, 2 actors
     python benchmarks/ray_scale.py --runs 2000 --local-repeats 1
@@ -63,13 +66,17 @@ def server_job(pn: Any, runs: int, delay: float, ray: dict[str, Any]) -> dict[st
         _, startup, _ = timed(lambda: pn.run(build_request(base_url, 20, 32), cache=False, executor=ray))
         ideal = plan.total_runs * delay / 32
         out: dict[str, Any] = {"runs": plan.total_runs, "ideal_s": round(ideal, 2), "ray_20_run_job_s": round(startup, 2)}
-        for name, executor in (("in_process", None), ("ray", ray)):
-            result, wall, cpu = timed(lambda: pn.run(plan.request, plan=plan, cache=False, executor=executor))
+        for name, executor, cache in (("in_process", None, True), ("ray", ray, False)):  # in-process fills the cache
+            result, wall, cpu = timed(lambda: pn.run(plan.request, plan=plan, cache=cache, executor=executor))
             assert sum(d.passed for d in result.details) == plan.total_runs, result.status
             out[f"{name}_wall_s"] = round(wall, 2)
             out[f"{name}_efficiency"] = round(ideal / wall, 3)
             out[f"{name}_driver_cpu_ms_per_row"] = round(cpu / plan.total_runs * 1000, 3)
         out["driver_intake_rows_per_s"] = round(1000 / out["ray_driver_cpu_ms_per_row"])
+        result, wall, cpu = timed(lambda: pn.run(plan.request, plan=plan, cache=True, executor=ray))
+        assert sum(d.cached for d in result.details) == plan.total_runs  # the actors only read the cache
+        out["ray_cached_rerun_rows_per_s"] = round(plan.total_runs / wall)
+        out["ray_cached_rerun_driver_cpu_ms_per_row"] = round(cpu / plan.total_runs * 1000, 3)
         return out
     finally:
         server.terminate()

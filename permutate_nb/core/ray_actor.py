@@ -21,8 +21,36 @@ from .runner import Board, Job, _worker
 
 __all__ = ["UnitActor"]
 
-Rows = list[tuple[int, dict[str, Any]]]
+Rows = list[tuple[int, Any]]
 LINGER = 0.02  # seconds a finished row waits for others to travel with it: each message costs the driver CPU
+
+
+class _Call:
+    """One ``run`` call's rows as they finish; ``complete`` is set when all it still waits for are in."""
+
+    def __init__(self, units: int) -> None:
+        self.rows: Rows = []
+        self.left = units
+        self.arrived = asyncio.Event()
+        self.complete = asyncio.Event()
+
+    def put(self, index: int, data: Any) -> None:
+        self.rows.append((index, data))
+        self.arrived.set()
+        if len(self.rows) == self.left:
+            self.complete.set()
+
+    async def next(self) -> Rows:
+        """The rows that finished within ``LINGER`` of the first (at once when they are all in)."""
+        await self.arrived.wait()
+        if not self.complete.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.complete.wait(), LINGER)
+        rows, self.rows = self.rows, []
+        self.left -= len(rows)
+        self.arrived.clear()
+        self.complete.clear()
+        return rows
 
 
 class UnitActor:
@@ -32,7 +60,7 @@ class UnitActor:
                  settings: dict[str, str]) -> None:
         os.environ.update(settings)  # the driver's settings (``ray_executor.FORWARDED``); this process is the actor's own
         self._kind, self._request, self._cache, self._width = kind, request, cache, width
-        self._routes: dict[int, asyncio.Queue[tuple[int, dict[str, Any]]]] = {}
+        self._routes: dict[int, _Call] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> int:
@@ -58,30 +86,24 @@ class UnitActor:
             try:
                 await work(index)
             except Exception as exc:  # noqa: BLE001 - a bug that would end the job in-process ends this call
-                self._routes.pop(index).put_nowait((index, exc))  # type: ignore[arg-type]
+                self._routes.pop(index).put(index, exc)
 
     async def save(self, index: int, data: dict[str, Any], seen: Any) -> None:
         """``_worker``'s writer: the row goes to the call that queued its unit."""
         self._board.rows[index] = None  # the driver has it from here on (and ships it to units that need it)
-        self._routes.pop(index).put_nowait((index, data))
+        self._routes.pop(index).put(index, data)
 
     async def run(self, units: list[int], needed: dict[int, dict[str, Any]]) -> AsyncIterator[Rows]:
         """Run ``units`` (``needed``: the stored rows of the units they wait for); yields their rows as
-        they finish, each yield what finished within ``LINGER`` of the first one."""
+        they finish (``_Call.next``)."""
         for index, data in needed.items():
             self._board.put(index, self._job.restore(index, data))
-        out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue()
+        call = _Call(len(units))
         for index in units:
-            self._routes[index] = out
+            self._routes[index] = call
             self._queue.put_nowait(index)
-        left = len(units)
-        while left:
-            rows = [await out.get()]
-            if len(rows) < left:
-                await asyncio.sleep(LINGER)
-            while not out.empty():
-                rows.append(out.get_nowait())
-            left -= len(rows)
+        while call.left:
+            rows = await call.next()
             for _, data in rows:
                 if isinstance(data, Exception):
                     raise data

@@ -181,7 +181,7 @@ class RayExecutor:
 
         async def serve(actor: Any, share: int) -> None:
             """An actor's lanes (its pool plus one chunk in hand); a failed actor leaves its units to the others."""
-            chunk = max(1, min(MAX_CHUNK, share // 2))
+            chunk = max(1, min(MAX_CHUNK, share))
             started = asyncio.ensure_future(actor.start.remote())
             await asyncio.gather(*(lane(actor, started, chunk) for _ in range(-(-share // chunk) + 1)))
             if actor in failed:
