@@ -6,9 +6,10 @@ the stored request plus settled translations) to N ``ray_actor.UnitActor``s, eac
 same runner code with ``width / N`` workers: the job's ``concurrency`` stays the bound on calls in
 flight across the cluster, so a provider's concurrency limit holds cluster-wide at no cost per
 call (a shared semaphore actor would add a round trip to every call and one process all calls
-queue on). Units go out in small chunks on demand, a few lanes per actor, each lane asking for
-its next chunk when its last one is done: an actor never holds more than its pool plus one
-chunk, so a slow one never holds up the job. Rows stream back per chunk as they finish; the
+queue on). Units go out in small chunks (an actor's pool, at most 16) on demand, a few lanes
+per actor, each lane asking for its next chunk when its last one is done: an actor never holds
+more than its pool and a chunk or two, so a slow one never holds up the job. Rows stream back
+per chunk as they finish (a message per chunk, or per 20 ms: each costs the driver CPU); the
 driver restores each, puts it on the board and commits it through the job's ``RunWriter``
 (which reports it), exactly as an in-process worker does.
 
