@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a permutate request")
     run.add_argument("request", nargs="?", help="request file (YAML or JSON)")
     run.add_argument("--resume", metavar="ID", help="finish a stored job (permutate or batch): only runs without a result")
-    run.add_argument("--output", "-o", help="write the result: FILE.json, FILE.csv or FILE.xlsx")
+    run.add_argument("--output", "-o", help="write the result: FILE.json, .jsonl, .csv, .xlsx or .parquet")
     run.add_argument("--concurrency", type=_count, help="parallel runs (default: config.concurrency, 8)")
     run.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     run.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when overall accuracy is below PCT")
@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("id")
     results = sub.add_parser("results", help="write a stored job's results")
     results.add_argument("id")
-    results.add_argument("--output", "-o", required=True, help="FILE.json, FILE.csv or FILE.xlsx")
+    results.add_argument("--output", "-o", required=True, help="FILE.json, .jsonl, .csv, .xlsx or .parquet")
 
     compare = sub.add_parser("compare", help="compare two permutate jobs run by run (a regression gate)")
     compare.add_argument("baseline", help="a stored job id or a result file (.json)")

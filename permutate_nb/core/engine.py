@@ -24,12 +24,14 @@ from .matrix import RunSpec, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .provider_override import override_provider
 from .request import JobRequest, load_request
-from .results import JobResult, RunDetail, summarise
+from .results import JobResult, RunDetail
 from .rows import failed_row, scored_row
 from .runner import Finished, Job, blocking, execute
 from .selectors.base import ToolSelector
 from .status import from_counts
 from .store import JobStore
+from .stored_rows import StoredRows
+from .tally import Tallies
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts
 
@@ -111,7 +113,7 @@ class PermutateJob(Job[RunDetail]):
         return cls(plan_job(request))
 
     @classmethod
-    def stored_result(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> JobResult:
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> JobResult:
         request = job["request"]
         data = job.get("data") or {}
         return JobResult(
@@ -120,7 +122,7 @@ class PermutateJob(Job[RunDetail]):
             completed_on=job["ended_at"] or "",
             test_plugin=request.get("test_plugin"),
             permutations=request.get("permutations", []),
-            details=[RunDetail.from_dict(row) for row in rows],
+            details=rows.rows_as(RunDetail.from_dict),
             total_run_time=_seconds(job["started_at"], job["ended_at"]),
             status=job["status"],
             planned_runs=job["planned_runs"],
@@ -176,15 +178,19 @@ class PermutateJob(Job[RunDetail]):
     def restore(self, index: int, data: dict[str, Any]) -> RunDetail:
         return RunDetail.from_dict(data)
 
-    def status(self, rows: list[RunDetail], finished: bool) -> tuple[str, str | None, str | None]:
-        failed = [d for d in rows if not d.is_run_completed]
-        status = from_counts(len(failed), len(rows), finished)
+    def keep(self, stored: bool) -> Tallies:
+        """The summary's counts as rows finish; the rows themselves only without a store."""
+        return Tallies(None if stored else [None] * self.size)
+
+    def status(self, kept: Tallies, finished: bool) -> tuple[str, str | None, str | None]:
+        status = from_counts(kept.overall.failed, len(kept), finished)
         if status == "ERROR":
-            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {failed[0].error}"
+            first = kept.first_failure[1] if kept.first_failure else None
+            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {first}"
         return status, None, None
 
-    def store_data(self, rows: list[RunDetail], elapsed: float) -> dict[str, Any]:
-        return {"job_name": self._job_name(), "summary": summarise(rows, total_run_time=round(elapsed, 3))}
+    def store_data(self, kept: Tallies, elapsed: float) -> dict[str, Any]:
+        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3))}
 
     def result(self, finished: Finished[RunDetail]) -> JobResult:
         request = self.plan.request
@@ -194,12 +200,14 @@ class PermutateJob(Job[RunDetail]):
             completed_on=_now(),
             test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
             permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
-            details=finished.rows,
+            details=(StoredRows(finished.store.path, finished.job_id, RunDetail.from_dict) if finished.store is not None
+                     else [row for row in finished.kept.rows if row is not None]),
             total_run_time=round(finished.elapsed, 3),
             status=finished.status,
             planned_runs=self.size,
             request=request.public_dict(),
             job_id=finished.job_id,
+            tallies=finished.kept,
         )
 
     def _job_name(self) -> str:

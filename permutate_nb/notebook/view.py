@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from ..core.compare import comparison_frame, format_ci, pairwise
+from ..core.compare import comparison_frame, format_ci
 from ..core.matching import describe_mismatches
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def _scroll(part: str) -> str:
 
 def _comparison(result: "JobResult") -> str:
     """All pairs of permutations, paired over the same runs, with Holm-adjusted p-values."""
-    comparisons = pairwise(result.details)
+    comparisons = result.pairwise()
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
     frame = comparison_frame(comparisons)
@@ -212,7 +212,7 @@ def render_text(result: "JobResult") -> str:
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
     text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
-    comparisons = pairwise(result.details)
+    comparisons = result.pairwise()
     if comparisons:
         text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
     return text

@@ -1,0 +1,151 @@
+"""A permutate result's detail rows to files, streamed: memory stays flat however many runs a job has.
+
+A stored result's rows come from the job store (``core.stored_rows``) a chunk at a time:
+CSV and JSON Lines are written row by row (JSON Lines copies each stored row's JSON as it
+is), JSON streams its ``details`` array inside the start-job shape, and Parquet (pyarrow,
+``pip install "permutate-nb[parquet]"``) is filled from one SQL query, a batch of rows per
+row group, without a Python object per row. XLSX (write-only, in ``export``) refuses a job
+with more rows than a sheet holds, before writing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from ..core.results import RunDetail
+from ..core.stored_rows import StoredRows
+from ..errors import ConfigurationError
+from .cells import write_csv
+
+if TYPE_CHECKING:
+    from ..core.results import JobResult
+
+__all__ = ["DETAIL_FIELDS", "XLSX_MAX_ROWS", "detail_dicts", "check_xlsx_rows", "to_csv", "to_jsonl", "to_json",
+           "to_parquet", "pyarrow_modules"]
+
+DETAIL_FIELDS = tuple(RunDetail.__dataclass_fields__)
+#: Rows an XLSX sheet holds, its header included (Excel's limit).
+XLSX_MAX_ROWS = 1_048_576
+_JSON_FIELDS = frozenset(("plugin_parameters_mapped", "intermediate_steps", "parameter_mismatches"))
+_PARQUET_BATCH = 50_000  # rows per row group
+
+
+def detail_dicts(result: "JobResult") -> Iterator[dict[str, Any]]:
+    """The detail rows as dicts, in unit order; a stored result's straight from the store."""
+    if isinstance(result.details, StoredRows):
+        return result.details.dicts()
+    return (row.to_dict() for row in result.details)
+
+
+def check_xlsx_rows(path: str | Path, rows: int) -> None:
+    """Refuse, in one line, a table with more rows than an XLSX sheet holds."""
+    if rows + 1 > XLSX_MAX_ROWS:
+        raise ConfigurationError(
+            f"{path}: {rows:,} rows do not fit an XLSX sheet (at most {XLSX_MAX_ROWS - 1:,} below the header); "
+            "write .csv or .parquet instead")
+
+
+def to_csv(result: "JobResult", path: str | Path) -> Path:
+    """The detail rows, one per run, written as they are read."""
+    columns = list(DETAIL_FIELDS) if len(result.details) else []
+    return write_csv(path, columns, ([row.get(c) for c in columns] for row in detail_dicts(result)))
+
+
+def to_jsonl(result: "JobResult", path: str | Path) -> Path:
+    """JSON Lines: one detail row per line."""
+    path = Path(path)
+    with path.open("w", encoding="utf-8") as handle:
+        if isinstance(result.details, StoredRows):
+            for text in result.details.texts():  # the stored JSON is the row's to_dict()
+                handle.write(text)
+                handle.write("\n")
+        else:
+            for row in result.details:
+                handle.write(json.dumps(row.to_dict(), ensure_ascii=False, default=str))
+                handle.write("\n")
+    return path
+
+
+def to_json(result: "JobResult", path: str | Path) -> Path:
+    """``result.to_dict()`` as indented JSON, its ``details`` array written row by row."""
+    path = Path(path)
+    head = result.to_dict(details=False)
+    last = len(head) - 1
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("{")
+        for i, (key, value) in enumerate(head.items()):
+            handle.write(f"\n  {json.dumps(key, ensure_ascii=False)}: ")
+            if key == "details":
+                _write_rows(handle, detail_dicts(result))
+            else:
+                handle.write(json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  "))
+            handle.write("," if i < last else "\n")
+        handle.write("}")
+    return path
+
+
+def _write_rows(handle: Any, rows: Iterator[dict[str, Any]]) -> None:
+    """A JSON array of ``rows`` at the second level of indentation, as ``json.dumps(indent=2)`` writes it."""
+    first = True
+    for row in rows:
+        handle.write("[\n    " if first else ",\n    ")
+        handle.write(json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n    "))
+        first = False
+    handle.write("[]" if first else "\n  ]")
+
+
+def _arrow_type(pa: Any, annotation: str) -> Any:
+    if annotation.startswith("bool"):
+        return pa.bool_()
+    if annotation.startswith("int"):
+        return pa.int64()
+    if annotation.startswith("float"):
+        return pa.float64()
+    return pa.string()  # text, and objects or lists as JSON text
+
+
+def pyarrow_modules() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigurationError('writing .parquet needs pyarrow: pip install "permutate-nb[parquet]"') from None
+    return pa, pq
+
+
+def to_parquet(result: "JobResult", path: str | Path) -> Path:
+    """The detail rows as a Parquet file; objects and lists (parameters, steps, mismatches) as JSON text."""
+    pa, pq = pyarrow_modules()
+    fields = RunDetail.__dataclass_fields__
+    schema = pa.schema([(name, _arrow_type(pa, str(fields[name].type))) for name in DETAIL_FIELDS])
+    path = Path(path)
+    with pq.ParquetWriter(path, schema) as writer:
+        for columns in _column_batches(result):
+            writer.write_table(pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema))
+    return path
+
+
+def _column_batches(result: "JobResult") -> Iterator[list[list[Any]]]:
+    """The detail rows, ``_PARQUET_BATCH`` at a time, as one list per field (objects as JSON text)."""
+    details = result.details
+    if isinstance(details, StoredRows):  # SQLite extracts the fields; booleans come as 0/1, objects as JSON text
+        flags = [str(RunDetail.__dataclass_fields__[name].type) == "bool" for name in DETAIL_FIELDS]
+        sql, params = details.select(DETAIL_FIELDS)
+        with details.connect() as conn:
+            cursor = conn.execute(sql, params)
+            while batch := cursor.fetchmany(_PARQUET_BATCH):
+                columns = [list(col) for col in zip(*batch)]
+                yield [[bool(v) for v in col] if flag else col for col, flag in zip(columns, flags)]
+        return
+    batch: list[list[Any]] = []
+    for row in details:
+        values = row.to_dict()
+        batch.append([json.dumps(values[name], ensure_ascii=False, separators=(",", ":"))
+                      if name in _JSON_FIELDS and values[name] is not None else values[name] for name in DETAIL_FIELDS])
+        if len(batch) == _PARQUET_BATCH:
+            yield [list(col) for col in zip(*batch)]
+            batch = []
+    if batch:
+        yield [list(col) for col in zip(*batch)]
