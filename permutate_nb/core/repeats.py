@@ -9,7 +9,7 @@ may leave cells short). A cell is *flaky* when some but not all of its repeats p
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .stats import pass_at_k, pass_hat_k, wilson
 
@@ -35,9 +35,10 @@ def _pct(value: float) -> float:
     return round(value * 100, 2)
 
 
-def repeat_table(counts: dict[tuple[str, str, str], tuple[int, int]]) -> list[dict[str, Any]]:
-    """One row per cell (``counts``, as ``cells`` gives them): repeats, passes, pass rate with its
-    interval, pass@k and pass^k (percent)."""
+def repeat_table(source: "Iterable[RunDetail] | Mapping[tuple[str, str, str], tuple[int, int]]") -> list[dict[str, Any]]:
+    """One row per cell: repeats, passes, pass rate with its interval, pass@k and pass^k (percent).
+    ``source`` is the detail rows, or their cells' counts as ``cells`` gives them."""
+    counts = source if isinstance(source, Mapping) else cells(source)
     table = []
     for key, (n, c) in counts.items():
         table.append({
