@@ -20,7 +20,7 @@ from .context import Context, default_context, open_store
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from .fetch import default_url_map
-from .matrix import RunSpec, expand_matrix, languages_of
+from .matrix import Matrix, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .provider_override import override_provider
 from .request import JobRequest, load_request
@@ -104,7 +104,7 @@ class PermutateJob(Job[RunDetail]):
         self.width = request.config.concurrency
         self.deadline = request.config.timeout_sec
         self._started_on = _now()
-        self._specs: list[RunSpec] = []
+        self._specs: Matrix | None = None
         self._selectors: list[ToolSelector] = []
         self._translation_errors: dict[tuple[int, str], str] = {}
 
@@ -157,7 +157,7 @@ class PermutateJob(Job[RunDetail]):
         return JobStarted(self._job_name(), len(self._specs), names, len(self._specs) // max(len(names), 1))
 
     async def run(self, index: int, resources: JobResources) -> RunDetail:
-        request, spec = self.plan.request, self._specs[index]
+        request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
         if spec.prompt is None:
             return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
         t0 = time.perf_counter()
@@ -167,7 +167,7 @@ class PermutateJob(Job[RunDetail]):
         return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> RunDetail:
-        return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)
+        return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)  # type: ignore[index]
 
     def timeout_message(self) -> str:
         return f"no answer within config.timeout_sec={self.deadline:g} s (the run's deadline, retries included)"

@@ -34,8 +34,8 @@ class StoredRows(Sequence[T], Generic[T]):
         self.path, self.job_id = Path(path), job_id
         self._make: Callable[[dict[str, Any]], Any] = make or _as_is
 
-    def connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+    def connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30, check_same_thread=check_same_thread)
 
     def __len__(self) -> int:
         with self.connect() as conn:

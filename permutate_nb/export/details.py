@@ -11,6 +11,7 @@ with more rows than a sheet holds, before writing anything.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -116,36 +117,52 @@ def pyarrow_modules() -> tuple[Any, Any]:
 
 
 def to_parquet(result: "JobResult", path: str | Path) -> Path:
-    """The detail rows as a Parquet file; objects and lists (parameters, steps, mismatches) as JSON text."""
+    """The detail rows as a Parquet file; objects and lists (parameters, steps, mismatches) as JSON text.
+
+    The rows go to pyarrow as JSON Lines blocks, parsed in C++ against a fixed schema, one row
+    group per block; for a stored result SQLite writes those lines (the objects turned into
+    JSON strings by ``json_set``), so no row becomes a Python object.
+    """
     pa, pq = pyarrow_modules()
+    import pyarrow.json as pj
+
     fields = RunDetail.__dataclass_fields__
     schema = pa.schema([(name, _arrow_type(pa, str(fields[name].type))) for name in DETAIL_FIELDS])
+    options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     path = Path(path)
     with pq.ParquetWriter(path, schema) as writer:
-        for columns in _column_batches(result):
-            writer.write_table(pa.table([pa.array(col, type=f.type) for col, f in zip(columns, schema)], schema=schema))
+        for block in _json_blocks(result):
+            writer.write_table(pj.read_json(pa.BufferReader(block), parse_options=options).select(DETAIL_FIELDS))
     return path
 
 
-def _column_batches(result: "JobResult") -> Iterator[list[list[Any]]]:
-    """The detail rows, ``_PARQUET_BATCH`` at a time, as one list per field (objects as JSON text)."""
+def _json_blocks(result: "JobResult") -> Iterator[bytes]:
+    """The detail rows as JSON Lines, ``_PARQUET_BATCH`` rows a block, objects and lists as JSON strings."""
     details = result.details
-    if isinstance(details, StoredRows):  # SQLite extracts the fields; booleans come as 0/1, objects as JSON text
-        flags = [str(RunDetail.__dataclass_fields__[name].type) == "bool" for name in DETAIL_FIELDS]
-        sql, params = details.select(DETAIL_FIELDS)
-        with details.connect() as conn:
-            cursor = conn.execute(sql, params)
-            while batch := cursor.fetchmany(_PARQUET_BATCH):
-                columns = [list(col) for col in zip(*batch)]
-                yield [[bool(v) for v in col] if flag else col for col, flag in zip(columns, flags)]
+    if isinstance(details, StoredRows):
+        # '' || drops json_extract's JSON subtype, so json_set stores the object's text as a string
+        setters = ", ".join(f"'$.{name}', '' || json_extract(result, '$.{name}')" for name in sorted(_JSON_FIELDS))
+        conn = details.connect(check_same_thread=False)
+        try:
+            cursor = conn.execute(f"SELECT json_set(result, {setters}) FROM runs WHERE job_id=? ORDER BY idx",
+                                  (details.job_id,))
+            with ThreadPoolExecutor(1) as pool:  # SQLite reads the next block while pyarrow parses this one
+                ahead = pool.submit(cursor.fetchmany, _PARQUET_BATCH)
+                while batch := ahead.result():
+                    ahead = pool.submit(cursor.fetchmany, _PARQUET_BATCH)
+                    yield "\n".join(text for (text,) in batch).encode()
+        finally:
+            conn.close()
         return
-    batch: list[list[Any]] = []
+    lines: list[str] = []
     for row in details:
         values = row.to_dict()
-        batch.append([json.dumps(values[name], ensure_ascii=False, separators=(",", ":"))
-                      if name in _JSON_FIELDS and values[name] is not None else values[name] for name in DETAIL_FIELDS])
-        if len(batch) == _PARQUET_BATCH:
-            yield [list(col) for col in zip(*batch)]
-            batch = []
-    if batch:
-        yield [list(col) for col in zip(*batch)]
+        for name in _JSON_FIELDS:
+            if values[name] is not None:
+                values[name] = json.dumps(values[name], ensure_ascii=False, separators=(",", ":"))
+        lines.append(json.dumps(values, ensure_ascii=False, default=str))
+        if len(lines) == _PARQUET_BATCH:
+            yield "\n".join(lines).encode()
+            lines = []
+    if lines:
+        yield "\n".join(lines).encode()
