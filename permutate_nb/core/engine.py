@@ -25,7 +25,7 @@ from .plugins import Plugin, PluginLoader
 from .provider_override import override_provider
 from .request import JobRequest, load_request
 from .results import JobResult, RunDetail
-from .rows import failed_row, scored_row
+from .rows import ScoreMemo, failed_row, scored_row
 from .runner import Finished, Job, blocking, execute
 from .selectors.base import ToolSelector
 from .status import from_counts
@@ -107,6 +107,7 @@ class PermutateJob(Job[RunDetail]):
         self._specs: Matrix | None = None
         self._selectors: list[ToolSelector] = []
         self._translation_errors: dict[tuple[int, str], str] = {}
+        self._scores: ScoreMemo = {}
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> "PermutateJob":
@@ -164,7 +165,7 @@ class PermutateJob(Job[RunDetail]):
         selection = await self._selectors[spec.permutation].select(
             spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
         elapsed = selection.elapsed
-        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
+        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed, self._scores)
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> RunDetail:
         return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)  # type: ignore[index]
@@ -183,7 +184,7 @@ class PermutateJob(Job[RunDetail]):
         return Tallies(None if stored else [None] * self.size)
 
     def status(self, kept: Tallies, finished: bool) -> tuple[str, str | None, str | None]:
-        status = from_counts(kept.overall.failed, len(kept), finished)
+        status = from_counts(kept.failed, len(kept), finished)
         if status == "ERROR":
             first = kept.first_failure[1] if kept.first_failure else None
             return status, "ALL_RUNS_FAILED", f"every run failed; the first: {first}"

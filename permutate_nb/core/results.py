@@ -123,8 +123,7 @@ class JobResult(Result):
 
     def cells(self) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(repeats, passes) per permutation x test case x language, in unit order."""
-        ordered = sorted(self._tallies().cells.items(), key=lambda item: item[1][2])
-        return {key: (n, c) for key, (n, c, _) in ordered}
+        return {key: (cell.runs, cell.passed) for key, cell in self._tallies().ordered_cells()}
 
     def to_dict(self, details: bool = True) -> dict[str, Any]:
         """The start-job response shape, with our extra fields after the documented ones
@@ -156,7 +155,7 @@ class JobResult(Result):
         """Every pair of permutations sharing runs, Holm-adjusted; reads the rows only with 2+ permutations."""
         from .compare import pairwise
 
-        return pairwise(self.details) if len(self._tallies().groups["permutation_name"]) > 1 else []
+        return pairwise(self.details) if len(self._tallies().names("permutation_name")) > 1 else []
 
     def to_pandas(self) -> "pd.DataFrame":
         return self.details_df

@@ -1,9 +1,9 @@
 """A job's summary figures kept as rows arrive, so a job never needs all its rows in memory.
 
-``Tally`` holds the counters and sums behind one summary (all runs, one permutation, one
-language, one test case); ``Tallies`` keeps the overall one, one per value of each grouping
-field, and the repeat cells (permutation x test case x language: runs and passes) that pass@k
-and the flaky cases come from. ``summarise`` in ``core.results`` is a ``Tallies`` over a list
+``Tally`` holds the counters and sums behind one summary; ``Tallies`` keeps one per repeat
+cell (permutation x test case x language), the finest grouping, and merges them into the
+overall summary and those per permutation, language or test case when asked (pass@k and the
+flaky cases come from the cells' runs and passes). ``summarise`` in ``core.results`` is a ``Tallies`` over a list
 of rows, so a summary kept while a job runs and one recomputed from the stored rows are the
 same figures: float sums are exact (Shewchuk's partials, as ``math.fsum``), so the order in
 which rows finish cannot change a rounded total.
@@ -51,7 +51,7 @@ class Tally:
     """The counters and exact sums of one set of rows; ``first`` is the smallest unit index seen (its order)."""
 
     __slots__ = ("runs", "failed", "passed", "step_a", "step_b", "step_c", "c_cases", "tokens", "cached",
-                 "response", "cost", "cost_unknown", "score", "scored", "languages", "reasons", "first")
+                 "response", "cost", "cost_unknown", "score", "scored", "reasons", "first")
 
     def __init__(self) -> None:
         self.runs = self.failed = self.passed = self.step_a = self.step_b = self.step_c = self.c_cases = 0
@@ -59,8 +59,7 @@ class Tally:
         self.response: list[float] = []
         self.cost: list[float] = []
         self.score: list[float] = []
-        self.languages: set[str] = set()
-        self.reasons = dict.fromkeys(MISMATCH_REASONS, 0)
+        self.reasons: dict[str, int] | None = None  # mismatch reason -> count, once there is one
         self.first = _FIRST
 
     def add(self, row: "RunDetail", index: int) -> None:
@@ -85,22 +84,38 @@ class Tally:
         if row.match_score is not None:
             self.scored += 1
             _add_exact(self.score, row.match_score)
-        self.languages.add(row.language)
         if row.parameter_mismatches:
+            reasons = self.reasons
+            if reasons is None:
+                reasons = self.reasons = dict.fromkeys(MISMATCH_REASONS, 0)
             for mismatch in row.parameter_mismatches:
-                self.reasons[mismatch["reason"]] += 1
+                reasons[mismatch["reason"]] += 1
 
-    def summary(self, cells: Iterable[tuple[tuple[str, str, str], list[int]]],
-                total_run_time: float | None = None) -> dict[str, Any]:
-        """The start-job summary; ``cells`` are this set's repeat cells (key, [runs, passes, first]) in order.
+    def merge(self, other: "Tally") -> None:
+        """Add ``other``'s rows to this one (exactly: the sums' partials are added one by one)."""
+        for name in ("runs", "failed", "passed", "step_a", "step_b", "step_c", "c_cases", "tokens", "cached",
+                     "cost_unknown", "scored"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in ((self.response, other.response), (self.cost, other.cost), (self.score, other.score)):
+            for x in theirs:
+                _add_exact(mine, x)
+        if other.reasons:
+            reasons = self.reasons = self.reasons or dict.fromkeys(MISMATCH_REASONS, 0)
+            for reason, count in other.reasons.items():
+                reasons[reason] += count
+        self.first = min(self.first, other.first)
+
+    def summary(self, cells: "list[tuple[tuple[str, str, str], Tally]]", total_run_time: float | None = None) -> dict[str, Any]:
+        """The start-job summary of these rows, whose repeat ``cells`` (in order) they are.
 
         ``total_run_time`` is the job's wall-clock time for the overall summary; for a subset
         (one permutation, one language) it is the sum of the rows' response times.
         """
         n = self.runs
-        languages = sorted(self.languages)
+        languages = sorted({key[2] for key, _ in cells})
         response_total = math.fsum(self.response)
-        cell_map = {key: (counts[0], counts[1]) for key, counts in cells}
+        cell_map = {key: (cell.runs, cell.passed) for key, cell in cells}
+        reasons = self.reasons or dict.fromkeys(MISMATCH_REASONS, 0)
         return {
             "total_test_cases": n,
             "failed_cases": self.failed,
@@ -128,25 +143,36 @@ class Tally:
             "accuracy_step_c_ci": wilson(self.step_c, self.c_cases),
             **pass_k_summary(cell_map),
             "flaky_cases": flaky_cases(cell_map),
-            **{f"parameter_mismatches_{reason}": count for reason, count in self.reasons.items()},
+            **{f"parameter_mismatches_{reason}": count for reason, count in reasons.items()},
         }
 
 
-class Tallies:
-    """A job's summaries as its rows arrive: overall, per ``GROUP_KEYS`` value, and the repeat cells.
+Cell = tuple[tuple[str, str, str], Tally]
 
+
+def _merged(cells: list[Cell]) -> Tally:
+    total = Tally()
+    for _, cell in cells:
+        total.merge(cell)
+    return total
+
+
+class Tallies:
+    """A job's summaries as its rows arrive: one ``Tally`` per repeat cell (permutation x test case x
+    language), merged into the overall summary and the summaries per ``GROUP_KEYS`` value when asked.
+
+    One tally per row (its cell's) keeps the per-row cost low; every grouping is a union of cells.
     Groups and cells come out in unit order (by the first unit index each has), as they would
     from the rows in matrix order, whatever order the rows finished in. ``first_failure`` is
     the error of the failed run with the smallest index. ``rows``, when given (a job without a
     store), also keeps every row in its place.
     """
 
-    __slots__ = ("overall", "groups", "cells", "first_failure", "rows")
+    __slots__ = ("cells", "runs", "failed", "first_failure", "rows")
 
     def __init__(self, rows: list["RunDetail | None"] | None = None) -> None:
-        self.overall = Tally()
-        self.groups: dict[str, dict[str, Tally]] = {key: {} for key in GROUP_KEYS}
-        self.cells: dict[tuple[str, str, str], list[int]] = {}
+        self.cells: dict[tuple[str, str, str], Tally] = {}
+        self.runs = self.failed = 0
         self.first_failure: tuple[int, str | None] | None = None
         self.rows = rows
 
@@ -158,41 +184,40 @@ class Tallies:
         return tallies
 
     def add(self, index: int, row: "RunDetail") -> None:
-        self.overall.add(row, index)
-        for key, groups in self.groups.items():
-            name = getattr(row, key)
-            tally = groups.get(name)
-            if tally is None:
-                tally = groups[name] = Tally()
-            tally.add(row, index)
-        cell_key = (row.permutation_name, row.test_case_name, row.language)
-        cell = self.cells.get(cell_key)
+        key = (row.permutation_name, row.test_case_name, row.language)
+        cell = self.cells.get(key)
         if cell is None:
-            self.cells[cell_key] = [1, int(row.passed), index]
-        else:
-            cell[0] += 1
-            cell[1] += row.passed
-            if index < cell[2]:
-                cell[2] = index
-        if not row.is_run_completed and (self.first_failure is None or index < self.first_failure[0]):
-            self.first_failure = (index, row.error)
+            cell = self.cells[key] = Tally()
+        cell.add(row, index)
+        self.runs += 1
+        if not row.is_run_completed:
+            self.failed += 1
+            if self.first_failure is None or index < self.first_failure[0]:
+                self.first_failure = (index, row.error)
         if self.rows is not None:
             self.rows[index] = row
 
     def __len__(self) -> int:
-        return self.overall.runs
+        return self.runs
 
-    def _ordered_cells(self) -> list[tuple[tuple[str, str, str], list[int]]]:
-        return sorted(self.cells.items(), key=lambda item: item[1][2])
+    def ordered_cells(self) -> list[Cell]:
+        return sorted(self.cells.items(), key=lambda item: item[1].first)
 
     def summary(self, total_run_time: float | None = None) -> dict[str, Any]:
-        return self.overall.summary(self._ordered_cells(), total_run_time)
+        cells = self.ordered_cells()
+        return _merged(cells).summary(cells, total_run_time)
+
+    def names(self, key: str) -> list[str]:
+        """The values of ``key`` (one of ``GROUP_KEYS``) in unit order."""
+        return list(self._groups(key))
+
+    def _groups(self, key: str) -> dict[str, list[Cell]]:
+        position = CELL_KEYS.index(key)
+        groups: dict[str, list[Cell]] = {}
+        for item in self.ordered_cells():
+            groups.setdefault(item[0][position], []).append(item)
+        return groups
 
     def summary_by(self, key: str) -> dict[str, dict[str, Any]]:
         """Summaries per value of ``key`` (one of ``GROUP_KEYS``), in unit order."""
-        position = CELL_KEYS.index(key)
-        cells: dict[str, list[tuple[tuple[str, str, str], list[int]]]] = {}
-        for item in self._ordered_cells():
-            cells.setdefault(item[0][position], []).append(item)
-        groups = sorted(self.groups[key].items(), key=lambda item: item[1].first)
-        return {name: tally.summary(cells.get(name, ())) for name, tally in groups}
+        return {name: _merged(cells).summary(cells) for name, cells in self._groups(key).items()}
