@@ -13,17 +13,18 @@ from __future__ import annotations
 import json
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..core import hooks
-from ..core.batch import empty_rows, plan_batch
 from ..core.batch_result import BatchResult, batch_frame
-from ..core.evals.results import EvalResult
 from ..core.matching import describe_mismatches
 from ..core.results import JobResult
 from ..errors import ConfigurationError
 from .cells import FORMULA_START, csv_text, safe_cell, write_csv
-from .details import DETAIL_FIELDS, check_xlsx_rows, pyarrow_modules, detail_dicts, to_csv, to_json, to_jsonl, to_parquet
+from .details import DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, to_csv, to_json, to_jsonl, to_parquet
+
+if TYPE_CHECKING:
+    from ..core.evals.results import EvalResult
 
 __all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_jsonl", "to_parquet", "to_excel",
            "safe_cell", "csv_text", "process_csv", "check_output", "RESULT_TYPES"]
@@ -253,7 +254,7 @@ def _batch_writers(result: BatchResult) -> dict[str, Callable[[Path], Path]]:
             ".parquet": lambda p: _frame_parquet(frame, p)}
 
 
-def _eval_writers(result: EvalResult) -> dict[str, Callable[[Path], Path]]:
+def _eval_writers(result: "EvalResult") -> dict[str, Callable[[Path], Path]]:
     return {".json": lambda p: _write_json(result.to_dict(), p),
             ".jsonl": lambda p: _write_jsonl(result.outputs, p),
             ".csv": lambda p: write_csv(p, *_table(result.scores_df)),
@@ -268,8 +269,9 @@ def _job_writers(result: JobResult) -> dict[str, Callable[[Path], Path]]:
             ".parquet": lambda p: to_parquet(result, p)}
 
 
-_WRITERS: dict[type, Callable[[Any], dict[str, Callable[[Path], Path]]]] = {
-    JobResult: _job_writers, BatchResult: _batch_writers, EvalResult: _eval_writers,
+#: By the result's class name: an eval's writers need no import of the eval machinery until one is written.
+_WRITERS: dict[str, Callable[[Any], dict[str, Callable[[Path], Path]]]] = {
+    "JobResult": _job_writers, "BatchResult": _batch_writers, "EvalResult": _eval_writers,
 }
 
 
@@ -277,7 +279,7 @@ def write_any(result: Any, path: str | Path, fmt: str | None = None) -> Path:
     """Any job's result by ``fmt``, else the path's extension: one of ``RESULT_TYPES``."""
     path = Path(path)
     suffix = (fmt or path.suffix).lower()
-    writers = _WRITERS[type(result)](result)
+    writers = _WRITERS[type(result).__name__](result)
     if suffix not in writers:
         raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use {', '.join(RESULT_TYPES)}")
     return writers[suffix](path)
@@ -285,6 +287,8 @@ def write_any(result: Any, path: str | Path, fmt: str | None = None) -> Path:
 
 def process_csv(source: Any, output: Any, *, models: Any = None) -> Path:
     """Check a batch and write it as XLSX/CSV with empty result columns; runs nothing."""
+    from ..core.batch import empty_rows, plan_batch
+
     return write_frame(batch_frame(empty_rows(plan_batch(source, models=models))), output)
 
 
