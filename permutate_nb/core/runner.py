@@ -4,7 +4,9 @@ A job kind implements ``Job``: its units (indices ``0..size-1``), how one unit r
 row a unit that failed or ran out of time leaves, how rows are stored and restored, what a
 reporter sees of a row, and how the finished rows become a status and a result. ``execute``
 does the rest the same way for all of them: the job store (create, start, each row as it
-finishes, finish), a bounded pool of workers, one deadline per unit covering its retries
+finishes, finish; the store is the source of truth, and in memory stays only what
+``Job.keep`` keeps: every row by default, a permutate job its summary's counts), a bounded
+pool of workers, one deadline per unit covering its retries
 (``core.deadline``), reporter events, cancellation (the finished rows come back in a result
 marked CANCELLED) and resume (units with a stored row are not run again).
 
@@ -255,7 +257,7 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             resources = job.resources(cache, width, context)
             try:
                 async with _guard(store, job_id, writer, resources):
-                    work = _worker(job, resources, kept, writer, reporter, deadlines)
+                    work = _worker(job, resources, kept, _finisher(job, kept, writer), reporter, deadlines)
                     reporter.job_started(await job.prepare(resources, width, reporter))
                     for index, seen in restored:
                         reporter.run_finished(index, seen)
@@ -275,13 +277,23 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
         return conclude(False)
 
 
-def _worker(job: Job[Row], resources: Any, kept: Any, writer: Any, reporter: Reporter,
-            deadlines: Deadlines | None) -> Callable[[int], Awaitable[None]]:
-    """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
-    then commit its row and report it (the writer reports a row once it is committed). This is the
-    hot path: one call per unit, kept flat."""
-    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
+def _finisher(job: Job[Row], kept: Any, writer: Any) -> Callable[[int, Row], Awaitable[None]]:
+    """What becomes of a unit's row, wherever it ran: kept (``job.keep``), then committed and reported
+    (the writer reports a row once it is committed)."""
     sees = type(job).seen is not Job.seen  # reporters get the row itself unless the job says otherwise
+
+    async def finish(index: int, row: Row) -> None:
+        kept.add(index, row)  # before the commit: a cancellation while it waits leaves the row in both
+        await writer.save(index, job.dump(row), job.seen(row) if sees else row)
+
+    return finish
+
+
+def _worker(job: Job[Row], resources: Any, kept: Any, finish: Callable[[int, Row], Awaitable[None]],
+            reporter: Reporter, deadlines: Deadlines | None) -> Callable[[int], Awaitable[None]]:
+    """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
+    then ``finish`` its row (kept, committed, reported). This is the hot path: one call per unit, kept flat."""
+    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
 
     async def work(index: int) -> None:
         reporter.run_started(index)
@@ -311,8 +323,7 @@ def _worker(job: Job[Row], resources: Any, kept: Any, writer: Any, reporter: Rep
                         clock.stop()  # finished as its deadline came: the row stands
                     else:
                         clock.due = None
-        kept.add(index, row)  # before the commit: a cancellation while it waits leaves the row in both
-        await writer.save(index, job.dump(row), job.seen(row) if sees else row)  # committed, then reported
+        await finish(index, row)
 
     return work
 
