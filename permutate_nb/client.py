@@ -2,7 +2,7 @@
 
     client = pn.Client("http://host:8989", api_key="...")
     result = client.run("job.yaml")           # a JobResult: summary_df, details_df, to_excel, rich display
-    frame = client.batch([{"prompt": "Hi", "model": "gpt-4o-mini"}])
+    batch = client.batch([{"prompt": "Hi", "model": "gpt-4o-mini"}])  # a BatchResult, as pn.batch gives
     ev = client.evaluate(cases, model="gpt-4o-mini", metrics=["exact-match"])
 
 Progress comes from polling the job's status and is fed to the same reporters as local
@@ -118,17 +118,20 @@ class Client:
         raise PermutateError(f"the server answered {response.status_code}: {detail}")
 
     # -- jobs ----------------------------------------------------------------------------------
-    def submit(self, request: Any) -> str:
-        """Start a permutate job; returns its id at once. ``request``: a dict, or a YAML/JSON file or text."""
+    def submit(self, request: Any, *, provider: str | None = None) -> str:
+        """Start a permutate job; returns its id at once. ``request``: a dict, or a YAML/JSON file or text;
+        ``provider``: every permutation's LLM on it (``local``: the server's embedded model)."""
         if not isinstance(request, dict):
             from .core.request import load_request
 
             request = load_request(request).to_dict()
-        return str(self._call("POST", "/api/start-job", params={"wait": "false"}, json=request).json()["job_id"])
+        params = {"wait": "false", **({"provider": provider} if provider else {})}
+        return str(self._call("POST", "/api/start-job", params=params, json=request).json()["job_id"])
 
-    def run(self, request: Any, *, reporter: Reporter | None = None, progress: bool = True) -> JobResult:
+    def run(self, request: Any, *, provider: str | None = None, reporter: Reporter | None = None,
+            progress: bool = True) -> JobResult:
         """Run a permutate job on the server and wait for its JobResult, showing progress."""
-        job_id = self.submit(request)
+        job_id = self.submit(request, provider=provider)
         return self.wait(job_id, reporter=reporter, progress=progress)  # type: ignore[no-any-return]
 
     def status(self, job_id: str) -> dict[str, Any]:
@@ -147,17 +150,15 @@ class Client:
         return self._call("DELETE", f"/api/jobs/{job_id}").json()  # type: ignore[no-any-return]
 
     def result(self, job_id: str) -> Any:
-        """A JobResult, an EvalResult or a batch's DataFrame, from the server's store."""
-        kind = self.status(job_id)["kind"]
+        """A JobResult, an EvalResult or a BatchResult (as ``pn.run``, ``pn.evaluate``, ``pn.batch`` give)."""
+        status = self.status(job_id)
         data = self._call("GET", f"/api/jobs/{job_id}/result").json()
-        if kind == "eval":
+        if status["kind"] == "eval":
             return eval_result_from_dict(data)
-        if kind == "batch":
-            from .core.batch import batch_frame
+        if status["kind"] == "batch":
+            from .core.batch_result import BatchResult, batch_frame
 
-            frame = batch_frame(data["rows"])
-            frame.attrs["job_id"] = job_id
-            return frame
+            return BatchResult(job_id, status["status"], batch_frame(data["rows"]))
         return job_result_from_dict(data)
 
     def download(self, job_id: str, path: str, *, format: str | None = None) -> str:
@@ -198,8 +199,10 @@ class Client:
 
     # -- batches and evals -----------------------------------------------------------------------
     def batch(self, executions: Any, *, reporter: Reporter | None = None, progress: bool = True) -> Any:
-        """Run prompts x models (a list of ``{prompt, model}``, or a DataFrame) on the server; the result DataFrame."""
-        rows = executions.to_dict(orient="records") if hasattr(executions, "to_dict") else list(executions)
+        """Run prompts x models (a list of ``{prompt, model}``, or a DataFrame) on the server; the BatchResult."""
+        import pandas as pd
+
+        rows = executions.to_dict(orient="records") if isinstance(executions, pd.DataFrame) else list(executions)
         started = self._call("POST", "/experience/batch_execution/execute_batch/invoke", json={"executions": rows})
         totals = dict(Counter(str(row.get("model") or "default") for row in rows))
         return self.wait(started.json()["invocation_id"], reporter=reporter, progress=progress, totals=totals)

@@ -1,4 +1,4 @@
-"""The layering is a contract: faces (notebook, cli) -> export -> core, never upwards.
+"""The layering is a contract: faces (notebook, cli, server, client) -> export -> core, never upwards.
 
 import-linter reads every import statement, including the lazy ones inside functions that a
 ``sys.modules`` check after importing the package would miss. The contracts live in
@@ -31,13 +31,14 @@ def test_the_package_keeps_its_layers() -> None:
 def test_a_lazy_import_of_a_face_in_the_core_is_caught(tmp_path: Path) -> None:
     """The same contracts on a tiny package whose core imports the notebook layer inside a function."""
     pkg = tmp_path / "permutate_nb"
-    for sub in ("core", "notebook"):
+    for sub in ("core", "notebook", "server"):
         (pkg / sub).mkdir(parents=True)
         (pkg / sub / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
     (pkg / "export.py").write_text("from .core import results\n")
     (pkg / "cli.py").write_text("from . import export\n")
     (pkg / "tqdm_reporter.py").write_text("")
+    (pkg / "client.py").write_text("")
     (pkg / "core" / "results.py").write_text(textwrap.dedent("""
         def show(result):
             from ..notebook.view import render  # lazy: invisible to a sys.modules check after import

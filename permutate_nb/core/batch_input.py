@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from ..errors import RequestError
+from .frames import is_dataframe
 from .request import LLMConfig
 from .safe_load import load_yaml, names_a_path, read_csv, read_text
 
@@ -109,7 +110,7 @@ def _number(value: Any, kind: type, row: int, column: str) -> Any:
 def read_rows(source: Any, limits: BatchLimits) -> list[BatchRow]:
     """Rows from a DataFrame, a list of dicts, a CSV file path or CSV text (columns prompt, model, ...)."""
     records: list[dict[str, Any]]
-    if hasattr(source, "to_dict") and hasattr(source, "columns"):
+    if is_dataframe(source):
         records = source.to_dict(orient="records")
     elif isinstance(source, list):
         records = [dict(r) for r in source]

@@ -36,7 +36,7 @@ class ResponseCache:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or permutate_home() / "cache" / "responses.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._read = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._read = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._read.execute("PRAGMA journal_mode=WAL")
         self._read.execute(_SCHEMA)
         self._writer = GroupWriter(self.path, "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", _encode,

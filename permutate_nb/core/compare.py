@@ -237,11 +237,11 @@ class JobComparison:
 
 def _load(source: "JobResult | str | Path") -> tuple[str, list["RunDetail"]]:
     """A label and the detail rows of a JobResult, a result file (.json) or a stored job id."""
-    from .results import RunDetail
+    from .results import JobResult, RunDetail
 
-    if hasattr(source, "details"):
-        return str(getattr(source, "job_id", None) or getattr(source, "job_name")), list(source.details)  # type: ignore[union-attr]
-    path = Path(source)  # type: ignore[arg-type]
+    if isinstance(source, JobResult):
+        return str(source.job_id or source.job_name), list(source.details)
+    path = Path(source)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

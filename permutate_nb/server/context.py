@@ -54,7 +54,7 @@ class ServerContext:
         public.mkdir(parents=True, exist_ok=True)
         return cls(settings, store, registry, JobManager(store, registry), RequestGuard(settings), public)
 
-    def plan_permutate(self, body: dict[str, Any]) -> JobPlan:
+    def plan_permutate(self, body: dict[str, Any], provider: str | None = None) -> JobPlan:
         """Validate and guard a request from a client, load its plugins through the guard; calls no model.
 
         Relative paths in the body resolve against the first ``--allow-dir`` (a body has no folder of its own).
@@ -63,7 +63,7 @@ class ServerContext:
         request = load_request(body, base_dir=base)
         mirror = default_url_map(request.config.url_map)
         self.guard.check_request(request, mirror)
-        return plan_job(request, loader=PluginLoader(fetcher=self.guard.fetcher(mirror)))
+        return plan_job(request, provider=provider, loader=PluginLoader(fetcher=self.guard.fetcher(mirror)))
 
     def resume_owned(self) -> list[str]:
         """Resume the unfinished jobs this server (or its previous run) started; finished runs are kept."""

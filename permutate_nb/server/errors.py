@@ -82,8 +82,34 @@ def install_error_handlers(app: FastAPI) -> None:
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc, exc_info=exc)
-        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server log has the details"},
-                            status_code=500)
+    app.add_middleware(_Contain)
+
+
+class _Contain:
+    """Any other failure answers 500 in one line; the stack goes to the server log only.
+
+    Plain ASGI rather than an ``Exception`` handler: Starlette re-raises after such a handler
+    answers, and uvicorn then drops the connection, so a client's next request on it fails.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:  # noqa: BLE001 - answered here, logged with its stack
+            log.error("%s %s failed: %s: %s", scope["method"], scope["path"], type(exc).__name__, exc, exc_info=exc)
+            if started:
+                raise  # half an answer is out: only dropping the connection tells the client
+            await JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server log has the details"},
+                               status_code=500)(scope, receive, send)

@@ -42,11 +42,13 @@ _START_EXAMPLE = {
 @router.post("/api/start-job", tags=["start-job"], summary="Run a permutate request (the start-job API)",
              responses={202: {"description": "with ?wait=false: {job_id, status, status_url}"}})
 async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=[_START_EXAMPLE]),
-                    wait: bool = Query(True, description="false: answer 202 at once and run in the background")) -> Response:
+                    wait: bool = Query(True, description="false: answer 202 at once and run in the background"),
+                    provider: str | None = Query(None, description="run every permutation's LLM on this provider, as "
+                                                 "`permutate run --provider` does (`local`: the embedded model)")) -> Response:
     """The body is a permutate request in JSON (flat or nested form). By default the job runs and the answer is the
     start-job response (``JobResult.to_dict()``); with ``?wait=false`` the answer is ``202 {job_id, status, status_url}``."""
     ctx = context(request)
-    plan = await asyncio.to_thread(ctx.plan_permutate, body)
+    plan = await asyncio.to_thread(ctx.plan_permutate, body, provider)
     job_id = ctx.store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
     task = ctx.manager.launch(job_id, "permutate", lambda progress: run_async(
         plan.request, plan=plan, store=ctx.store, job_id=job_id, reporter=progress))

@@ -164,3 +164,11 @@ def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(pn.MissingExtraError) as info:
         pn.validate(request)
     assert str(info.value) == 'langchain-openai is not installed: run  pip install "permutate-nb[langchain]"'
+
+
+def test_an_oversize_reply_is_named_as_such_not_as_a_connection_error(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [{"text": "x" * 5000}]}]})
+    rows = pn.run(lc_request(scripted, "tool-calling", max_response_bytes=2000, max_retries=0)).details
+    for row in rows:
+        assert not row.is_run_completed
+        assert "more than 2,000 bytes (config.max_response_bytes)" in (row.error or ""), row.error

@@ -66,8 +66,11 @@ def test_batch_and_evaluate(api: LiveServer, scripted: Any) -> None:
     scripted.set_script({"rules": [{"match": "Grade an answer", "responses": [{"text": '{"score": 1, "reasoning": "ok"}'}]},
                                    {"match": "capital", "responses": [{"text": "Paris"}]}]})
     with pn.Client(api.url, poll_interval=0.02) as client:
-        frame = client.batch([{"prompt": "The capital of France?", "model": "m1"}, {"prompt": "capital, again", "model": "m2"}])
-        assert list(frame["result"]) == ["Paris", "Paris"] and list(frame["status"]) == ["completed"] * 2
+        batch = client.batch(pd.DataFrame([{"prompt": "The capital of France?", "model": "m1"},
+                                           {"prompt": "capital, again", "model": "m2"}]))
+        assert isinstance(batch, pn.BatchResult) and batch.status == "SUCCESS"
+        assert batch.job_id == batch.to_pandas().attrs["job_id"] and pn.results(batch.job_id).status == "SUCCESS"
+        assert list(batch["result"]) == ["Paris", "Paris"] and list(batch["status"]) == ["completed"] * 2
         ev = client.evaluate([{"id": "q1", "input": "What is the capital of France?", "expected_output": "Paris"}],
                              model="gpt-4o-mini", metrics=["exact-match", "answer-correctness"])
         assert isinstance(ev, pn.EvalResult) and ev.status == "SUCCESS"

@@ -160,3 +160,23 @@ def test_body_size_limit(start_server: Callable[..., LiveServer]) -> None:
         assert chunked.status_code == 413
         small = client.post("/api/start-job", json={"name": "x"})
         assert small.status_code == 422
+
+
+def test_an_unexpected_failure_answers_500_in_one_line_without_a_stack(
+        start_server: Callable[..., LiveServer], permutate_home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A broken store (its jobs table dropped behind the server's back) is no input error: the answer is a
+    500 naming the kind of failure, with no stack, no path and no key in the body; the log has the details."""
+    import sqlite3
+
+    server = start_server(api_key=KEY)
+    with sqlite3.connect(permutate_home / "jobs.sqlite") as db:
+        db.execute("DROP TABLE jobs")
+    with server.client(**{"x-api-key": KEY}) as client:
+        answer = client.get("/api/jobs")
+        assert client.get("/health").status_code == 200  # the server, and this connection, live on
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error (OperationalError); the server log has the details"}
+    for leak in ("Traceback", "File \"", str(permutate_home), KEY):
+        assert leak not in answer.text
+    assert "no such table: jobs" in caplog.text  # the details went to the log
+

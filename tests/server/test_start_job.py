@@ -153,3 +153,28 @@ def test_the_documents_body_runs_in_both_forms(http: Any, scripted: Any, form: s
     assert result["summary"]["total_test_cases"] == 4  # 2 test cases x English and Spanish
     english = [d for d in result["details"] if d["language"] == "English"]
     assert [d["passed"] for d in english] == [True, True]
+
+
+def test_provider_local_runs_a_keyless_request_on_the_embedded_model(
+        start_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like ``permutate run --provider local``: a stranger's request for OpenAI, with no key, runs offline."""
+    from tests.helpers import KLARNA
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    body = klarna_request()
+    body["test_cases"] = body["test_cases"][:1]
+    body["permutations"][0]["llm"]["max_tokens"] = 48
+    with start_server(allow_dirs=(KLARNA.parent.resolve(),)).client() as http:
+        refused = http.post("/api/start-job", json=body)
+        assert refused.status_code == 422 and "?provider=local" in refused.json()["detail"][0]["msg"]
+        assert_422(http.post("/api/start-job", params={"provider": "bogus"}, json=body),
+                   ["body", "permutations", 0, "llm", "provider"], "unknown provider 'bogus'")
+        answer = http.post("/api/start-job", params={"provider": "local"}, json=body)
+        with pn.Client(str(http.base_url)) as client:
+            again = client.run(body, provider="local", progress=False)
+    assert again.permutations[0]["llm"]["provider"] == "local" and len(again.details) == 1
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["permutations"][0]["llm"]["provider"] == "local"
+    assert [d["test_case_name"] for d in data["details"]] == ["shirts"] and data["status"] != "ERROR"

@@ -15,6 +15,7 @@ from typing import Any
 
 
 from ...errors import RequestError
+from ..frames import is_dataframe
 from ..safe_load import load_json, load_yaml, read_csv, read_text
 
 __all__ = ["EvalCase", "Dataset", "load_dataset"]
@@ -109,7 +110,7 @@ def _mapping(record: Any, index: int) -> dict[str, Any]:
 
 
 def _records(source: Any) -> tuple[str | None, list[dict[str, Any]]]:
-    if hasattr(source, "to_dict") and hasattr(source, "columns"):
+    if is_dataframe(source):
         return None, source.to_dict(orient="records")
     if isinstance(source, list):
         return None, [_mapping(r, i) for i, r in enumerate(source)]

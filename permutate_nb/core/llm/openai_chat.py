@@ -51,7 +51,7 @@ def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str
     if key is None and _same_endpoint(url, DEFAULT_BASE_URL):
         raise ConfigurationError(
             "no API key: set OPENAI_API_KEY (or llm.api_key_env), point llm.base_url at an "
-            "OpenAI-compatible server, or run offline with --provider local"
+            "OpenAI-compatible server, or run offline on the embedded model (--provider local; ?provider=local on start-job)"
         )
     return url, key
 
