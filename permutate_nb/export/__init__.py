@@ -21,7 +21,8 @@ from ..core.matching import describe_mismatches
 from ..core.results import JobResult
 from ..errors import ConfigurationError
 from .cells import FORMULA_START, csv_text, safe_cell, write_csv
-from .details import DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, to_csv, to_json, to_jsonl, to_parquet
+from .details import (DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, require_pyarrow, to_csv, to_json,
+                      to_jsonl, to_parquet)
 
 if TYPE_CHECKING:
     from ..core.evals.results import EvalResult
@@ -222,6 +223,8 @@ def check_output(path: str | Path, types: Sequence[str] = RESULT_TYPES) -> Path:
     folder = path.parent
     if not folder.is_dir():
         raise ConfigurationError(f"--output {path}: the folder {folder} does not exist; create it first")
+    if suffix == ".parquet":
+        require_pyarrow()
     return path
 
 

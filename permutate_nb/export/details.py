@@ -10,6 +10,7 @@ with more rows than a sheet holds, before writing anything.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..core.results import JobResult
 
 __all__ = ["DETAIL_FIELDS", "XLSX_MAX_ROWS", "detail_dicts", "check_xlsx_rows", "to_csv", "to_jsonl", "to_json",
-           "to_parquet", "pyarrow_modules"]
+           "to_parquet", "pyarrow_modules", "require_pyarrow"]
 
 DETAIL_FIELDS = tuple(RunDetail.__dataclass_fields__)
 #: Rows an XLSX sheet holds, its header included (Excel's limit).
@@ -107,12 +108,21 @@ def _arrow_type(pa: Any, annotation: str) -> Any:
     return pa.string()  # text, and objects or lists as JSON text
 
 
+_NO_PYARROW = 'writing .parquet needs pyarrow: pip install "permutate-nb[parquet]"'
+
+
+def require_pyarrow() -> None:
+    """Refuse .parquet without pyarrow installed, without importing it (a job checks before it runs)."""
+    if importlib.util.find_spec("pyarrow") is None:
+        raise ConfigurationError(_NO_PYARROW)
+
+
 def pyarrow_modules() -> tuple[Any, Any]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise ConfigurationError('writing .parquet needs pyarrow: pip install "permutate-nb[parquet]"') from None
+        raise ConfigurationError(_NO_PYARROW) from None
     return pa, pq
 
 
