@@ -6,15 +6,17 @@ of a job is ``runs x delay / concurrency``. We report:
 
 - efficiency = ideal wall time / measured wall time of the job (target >= 0.85)
 - client CPU per run: user + system CPU of this whole process during the job (target <= 1.5 ms)
-- the wall time of a fully cached re-run (target < 2 s for 2,000 runs)
-- peak RSS of this process
+- the wall time of a fully cached re-run (target < 2 s for 20,000 runs)
+- peak RSS of this process (target < 300 MB, flat from 20,000 to 1,000,000 runs)
+- with ``--export``, the time to write the result as Parquet (target < 10 s a million rows) and CSV (< 30 s)
 
 Usage::
 
     python benchmarks/throughput.py                       # 2,000 runs, concurrency 32, 50 ms
     python benchmarks/throughput.py --runs 20000          # the scaling point
     python benchmarks/throughput.py --transport sdk       # the same through the openai SDK
-    python benchmarks/throughput.py --scale               # 2,000 and 20,000 runs, and the SDK, each in a fresh process
+    python benchmarks/throughput.py --runs 20000 --concurrency 64 --delay 0 --permutations 10 --repeats 20
+    python benchmarks/throughput.py --scale               # 20k, 200k, 1M runs at once, 20k at 50 ms (fresh processes)
 """
 
 from __future__ import annotations
@@ -48,26 +50,30 @@ def start_server(delay: float, script: dict[str, Any] | None = None) -> tuple[su
     return proc, proc.stdout.readline().strip()
 
 
-def build_request(base_url: str, runs: int, concurrency: int, transport: str = "http") -> dict[str, Any]:
+def build_request(base_url: str, runs: int, concurrency: int, transport: str = "http", permutations: int = 1,
+                  repeats: int | None = None) -> dict[str, Any]:
+    """``permutations`` x test cases x ``repeats`` runs (default: 20 test cases, the rest repeats)."""
     import permutate_nb
 
     manifest = str(Path(permutate_nb.__file__).parent / "examples" / "snapshots" / "Klarna_Shopping.json")
     url = "https://www.klarna.com/us/shopping/public/openai/v0/products"
+    repeats = repeats or max(runs // (TEST_CASES * permutations), 1)
+    cases = max(runs // (repeats * permutations), 1)
     return {
         "name": "benchmark",
-        "config": {"concurrency": concurrency, "repeats": max(runs // TEST_CASES, 1), "max_retries": 0},
+        "config": {"concurrency": concurrency, "repeats": repeats, "max_retries": 0},
         "plugin_groups": [{"name": "g", "plugins": [{"manifest_url": manifest}]}],
         "permutations": [{
-            "name": "p",
-            "llm": {"provider": "OpenAIChat", "model_name": "gpt-4o-mini", "temperature": 0, "base_url": base_url,
+            "name": f"p{p}",
+            "llm": {"provider": "OpenAIChat", "model_name": "gpt-4o-mini", "temperature": p / 10, "base_url": base_url,
                     "transport": transport},
             "tool_selector": {"provider": "OpenAI", "plugin_group_name": "g"},
-        }],
+        } for p in range(permutations)],
         "test_cases": [
             {"name": f"case{i}", "type": "api_signature_selector", "prompt": f"Show me {i + 1} T shirts from Klarna",
              "expected_plugin_used": manifest, "expected_api_used": url, "expected_method": "get",
              "expected_parameters": {"q": "T shirt", "size": 5}}
-            for i in range(TEST_CASES)
+            for i in range(cases)
         ],
     }
 
@@ -77,43 +83,77 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(runs: int, concurrency: int, delay: float, transport: str = "http") -> dict[str, Any]:
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measure(runs: int, concurrency: int, delay: float, transport: str = "http", *, permutations: int = 1,
+            repeats: int | None = None, cached: bool = True, export: bool = False) -> dict[str, Any]:
     os.environ.setdefault("PERMUTATE_HOME", tempfile.mkdtemp(prefix="permutate-bench-"))
     os.environ.setdefault("PERMUTATE_URL_MAP", str(ROOT / "permutate_nb/examples/snapshots/url_map.yaml"))
     import permutate_nb as pn
 
     server, base_url = start_server(delay)
     try:
-        request = build_request(base_url, runs, concurrency, transport)
+        request = build_request(base_url, runs, concurrency, transport, permutations, repeats)
         plan = pn.plan_job(request)
         pn.run(build_request(base_url, TEST_CASES, concurrency, transport), cache=False)  # warm-up: imports, connections
         cpu0, t0 = cpu_seconds(), time.perf_counter()
         result = pn.run(request, plan=plan, cache=True)  # fills the cache as a real first run does
         wall = time.perf_counter() - t0
         cpu = cpu_seconds() - cpu0
-        ok = sum(d.passed for d in result.details)
-        t1 = time.perf_counter()
-        cached = pn.run(request, plan=plan, cache=True)
-        cached_wall = time.perf_counter() - t1
-        n = len(result.details)
+        summary = result.summary
+        n = summary["total_test_cases"]
         ideal = n * delay / concurrency
-        return {
-            "transport": transport,
-            "runs": n,
-            "passed": ok,
-            "concurrency": concurrency,
-            "delay_s": delay,
-            "wall_s": round(wall, 3),
-            "ideal_s": round(ideal, 3),
-            "efficiency": round(ideal / wall, 3),
-            "client_cpu_ms_per_run": round(cpu / n * 1000, 3),
-            "cached_rerun_s": round(cached_wall, 3),
-            "cached_runs": sum(d.cached for d in cached.details),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        out: dict[str, Any] = {
+            "transport": transport, "runs": n, "passed": summary["passed_cases"], "concurrency": concurrency,
+            "delay_s": delay, "wall_s": round(wall, 3), "ideal_s": round(ideal, 3), "efficiency": round(ideal / wall, 3),
+            "client_cpu_ms_per_run": round(cpu / n * 1000, 3), "peak_rss_mb": peak_rss_mb(),
         }
+        if cached:
+            t1 = time.perf_counter()
+            again = pn.run(request, plan=plan, cache=True)
+            out["cached_rerun_s"] = round(time.perf_counter() - t1, 3)
+            out["cached_runs"] = again.summary["cached_runs"]
+            out["peak_rss_mb_after_rerun"] = peak_rss_mb()
+        if export:
+            folder = Path(tempfile.mkdtemp(prefix="permutate-export-"))
+            for suffix in (".parquet", ".csv"):
+                t2 = time.perf_counter()
+                path = result.write(folder / f"result{suffix}")
+                out[f"write{suffix.replace('.', '_')}_s"] = round(time.perf_counter() - t2, 2)
+                out[f"write{suffix.replace('.', '_')}_mb"] = round(path.stat().st_size / 1e6, 1)
+                path.unlink()
+            out["peak_rss_mb_after_exports"] = peak_rss_mb()
+        return out
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _fresh(args: list[str]) -> dict[str, Any]:
+    """One measurement in a fresh process (its peak RSS is its own)."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scale() -> None:
+    """20,000, 200,000 and 1,000,000 runs against the server answering at once (concurrency 64; 10
+    permutations x 20 repeats x 100 / 1,000 / 5,000 test cases), then 20,000 runs at 50 ms, concurrency 32."""
+    rows = []
+    for runs in (20_000, 200_000, 1_000_000):
+        extra = ["--no-cached"] if runs > 20_000 else []
+        extra += ["--export"] if runs == 1_000_000 else []
+        rows.append(_fresh(["--runs", str(runs), "--concurrency", "64", "--delay", "0", "--permutations", "10",
+                            "--repeats", "20", *extra]))
+        print(json.dumps(rows[-1]), flush=True)
+    rows.append(_fresh(["--runs", "20000", "--concurrency", "32", "--delay", "0.05", "--permutations", "10",
+                        "--repeats", "20", "--no-cached"]))
+    print(json.dumps(rows[-1]), flush=True)
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    print(" | ".join(keys))
+    for row in rows:
+        print(" | ".join(str(row.get(k, "-")) for k in keys))
 
 
 def main() -> None:
@@ -122,21 +162,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.05)
     parser.add_argument("--transport", choices=["http", "sdk"], default="http", help="llm.transport to measure")
-    parser.add_argument("--scale", action="store_true", help="measure 2,000 and 20,000 runs in fresh processes")
+    parser.add_argument("--permutations", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=None, help="default: 20 test cases, the rest repeats")
+    parser.add_argument("--no-cached", dest="cached", action="store_false", help="skip the cached re-run")
+    parser.add_argument("--export", action="store_true", help="also time writing the result as Parquet and CSV")
+    parser.add_argument("--scale", action="store_true", help="20k, 200k and 1M runs, and 20k at 50 ms, each in a fresh process")
     args = parser.parse_args()
-    if not args.scale:
-        print(json.dumps(measure(args.runs, args.concurrency, args.delay, args.transport)))
+    if args.scale:
+        scale()
         return
-    rows = []
-    for runs, transport in ((2000, "http"), (20000, "http"), (2000, "sdk")):
-        out = subprocess.run([sys.executable, __file__, "--runs", str(runs), "--concurrency", str(args.concurrency),
-                              "--delay", str(args.delay), "--transport", transport],
-                             capture_output=True, text=True, check=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    keys = list(rows[0])
-    print(" | ".join(keys))
-    for row in rows:
-        print(" | ".join(str(row[k]) for k in keys))
+    print(json.dumps(measure(args.runs, args.concurrency, args.delay, args.transport, permutations=args.permutations,
+                             repeats=args.repeats, cached=args.cached, export=args.export)))
 
 
 if __name__ == "__main__":

@@ -7,25 +7,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .client import Client
 from .core import hooks
-from .core.batch import submit_batch
-from .core.batch import run_batch as batch
-from .core.batch_result import BatchResult
-from .core.compare import JobComparison, PairedComparison
-from .core.compare import compare_jobs as compare
-from .core.engine import JobPlan, plan_job, run, run_async
-from .core.evals import EvalResult, evaluate, load_dataset
-from .core.events import JobStarted, Reporter
-from .core.generate import generate_test_cases, test_cases_yaml
-from .core.job_queries import jobs, status
-from .core.kinds import results, resume
-from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
-from .core.request import JobRequest, load_request
-from .core.results import JobResult, RunDetail, summarise
-from .export import process_csv
 from .errors import (
     ConfigurationError,
     MissingExtraError,
@@ -85,13 +70,62 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Notebook-only names, imported on first use so the core never loads ipywidgets."""
-    if name == "RequestBuilder":
-        from .notebook.widgets import RequestBuilder
+#: Public names and the module each comes from, imported on first use: a ``permutate run``
+#: loads only what its job uses (the notebook layer, pandas, the HTTP client, batches, evals stay out).
+_LAZY = {
+    "Client": ".client", "submit_batch": ".core.batch", "batch": (".core.batch", "run_batch"),
+    "BatchResult": ".core.batch_result", "JobComparison": ".core.compare", "PairedComparison": ".core.compare",
+    "compare": (".core.compare", "compare_jobs"), "JobPlan": ".core.engine", "plan_job": ".core.engine",
+    "run": ".core.engine", "run_async": ".core.engine", "EvalResult": ".core.evals", "evaluate": ".core.evals",
+    "load_dataset": ".core.evals", "JobStarted": ".core.events", "Reporter": ".core.events",
+    "generate_test_cases": ".core.generate", "test_cases_yaml": ".core.generate", "jobs": ".core.job_queries",
+    "status": ".core.job_queries", "results": ".core.kinds", "resume": ".core.kinds", "Operation": ".core.plugins",
+    "Plugin": ".core.plugins", "PluginLoader": ".core.plugins", "load_plugin": ".core.plugins",
+    "JobRequest": ".core.request", "load_request": ".core.request", "JobResult": ".core.results",
+    "RunDetail": ".core.results", "summarise": ".core.results", "process_csv": ".export",
+    "RequestBuilder": ".notebook.widgets",
+}
 
-        return RequestBuilder
-    raise AttributeError(f"module 'permutate_nb' has no attribute {name!r}")
+if TYPE_CHECKING:
+    from .client import Client
+    from .core.batch import run_batch as batch
+    from .core.batch import submit_batch
+    from .core.batch_result import BatchResult
+    from .core.compare import JobComparison, PairedComparison
+    from .core.compare import compare_jobs as compare
+    from .core.engine import JobPlan, plan_job, run, run_async
+    from .core.evals import EvalResult, evaluate, load_dataset
+    from .core.events import JobStarted, Reporter
+    from .core.generate import generate_test_cases, test_cases_yaml
+    from .core.job_queries import jobs, status
+    from .core.kinds import results, resume
+    from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
+    from .core.request import JobRequest, load_request
+    from .core.results import JobResult, RunDetail, summarise
+    from .export import process_csv
+    from .notebook.widgets import RequestBuilder
+
+
+def __getattr__(name: str) -> Any:
+    """A public name's module is imported on its first use (``_LAZY``)."""
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'permutate_nb' has no attribute {name!r}")
+    module, attr = where if isinstance(where, tuple) else (where, name)
+    value = getattr(importlib.import_module(module, __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def _write(result: Any, path: Any, fmt: str | None) -> Any:
+    """``result.write(path)``: the export layer is imported on the first write (it registers itself then)."""
+    from .export import write_any
+
+    return write_any(result, path, fmt)
 
 
 def _render(result: Any, include: Any, exclude: Any) -> dict[str, str]:
@@ -102,10 +136,13 @@ def _render(result: Any, include: Any, exclude: Any) -> dict[str, str]:
 
 
 hooks.register_renderer(_render)
+hooks.register_writer(_write)
 
 
-def validate(source: Any, *, provider: str | None = None) -> JobPlan:
+def validate(source: Any, *, provider: str | None = None) -> "JobPlan":
     """Check a request and load its plugins without calling any model (no API key needed)."""
+    from .core.engine import plan_job
+
     with one_line_warnings():
         return plan_job(source, provider=provider, check_keys=False)
 

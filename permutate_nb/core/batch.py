@@ -25,6 +25,7 @@ from .request import JobConfig, LLMConfig
 from .runner import Board, Finished, Job, blocking, execute
 from .status import ERROR, from_counts
 from .store import JobStore, utc_now
+from .stored_rows import StoredRows
 
 __all__ = ["BatchPlan", "BatchJob", "plan_batch", "batch_async", "run_batch", "submit_batch", "empty_rows"]
 
@@ -70,8 +71,8 @@ class BatchJob(Job[Row]):
         return cls(plan_batch(request["rows"], models=request.get("models"), name=request.get("name", "batch")))
 
     @classmethod
-    def stored_result(cls, job: dict[str, Any], rows: list[Row]) -> BatchResult:
-        return BatchResult(job["id"], job["status"], batch_frame(rows))
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[Row]) -> BatchResult:
+        return BatchResult(job["id"], job["status"], batch_frame(list(rows)))
 
     @property
     def size(self) -> int:
@@ -139,18 +140,20 @@ class BatchJob(Job[Row]):
     def seen(self, row: Row) -> RunOutcome:
         return RunOutcome.of(row["model"], row["status"] == "completed")
 
-    def status(self, rows: list[Row], finished: bool) -> tuple[str, str | None, str | None]:
+    def status(self, kept: Board[Row], finished: bool) -> tuple[str, str | None, str | None]:
+        rows = kept.finished()
         ok = sum(r["status"] == "completed" for r in rows)
         status = from_counts(len(rows) - ok, len(rows), finished)
         if status == ERROR:
             return status, "ALL_ROWS_FAILED", rows[0]["error"]
         return status, None, None
 
-    def store_data(self, rows: list[Row], elapsed: float) -> dict[str, Any]:
+    def store_data(self, kept: Board[Row], elapsed: float) -> dict[str, Any]:
+        rows = kept.finished()
         return {"completed": sum(r["status"] == "completed" for r in rows), "rows": len(rows), "finished_at": utc_now()}
 
     def result(self, finished: Finished[Row]) -> BatchResult:
-        return BatchResult(finished.job_id, finished.status, batch_frame(finished.rows))
+        return BatchResult(finished.job_id, finished.status, batch_frame(finished.kept.finished()))
 
 
 async def batch_async(plan: BatchPlan, *, reporter: Reporter | None = None, concurrency: int | None = None,

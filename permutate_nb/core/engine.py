@@ -20,16 +20,18 @@ from .context import Context, default_context, open_store
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from .fetch import default_url_map
-from .matrix import RunSpec, expand_matrix, languages_of
+from .matrix import Matrix, expand_matrix, languages_of
 from .plugins import Plugin, PluginLoader
 from .provider_override import override_provider
 from .request import JobRequest, load_request
-from .results import JobResult, RunDetail, summarise
-from .rows import failed_row, scored_row
+from .results import JobResult, RunDetail
+from .rows import ScoreMemo, failed_row, scored_row
 from .runner import Finished, Job, blocking, execute
 from .selectors.base import ToolSelector
 from .status import from_counts
 from .store import JobStore
+from .stored_rows import StoredRows
+from .tally import Tallies
 from .tools import ToolSet, build_toolset
 from .translate import build_prompts, untranslated_prompt
 
@@ -103,17 +105,18 @@ class PermutateJob(Job[RunDetail]):
         self.deadline = request.config.timeout_sec
         self.executor = request.config.executor
         self._started_on = _now()
-        self._specs: list[RunSpec] = []
+        self._specs: Matrix | None = None
         self._selectors: list[ToolSelector] = []
         self._translation_errors: dict[tuple[int, str], str] = {}
         self._translations: dict[tuple[int, str], str] = {}
+        self._scores: ScoreMemo = {}
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> "PermutateJob":
         return cls(plan_job(request))
 
     @classmethod
-    def stored_result(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> JobResult:
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> JobResult:
         request = job["request"]
         data = job.get("data") or {}
         return JobResult(
@@ -122,7 +125,7 @@ class PermutateJob(Job[RunDetail]):
             completed_on=job["ended_at"] or "",
             test_plugin=request.get("test_plugin"),
             permutations=request.get("permutations", []),
-            details=[RunDetail.from_dict(row) for row in rows],
+            details=rows.rows_as(RunDetail.from_dict),
             total_run_time=_seconds(job["started_at"], job["ended_at"]),
             status=job["status"],
             planned_runs=job["planned_runs"],
@@ -166,17 +169,17 @@ class PermutateJob(Job[RunDetail]):
         return JobStarted(self._job_name(), len(self._specs), names, len(self._specs) // max(len(names), 1))
 
     async def run(self, index: int, resources: JobResources) -> RunDetail:
-        request, spec = self.plan.request, self._specs[index]
+        request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
         if spec.prompt is None:
             return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
         t0 = time.perf_counter()
         selection = await self._selectors[spec.permutation].select(
             spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
         elapsed = selection.elapsed
-        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
+        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed, self._scores)
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> RunDetail:
-        return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)
+        return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)  # type: ignore[index]
 
     def timeout_message(self) -> str:
         return f"no answer within config.timeout_sec={self.deadline:g} s (the run's deadline, retries included)"
@@ -187,15 +190,19 @@ class PermutateJob(Job[RunDetail]):
     def restore(self, index: int, data: dict[str, Any]) -> RunDetail:
         return RunDetail.from_dict(data)
 
-    def status(self, rows: list[RunDetail], finished: bool) -> tuple[str, str | None, str | None]:
-        failed = [d for d in rows if not d.is_run_completed]
-        status = from_counts(len(failed), len(rows), finished)
+    def keep(self, stored: bool) -> Tallies:
+        """The summary's counts as rows finish; the rows themselves only without a store."""
+        return Tallies(None if stored else [None] * self.size)
+
+    def status(self, kept: Tallies, finished: bool) -> tuple[str, str | None, str | None]:
+        status = from_counts(kept.failed, len(kept), finished)
         if status == "ERROR":
-            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {failed[0].error}"
+            first = kept.first_failure[1] if kept.first_failure else None
+            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {first}"
         return status, None, None
 
-    def store_data(self, rows: list[RunDetail], elapsed: float) -> dict[str, Any]:
-        return {"job_name": self._job_name(), "summary": summarise(rows, total_run_time=round(elapsed, 3))}
+    def store_data(self, kept: Tallies, elapsed: float) -> dict[str, Any]:
+        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3))}
 
     def result(self, finished: Finished[RunDetail]) -> JobResult:
         request = self.plan.request
@@ -205,12 +212,14 @@ class PermutateJob(Job[RunDetail]):
             completed_on=_now(),
             test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
             permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
-            details=finished.rows,
+            details=(StoredRows(finished.store.path, finished.job_id, RunDetail.from_dict) if finished.store is not None
+                     else [row for row in finished.kept.rows if row is not None]),
             total_run_time=round(finished.elapsed, 3),
             status=finished.status,
             planned_runs=self.size,
             request=request.public_dict(),
             job_id=finished.job_id,
+            tallies=finished.kept,
         )
 
     def _job_name(self) -> str:

@@ -14,14 +14,16 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-import httpx
 
 from ..errors import ConfigurationError, ProviderError
 from .locations import normalise_url
 from .openapi import Operation
 from .request import JobRequest
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Execution", "OperationExecutor", "build_call", "auth_headers"]
 
@@ -131,6 +133,8 @@ class OperationExecutor:
         self._auth = {key: dict(value) for key, value in (auth or {}).items()}
 
     async def execute(self, operation: Operation, arguments: Mapping[str, Any] | None) -> Execution:
+        import httpx  # already loaded: the job's client is an httpx client
+
         started = time.perf_counter()
         try:
             call = build_call(operation, arguments or {})

@@ -12,9 +12,7 @@ import importlib.util
 import json
 import os
 from dataclasses import dataclass
-from typing import Callable
-
-import httpx
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import ConfigurationError, MissingExtraError
 from .cache import ResponseCache
@@ -30,6 +28,9 @@ from .request import JobConfig, JobRequest, LLMConfig, Permutation
 from .selectors.base import ToolSelector
 from .tools import ToolSet
 from .translate import untranslated_prompt
+
+if TYPE_CHECKING:  # httpx is imported when a job first needs it (~80 ms at start-up)
+    import httpx
 
 __all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm", "check_permutation", "check_request",
            "openplugin_key", "translator_llm"]
@@ -264,6 +265,8 @@ class JobResources:
         Its requests ride the job's aiohttp sessions (``AiohttpTransport``): one pool per endpoint.
         """
         if self._http is None:
+            import httpx
+
             from .llm.aiohttp_transport import AiohttpTransport
 
             self._http = httpx.AsyncClient(transport=AiohttpTransport(self.pool), timeout=self.config.timeout_sec,
@@ -273,6 +276,8 @@ class JobResources:
     def langchain_http(self) -> httpx.AsyncClient:
         """The httpx client of LangChain's models: the job's aiohttp sessions behind the one call path."""
         if self._langchain_http is None:
+            import httpx
+
             from .llm.aiohttp_transport import AiohttpTransport
             from .llm.langchain_models import CallPathTransport
 

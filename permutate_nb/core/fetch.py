@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-import httpx
 import yaml
 
 from ..errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
@@ -209,6 +208,8 @@ class Fetcher:
             raise PluginLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def _download(self, url: str) -> tuple[bytes, str | None]:
+        import httpx  # only a document that is fetched needs it
+
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=True) as client:
                 with client.stream("GET", url, headers={"Accept": "application/json, application/yaml, */*"}) as resp:

@@ -18,6 +18,7 @@ from .events import Reporter
 from .result_base import Result
 from .runner import Job, blocking, execute
 from .store import JobStore
+from .stored_rows import StoredRows
 
 __all__ = ["KINDS", "resume", "resume_async", "results"]
 
@@ -33,7 +34,7 @@ async def resume_async(job_id: str, *, reporter: Reporter | None = None, concurr
     store = store or (context or default_context()).store()
     record = store.job(job_id)
     job = await asyncio.to_thread(KINDS[record["kind"]].from_request, record["request"])
-    return await execute(job, store=store, job_id=job_id, done=store.runs(job_id), reporter=reporter,
+    return await execute(job, store=store, job_id=job_id, done=StoredRows(store.path, job_id).items(), reporter=reporter,
                          concurrency=concurrency, cache=cache, context=context, executor=executor)
 
 
@@ -46,5 +47,4 @@ def results(job_id: str, *, store: JobStore | None = None) -> Result:
     """A job's result from the store (also while it runs); its status is the store's."""
     store = store or default_context().store()
     record = store.job(job_id)
-    rows = store.runs(job_id)
-    return KINDS[record["kind"]].stored_result(record, [rows[i] for i in sorted(rows)])
+    return KINDS[record["kind"]].stored_result(record, StoredRows(store.path, job_id))

@@ -7,7 +7,7 @@ slices of the list to other processes or machines.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence, overload
 
 from .request import JobRequest
 
@@ -32,13 +32,39 @@ def languages_of(request: JobRequest) -> list[str]:
     return seen
 
 
-def expand_matrix(request: JobRequest, prompts: Mapping[tuple[int, str], str | None]) -> list[RunSpec]:
+class Matrix(Sequence[RunSpec]):
+    """All runs in matrix order, each ``RunSpec`` made from its index when asked: a job of a million
+    runs holds no million objects."""
+
+    def __init__(self, request: JobRequest, prompts: Mapping[tuple[int, str], str | None]) -> None:
+        self._languages = languages_of(request)
+        self._cases, self._repeats = len(request.test_cases), request.config.repeats
+        self._size = len(request.permutations) * self._cases * len(self._languages) * self._repeats
+        self._prompts = prompts
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> RunSpec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RunSpec]: ...
+
+    def __getitem__(self, index: int | slice) -> RunSpec | list[RunSpec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._size))]
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(f"run {index} out of range")
+        rest, repeat = divmod(index, self._repeats)
+        rest, language = divmod(rest, len(self._languages))
+        permutation, case = divmod(rest, self._cases)
+        name = self._languages[language]
+        return RunSpec(index, permutation, case, name, repeat, self._prompts[(case, name)])
+
+
+def expand_matrix(request: JobRequest, prompts: Mapping[tuple[int, str], str | None]) -> Matrix:
     """All runs in matrix order; ``prompts`` maps (test case, language) to the prompt to send."""
-    specs: list[RunSpec] = []
-    languages = languages_of(request)
-    for p in range(len(request.permutations)):
-        for c in range(len(request.test_cases)):
-            for language in languages:
-                for r in range(request.config.repeats):
-                    specs.append(RunSpec(len(specs), p, c, language, r, prompts[(c, language)]))
-    return specs
+    return Matrix(request, prompts)

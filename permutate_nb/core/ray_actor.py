@@ -71,10 +71,10 @@ class UnitActor:
         self._job = job
         self._resources = job.resources(self._cache, self._width, Context())
         await job.prepare(self._resources, self._width, Reporter())
-        self._board: Board[Any] = Board([None] * job.size)
+        self._board: Board[Any] = Board(job.size)  # only the rows the driver ships to units that wait for them
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         deadlines = Deadlines(job.deadline) if job.deadline is not None else None
-        work = _worker(job, self._resources, self._board, self, Reporter(), deadlines)
+        work = _worker(job, self._resources, self._board, self._finish, Reporter(), deadlines)
         self._tasks = [asyncio.create_task(self._pull(work)) for _ in range(self._width)]
         if deadlines is not None:
             self._tasks.append(asyncio.create_task(deadlines.sweep()))  # type: ignore[arg-type]
@@ -88,16 +88,16 @@ class UnitActor:
             except Exception as exc:  # noqa: BLE001 - a bug that would end the job in-process ends this call
                 self._routes.pop(index).put(index, exc)
 
-    async def save(self, index: int, data: dict[str, Any], seen: Any) -> None:
-        """``_worker``'s writer: the row goes to the call that queued its unit."""
-        self._board.rows[index] = None  # the driver has it from here on (and ships it to units that need it)
-        self._routes.pop(index).put(index, data)
+    async def _finish(self, index: int, row: Any) -> None:
+        """What ``_worker`` does with a row here: it goes to the call that queued its unit (the driver
+        keeps, stores and reports it)."""
+        self._routes.pop(index).put(index, self._job.dump(row))
 
     async def run(self, units: list[int], needed: dict[int, dict[str, Any]]) -> AsyncIterator[Rows]:
         """Run ``units`` (``needed``: the stored rows of the units they wait for); yields their rows as
         they finish (``_Call.next``)."""
         for index, data in needed.items():
-            self._board.put(index, self._job.restore(index, data))
+            self._board.add(index, self._job.restore(index, data))
         call = _Call(len(units))
         for index in units:
             self._routes[index] = call

@@ -10,8 +10,8 @@ queue on). Units go out in small chunks (an actor's pool, at most 16) on demand,
 per actor, each lane asking for its next chunk when its last one is done: an actor never holds
 more than its pool and a chunk or two, so a slow one never holds up the job. Rows stream back
 per chunk as they finish (a message per chunk, or per 20 ms: each costs the driver CPU); the
-driver restores each, puts it on the board and commits it through the job's ``RunWriter``
-(which reports it), exactly as an in-process worker does.
+driver restores each and finishes it as an in-process worker does (``runner._finisher``: kept,
+committed through the job's ``RunWriter``, reported).
 
 A unit with dependencies (a batch row's ``${output.n}``, ``Job.needs``) is handed out only once
 the rows it needs are in, and they travel with it. An actor that dies has the units it had not
@@ -26,12 +26,12 @@ import heapq
 import logging
 import os
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from ..errors import ConfigurationError, PermutateError
 from .events import Reporter
 from .executors import ExecutorSpec
-from .runner import Board, Job
+from .runner import Job
 
 __all__ = ["RayExecutor", "connect", "shares"]
 
@@ -75,12 +75,12 @@ def shares(width: int, actors: int) -> list[int]:
 class _Dispatch:
     """The units not yet handed out, in order, and those waiting for rows they need."""
 
-    def __init__(self, job: Job[Any], todo: list[int], board: Board[Any]) -> None:
+    def __init__(self, job: Job[Any], todo: list[int], kept: Any) -> None:
         self.ready: list[int] = []
         self.blocked: dict[int, int] = {}  # unit -> rows it still waits for
         self.waiters: dict[int, list[int]] = {}  # unit -> units waiting for its row
         for index in todo:
-            missing = [d for d in job.needs(index) if board.rows[d] is None]
+            missing = [d for d in job.needs(index) if kept.rows[d] is None]
             if missing:
                 self.blocked[index] = len(missing)
                 for d in missing:
@@ -124,9 +124,10 @@ class RayExecutor:
     def __init__(self, spec: ExecutorSpec) -> None:
         self.spec = spec
 
-    async def run(self, job: Job[Any], todo: list[int], board: Board[Any], writer: Any, reporter: Reporter,
-                  width: int, cache: bool | None) -> bool:
-        """Run ``todo`` remotely; every row that comes back is committed through ``writer``. False if cancelled."""
+    async def run(self, job: Job[Any], todo: list[int], kept: Any, finish: Callable[[int, Any], Awaitable[None]],
+                  reporter: Reporter, width: int, cache: bool | None) -> bool:
+        """Run ``todo`` remotely; every row that comes back is ``finish``ed (kept, committed, reported) as an
+        in-process worker's is; ``kept`` holds the rows units wait for (``Job.needs``). False if cancelled."""
         if not todo:
             return True
         ray = await asyncio.to_thread(connect, self.spec.address)
@@ -140,17 +141,11 @@ class RayExecutor:
         settings = {name: os.environ[name] for name in FORWARDED if name in os.environ}
         actors = [remote.options(name=f"{tag}-{k}").remote(job.kind, request, cache, share, settings)
                   for k, share in enumerate(split)]
-        dispatch = _Dispatch(job, todo, board)
+        dispatch = _Dispatch(job, todo, kept)
         failed: dict[Any, BaseException] = {}
-        sees = type(job).seen is not Job.seen
 
         async def accept(rows: list[tuple[int, dict[str, Any]]]) -> None:
-            saves = []
-            for index, data in rows:
-                row = job.restore(index, data)
-                board.put(index, row)
-                saves.append(writer.save(index, data, job.seen(row) if sees else row))
-            await asyncio.gather(*saves)  # committed together, then reported
+            await asyncio.gather(*(finish(index, job.restore(index, data)) for index, data in rows))  # one commit
             for index, _ in rows:
                 dispatch.arrived(index)
 
@@ -166,7 +161,7 @@ class RayExecutor:
                         dispatch.changed.clear()
                         await dispatch.changed.wait()
                         continue
-                    needed = {d: job.dump(board.rows[d]) for i in units for d in job.needs(i)}
+                    needed = {d: job.dump(kept.rows[d]) for i in units for d in job.needs(i)}
                     for index in units:
                         reporter.run_started(index)
                     async for ref in actor.run.options(num_returns="streaming").remote(units, needed):

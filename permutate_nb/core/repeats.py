@@ -9,7 +9,7 @@ may leave cells short). A cell is *flaky* when some but not all of its repeats p
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .stats import pass_at_k, pass_hat_k, wilson
 
@@ -21,23 +21,26 @@ __all__ = ["CELL_KEYS", "cells", "repeat_table", "flat_repeat_table", "flaky_cas
 CELL_KEYS = ("permutation_name", "test_case_name", "language")
 
 
-def cells(details: Iterable["RunDetail"]) -> dict[tuple[str, str, str], list[bool]]:
-    """Pass/fail of each repeat, per permutation x test case x language, in first-seen order."""
-    groups: dict[tuple[str, str, str], list[bool]] = {}
+def cells(details: Iterable["RunDetail"]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(repeats, passes) per permutation x test case x language, in first-seen order."""
+    groups: dict[tuple[str, str, str], list[int]] = {}
     for row in details:
-        groups.setdefault((row.permutation_name, row.test_case_name, row.language), []).append(row.passed)
-    return groups
+        counts = groups.setdefault((row.permutation_name, row.test_case_name, row.language), [0, 0])
+        counts[0] += 1
+        counts[1] += row.passed
+    return {key: (n, c) for key, (n, c) in groups.items()}
 
 
 def _pct(value: float) -> float:
     return round(value * 100, 2)
 
 
-def repeat_table(details: Iterable["RunDetail"]) -> list[dict[str, Any]]:
-    """One row per cell: repeats, passes, pass rate with its interval, pass@k and pass^k (percent)."""
+def repeat_table(source: "Iterable[RunDetail] | Mapping[tuple[str, str, str], tuple[int, int]]") -> list[dict[str, Any]]:
+    """One row per cell: repeats, passes, pass rate with its interval, pass@k and pass^k (percent).
+    ``source`` is the detail rows, or their cells' counts as ``cells`` gives them."""
+    counts = source if isinstance(source, Mapping) else cells(source)
     table = []
-    for key, passes in cells(details).items():
-        n, c = len(passes), sum(passes)
+    for key, (n, c) in counts.items():
         table.append({
             **dict(zip(CELL_KEYS, key)),
             "repeats": n,
@@ -63,20 +66,20 @@ def flat_repeat_table(table: list[dict[str, Any]]) -> tuple[list[str], list[list
     return columns, rows
 
 
-def flaky_cases(groups: dict[tuple[str, str, str], list[bool]]) -> list[dict[str, Any]]:
+def flaky_cases(groups: dict[tuple[str, str, str], tuple[int, int]]) -> list[dict[str, Any]]:
     """The cells (from ``cells``) where some but not all repeats passed: who, and how many of how many."""
     return [
-        {**dict(zip(CELL_KEYS, key)), "passes": sum(passes), "repeats": len(passes)}
-        for key, passes in groups.items()
-        if 0 < sum(passes) < len(passes)
+        {**dict(zip(CELL_KEYS, key)), "passes": c, "repeats": n}
+        for key, (n, c) in groups.items()
+        if 0 < c < n
     ]
 
 
-def pass_k_summary(cell_map: dict[tuple[str, str, str], list[bool]]) -> dict[str, dict[str, float]]:
+def pass_k_summary(cell_map: dict[tuple[str, str, str], tuple[int, int]]) -> dict[str, dict[str, float]]:
     """``pass_at_k`` and ``pass_hat_k`` of the cells (from ``cells``): per k, the mean of the estimates (percent)."""
     if not cell_map:
         return {"pass_at_k": {}, "pass_hat_k": {}}
-    shapes = Counter((len(passes), sum(passes)) for passes in cell_map.values())  # few distinct (n, c)
+    shapes = Counter(cell_map.values())  # few distinct (n, c)
     top = min(n for n, _ in shapes)
     mean = lambda f, k: _pct(sum(w * f(n, c, k) for (n, c), w in shapes.items()) / len(cell_map))  # noqa: E731
     return {

@@ -401,15 +401,23 @@ def _warn_unknown_config(config: JobConfig, origin: str) -> None:
 
 
 def _resolve_paths(request: JobRequest, base_dir: Path) -> JobRequest:
+    resolved: dict[str, str] = {}  # thousands of test cases name the same few plugins: resolve each once
+
+    def resolve(location: str) -> str:
+        if location not in resolved:
+            resolved[location] = resolve_location(location, base_dir)
+        return resolved[location]
+
     def fix(ref: PluginRef) -> PluginRef:
-        return ref.model_copy(update={"manifest_url": resolve_location(ref.manifest_url, base_dir)})
+        return ref.model_copy(update={"manifest_url": resolve(ref.manifest_url)})
+
+    def fix_case(case: TestCase) -> TestCase:
+        location = resolve(case.expected_plugin_used)
+        return case if location == case.expected_plugin_used else case.model_copy(update={"expected_plugin_used": location})
 
     update: dict[str, Any] = {
         "plugin_groups": [g.model_copy(update={"plugins": [fix(p) for p in g.plugins]}) for g in request.plugin_groups],
-        "test_cases": [
-            c.model_copy(update={"expected_plugin_used": resolve_location(c.expected_plugin_used, base_dir)})
-            for c in request.test_cases
-        ],
+        "test_cases": [fix_case(c) for c in request.test_cases],
     }
     if request.test_plugin:
         update["test_plugin"] = fix(request.test_plugin)

@@ -28,7 +28,7 @@ class Result:
         raise NotImplementedError
 
     def write(self, path: str | Path) -> Path:
-        """Write by extension: .json, .csv or .xlsx."""
+        """Write by extension: .json, .jsonl, .csv, .xlsx or .parquet."""
         return hooks.write(self, path)
 
     def to_json(self, path: str | Path) -> Path:

@@ -8,12 +8,11 @@ stay in every denominator: an error is a miss, never a row dropped from an avera
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from .matching import REASONS as MISMATCH_REASONS
-from .repeats import cells, flaky_cases, pass_k_summary
 from .result_base import Result
-from .stats import wilson
+from .stored_rows import StoredRows
+from .tally import GROUP_KEYS, Tallies
 
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
     import pandas as pd
@@ -72,66 +71,13 @@ class RunDetail:
 _FIELDS = tuple(RunDetail.__dataclass_fields__)
 
 
-def _pct(part: int, whole: int) -> float | None:
-    return round(part / whole * 100.0, 2) if whole else None
-
-
 def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = None) -> dict[str, Any]:
     """The start-job summary for these rows, plus the counts behind each percentage.
 
     ``total_run_time`` is the job's wall-clock time for the overall summary; for a subset
     (one permutation, one language) it is the sum of the rows' response times.
     """
-    rows = list(details)
-    n = len(rows)
-    languages = sorted({r.language for r in rows})
-    passed = sum(r.passed for r in rows)
-    step_a = sum(r.is_plugin_detected for r in rows)
-    step_b = sum(r.is_plugin_operation_found for r in rows)
-    c_rows = [r for r in rows if r.test_type == "api_signature_selector"]
-    step_c = sum(r.is_plugin_parameter_mapped for r in c_rows)
-    tokens = sum(r.total_llm_tokens_used for r in rows)
-    response_total = sum(r.response_time_sec for r in rows)
-    costs = [r.llm_api_cost for r in rows]
-    scores = [r.match_score for r in rows if r.match_score is not None]
-    return {
-        "total_test_cases": n,
-        "failed_cases": sum(not r.is_run_completed for r in rows),
-        "language": languages[0] if len(languages) == 1 else ", ".join(languages),
-        "overall_accuracy": _pct(passed, n),
-        "accuracy_step_a": _pct(step_a, n),
-        "accuracy_step_b": _pct(step_b, n),
-        "accuracy_step_c": _pct(step_c, len(c_rows)),
-        "total_run_time": round(total_run_time if total_run_time is not None else response_total, 3),
-        "average_response_time_sec": round(response_total / n, 3) if n else None,
-        "total_llm_tokens_used": tokens,
-        "average_llm_tokens_used": round(tokens / n, 2) if n else None,
-        "total_llm_api_cost": None if any(c is None for c in costs) else round(sum(costs), 6),  # type: ignore[arg-type]
-        "passed_cases": passed,
-        "step_a_passed": step_a,
-        "step_b_passed": step_b,
-        "step_c_passed": step_c,
-        "step_c_cases": len(c_rows),
-        "cached_runs": sum(r.cached for r in rows),
-        "average_match_score": round(sum(scores) / len(scores), 4) if scores else None,
-        "match_scored_runs": len(scores),
-        "overall_accuracy_ci": wilson(passed, n),
-        "accuracy_step_a_ci": wilson(step_a, n),
-        "accuracy_step_b_ci": wilson(step_b, n),
-        "accuracy_step_c_ci": wilson(step_c, len(c_rows)),
-        **pass_k_summary(groups := cells(rows)),
-        "flaky_cases": flaky_cases(groups),
-        **_reason_counts(rows),
-    }
-
-
-def _reason_counts(rows: list[RunDetail]) -> dict[str, int]:
-    """``parameter_mismatches_<reason>``: how often each reason occurs, i.e. why step c failed."""
-    counts = dict.fromkeys(MISMATCH_REASONS, 0)
-    for row in rows:
-        for mismatch in row.parameter_mismatches or ():
-            counts[mismatch["reason"]] += 1
-    return {f"parameter_mismatches_{reason}": n for reason, n in counts.items()}
+    return Tallies.of(details).summary(total_run_time)
 
 
 @dataclass(slots=True)
@@ -143,27 +89,45 @@ class JobResult(Result):
     completed_on: str
     test_plugin: dict[str, Any] | None
     permutations: list[dict[str, Any]]
-    details: list[RunDetail]
+    details: Sequence[RunDetail]  # a list, or the job store's rows read as used (``StoredRows``)
     total_run_time: float
     status: str = "SUCCESS"
     planned_runs: int = 0
     output_directory: str | None = None
     request: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
+    tallies: Tallies | None = field(default=None, repr=False, compare=False)  # kept while the job ran
+
+    def _tallies(self) -> Tallies:
+        """The summaries' counts: kept by the run, else counted from the rows (once for stored rows,
+        each time for a list, which its owner may change)."""
+        if self.tallies is not None:
+            return self.tallies
+        tallies = Tallies.of(self.details)
+        if isinstance(self.details, StoredRows):
+            self.tallies = tallies
+        return tallies
 
     @property
     def summary(self) -> dict[str, Any]:
-        return summarise(self.details, total_run_time=self.total_run_time)
+        return self._tallies().summary(self.total_run_time)
 
     def summary_by(self, key: str) -> dict[str, dict[str, Any]]:
         """Summaries per value of a detail field, e.g. ``permutation_name`` or ``language``."""
+        if key in GROUP_KEYS:
+            return self._tallies().summary_by(key)
         groups: dict[str, list[RunDetail]] = {}
         for row in self.details:
             groups.setdefault(getattr(row, key), []).append(row)
         return {name: summarise(rows) for name, rows in groups.items()}
 
-    def to_dict(self) -> dict[str, Any]:
-        """The start-job response shape, with our extra fields after the documented ones."""
+    def cells(self) -> dict[tuple[str, str, str], tuple[int, int]]:
+        """(repeats, passes) per permutation x test case x language, in unit order."""
+        return {key: (cell.runs, cell.passed) for key, cell in self._tallies().ordered_cells()}
+
+    def to_dict(self, details: bool = True) -> dict[str, Any]:
+        """The start-job response shape, with our extra fields after the documented ones
+        (``details=False``: ``details`` is None, for a writer that streams the rows itself)."""
         return {
             "job_name": self.job_name,
             "started_on": self.started_on,
@@ -171,7 +135,7 @@ class JobResult(Result):
             "test_plugin": self.test_plugin,
             "permutations": self.permutations,
             "summary": self.summary,
-            "details": [d.to_dict() for d in self.details],
+            "details": [d.to_dict() for d in self.details] if details else None,
             "output_directory": self.output_directory,
             "status": self.status,
             "planned_runs": self.planned_runs,
@@ -187,14 +151,23 @@ class JobResult(Result):
 
         return compare_permutations(self.details, a, b)
 
+    def pairwise(self) -> "list[PairedComparison]":
+        """Every pair of permutations sharing runs, Holm-adjusted; reads the rows only with 2+ permutations."""
+        from .compare import pairwise
+
+        return pairwise(self.details) if len(self._tallies().names("permutation_name")) > 1 else []
+
     def to_pandas(self) -> "pd.DataFrame":
         return self.details_df
 
     @property
     def details_df(self) -> "pd.DataFrame":
+        """The detail rows as a DataFrame; stored rows come through one SQL query."""
         import pandas as pd
 
-        return pd.DataFrame([d.to_dict() for d in self.details], columns=list(RunDetail.__dataclass_fields__))
+        if isinstance(self.details, StoredRows):
+            return _stored_frame(self.details)
+        return pd.DataFrame([d.to_dict() for d in self.details], columns=list(_FIELDS))
 
     @property
     def repeats_df(self) -> "pd.DataFrame":
@@ -203,7 +176,7 @@ class JobResult(Result):
 
         from .repeats import flat_repeat_table, repeat_table
 
-        columns, rows = flat_repeat_table(repeat_table(self.details))
+        columns, rows = flat_repeat_table(repeat_table(self.cells()))
         return pd.DataFrame(rows, columns=columns)
 
     @property
@@ -221,3 +194,24 @@ class JobResult(Result):
             f"JobResult({self.job_name!r}, status={self.status!r}, runs={s['total_test_cases']}, "
             f"overall_accuracy={s['overall_accuracy']}, failed={s['failed_cases']})"
         )
+
+
+_BOOL_FIELDS = tuple(name for name, f in RunDetail.__dataclass_fields__.items() if f.type == "bool")
+_JSON_FIELDS = ("plugin_parameters_mapped", "intermediate_steps", "parameter_mismatches")
+
+
+def _stored_frame(rows: StoredRows[RunDetail]) -> "pd.DataFrame":
+    """Stored rows as the detail DataFrame, one column per field read by SQLite (``json_extract``):
+    booleans come back as 0/1 and objects as JSON text, so both are turned back here."""
+    import json
+
+    import pandas as pd
+
+    sql, params = rows.select(_FIELDS)
+    with rows.connect() as conn:
+        frame = pd.read_sql_query(sql, conn, params=params)
+    for name in _BOOL_FIELDS:
+        frame[name] = frame[name].astype(bool)
+    for name in _JSON_FIELDS:
+        frame[name] = [json.loads(v) if isinstance(v, str) else None for v in frame[name]]
+    return frame

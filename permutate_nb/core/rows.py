@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .matrix import RunSpec
 from .request import JobRequest
 from .results import RunDetail
-from .scoring import score_selection
+from .scoring import StepScores, score_selection
 from .selectors.base import Selection
 from .similarity import match_score
 
-__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped"]
+__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo"]
 
 #: Characters of a reply kept in a row's ``raw_response`` and ``final_output`` (scores use all of it):
 #: rows live in memory and in the job store.
@@ -49,22 +50,39 @@ def failed_row(request: JobRequest, spec: RunSpec, error: str, elapsed: float, a
                 parameter_mapped_percentage=0.0 if expected else None)
 
 
-def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float) -> RunDetail:
+#: Scores remembered per job (``ScoreMemo``) before the memo starts afresh: bounded memory, and
+#: repeats of a case with the same answer (a cached re-run, a model at temperature 0) score once.
+MEMO_SIZE = 4096
+ScoreMemo = dict[tuple[Any, ...], StepScores]
+
+
+def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float,
+               memo: ScoreMemo | None = None) -> RunDetail:
     case = request.test_cases[spec.test_case]
-    scores = score_selection(
-        test_type=case.type,
-        expected_plugin=case.expected_plugin_used,
-        expected_url=case.expected_api_used,
-        expected_method=case.expected_method,
-        expected_parameters=case.expected_parameters,
-        plugin_id=sel.plugin_id,
-        url=sel.url,
-        method=sel.method,
-        arguments=sel.arguments,
-        mode=request.matching_mode(case),
-        schema=sel.operation.parameters if sel.operation else None,
-        locations=sel.operation.locations if sel.operation else None,
-    )
+    key = None
+    if memo is not None:
+        arguments = None if sel.arguments is None else json.dumps(sel.arguments, sort_keys=True, default=str)
+        key = (spec.test_case, sel.plugin_id, sel.url, sel.method, id(sel.operation), arguments)
+    scores = memo.get(key) if memo is not None and key is not None else None
+    if scores is None:
+        scores = score_selection(
+            test_type=case.type,
+            expected_plugin=case.expected_plugin_used,
+            expected_url=case.expected_api_used,
+            expected_method=case.expected_method,
+            expected_parameters=case.expected_parameters,
+            plugin_id=sel.plugin_id,
+            url=sel.url,
+            method=sel.method,
+            arguments=sel.arguments,
+            mode=request.matching_mode(case),
+            schema=sel.operation.parameters if sel.operation else None,
+            locations=sel.operation.locations if sel.operation else None,
+        )
+        if memo is not None and key is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = scores
     return _row(
         request, spec, True, elapsed,
         final_output=capped(sel.final_output),

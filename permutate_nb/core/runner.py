@@ -4,7 +4,9 @@ A job kind implements ``Job``: its units (indices ``0..size-1``), how one unit r
 row a unit that failed or ran out of time leaves, how rows are stored and restored, what a
 reporter sees of a row, and how the finished rows become a status and a result. ``execute``
 does the rest the same way for all of them: the job store (create, start, each row as it
-finishes, finish), a bounded pool of workers, one deadline per unit covering its retries
+finishes, finish; the store is the source of truth, and in memory stays only what
+``Job.keep`` keeps: every row by default, a permutate job its summary's counts), a bounded
+pool of workers, one deadline per unit covering its retries
 (``core.deadline``), reporter events, cancellation (the finished rows come back in a result
 marked CANCELLED) and resume (units with a stored row are not run again).
 
@@ -33,6 +35,7 @@ from .executors import remote_executor
 from .result_base import Result
 from .status import ERROR
 from .store import ReportNow
+from .stored_rows import StoredRows
 
 __all__ = ["Job", "Board", "Finished", "execute", "run_pool", "blocking"]
 
@@ -41,10 +44,11 @@ T = TypeVar("T")
 
 
 class Board(Generic[Row]):
-    """The rows finished so far, for a unit that needs an earlier one's row (a batch's ``${output.n}``)."""
+    """Every finished row in its unit's place: what a job keeps by default, and what a unit that needs
+    an earlier one's row (a batch's ``${output.n}``) waits on."""
 
-    def __init__(self, rows: list[Row | None]) -> None:
-        self.rows = rows
+    def __init__(self, size: int) -> None:
+        self.rows: list[Row | None] = [None] * size
         self._events: dict[int, asyncio.Event] = {}
 
     async def wait(self, index: int) -> Row | None:
@@ -54,11 +58,15 @@ class Board(Generic[Row]):
             await event.wait()
         return self.rows[index]
 
-    def put(self, index: int, row: Row) -> None:
+    def add(self, index: int, row: Row) -> None:
         self.rows[index] = row
         event = self._events.get(index)
         if event is not None:
             event.set()
+
+    def finished(self) -> list[Row]:
+        """The finished rows, in unit order."""
+        return [row for row in self.rows if row is not None]
 
 
 @dataclass(slots=True)
@@ -66,12 +74,13 @@ class Finished(Generic[Row]):
     """What ``execute`` hands a job to build its result from."""
 
     job_id: str
-    rows: list[Row]  # finished rows, in unit order
+    kept: Any  # what the job kept of its finished rows (``Job.keep``): a Board by default
     status: str
     error_code: str | None
     error_message: str | None
     elapsed: float  # seconds of wall time in this attempt
     record: dict[str, Any] | None  # the stored job after finishing, when there is a store
+    store: Any = None  # the job store holding the rows (a result may read them from there)
 
 
 class Job(ABC, Generic[Row]):
@@ -90,8 +99,9 @@ class Job(ABC, Generic[Row]):
 
     @classmethod
     @abstractmethod
-    def stored_result(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> Result:
-        """Its result from the stored record and rows (``pn.results``, also while it runs)."""
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> Result:
+        """Its result from the stored record and rows (``pn.results``, also while it runs); the rows
+        are read from the store as the result uses them."""
 
     @property
     @abstractmethod
@@ -121,11 +131,13 @@ class Job(ABC, Generic[Row]):
         return self.request()
 
     def needs(self, index: int) -> tuple[int, ...]:
-        """The units whose rows ``ready`` waits for; a remote executor starts a unit after them."""
+        """The units whose rows ``ready`` waits for (a job with any keeps a ``Board``); a remote
+        executor starts a unit after them."""
         return ()
 
-    async def ready(self, index: int, board: Board[Row]) -> Row | None:
-        """Wait for what unit ``index`` needs (not timed); a row here ends the unit without running it."""
+    async def ready(self, index: int, board: Any) -> Row | None:
+        """Wait for what unit ``index`` needs (not timed; ``board`` is what ``keep`` returned); a row here
+        ends the unit without running it."""
         return None
 
     @abstractmethod
@@ -151,13 +163,19 @@ class Job(ABC, Generic[Row]):
         """What reporters receive for a row: ``permutation_name``, ``is_run_completed``, ``passed``."""
         return row
 
-    @abstractmethod
-    def status(self, rows: list[Row], finished: bool) -> tuple[str, str | None, str | None]:
-        """(status, error_code, error_message) from the finished rows; ``finished`` False if cancelled."""
+    def keep(self, stored: bool) -> Any:
+        """What the job keeps of its rows as they finish (``add(index, row)``): by default all of them,
+        a ``Board``. A job whose rows are in a store (``stored``) and that needs no row of another
+        unit keeps less, e.g. its summary's counts, so its memory does not grow with its size."""
+        return Board(self.size)
 
-    def store_data(self, rows: list[Row], elapsed: float) -> dict[str, Any]:
+    @abstractmethod
+    def status(self, kept: Any, finished: bool) -> tuple[str, str | None, str | None]:
+        """(status, error_code, error_message) from what ``keep`` kept; ``finished`` False if cancelled."""
+
+    def store_data(self, kept: Any, elapsed: float) -> dict[str, Any]:
         """The summary kept in the job's record."""
-        return {"rows": len(rows)}
+        return {"rows": len(kept.finished())}
 
     @abstractmethod
     def result(self, finished: Finished[Row]) -> Result:
@@ -204,14 +222,15 @@ async def _guard(store: Any, job_id: str, writer: Any, resources: Any) -> AsyncI
 
 
 async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None,
-                  done: dict[int, dict[str, Any]] | None = None, reporter: Reporter | None = None,
+                  done: Iterable[tuple[int, dict[str, Any]]] = (), reporter: Reporter | None = None,
                   concurrency: int | None = None, cache: bool | None = None, context: Context | None = None,
                   executor: Any = None) -> Result:
-    """Run ``job`` (its units without a row in ``done``) and return its result.
+    """Run ``job`` (its units without a row in ``done``, stored ``(index, row)`` pairs) and return its result.
 
     With a ``store`` the job is created there (unless ``job_id`` names a stored one), every
-    finished row is written as it finishes and the job ends with its status. ``executor``
-    (``"ray"``, a ``config.executor`` mapping; default the job's own) runs the units elsewhere.
+    finished row is written as it finishes and the job ends with its status. What stays in
+    memory of the rows is what ``job.keep`` keeps. ``executor`` (``"ray"``, a ``config.executor``
+    mapping; default the job's own) runs the units elsewhere.
     """
     remote = remote_executor(executor if executor is not None else job.executor)
     context = context or default_context()
@@ -219,23 +238,26 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
     if job_id is None:
         job_id = store.create_job(job.kind, job.name, job.request(), job.size) if store is not None else uuid.uuid4().hex[:12]
     width = concurrency or job.width
-    rows: list[Row | None] = [None] * job.size
-    for index, data in (done or {}).items():
+    kept = job.keep(store is not None)
+    finished_units = bytearray(job.size)  # 1 for a unit with a row
+    restored: list[tuple[int, Any]] = []  # reported once the job has started
+    for index, data in done:
         if 0 <= index < job.size:
-            rows[index] = job.restore(index, data)
-    board: Board[Row] = Board(rows)
+            row = job.restore(index, data)
+            kept.add(index, row)
+            finished_units[index] = 1
+            restored.append((index, job.seen(row)))
     deadlines = Deadlines(job.deadline) if job.deadline is not None else None
     started = time.perf_counter()
 
     def conclude(finished: bool) -> Result:
-        kept = [row for row in rows if row is not None]
         elapsed = time.perf_counter() - started
         status, code, message = job.status(kept, finished)
         record = None
         if store is not None:
             store.finish(job_id, status, job.store_data(kept, elapsed), error_code=code, error_message=message)
             record = store.job(job_id)
-        result = job.result(Finished(job_id, kept, status, code, message, elapsed, record))
+        result = job.result(Finished(job_id, kept, status, code, message, elapsed, record, store))
         reporter.job_finished(result)
         return result
 
@@ -250,16 +272,17 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             resources = job.resources(cache, width, context)
             try:
                 async with _guard(store, job_id, writer, resources):
-                    work = _worker(job, resources, board, writer, reporter, deadlines)
+                    finish = _finisher(job, kept, writer)
+                    work = _worker(job, resources, kept, finish, reporter, deadlines)
                     reporter.job_started(await job.prepare(resources, width, reporter))
-                    for index, row in enumerate(rows):
-                        if row is not None:
-                            reporter.run_finished(index, job.seen(row))
+                    for index, seen in restored:
+                        reporter.run_finished(index, seen)
+                    restored.clear()
                     sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
                     try:
-                        todo = [i for i in range(job.size) if rows[i] is None]
-                        finished = await (run_pool(todo, work, width) if remote is None
-                                          else remote.run(job, todo, board, writer, reporter, width, cache))
+                        units = (i for i in range(job.size) if not finished_units[i])
+                        finished = await (run_pool(units, work, width) if remote is None
+                                          else remote.run(job, list(units), kept, finish, reporter, width, cache))
                     finally:
                         if sweeper is not None:
                             sweeper.cancel()
@@ -271,17 +294,27 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
         return conclude(False)
 
 
-def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, reporter: Reporter,
-            deadlines: Deadlines | None) -> Callable[[int], Awaitable[None]]:
-    """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
-    then commit its row and report it (the writer reports a row once it is committed). This is the
-    hot path: one call per unit, kept flat."""
-    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
+def _finisher(job: Job[Row], kept: Any, writer: Any) -> Callable[[int, Row], Awaitable[None]]:
+    """What becomes of a unit's row, wherever it ran: kept (``job.keep``), then committed and reported
+    (the writer reports a row once it is committed)."""
     sees = type(job).seen is not Job.seen  # reporters get the row itself unless the job says otherwise
+
+    async def finish(index: int, row: Row) -> None:
+        kept.add(index, row)  # before the commit: a cancellation while it waits leaves the row in both
+        await writer.save(index, job.dump(row), job.seen(row) if sees else row)
+
+    return finish
+
+
+def _worker(job: Job[Row], resources: Any, kept: Any, finish: Callable[[int, Row], Awaitable[None]],
+            reporter: Reporter, deadlines: Deadlines | None) -> Callable[[int], Awaitable[None]]:
+    """What one pool worker does with one unit: wait for what it needs, run it within its deadline,
+    then ``finish`` its row (kept, committed, reported). This is the hot path: one call per unit, kept flat."""
+    waits = type(job).ready is not Job.ready  # only a job with dependencies between units waits
 
     async def work(index: int) -> None:
         reporter.run_started(index)
-        row = await job.ready(index, board) if waits else None
+        row = await job.ready(index, kept) if waits else None
         if row is None:
             t0 = time.perf_counter()
             if deadlines is None:
@@ -307,8 +340,7 @@ def _worker(job: Job[Row], resources: Any, board: Board[Row], writer: Any, repor
                         clock.stop()  # finished as its deadline came: the row stands
                     else:
                         clock.due = None
-        board.put(index, row)
-        await writer.save(index, job.dump(row), job.seen(row) if sees else row)  # committed, then reported
+        await finish(index, row)
 
     return work
 

@@ -19,12 +19,17 @@ class LineIndex:
 
     Paths are those of the normalised request; the lookup steps through the docs'
     wrapper keys (``plugin_group:`` and friends) when the nested form put fields inside them.
+    The text's nodes are composed again for the first lookup only: a valid request (the
+    usual case) keeps no node tree, which for thousands of test cases is hundreds of MB.
     """
 
-    def __init__(self, root: yaml.Node) -> None:
-        self._root = root
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._root: yaml.Node | None = None
 
     def line_of(self, path: tuple[Any, ...]) -> int | None:
+        if self._root is None:
+            self._root = yaml.compose(self._text, Loader=_Loader)  # checked already: safe to compose
         node = self._root
         best = None
         for part in path:
@@ -53,15 +58,8 @@ def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node, yaml.Node] | None:
 
 
 def parse_yaml_with_lines(text: str, origin: str = "request") -> tuple[Any, LineIndex | None]:
-    """Check the bounds (``safe_load.check_yaml``), parse once into nodes (for lines) and
-    construct the data from the same nodes."""
+    """Check the bounds (``safe_load.check_yaml``), construct the data, and index its lines
+    (lazily, for error messages)."""
     check_yaml(text, origin, _Loader)
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        data = loader.construct_document(node)
-    finally:
-        loader.dispose()
-    return data, LineIndex(node)
+    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    return data, (LineIndex(text) if data is not None else None)

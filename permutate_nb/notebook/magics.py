@@ -90,7 +90,7 @@ class PermutateMagics(Magics):
     @argument("--out", metavar="NAME", help="store the result in this variable")
     @argument("--concurrency", type=int, help="parallel runs (default: the request's config.concurrency)")
     @argument("--no-cache", action="store_true", help="do not read or write the response cache")
-    @argument("--export", metavar="PATH", help="also write the result: .xlsx, .csv or .json")
+    @argument("--export", metavar="PATH", help="also write the result: .xlsx, .csv, .json, .jsonl or .parquet")
     @argument("--provider", help="replace every permutation's LLM, e.g. 'local'")
     @argument("--dry-run", action="store_true", help="show the matrix (one row per run); call no model")
     @argument("--models", metavar="NAME_OR_FILE", help="batch: a dict in the notebook, or a YAML file, of model settings")

@@ -59,7 +59,7 @@ def plot_heatmap(result: "JobResult") -> Any:
     for (i, j), value in np.ndenumerate(values):
         ax.text(j, i, "–" if value != value else f"{value:.0f}%", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label="pass rate %")
-    repeats = max((d.repeat for d in result.details), default=0) + 1
+    repeats = max((runs for runs, _ in result.cells().values()), default=1)  # the most repeats a cell has
     ax.set_title(f"test case x permutation: pass rate over {repeats} repeat{'s' if repeats > 1 else ''}")
     fig.tight_layout()
     plt.close(fig)

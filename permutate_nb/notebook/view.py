@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from ..core.compare import comparison_frame, format_ci, pairwise
+from ..core.compare import comparison_frame, format_ci
 from ..core.matching import describe_mismatches
 
 if TYPE_CHECKING:
@@ -91,14 +91,23 @@ def _bars(result: "JobResult") -> str:
 
 
 def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
-    """Pass rate (%) per test case (rows) and permutation (columns)."""
-    df = result.details_df
-    if df.empty:
-        import pandas as pd
+    """Pass rate (%) per test case (rows) and permutation (columns), from the repeat cells' counts."""
+    import pandas as pd
 
+    totals: dict[tuple[str, str], list[int]] = {}
+    for (permutation, case, _), (runs, passes) in result.cells().items():
+        counts = totals.setdefault((case, permutation), [0, 0])
+        counts[0] += runs
+        counts[1] += passes
+    if not totals:
         return pd.DataFrame()
-    return (df.assign(passed=df["passed"].astype(float) * 100)
-              .pivot_table(index="test_case_name", columns="permutation_name", values="passed", aggfunc="mean", sort=False))
+    cases = list(dict.fromkeys(case for case, _ in totals))
+    permutations = list(dict.fromkeys(permutation for _, permutation in totals))
+    frame = pd.DataFrame(index=pd.Index(cases, name="test_case_name"),
+                         columns=pd.Index(permutations, name="permutation_name"), dtype=float)
+    for (case, permutation), (runs, passes) in totals.items():
+        frame.loc[case, permutation] = passes * 100 / runs
+    return frame
 
 
 def escaped(styler: "Styler") -> "Styler":
@@ -128,10 +137,14 @@ def _heatmap(result: "JobResult") -> str:
 
 
 def _details(result: "JobResult") -> str:
-    df = result.details_df
-    if df.empty:
+    """The first ``MAX_DETAIL_ROWS`` detail rows (read alone from the store) and how many there are."""
+    import pandas as pd
+
+    total = result.summary["total_test_cases"]
+    if not total:
         return "<p>No runs finished.</p>"
-    shown = df[[c for c in _DETAIL_COLUMNS if c in df.columns]].head(MAX_DETAIL_ROWS)
+    first = [row.to_dict() for row in result.details[:MAX_DETAIL_ROWS]]
+    shown = pd.DataFrame(first)[[c for c in _DETAIL_COLUMNS if c in first[0]]]
     if "parameter_mismatches" in shown.columns:  # why step c failed, in words
         shown = shown.assign(parameter_mismatches=shown["parameter_mismatches"].map(describe_mismatches))
 
@@ -143,8 +156,9 @@ def _details(result: "JobResult") -> str:
               .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
                        "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
               .hide(axis="index"))
-    more = f"<p>{len(df) - MAX_DETAIL_ROWS} more rows: see <code>result.details_df</code>.</p>" if len(df) > MAX_DETAIL_ROWS else ""
-    return f"<details><summary>Detail rows ({len(df)})</summary>{styler.to_html()}{more}</details>"
+    more = (f"<p>{total - len(first):,} more rows: see <code>result.details_df</code> or "
+            "<code>result.write(...)</code>.</p>") if total > len(first) else ""
+    return f"<details><summary>Detail rows ({total:,})</summary>{styler.to_html()}{more}</details>"
 
 
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
@@ -176,7 +190,7 @@ def _scroll(part: str) -> str:
 
 def _comparison(result: "JobResult") -> str:
     """All pairs of permutations, paired over the same runs, with Holm-adjusted p-values."""
-    comparisons = pairwise(result.details)
+    comparisons = result.pairwise()
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
     frame = comparison_frame(comparisons)
@@ -212,7 +226,7 @@ def render_text(result: "JobResult") -> str:
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
     text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
-    comparisons = pairwise(result.details)
+    comparisons = result.pairwise()
     if comparisons:
         text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
     return text

@@ -15,8 +15,9 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
 from ..core.events import JobStarted, Reporter
-from ..core.results import RunDetail, summarise
+from ..core.results import RunDetail
 from ..core.store import JobStore
+from ..core.tally import Tallies
 from ..errors import UnknownJobError
 from .registry import CANCELLED, DONE, Registry
 
@@ -36,7 +37,7 @@ class LiveProgress(Reporter):
         self.total = 0
         self.runs_per_group = 0
         self.groups: dict[str, list[int]] = {}  # name -> [done, passed, failed, errored]
-        self.details: list[RunDetail] = []
+        self.tallies = Tallies()  # the permutate runs' summary counts (the rows are in the store)
         self._summary: dict[str, Any] | None = None
         self._summary_at = (-1, 0.0)
 
@@ -52,17 +53,18 @@ class LiveProgress(Reporter):
         counts[0] += 1
         counts[1 if detail.passed else (2 if detail.is_run_completed else 3)] += 1
         if isinstance(detail, RunDetail):
-            self.details.append(detail)
+            self.tallies.add(index, detail)
 
     def summary(self) -> dict[str, Any] | None:
         """The start-job summary of the permutate runs finished so far (None for batches and evals)."""
-        if not self.details:
+        done = len(self.tallies)
+        if not done:
             return None
-        done, at = self._summary_at
+        counted, at = self._summary_at
         now = time.monotonic()
-        if done != len(self.details) and now - at >= _SUMMARY_EVERY:
-            self._summary = summarise(list(self.details))
-            self._summary_at = (len(self.details), now)
+        if done != counted and now - at >= _SUMMARY_EVERY:
+            self._summary = self.tallies.summary()
+            self._summary_at = (done, now)
         return self._summary
 
     def to_dict(self) -> dict[str, Any]:

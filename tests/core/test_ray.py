@@ -231,8 +231,11 @@ def test_ctrl_c_cancels_the_cluster_work_and_keeps_the_finished_rows(cluster: st
         def four_rows() -> bool:
             if not home_store.exists():
                 return False
-            with sqlite3.connect(home_store) as db:
-                return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 4
+            try:
+                with sqlite3.connect(home_store) as db:
+                    return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 4
+            except sqlite3.OperationalError:  # the file exists, its tables are being made
+                return False
 
         wait_until(four_rows, 60, 0.05)
         proc.send_signal(signal.SIGINT)

@@ -113,7 +113,7 @@ def test_every_result_has_one_surface(scripted: Any, tmp_path: Path) -> None:
         assert load_workbook(tmp_path / f"{name}.xlsx").sheetnames
     assert json.loads((tmp_path / "job.json").read_text())["job_name"] == job.job_name
     assert json.loads((tmp_path / "eval.json").read_text())["outputs"] == ev.outputs
-    with pytest.raises(pn.ConfigurationError, match=r"unknown output type \.txt; use \.json, \.csv or \.xlsx"):
+    with pytest.raises(pn.ConfigurationError, match=r"unknown output type \.txt; use \.json, \.jsonl, \.csv, \.xlsx, \.parquet"):
         batch.write(tmp_path / "batch.txt")
 
 

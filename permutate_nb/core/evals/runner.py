@@ -22,8 +22,9 @@ from ..events import JobStarted, Reporter, RunOutcome
 from ..factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request import JobConfig, LLMConfig
-from ..runner import Finished, Job, blocking, execute
+from ..runner import Board, Finished, Job, blocking, execute
 from ..store import JobStore, utc_now
+from ..stored_rows import StoredRows
 from .dataset import Dataset, EvalCase, load_dataset
 from .judge import Verdict, judge
 from .metrics import Metric, resolve_metrics
@@ -183,8 +184,8 @@ class EvalJob(Job[Output]):
                              model_settings=request["model_settings"]))
 
     @classmethod
-    def stored_result(cls, job: dict[str, Any], rows: list[Output]) -> EvalResult:
-        return EvalResult.from_store(job, rows)
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[Output]) -> EvalResult:
+        return EvalResult.from_store(job, list(rows))
 
     @property
     def size(self) -> int:
@@ -221,14 +222,14 @@ class EvalJob(Job[Output]):
         ok = row["generation_error"] is None and not any(s["failed"] for s in row["metric_scores"])
         return RunOutcome.of(row["model"], ok)
 
-    def status(self, rows: list[Output], finished: bool) -> tuple[str, str | None, str | None]:
-        return unit_status(rows, finished)
+    def status(self, kept: Board[Output], finished: bool) -> tuple[str, str | None, str | None]:
+        return unit_status(kept.finished(), finished)
 
-    def store_data(self, rows: list[Output], elapsed: float) -> dict[str, Any]:
-        return {"outputs": len(rows)}
+    def store_data(self, kept: Board[Output], elapsed: float) -> dict[str, Any]:
+        return {"outputs": len(kept.finished())}
 
     def result(self, finished: Finished[Output]) -> EvalResult:
-        return EvalResult.build(finished.job_id, self.plan, finished.rows, finished.status, finished.record,
+        return EvalResult.build(finished.job_id, self.plan, finished.kept.finished(), finished.status, finished.record,
                                 self._started, finished.error_code, finished.error_message)
 
 

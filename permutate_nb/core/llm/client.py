@@ -14,20 +14,20 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from ...errors import ProviderError, TransientProviderError
 from ..cache import ResponseCache, cache_key
 from ..deadline import extend, passed, remaining
 from .base import ChatProvider, ChatRequest, ChatResult
 
+if TYPE_CHECKING:  # tenacity is imported by the first retry (~40 ms at start-up)
+    from tenacity import RetryCallState
+
 __all__ = ["CallPath", "LLMClient", "ChatOutcome", "with_retries", "MAX_RETRY_AFTER"]
 
 T = TypeVar("T")
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited this long
-_BACKOFF = wait_random_exponential(multiplier=0.5, max=30.0)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -36,7 +36,9 @@ def _wait(state: RetryCallState) -> float:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         return min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-    return _BACKOFF(state)
+    from tenacity import wait_random_exponential
+
+    return wait_random_exponential(multiplier=0.5, max=30.0)(state)
 
 
 def _within_deadline(error: TransientProviderError, attempts: int, max_retries: int) -> None:
@@ -83,6 +85,8 @@ async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tu
         except TransientProviderError as exc:
             _within_deadline(exc, attempts, max_retries)
             raise
+
+    from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
     retrying = AsyncRetrying(stop=stop_after_attempt(max_retries + 1), wait=_wait,
                              retry=retry_if_exception_type(TransientProviderError), reraise=True)

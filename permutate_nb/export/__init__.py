@@ -10,62 +10,34 @@ spreadsheet cannot execute it. Percentages go into XLSX as numbers with a % form
 
 from __future__ import annotations
 
-import csv
 import json
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from .core import hooks
-from .core.batch import empty_rows, plan_batch
-from .core.batch_result import BatchResult, batch_frame
-from .core.evals.results import EvalResult
-from .core.matching import describe_mismatches
-from .core.results import JobResult
-from .errors import ConfigurationError
+from ..core import hooks
+from ..core.batch_result import BatchResult, batch_frame
+from ..core.matching import describe_mismatches
+from ..core.results import JobResult
+from ..errors import ConfigurationError
+from .cells import FORMULA_START, csv_text, safe_cell, write_csv
+from .details import (DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, require_pyarrow, to_csv, to_json,
+                      to_jsonl, to_parquet)
 
-__all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_excel", "safe_cell",
-           "process_csv", "check_output", "RESULT_TYPES"]
+if TYPE_CHECKING:
+    from ..core.evals.results import EvalResult
+
+__all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_jsonl", "to_parquet", "to_excel",
+           "safe_cell", "csv_text", "process_csv", "check_output", "RESULT_TYPES"]
 
 #: What ``write_any`` writes, for every kind of result.
-RESULT_TYPES = (".json", ".csv", ".xlsx")
+RESULT_TYPES = (".json", ".jsonl", ".csv", ".xlsx", ".parquet")
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
 _PERCENT_COLUMNS = {
     *_ACCURACIES, "parameter_mapped_percentage", "pass_rate", "accuracy_a", "accuracy_b",
     *(f"{name}_ci_{end}" for name in (*_ACCURACIES, "pass_rate", "accuracy_a", "accuracy_b") for end in ("low", "high")),
 }
-
-
-def safe_cell(value: Any) -> Any:
-    """A value fit for a spreadsheet cell: containers as JSON, formula-looking text quoted for CSV."""
-    if isinstance(value, (dict, list, tuple)):
-        value = json.dumps(value, ensure_ascii=False)
-    return value
-
-
-def _csv_text(value: Any) -> Any:
-    value = safe_cell(value)
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    path = Path(path)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_text(value) for value in row])
-    return path
-
-
-def to_csv(result: JobResult, path: str | Path) -> Path:
-    """The detail rows, one per run."""
-    rows = [d.to_dict() for d in result.details]
-    columns = list(rows[0]) if rows else []
-    return _write_csv(path, columns, ([row[c] for c in columns] for row in rows))
 
 
 def _table(frame: Any) -> tuple[list[str], list[list[Any]]]:
@@ -78,8 +50,9 @@ def write_frames(frames: dict[str, Any], path: str | Path) -> Path:
     """Several tables as the sheets of one XLSX file, formula-safe."""
     from openpyxl import Workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    for frame in frames.values():
+        check_xlsx_rows(path, len(frame))
+    wb = Workbook(write_only=True)
     for sheet, frame in frames.items():
         _write_sheet(wb.create_sheet(sheet), *_table(frame))
     wb.save(path)
@@ -90,16 +63,10 @@ def write_frame(frame: Any, path: str | Path, *, sheet: str = "Results") -> Path
     """Any table (a batch's results, an eval's scores) to .xlsx or .csv, formula-safe."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        return _write_csv(path, *_table(frame))
+        return write_csv(path, *_table(frame))
     if suffix != ".xlsx":
         raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .xlsx or .csv")
     return write_frames({sheet: frame}, path)
-
-
-def to_json(result: JobResult, path: str | Path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 #: Excel's limit on one cell's text.
@@ -124,7 +91,13 @@ def _xlsx_text(value: str) -> tuple[str, str | None]:
     return cleaned, "; ".join(notes) or None
 
 
+#: Rows whose text sets the column widths (a write-only sheet takes its widths before its rows).
+_WIDTH_ROWS = 1000
+
+
 def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A styled table on a write-only sheet, row by row: header, pass/fail fills, percentages, notes."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import TYPE_STRING
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -132,36 +105,53 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 
     header_fill = PatternFill("solid", fgColor="1F3864")
     pass_fill, fail_fill = PatternFill("solid", fgColor="C6EFCE"), PatternFill("solid", fgColor="FFC7CE")
-    ws.append(list(columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = header_fill
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    header_font, header_alignment = Font(bold=True, color="FFFFFF"), Alignment(vertical="top", wrap_text=True)
     widths = [len(c) for c in columns]
-    for r, values in enumerate(rows, start=2):
-        for c, raw in enumerate(values, start=1):
-            name = columns[c - 1]
+
+    def cells(values: Sequence[Any]) -> list[Any]:
+        out = []
+        for c, raw in enumerate(values):
+            name = columns[c]
             value = safe_cell(raw)
             note = None
             if isinstance(value, str):
                 value, note = _xlsx_text(value)
             if name in _PERCENT_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
-                cell = ws.cell(row=r, column=c, value=value / 100.0)
+                cell = WriteOnlyCell(ws, value=value / 100.0)
                 cell.number_format = "0.00%"
             else:
-                cell = ws.cell(row=r, column=c, value=value)
-                if isinstance(value, str) and value.startswith(_FORMULA_START):
+                cell = WriteOnlyCell(ws, value=value)
+                if isinstance(value, str) and value.startswith(FORMULA_START):
                     cell.data_type = TYPE_STRING  # text, never a formula
                 if note:
                     cell.comment = Comment(note, "permutate")
             if name in ("passed", "is_run_completed") and isinstance(value, bool):
                 cell.fill = pass_fill if value else fail_fill
-            widths[c - 1] = max(widths[c - 1], min(len(str(value)) if value is not None else 0, 60))
+            if sizing:
+                widths[c] = max(widths[c], min(len(str(value)) if value is not None else 0, 60))
+            out.append(cell)
+        return out
+
+    rows = iter(rows)
+    sizing = True
+    first = [cells(values) for values in islice(rows, _WIDTH_ROWS)]
+    sizing = False
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = max(8, width + 2)
     ws.freeze_panes = "A2"
-    if ws.max_row > 1:
-        ws.auto_filter.ref = ws.dimensions
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font, cell.fill, cell.alignment = header_font, header_fill, header_alignment
+        header.append(cell)
+    ws.append(header)
+    count = 0
+    for count, row in enumerate(first, start=1):
+        ws.append(row)
+    for count, values in enumerate(rows, start=count + 1):
+        ws.append(cells(values))
+    if count and columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
 
 
 def _flat(summary: dict[str, Any]) -> dict[str, Any]:
@@ -180,34 +170,42 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_excel(result: JobResult, path: str | Path) -> Path:
-    """Sheets Summary, Permutations, Details, Request (the YAML); Flaky with repeats, Comparison with 2+ permutations."""
+    """Sheets Summary, Permutations, Details, Request (the YAML); Flaky with repeats, Comparison with 2+ permutations.
+
+    Written in openpyxl's write-only mode, the detail rows as they are read; a job with more
+    rows than a sheet holds is refused before anything is written.
+    """
     from openpyxl import Workbook
 
     import yaml
 
-    from .core.compare import comparison_records, pairwise
-    from .core.repeats import flat_repeat_table, repeat_table
+    from ..core.compare import comparison_records
+    from ..core.repeats import flat_repeat_table, repeat_table
 
     path = Path(path)
-    wb = Workbook()
+    count = len(result.details)
+    check_xlsx_rows(path, count)
+    wb = Workbook(write_only=True)
     summary = _flat(result.summary)
-    ws = wb.active
-    ws.title = "Summary"
-    _write_sheet(ws, ["job_name", "status", *summary], [[result.job_name, result.status, *summary.values()]])
+    _write_sheet(wb.create_sheet("Summary"), ["job_name", "status", *summary],
+                 [[result.job_name, result.status, *summary.values()]])
     perms = {name: _flat(s) for name, s in result.summary_by("permutation_name").items()}
     first = next(iter(perms.values()), summary)
     _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
-    rows = [d.to_dict() for d in result.details]
-    for row in rows:  # why step c failed, readable in a cell
-        row["parameter_mismatches"] = describe_mismatches(row["parameter_mismatches"]) or None
-    columns = list(rows[0]) if rows else ["permutation_name"]
-    _write_sheet(wb.create_sheet("Details"), columns, [[row[c] for c in columns] for row in rows])
+    columns = list(DETAIL_FIELDS) if count else ["permutation_name"]
+
+    def details() -> Iterable[list[Any]]:
+        for row in detail_dicts(result):
+            row["parameter_mismatches"] = describe_mismatches(row.get("parameter_mismatches")) or None  # in words
+            yield [row.get(c) for c in columns]
+
+    _write_sheet(wb.create_sheet("Details"), columns, details())
     request_yaml = yaml.safe_dump(result.request, sort_keys=False, allow_unicode=True)
     _write_sheet(wb.create_sheet("Request"), ["request (YAML)"], [[line] for line in request_yaml.splitlines()])
-    cells = repeat_table(result.details)
+    cells = repeat_table(result.cells())
     if any(cell["repeats"] > 1 for cell in cells):
         _write_sheet(wb.create_sheet("Flaky"), *flat_repeat_table([c for c in cells if c["flaky"]]))
-    records = comparison_records(pairwise(result.details))
+    records = comparison_records(result.pairwise())
     if records:
         _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)
@@ -225,6 +223,8 @@ def check_output(path: str | Path, types: Sequence[str] = RESULT_TYPES) -> Path:
     folder = path.parent
     if not folder.is_dir():
         raise ConfigurationError(f"--output {path}: the folder {folder} does not exist; create it first")
+    if suffix == ".parquet":
+        require_pyarrow()
     return path
 
 
@@ -233,43 +233,65 @@ def _write_json(data: Any, path: Path) -> Path:
     return path
 
 
+def _write_jsonl(rows: Iterable[Any], path: Path) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, default=str))
+            handle.write("\n")
+    return path
+
+
+def _frame_parquet(frame: Any, path: Path) -> Path:
+    pa, pq = pyarrow_modules()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return path
+
+
 def _batch_writers(result: BatchResult) -> dict[str, Callable[[Path], Path]]:
     frame = result.to_pandas()
     return {".json": lambda p: _write_json({"job_id": result.job_id, "status": result.status,
                                             "rows": frame.to_dict("records")}, p),
-            ".csv": lambda p: _write_csv(p, *_table(frame)),
-            ".xlsx": lambda p: write_frames({"Results": frame}, p)}
+            ".jsonl": lambda p: _write_jsonl(frame.to_dict("records"), p),
+            ".csv": lambda p: write_csv(p, *_table(frame)),
+            ".xlsx": lambda p: write_frames({"Results": frame}, p),
+            ".parquet": lambda p: _frame_parquet(frame, p)}
 
 
-def _eval_writers(result: EvalResult) -> dict[str, Callable[[Path], Path]]:
+def _eval_writers(result: "EvalResult") -> dict[str, Callable[[Path], Path]]:
     return {".json": lambda p: _write_json(result.to_dict(), p),
-            ".csv": lambda p: _write_csv(p, *_table(result.scores_df)),
+            ".jsonl": lambda p: _write_jsonl(result.outputs, p),
+            ".csv": lambda p: write_csv(p, *_table(result.scores_df)),
             ".xlsx": lambda p: write_frames({"Summary": result.summary_df, "Scores": result.scores_df,
-                                             "Outputs": result.outputs_df}, p)}
+                                             "Outputs": result.outputs_df}, p),
+            ".parquet": lambda p: _frame_parquet(result.scores_df, p)}
 
 
 def _job_writers(result: JobResult) -> dict[str, Callable[[Path], Path]]:
-    return {".json": lambda p: to_json(result, p), ".csv": lambda p: to_csv(result, p),
-            ".xlsx": lambda p: to_excel(result, p)}
+    return {".json": lambda p: to_json(result, p), ".jsonl": lambda p: to_jsonl(result, p),
+            ".csv": lambda p: to_csv(result, p), ".xlsx": lambda p: to_excel(result, p),
+            ".parquet": lambda p: to_parquet(result, p)}
 
 
-_WRITERS: dict[type, Callable[[Any], dict[str, Callable[[Path], Path]]]] = {
-    JobResult: _job_writers, BatchResult: _batch_writers, EvalResult: _eval_writers,
+#: By the result's class name: an eval's writers need no import of the eval machinery until one is written.
+_WRITERS: dict[str, Callable[[Any], dict[str, Callable[[Path], Path]]]] = {
+    "JobResult": _job_writers, "BatchResult": _batch_writers, "EvalResult": _eval_writers,
 }
 
 
 def write_any(result: Any, path: str | Path, fmt: str | None = None) -> Path:
-    """Any job's result as .json, .csv or .xlsx (``fmt``, else the path's extension)."""
+    """Any job's result by ``fmt``, else the path's extension: one of ``RESULT_TYPES``."""
     path = Path(path)
     suffix = (fmt or path.suffix).lower()
-    writers = _WRITERS[type(result)](result)
+    writers = _WRITERS[type(result).__name__](result)
     if suffix not in writers:
-        raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use .json, .csv or .xlsx")
+        raise ConfigurationError(f"{path}: unknown output type {suffix or '(none)'}; use {', '.join(RESULT_TYPES)}")
     return writers[suffix](path)
 
 
 def process_csv(source: Any, output: Any, *, models: Any = None) -> Path:
     """Check a batch and write it as XLSX/CSV with empty result columns; runs nothing."""
+    from ..core.batch import empty_rows, plan_batch
+
     return write_frame(batch_frame(empty_rows(plan_batch(source, models=models))), output)
 
 
