@@ -22,7 +22,7 @@ from ..errors import ConfigurationError, PermutateWarning, RequestError
 from .executors import ExecutorSpec
 from .locations import resolve_location
 from .matching import matcher_problems
-from .safe_load import load_json, names_a_path, read_text, value_error, yaml_error
+from .safe_load import load_json, names_a_path, read_text
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
 __all__ = [
@@ -282,12 +282,7 @@ def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
             return load_json(text, origin), None
         except json.JSONDecodeError as exc:
             raise RequestError(f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    try:
-        return parse_yaml_with_lines(text, origin)
-    except yaml.YAMLError as exc:
-        raise yaml_error(exc, origin, text) from None
-    except ValueError as exc:
-        raise value_error(exc, origin) from None
+    return parse_yaml_with_lines(text, origin)
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ aliases to an unfinished node are refused and duplicate keys are reported with b
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from pathlib import Path
@@ -78,35 +79,85 @@ def check_yaml(text: str, origin: str, loader: type = _Loader) -> None:
     """Refuse a YAML text that nests too deep, expands too far, has a recursive alias or a duplicate key."""
     parser = loader(text)
     try:
-        _walk_events(parser, origin)
+        _walk(parser, origin, build=False)
     except yaml.YAMLError:
         pass  # the real load reports syntax errors with their line and column
     finally:
         parser.dispose()
 
 
-def _walk_events(parser: Any, origin: str) -> None:
-    # a frame per open collection: [is_mapping, {key: line}, expecting_key, anchor, count at its start]
+def load_yaml(text: str, origin: str, loader: type = _Loader) -> Any:
+    """The data of a YAML (or JSON) text, checked as ``check_yaml`` checks; syntax errors name line and column.
+
+    One pass over libyaml's events both checks and builds the data: PyYAML's own load keeps a
+    node tree with two marks per node (hundreds of MB and seconds for 20,000 test cases). What
+    that pass leaves to PyYAML (merge keys, tagged collections, complex keys, several documents)
+    is checked, then loaded the usual way.
+    """
+    parser = loader(text)
+    try:
+        return _walk(parser, origin, build=True)
+    except _Unusual:
+        pass
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, origin, text) from None
+    except ValueError as exc:  # a number Python refuses to convert (over 4300 digits)
+        raise value_error(exc, origin) from None
+    finally:
+        parser.dispose()
+    check_yaml(text, origin, loader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, origin, text) from None
+    except ValueError as exc:
+        raise value_error(exc, origin) from None
+
+
+class _Unusual(Exception):
+    """YAML the one-pass builder leaves to PyYAML's constructor."""
+
+
+_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _walk(parser: Any, origin: str, build: bool) -> Any:
+    """Walk the events once, checking the bounds; with ``build``, also construct the data."""
+    # a frame per open collection: [is_mapping, {key: line}, expecting_key, anchor, count at its start,
+    #                               the collection being built, its pending key]
     frames: list[list[Any]] = []
     sizes: dict[str, int | None] = {}  # anchor -> expanded node count (None while the node is open)
-    count = 0
+    built: dict[str, Any] = {}  # anchor -> its object
+    root: Any = None
+    count = documents = 0
     while parser.check_event():
         event = parser.get_event()
         kind = type(event)
         if kind in _FRAMING:
+            if kind is yaml.DocumentStartEvent:
+                documents += 1
+                if build and documents > 1:
+                    raise _Unusual  # PyYAML says "expected a single document"
             continue
         line = event.start_mark.line + 1
-        if kind in (yaml.MappingEndEvent, yaml.SequenceEndEvent):
-            _, _, _, anchor, start = frames.pop()
+        if kind in _ENDS:
+            _, _, _, anchor, start, _, _ = frames.pop()
             if anchor:
                 sizes[anchor] = count - start
             _value_done(frames)
             continue
-        if frames and frames[-1][0] and frames[-1][2] and kind is yaml.ScalarEvent and event.value != "<<":
-            keys = frames[-1][1]
-            if event.value in keys:
-                raise RequestError(f"{origin}, line {line}: duplicate key {event.value!r} (first at line {keys[event.value]})")
-            keys[event.value] = line
+        if frames and frames[-1][0] and frames[-1][2] and kind is yaml.ScalarEvent:
+            if event.value == "<<":
+                if build:
+                    raise _Unusual  # a merge key
+            else:
+                keys = frames[-1][1]
+                if event.value in keys:
+                    raise RequestError(
+                        f"{origin}, line {line}: duplicate key {event.value!r} (first at line {keys[event.value]})")
+                keys[event.value] = line
         if kind is yaml.AliasEvent:
             size = sizes.get(event.anchor, 0)
             if size is None:
@@ -117,16 +168,75 @@ def _walk_events(parser: Any, origin: str) -> None:
         if count > MAX_NODES:
             raise RequestError(f"{origin}, line {line}: expands to more than {MAX_NODES:,} nodes "
                                "(YAML aliases repeat what they name); refused")
-        if kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
+        if kind in _STARTS:
             if len(frames) >= MAX_DEPTH:
                 raise RequestError(f"{origin}, line {line}: nested deeper than {MAX_DEPTH} levels; refused")
+            mapping = kind is yaml.MappingStartEvent
             if event.anchor:
                 sizes[event.anchor] = None
-            frames.append([kind is yaml.MappingStartEvent, {}, True, event.anchor, count - 1])
+            value = None
+            if build:
+                if not event.implicit and event.tag not in (_MAP_TAG if mapping else _SEQ_TAG, "!"):
+                    raise _Unusual  # !!set, !!omap, a custom tag
+                value = {} if mapping else []
+                if event.anchor:
+                    built[event.anchor] = value
+                root = _place(frames, value, root)
+            frames.append([mapping, {}, True, event.anchor, count - 1, value, None])
             continue
         if kind is yaml.ScalarEvent and event.anchor:
             sizes[event.anchor] = 1
+        if build:
+            if kind is yaml.AliasEvent:
+                if event.anchor not in built:
+                    raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}",
+                                                      event.start_mark)
+                value = built[event.anchor]
+            else:
+                value = _scalar(parser, event)
+                if event.anchor:
+                    built[event.anchor] = value
+            root = _place(frames, value, root)
         _value_done(frames)
+    return root
+
+
+def _place(frames: list[list[Any]], value: Any, root: Any) -> Any:
+    """Put a node's object where it belongs: the root, a list, a mapping's key or its value."""
+    if not frames:
+        return value
+    frame = frames[-1]
+    if not frame[0]:
+        frame[5].append(value)
+    elif frame[2]:
+        if isinstance(value, (dict, list)):
+            raise _Unusual  # a complex key
+        frame[6] = value
+    else:
+        frame[5][frame[6]] = value
+    return root
+
+
+def _scalar(parser: Any, event: Any) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        value = event.value
+        firsts = _first_chars(type(parser))
+        if not event.implicit[0] or (firsts is not None and value[:1] not in firsts):
+            return value  # quoted, or no implicit type (int, bool, null, ...) starts so: a string, as PyYAML makes it
+        tag = parser.resolve(yaml.ScalarNode, value, event.implicit)
+    construct = parser.yaml_constructors.get(tag)
+    if construct is None:
+        raise _Unusual
+    return construct(parser, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+
+
+@functools.cache
+def _first_chars(loader: type) -> frozenset[str] | None:
+    """The first characters for which a loader's implicit resolvers may type a plain scalar ('' included:
+    an empty plain scalar is null); None when some resolver takes any first character."""
+    firsts = loader.yaml_implicit_resolvers
+    return None if None in firsts else frozenset(firsts)
 
 
 _FRAMING = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentStartEvent, yaml.DocumentEndEvent)
@@ -136,17 +246,6 @@ def _value_done(frames: list[list[Any]]) -> None:
     """A node finished inside a mapping: a key is followed by its value and the other way round."""
     if frames and frames[-1][0]:
         frames[-1][2] = not frames[-1][2]
-
-
-def load_yaml(text: str, origin: str, loader: type = _Loader) -> Any:
-    """Check, then construct: the data of a YAML (or JSON) text; syntax errors name line and column."""
-    check_yaml(text, origin, loader)
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        raise yaml_error(exc, origin, text) from None
-    except ValueError as exc:  # a number Python refuses to convert (over 4300 digits)
-        raise value_error(exc, origin) from None
 
 
 def value_error(exc: ValueError, origin: str) -> RequestError:

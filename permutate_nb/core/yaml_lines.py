@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from .safe_load import check_yaml
+from .safe_load import load_yaml
 
 __all__ = ["LineIndex", "parse_yaml_with_lines"]
 
@@ -58,8 +58,6 @@ def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node, yaml.Node] | None:
 
 
 def parse_yaml_with_lines(text: str, origin: str = "request") -> tuple[Any, LineIndex | None]:
-    """Check the bounds (``safe_load.check_yaml``), construct the data, and index its lines
-    (lazily, for error messages)."""
-    check_yaml(text, origin, _Loader)
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    """The data (``safe_load.load_yaml``: bounded, one pass), and its lines indexed lazily for error messages."""
+    data = load_yaml(text, origin, _Loader)
     return data, (LineIndex(text) if data is not None else None)
