@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from typing import Any, AsyncIterator
 
 from .context import Context
 from .deadline import Deadlines
 from .events import Reporter
+from .gc_pause import YOUNG_THRESHOLD
 from .runner import Board, Job, _worker
 
 __all__ = ["UnitActor"]
@@ -59,6 +61,7 @@ class UnitActor:
     def __init__(self, kind: str, request: dict[str, Any], cache: bool | None, width: int,
                  settings: dict[str, str]) -> None:
         os.environ.update(settings)  # the driver's settings (``ray_executor.FORWARDED``); this process is the actor's own
+        gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # as in-process jobs run (``core.gc_pause``)
         self._kind, self._request, self._cache, self._width = kind, request, cache, width
         self._routes: dict[int, _Call] = {}
         self._tasks: list[asyncio.Task[None]] = []

@@ -31,6 +31,7 @@ from ..errors import PermutateError, one_line_warnings
 from .context import Context, default_context
 from .deadline import Deadlines
 from .events import JobStarted, Reporter
+from .gc_pause import fewer_collections
 from .executors import remote_executor
 from .result_base import Result
 from .status import ERROR
@@ -281,8 +282,9 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
                     sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
                     try:
                         units = (i for i in range(job.size) if not finished_units[i])
-                        finished = await (run_pool(units, work, width) if remote is None
-                                          else remote.run(job, list(units), kept, finish, reporter, width, cache))
+                        with fewer_collections():
+                            finished = await (run_pool(units, work, width) if remote is None
+                                              else remote.run(job, list(units), kept, finish, reporter, width, cache))
                     finally:
                         if sweeper is not None:
                             sweeper.cancel()
