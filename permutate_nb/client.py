@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from .core.events import JobStarted, Reporter, RunOutcome
+from .core.frames import is_dataframe
 from .core.results import JobResult, RunDetail
 from .errors import ConfigurationError, PermutateError, RequestError, UnknownJobError
 
@@ -200,9 +201,7 @@ class Client:
     # -- batches and evals -----------------------------------------------------------------------
     def batch(self, executions: Any, *, reporter: Reporter | None = None, progress: bool = True) -> Any:
         """Run prompts x models (a list of ``{prompt, model}``, or a DataFrame) on the server; the BatchResult."""
-        import pandas as pd
-
-        rows = executions.to_dict(orient="records") if isinstance(executions, pd.DataFrame) else list(executions)
+        rows = executions.to_dict(orient="records") if is_dataframe(executions) else list(executions)
         started = self._call("POST", "/experience/batch_execution/execute_batch/invoke", json={"executions": rows})
         totals = dict(Counter(str(row.get("model") or "default") for row in rows))
         return self.wait(started.json()["invocation_id"], reporter=reporter, progress=progress, totals=totals)

@@ -18,14 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-import yaml
-
 from ..errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
 
 from .context import default_context
 from .locations import is_http_url, local_path
 from .paths import permutate_home
-from .safe_load import load_json, load_yaml, read_text
+from .safe_load import SAFE_LOADER, load_json, load_yaml, read_text
 
 __all__ = [
     "UrlMap",
@@ -265,10 +263,8 @@ def _short_reason(exc: Exception) -> str:
 
 # --------------------------------------------------------------------------- parsing
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-
-class _DocLoader(_Loader):  # type: ignore[misc, valid-type]
+class _DocLoader(SAFE_LOADER):  # type: ignore[misc, valid-type]
     """Safe loader that keeps timestamps as strings so documents stay JSON-serialisable."""
 
 

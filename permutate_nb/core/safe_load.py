@@ -21,15 +21,16 @@ import yaml
 
 from ..errors import RequestError
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "names_a_path", "read_text", "read_csv", "check_yaml", "load_yaml", "load_json",
-           "yaml_error", "value_error"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "SAFE_LOADER", "names_a_path", "read_text", "read_csv", "check_yaml", "load_yaml",
+           "load_json", "yaml_error", "value_error"]
 
 #: Deepest nesting accepted (real OpenAPI documents stay under 40).
 MAX_DEPTH = 200
 #: Most nodes a YAML document may expand to, aliases counted each time they are used.
 MAX_NODES = 2_000_000
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: libyaml's safe loader when PyYAML was built with it, else the pure-Python one.
+SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def names_a_path(text: str) -> bool:
@@ -75,7 +76,7 @@ def read_csv(text: str, origin: str) -> list[dict[str, Any]]:
         raise RequestError(f"{origin}, line {line}: {reason}") from None
 
 
-def check_yaml(text: str, origin: str, loader: type = _Loader) -> None:
+def check_yaml(text: str, origin: str, loader: type = SAFE_LOADER) -> None:
     """Refuse a YAML text that nests too deep, expands too far, has a recursive alias or a duplicate key."""
     parser = loader(text)
     try:
@@ -86,7 +87,7 @@ def check_yaml(text: str, origin: str, loader: type = _Loader) -> None:
         parser.dispose()
 
 
-def load_yaml(text: str, origin: str, loader: type = _Loader) -> Any:
+def load_yaml(text: str, origin: str, loader: type = SAFE_LOADER) -> Any:
     """The data of a YAML (or JSON) text, checked as ``check_yaml`` checks; syntax errors name line and column.
 
     One pass over libyaml's events both checks and builds the data: PyYAML's own load keeps a

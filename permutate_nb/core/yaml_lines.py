@@ -6,11 +6,10 @@ from typing import Any
 
 import yaml
 
-from .safe_load import load_yaml
+from .safe_load import SAFE_LOADER, load_yaml
 
 __all__ = ["LineIndex", "parse_yaml_with_lines"]
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _WRAPPERS = ("plugin_group", "plugin", "permutation", "test_case")
 
 
@@ -29,7 +28,7 @@ class LineIndex:
 
     def line_of(self, path: tuple[Any, ...]) -> int | None:
         if self._root is None:
-            self._root = yaml.compose(self._text, Loader=_Loader)  # checked already: safe to compose
+            self._root = yaml.compose(self._text, Loader=SAFE_LOADER)  # checked already: safe to compose
         node = self._root
         best = None
         for part in path:
@@ -59,5 +58,5 @@ def _child(node: yaml.Node, part: Any) -> tuple[yaml.Node, yaml.Node] | None:
 
 def parse_yaml_with_lines(text: str, origin: str = "request") -> tuple[Any, LineIndex | None]:
     """The data (``safe_load.load_yaml``: bounded, one pass), and its lines indexed lazily for error messages."""
-    data = load_yaml(text, origin, _Loader)
+    data = load_yaml(text, origin)
     return data, (LineIndex(text) if data is not None else None)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from permutate_nb.core.safe_load import MAX_DEPTH, load_json, load_yaml
+from permutate_nb.core.safe_load import MAX_DEPTH, SAFE_LOADER, load_json, load_yaml
 from permutate_nb.errors import RequestError
 
 
@@ -46,7 +46,6 @@ def test_the_same_key_in_different_mappings_is_fine() -> None:
 
 # ------------------------------------------------------------------ the one-pass builder is PyYAML's load
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SAMPLES = [
     "a: 1\nb: 1.5\nc: .inf\nd: -.Inf\ne: .nan\nf: 0o17\ng: 0x1F\nh: 1_000\ni: yes\nj: No\nk: ~\nl: null\nm:\n"
     "n: ''\no: '1'\np: \"true\"\nq: 1e3\nr: +12\ns: -0\nt: '  spaced  '\nu: |\n  block\n  text\nv: >\n  folded\n",
@@ -72,7 +71,7 @@ def _outcome(load: Any) -> str:
 
 @pytest.mark.parametrize("text", _SAMPLES)
 def test_the_one_pass_load_gives_what_pyyaml_gives(text: str) -> None:
-    assert _outcome(lambda: load_yaml(text, "x.yaml")) == _outcome(lambda: yaml.load(text, Loader=_LOADER))
+    assert _outcome(lambda: load_yaml(text, "x.yaml")) == _outcome(lambda: yaml.load(text, Loader=SAFE_LOADER))
 
 
 def test_every_yaml_file_we_know_loads_as_pyyaml_loads_it() -> None:
@@ -83,7 +82,7 @@ def test_every_yaml_file_we_know_loads_as_pyyaml_loads_it() -> None:
     assert files
     for path in files:
         text = path.read_text(encoding="utf-8")
-        assert _outcome(lambda: load_yaml(text, str(path))) == _outcome(lambda: yaml.load(text, Loader=_LOADER)), path
+        assert _outcome(lambda: load_yaml(text, str(path))) == _outcome(lambda: yaml.load(text, Loader=SAFE_LOADER)), path
 
 
 def test_errors_still_name_line_and_column() -> None:
