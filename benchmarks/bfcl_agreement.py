@@ -31,8 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from permutate_nb.core.openapi import extract_operations
-from permutate_nb.core.scoring import score_selection
+from permutate_nb.core.plugins.openapi import extract_operations
+from permutate_nb.core.scoring.steps import score_selection
 from permutate_nb.testing.bfcl import expected_parameters, openapi_document, operation_url
 
 CATEGORIES = ("simple_python", "multiple")

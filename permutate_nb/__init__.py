@@ -73,35 +73,35 @@ __all__ = [
 #: Public names and the module each comes from, imported on first use: a ``permutate run``
 #: loads only what its job uses (the notebook layer, pandas, the HTTP client, batches, evals stay out).
 _LAZY = {
-    "Client": ".client", "submit_batch": ".core.batch", "batch": (".core.batch", "run_batch"),
-    "BatchResult": ".core.batch_result", "JobComparison": ".core.compare", "PairedComparison": ".core.compare",
-    "compare": (".core.compare", "compare_jobs"), "JobPlan": ".core.engine", "plan_job": ".core.engine",
-    "run": ".core.engine", "run_async": ".core.engine", "EvalResult": ".core.evals", "evaluate": ".core.evals",
-    "load_dataset": ".core.evals", "JobStarted": ".core.events", "Reporter": ".core.events",
-    "generate_test_cases": ".core.generate", "test_cases_yaml": ".core.generate", "jobs": ".core.job_queries",
-    "status": ".core.job_queries", "results": ".core.kinds", "resume": ".core.kinds", "Operation": ".core.plugins",
-    "Plugin": ".core.plugins", "PluginLoader": ".core.plugins", "load_plugin": ".core.plugins",
-    "JobRequest": ".core.request", "load_request": ".core.request", "JobResult": ".core.results",
-    "RunDetail": ".core.results", "summarise": ".core.results", "process_csv": ".export",
+    "Client": ".client", "submit_batch": ".core.jobs.batch", "batch": (".core.jobs.batch", "run_batch"),
+    "BatchResult": ".core.jobs.batch_result", "JobComparison": ".core.stats.compare", "PairedComparison": ".core.stats.compare",
+    "compare": (".core.jobs.comparing", "compare_jobs"), "JobPlan": ".core.jobs.permutate", "plan_job": ".core.jobs.permutate",
+    "run": ".core.jobs.permutate", "run_async": ".core.jobs.permutate", "EvalResult": ".core.jobs.evals", "evaluate": ".core.jobs.evals",
+    "load_dataset": ".core.jobs.evals", "JobStarted": ".core.jobs.events", "Reporter": ".core.jobs.events",
+    "generate_test_cases": ".core.jobs.generate", "test_cases_yaml": ".core.jobs.generate", "jobs": ".core.store.queries",
+    "status": ".core.store.queries", "results": ".core.jobs.kinds", "resume": ".core.jobs.kinds", "Operation": ".core.plugins.loader",
+    "Plugin": ".core.plugins.loader", "PluginLoader": ".core.plugins.loader", "load_plugin": ".core.plugins.loader",
+    "JobRequest": ".core.request.models", "load_request": ".core.request.models", "JobResult": ".core.jobs.permutate_result",
+    "RunDetail": ".core.jobs.permutate_result", "summarise": ".core.jobs.permutate_result", "process_csv": ".export",
     "RequestBuilder": ".notebook.widgets",
 }
 
 if TYPE_CHECKING:
     from .client import Client
-    from .core.batch import run_batch as batch
-    from .core.batch import submit_batch
-    from .core.batch_result import BatchResult
-    from .core.compare import JobComparison, PairedComparison
-    from .core.compare import compare_jobs as compare
-    from .core.engine import JobPlan, plan_job, run, run_async
-    from .core.evals import EvalResult, evaluate, load_dataset
-    from .core.events import JobStarted, Reporter
-    from .core.generate import generate_test_cases, test_cases_yaml
-    from .core.job_queries import jobs, status
-    from .core.kinds import results, resume
-    from .core.plugins import Operation, Plugin, PluginLoader, load_plugin
-    from .core.request import JobRequest, load_request
-    from .core.results import JobResult, RunDetail, summarise
+    from .core.jobs.batch import run_batch as batch
+    from .core.jobs.batch import submit_batch
+    from .core.jobs.batch_result import BatchResult
+    from .core.stats.compare import JobComparison, PairedComparison
+    from .core.jobs.comparing import compare_jobs as compare
+    from .core.jobs.permutate import JobPlan, plan_job, run, run_async
+    from .core.jobs.evals import EvalResult, evaluate, load_dataset
+    from .core.jobs.events import JobStarted, Reporter
+    from .core.jobs.generate import generate_test_cases, test_cases_yaml
+    from .core.store.queries import jobs, status
+    from .core.jobs.kinds import results, resume
+    from .core.plugins.loader import Operation, Plugin, PluginLoader, load_plugin
+    from .core.request.models import JobRequest, load_request
+    from .core.jobs.permutate_result import JobResult, RunDetail, summarise
     from .export import process_csv
     from .notebook.widgets import RequestBuilder
 
@@ -141,7 +141,7 @@ hooks.register_writer(_write)
 
 def validate(source: Any, *, provider: str | None = None) -> "JobPlan":
     """Check a request and load its plugins without calling any model (no API key needed)."""
-    from .core.engine import plan_job
+    from .core.jobs.permutate import plan_job
 
     with one_line_warnings():
         return plan_job(source, provider=provider, check_keys=False)

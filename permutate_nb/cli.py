@@ -131,7 +131,7 @@ def _executor_flags(parser: argparse.ArgumentParser) -> None:
 
 def _executor(args: argparse.Namespace) -> Any:
     """The ``--executor`` flags as a spec (None: the request's ``config.executor``, else in-process)."""
-    from .core.executors import executor_spec
+    from .core.executors.spec import executor_spec
 
     return executor_spec(args.executor, address=args.ray_address, workers=args.workers)
 
@@ -158,7 +158,7 @@ def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> s
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .core.generate import generate_test_cases, resolve_llm, test_cases_yaml
+    from .core.jobs.generate import generate_test_cases, resolve_llm, test_cases_yaml
 
     if args.output:
         _check_folder(args.output)
@@ -175,8 +175,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .core.engine import plan_job
-    from .core.expectations import expectation_warnings
+    from .core.jobs.permutate import plan_job
+    from .core.jobs.expectations import expectation_warnings
 
     plan = plan_job(args.request, provider=args.provider, check_keys=False)
     r = plan.request
@@ -201,7 +201,7 @@ def _fmt(value: Any) -> str:
 
 
 def print_summary(result: Any, stream: Any = None) -> None:
-    from .core.compare import format_ci
+    from .core.stats.compare import format_ci
 
     stream = stream or sys.stdout
     columns = ["runs", "failed", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
@@ -224,8 +224,8 @@ def print_summary(result: Any, stream: Any = None) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .core.engine import plan_job, run
-    from .core.kinds import resume
+    from .core.jobs.permutate import plan_job, run
+    from .core.jobs.kinds import resume
     from .tqdm_reporter import TqdmReporter
 
     if args.output:
@@ -278,7 +278,7 @@ def _finish_batch(result: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .core.batch import run_batch
+    from .core.jobs.batch import run_batch
     from .export import process_csv
     from .tqdm_reporter import TqdmReporter
 
@@ -309,7 +309,7 @@ def _finish_eval(result: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .core.evals import evaluate
+    from .core.jobs.evals import evaluate
     from .tqdm_reporter import TqdmReporter
 
     if args.output:
@@ -351,7 +351,7 @@ def _write(write: Callable[[], Path], output: str, job_id: str | None) -> None:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
-    from .core.job_queries import jobs
+    from .core.store.queries import jobs
 
     frame = jobs()
     if frame.empty:
@@ -362,7 +362,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .core.job_queries import status
+    from .core.store.queries import status
 
     for key, value in status(args.id).items():
         print(f"{key}: {value if value is not None else '-'}")
@@ -370,7 +370,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from .core.kinds import results
+    from .core.jobs.kinds import results
 
     check_output(args.output)
     result = results(args.id)
@@ -379,7 +379,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .core.compare import compare_jobs
+    from .core.jobs.comparing import compare_jobs
 
     comparison = compare_jobs(args.baseline, args.candidate)
     print(comparison)

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from .core.events import JobStarted, Reporter, RunOutcome
+from .core.jobs.events import JobStarted, Reporter, RunOutcome
 from .core.frames import is_dataframe
-from .core.results import JobResult, RunDetail
+from .core.jobs.permutate_result import JobResult, RunDetail
 from .errors import ConfigurationError, PermutateError, RequestError, UnknownJobError
 
 __all__ = ["Client"]
@@ -40,7 +40,7 @@ def job_result_from_dict(data: dict[str, Any]) -> JobResult:
 
 def eval_result_from_dict(data: dict[str, Any]) -> Any:
     """An EvalResult rebuilt from its ``to_dict()``."""
-    from .core.evals.results import EvalResult
+    from .core.jobs.evals.results import EvalResult
 
     parameters = dict(data.get("parameters") or {})
     dataset = parameters.pop("dataset", {})
@@ -123,7 +123,7 @@ class Client:
         """Start a permutate job; returns its id at once. ``request``: a dict, or a YAML/JSON file or text;
         ``provider``: every permutation's LLM on it (``local``: the server's embedded model)."""
         if not isinstance(request, dict):
-            from .core.request import load_request
+            from .core.request.models import load_request
 
             request = load_request(request).to_dict()
         params = {"wait": "false", **({"provider": provider} if provider else {})}
@@ -157,7 +157,7 @@ class Client:
         if status["kind"] == "eval":
             return eval_result_from_dict(data)
         if status["kind"] == "batch":
-            from .core.batch_result import BatchResult, batch_frame
+            from .core.jobs.batch_result import BatchResult, batch_frame
 
             return BatchResult(job_id, status["status"], batch_frame(data["rows"]))
         return job_result_from_dict(data)
@@ -210,7 +210,7 @@ class Client:
                  judge_model: str | None = None, template: str | None = None, reporter: Reporter | None = None,
                  progress: bool = True) -> Any:
         """Upload a dataset under ``pipeline_id`` (a label), execute it on ``model``; the EvalResult."""
-        from .core.evals.dataset import load_dataset
+        from .core.jobs.evals.dataset import load_dataset
 
         data = load_dataset(dataset).to_dict()
         uploaded = self._call("POST", f"/api/v1/pipelines/{pipeline_id}/eval-datasets",

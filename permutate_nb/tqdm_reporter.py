@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .core.events import JobStarted, Reporter
+from .core.jobs.events import JobStarted, Reporter
 
 if TYPE_CHECKING:
-    from .core.results import JobResult, RunDetail
+    from .core.jobs.permutate_result import JobResult, RunDetail
 
 __all__ = ["TqdmReporter"]
 

@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+INSIDE_THE_CORE = "# Inside the core"  # pyproject.toml: the contracts after this line name the core's own modules
 
 
 def _lint(config: Path, cwd: Path, pythonpath: Path) -> subprocess.CompletedProcess[str]:
@@ -25,7 +26,7 @@ def _lint(config: Path, cwd: Path, pythonpath: Path) -> subprocess.CompletedProc
 def test_the_package_keeps_its_layers() -> None:
     run = _lint(ROOT / "pyproject.toml", ROOT, ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "Contracts: 2 kept, 0 broken." in run.stdout
+    assert "Contracts: 3 kept, 0 broken." in run.stdout
 
 
 def test_a_lazy_import_of_a_face_in_the_core_is_caught(tmp_path: Path) -> None:
@@ -46,7 +47,8 @@ def test_a_lazy_import_of_a_face_in_the_core_is_caught(tmp_path: Path) -> None:
     """))
     (pkg / "notebook" / "view.py").write_text("def render(result):\n    return result\n")
     config = tmp_path / "pyproject.toml"
-    config.write_text((ROOT / "pyproject.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    faces_only = (ROOT / "pyproject.toml").read_text(encoding="utf-8").split(INSIDE_THE_CORE)[0]
+    config.write_text(faces_only, encoding="utf-8")
     run = _lint(config, tmp_path, tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "permutate_nb.core.results -> permutate_nb.notebook.view (l.3)" in run.stdout

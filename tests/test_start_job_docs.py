@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import permutate_nb as pn
-from permutate_nb.core.request import load_request
+from permutate_nb.core.request.models import load_request
 
 DATA = Path(__file__).parent / "data"
 REST = DATA / "start_job_rest.json"

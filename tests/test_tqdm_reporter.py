@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from permutate_nb.core.events import JobStarted, RunOutcome
+from permutate_nb.core.jobs.events import JobStarted, RunOutcome
 from permutate_nb.tqdm_reporter import TqdmReporter
 
 

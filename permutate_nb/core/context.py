@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .paths import permutate_home
-from .slots import Slots
+from .store.paths import permutate_home
+from .jobs.slots import Slots
 
 if TYPE_CHECKING:
     from .llm.local import ModelRegistry
-    from .store import JobStore
+    from .store.job_store import JobStore
 
 __all__ = ["Context", "default_context", "open_store"]
 
@@ -42,7 +42,7 @@ class Context:
 
     def store(self) -> "JobStore":
         """A connection to the job store in the home folder."""
-        from .store import JobStore
+        from .store.job_store import JobStore
 
         return JobStore(self.home_dir() / "jobs.sqlite")
 

@@ -16,16 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..core import hooks
-from ..core.batch_result import BatchResult, batch_frame
-from ..core.matching import describe_mismatches
-from ..core.results import JobResult
+from ..core.jobs.batch_result import BatchResult, batch_frame
+from ..core.scoring.matching import describe_mismatches
+from ..core.jobs.permutate_result import JobResult
 from ..errors import ConfigurationError
 from .cells import FORMULA_START, csv_text, safe_cell, write_csv
 from .details import (DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, require_pyarrow, to_csv, to_json,
                       to_jsonl, to_parquet)
 
 if TYPE_CHECKING:
-    from ..core.evals.results import EvalResult
+    from ..core.jobs.evals.results import EvalResult
 
 __all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_jsonl", "to_parquet", "to_excel",
            "safe_cell", "csv_text", "process_csv", "check_output", "RESULT_TYPES"]
@@ -179,8 +179,8 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
 
     import yaml
 
-    from ..core.compare import comparison_records
-    from ..core.repeats import flat_repeat_table, repeat_table
+    from ..core.stats.compare import comparison_records
+    from ..core.stats.repeats import flat_repeat_table, repeat_table
 
     path = Path(path)
     count = len(result.details)
@@ -290,7 +290,7 @@ def write_any(result: Any, path: str | Path, fmt: str | None = None) -> Path:
 
 def process_csv(source: Any, output: Any, *, models: Any = None) -> Path:
     """Check a batch and write it as XLSX/CSV with empty result columns; runs nothing."""
-    from ..core.batch import empty_rows, plan_batch
+    from ..core.jobs.batch import empty_rows, plan_batch
 
     return write_frame(batch_frame(empty_rows(plan_batch(source, models=models))), output)
 

@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..core.results import RunDetail
-from ..core.stored_rows import StoredRows
+from ..core.jobs.permutate_result import RunDetail
+from ..core.store.stored_rows import StoredRows
 from ..errors import ConfigurationError
 from .cells import write_csv
 
 if TYPE_CHECKING:
-    from ..core.results import JobResult
+    from ..core.jobs.permutate_result import JobResult
 
 __all__ = ["DETAIL_FIELDS", "XLSX_MAX_ROWS", "detail_dicts", "check_xlsx_rows", "to_csv", "to_jsonl", "to_json",
            "to_parquet", "pyarrow_modules", "require_pyarrow"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..core.batch_result import BatchResult
-from ..core.evals.results import EvalResult
-from ..core.results import JobResult
+from ..core.jobs.batch_result import BatchResult
+from ..core.jobs.evals.results import EvalResult
+from ..core.jobs.permutate_result import JobResult
 from .eval_view import render_eval_html, render_eval_text
 from .view import JobResultView
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .view import escaped
 
 if TYPE_CHECKING:
-    from ..core.evals.results import EvalResult
+    from ..core.jobs.evals.results import EvalResult
 
 __all__ = ["render_eval_html", "render_eval_text"]
 

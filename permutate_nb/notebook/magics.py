@@ -18,12 +18,12 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..core.engine import JobPlan, plan_job, run
-from ..core.job_queries import jobs
-from ..core.matrix import expand_matrix
-from ..core.result_base import Result
-from ..core.store import created_in_this_process
-from ..core.translate import untranslated_prompt
+from ..core.jobs.permutate import JobPlan, plan_job, run
+from ..core.store.queries import jobs
+from ..core.request.matrix import expand_matrix
+from ..core.jobs.result_base import Result
+from ..core.store.job_store import created_in_this_process
+from ..core.jobs.translate import untranslated_prompt
 from ..errors import PermutateError, PermutateWarning, RequestError, one_line_warnings
 from .progress import permutation_bars, with_progress
 
@@ -136,8 +136,8 @@ class PermutateMagics(Magics):
         return self._deliver(args, result)
 
     def _run_batch(self, args: Any, cell: str) -> Any:
-        from ..core.batch import batch_async, plan_batch
-        from ..core.runner import blocking
+        from ..core.jobs.batch import batch_async, plan_batch
+        from ..core.jobs.runner import blocking
 
         models = self.shell.user_ns.get(args.models, args.models) if args.models else None
         plan = plan_batch(fill_placeholders(cell, self.shell.user_ns).strip() + "\n", models=models)
@@ -150,9 +150,9 @@ class PermutateMagics(Magics):
 
     def _run_eval(self, args: Any, cell: str) -> Any:
         """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
-        from ..core.evals.runner import evaluate_async, plan_eval
-        from ..core.runner import blocking
-        from ..core.safe_load import load_yaml
+        from ..core.jobs.evals.runner import evaluate_async, plan_eval
+        from ..core.jobs.runner import blocking
+        from ..core.request.safe_load import load_yaml
 
         spec = load_yaml(fill_placeholders(cell, self.shell.user_ns), "the eval cell") or {}
         if not isinstance(spec, dict) or not ("dataset" in spec or "cases" in spec):

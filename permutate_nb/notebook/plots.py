@@ -13,7 +13,7 @@ import numpy as np
 from .view import heatmap_frame
 
 if TYPE_CHECKING:
-    from ..core.results import JobResult
+    from ..core.jobs.permutate_result import JobResult
 
 __all__ = ["plot_accuracy", "plot_heatmap", "plot_eval"]
 

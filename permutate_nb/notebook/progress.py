@@ -15,11 +15,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.events import JobStarted, Reporter
+from ..core.jobs.events import JobStarted, Reporter
 
 if TYPE_CHECKING:
-    from ..core.engine import JobPlan
-    from ..core.results import JobResult, RunDetail
+    from ..core.jobs.permutate import JobPlan
+    from ..core.jobs.permutate_result import JobResult, RunDetail
 
 __all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars"]
 

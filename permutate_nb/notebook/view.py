@@ -11,14 +11,14 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from ..core.compare import comparison_frame, format_ci
-from ..core.matching import describe_mismatches
+from ..core.stats.compare import comparison_frame, format_ci
+from ..core.scoring.matching import describe_mismatches
 
 if TYPE_CHECKING:
     import pandas as pd
     from pandas.io.formats.style import Styler
 
-    from ..core.results import JobResult
+    from ..core.jobs.permutate_result import JobResult
 
 __all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped", "summary_table",
            "SUMMARY_LABELS"]

@@ -16,10 +16,10 @@ from typing import Any, Callable
 import ipywidgets as w
 import yaml
 
-from ..core.engine import JobPlan, plan_job, run
-from ..core.fetch import default_url_map
-from ..core.plugins import Plugin, PluginLoader
-from ..core.request import load_request, normalise
+from ..core.jobs.permutate import JobPlan, plan_job, run
+from ..core.plugins.fetch import default_url_map
+from ..core.plugins.loader import Plugin, PluginLoader
+from ..core.request.models import load_request, normalise
 from ..errors import PermutateError, one_line_warnings
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
 from .progress import NotebookProgress, outcome_word, permutation_bars, with_progress

@@ -10,14 +10,14 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from ..core.engine import JobPlan, plan_job
-from ..core.executors import ExecutorSpec
-from ..core.fetch import default_url_map
-from ..core.kinds import resume_async
-from ..core.paths import permutate_home
-from ..core.plugins import PluginLoader
-from ..core.request import JobRequest, load_request
-from ..core.store import JobStore
+from ..core.jobs.permutate import JobPlan, plan_job
+from ..core.executors.spec import ExecutorSpec
+from ..core.plugins.fetch import default_url_map
+from ..core.jobs.kinds import resume_async
+from ..core.store.paths import permutate_home
+from ..core.plugins.loader import PluginLoader
+from ..core.request.models import JobRequest, load_request
+from ..core.store.job_store import JobStore
 from .guard import RequestGuard
 from .jobs import JobManager
 from .registry import Registry

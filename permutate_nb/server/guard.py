@@ -15,9 +15,9 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.fetch import Fetcher, UrlMap
-from ..core.locations import is_http_url, local_path
-from ..core.request import JobRequest
+from ..core.plugins.fetch import Fetcher, UrlMap
+from ..core.request.locations import is_http_url, local_path
+from ..core.request.models import JobRequest
 from ..errors import PluginLoadError, RequestError
 from .settings import ServerSettings
 

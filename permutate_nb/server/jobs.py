@@ -14,10 +14,10 @@ import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
-from ..core.events import JobStarted, Reporter
-from ..core.results import RunDetail
-from ..core.store import JobStore
-from ..core.tally import Tallies
+from ..core.jobs.events import JobStarted, Reporter
+from ..core.jobs.permutate_result import RunDetail
+from ..core.store.job_store import JobStore
+from ..core.stats.tally import Tallies
 from ..errors import UnknownJobError
 from .registry import CANCELLED, DONE, Registry
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..core.store import utc_now
+from ..core.store.job_store import utc_now
 
 __all__ = ["Registry", "ACTIVE", "DONE", "CANCELLED"]
 

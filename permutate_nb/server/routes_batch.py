@@ -22,8 +22,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.batch import batch_async, plan_batch
-from ..core.batch_result import batch_frame
+from ..core.jobs.batch import batch_async, plan_batch
+from ..core.jobs.batch_result import batch_frame
 from ..export import process_csv, write_frame
 from ..errors import UnknownJobError
 from .context import ServerContext, context, json_response

@@ -18,8 +18,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from ..core.evals.dataset import load_dataset
-from ..core.evals.runner import evaluate_async, plan_eval
+from ..core.jobs.evals.dataset import load_dataset
+from ..core.jobs.evals.runner import evaluate_async, plan_eval
 from ..errors import RequestError
 from .context import ServerContext, context, json_response
 from .errors import not_found

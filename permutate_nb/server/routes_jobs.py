@@ -12,11 +12,11 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
-from ..core.engine import run_async
-from ..core.batch_result import BatchResult
-from ..core.kinds import results
-from ..core.result_base import Result
-from ..core.store import STATUSES
+from ..core.jobs.permutate import run_async
+from ..core.jobs.batch_result import BatchResult
+from ..core.jobs.kinds import results
+from ..core.jobs.result_base import Result
+from ..core.store.job_store import STATUSES
 from .context import context, json_response, json_response_async
 from .jobs import FINISHED
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.executors import ExecutorSpec, check_executor
+from ..core.executors.spec import ExecutorSpec, check_executor
 from ..errors import ConfigurationError
 
 __all__ = ["ServerSettings", "DEFAULT_PORT", "DEFAULT_MAX_BODY_MB"]

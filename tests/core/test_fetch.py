@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from permutate_nb.core import fetch
-from permutate_nb.core.fetch import Fetcher, UrlMap, default_url_map, parse_document
+from permutate_nb.core.plugins.loader import fetch
+from permutate_nb.core.plugins.fetch import Fetcher, UrlMap, default_url_map, parse_document
 from permutate_nb.errors import PermutateNote, PermutateWarning, PluginLoadError
 
 SPEC = '{"openapi": "3.0.1", "info": {"title": "T", "version": "1"}, "paths": {}}'

@@ -69,7 +69,7 @@ print(json.dumps(out))
 '''
 
 _SLOT_RELEASED = _PRELUDE + '''
-from permutate_nb.core.store import JobStore
+from permutate_nb.core.store.job_store import JobStore
 
 os.environ["MAX_CONCURRENT_BATCHES"] = "1"
 out = {}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from permutate_nb.core.matching import compare_parameters, matcher_problems
+from permutate_nb.core.scoring.matching import compare_parameters, matcher_problems
 
 SCHEMA = {
     "type": "object",

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from permutate_nb.core import fetch
-from permutate_nb.core.fetch import Fetcher, UrlMap
-from permutate_nb.core.openapi import RefResolver
-from permutate_nb.core.plugins import Operation, Plugin, PluginLoader, load_plugin
+from permutate_nb.core.plugins.loader import fetch
+from permutate_nb.core.plugins.fetch import Fetcher, UrlMap
+from permutate_nb.core.plugins.openapi import RefResolver
+from permutate_nb.core.plugins.loader import Operation, Plugin, PluginLoader, load_plugin
 from permutate_nb.errors import PermutateWarning, PluginLoadError
 
 

@@ -23,10 +23,10 @@ import ray
 
 import permutate_nb as pn
 from permutate_nb.cli import main
-from permutate_nb.core.kinds import resume
-from permutate_nb.core.executors import ExecutorSpec
-from permutate_nb.core.ray_executor import RayExecutor, shares
-from permutate_nb.core.store import JobStore
+from permutate_nb.core.jobs.kinds import resume
+from permutate_nb.core.executors.spec import ExecutorSpec
+from permutate_nb.core.executors.ray import RayExecutor, shares
+from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.server import ServerSettings
 from tests.helpers import klarna_request, wait_until
 from tests.server.conftest import LiveServer

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from permutate_nb.core.fetch import Fetcher, UrlMap
-from permutate_nb.core.plugins import Plugin, PluginLoader
-from permutate_nb.core.tools import build_toolset
+from permutate_nb.core.plugins.fetch import Fetcher, UrlMap
+from permutate_nb.core.plugins.loader import Plugin, PluginLoader
+from permutate_nb.core.plugins.tools import build_toolset
 from permutate_nb.errors import PluginLoadError
 
 REALWORLD = Path(

@@ -9,8 +9,8 @@ import pytest
 
 import permutate_nb as pn
 
-from ..helpers import KLARNA, PRODUCTS_URL, klarna_request
-from ..selector_service import SelectorService
+from helpers import KLARNA, PRODUCTS_URL, klarna_request
+from selector_service import SelectorService
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_a_resumed_job_reads_its_key_again_and_never_stores_it(service: Selector
 
     import yaml
 
-    from permutate_nb.core.store import JobStore
+    from permutate_nb.core.store.job_store import JobStore
 
     secret = "op-secret-5f1c2e9d"
     service.replies["/api/plugin-selector"] = [(200, detected())]

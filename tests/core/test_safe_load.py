@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from permutate_nb.core.safe_load import MAX_DEPTH, SAFE_LOADER, load_json, load_yaml
+from permutate_nb.core.request.safe_load import MAX_DEPTH, SAFE_LOADER, load_json, load_yaml
 from permutate_nb.errors import RequestError
 
 

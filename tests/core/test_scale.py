@@ -19,11 +19,11 @@ import pytest
 from openpyxl import load_workbook
 
 import permutate_nb as pn
-from permutate_nb.core import stored_rows
-from permutate_nb.core.kinds import results
-from permutate_nb.core.results import RunDetail, summarise
-from permutate_nb.core.store import JobStore
-from permutate_nb.core.stored_rows import StoredRows
+from permutate_nb.core.store.job_store import stored_rows
+from permutate_nb.core.jobs.kinds import results
+from permutate_nb.core.jobs.permutate_result import RunDetail, summarise
+from permutate_nb.core.store.job_store import JobStore
+from permutate_nb.core.store.stored_rows import StoredRows
 from permutate_nb.export.details import XLSX_MAX_ROWS, check_xlsx_rows
 from permutate_nb.notebook.view import MAX_DETAIL_ROWS, render_html
 from tests.helpers import KLARNA, PRODUCTS_URL, cli_process, klarna_request
@@ -205,7 +205,7 @@ def test_a_big_yaml_request_loads_without_a_node_tree(tmp_path: Path) -> None:
 
     import yaml
 
-    from permutate_nb.core.safe_load import load_yaml
+    from permutate_nb.core.request.safe_load import load_yaml
 
     text = yaml.safe_dump(_request("http://127.0.0.1:9/v1", cases=2_000, repeats=1), sort_keys=False)
     tracemalloc.start()

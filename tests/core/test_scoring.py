@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from permutate_nb.core.matching import compare_parameters
-from permutate_nb.core.scoring import score_selection
+from permutate_nb.core.scoring.matching import compare_parameters
+from permutate_nb.core.scoring.steps import score_selection
 
 
 def _equal(expected: object, actual: object) -> bool:

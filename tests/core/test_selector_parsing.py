@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from permutate_nb.core.execute import build_call
-from permutate_nb.core.fetch import default_url_map
-from permutate_nb.core.openapi import Operation
-from permutate_nb.core.plugins import PluginLoader
+from permutate_nb.core.plugins.execute import build_call
+from permutate_nb.core.plugins.fetch import default_url_map
+from permutate_nb.core.plugins.openapi import Operation
+from permutate_nb.core.plugins.loader import PluginLoader
 from permutate_nb.core.selectors.base import Selection
 from permutate_nb.core.selectors.prompt_selector import build_prompt, parse_answer
 from permutate_nb.core.selectors.remote import selection_from_reply
-from permutate_nb.core.tools import build_toolset
+from permutate_nb.core.plugins.tools import build_toolset
 from permutate_nb.errors import ProviderError
 
-from ..helpers import KLARNA, PRODUCTS_URL
+from helpers import KLARNA, PRODUCTS_URL
 
 lc = pytest.importorskip("permutate_nb.core.selectors.langchain_agent")
 

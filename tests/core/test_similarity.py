@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from permutate_nb.core.similarity import match_score, tokens
+from permutate_nb.core.scoring.similarity import match_score, tokens
 
 
 def test_missing_side_is_null() -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from permutate_nb.core.stats import (
+from permutate_nb.core.stats.exact import (
     holm,
     mcnemar_exact,
     mean_interval,

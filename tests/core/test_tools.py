@@ -6,8 +6,8 @@ import hashlib
 import json
 import re
 
-from permutate_nb.core.plugins import Operation, Plugin
-from permutate_nb.core.tools import ToolSet, build_toolset, tool_description_for, tool_name_for
+from permutate_nb.core.plugins.loader import Operation, Plugin
+from permutate_nb.core.plugins.tools import ToolSet, build_toolset, tool_description_for, tool_name_for
 
 VALID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 PARAMS = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}

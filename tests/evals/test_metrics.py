@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from permutate_nb.core.evals.judge import parse_verdict
-from permutate_nb.core.evals.metrics import exact_match, normalise_answer, resolve_metrics, rouge_l, token_f1
-from permutate_nb.core.evals.results import mean_ci
+from permutate_nb.core.jobs.evals.judge import parse_verdict
+from permutate_nb.core.jobs.evals.metrics import exact_match, normalise_answer, resolve_metrics, rouge_l, token_f1
+from permutate_nb.core.jobs.evals.results import mean_ci
 from permutate_nb.errors import RequestError
 
 

@@ -15,10 +15,10 @@ from permutate_nb.cli import main
 from permutate_nb.core.context import default_context
 from permutate_nb.core.llm import local
 from permutate_nb.core.llm.base import ChatRequest
-from permutate_nb.core.request import LLMConfig
-from permutate_nb.core.tools import build_toolset
+from permutate_nb.core.request.models import LLMConfig
+from permutate_nb.core.plugins.tools import build_toolset
 
-from ..helpers import KLARNA, WEB_SEARCH, klarna_request
+from helpers import KLARNA, WEB_SEARCH, klarna_request
 
 EXAMPLE = Path(pn.__file__).parent / "examples" / "klarna_plugin_test.yaml"
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 import permutate_nb as pn
-from permutate_nb.core.events import Reporter
+from permutate_nb.core.jobs.events import Reporter
 from tests.helpers import klarna_request
 
-from .conftest import LiveServer
-from .helpers import TOOL_CALL
+from conftest import LiveServer
+from helpers import TOOL_CALL
 
 
 class Recording(Reporter):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from ...errors import ProviderError, TransientProviderError
-from ..cache import ResponseCache, cache_key
-from ..deadline import extend, passed, remaining
+from ..store.cache import ResponseCache, cache_key
+from ..jobs.deadline import extend, passed, remaining
 from .base import ChatProvider, ChatRequest, ChatResult
 
 if TYPE_CHECKING:  # tenacity is imported by the first retry (~40 ms at start-up)

@@ -34,7 +34,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from ...errors import TransientProviderError
-from ..request import JobConfig, LLMConfig
+from ..request.models import JobConfig, LLMConfig
 from .base import ChatRequest
 from .client import CallPath, LLMClient
 from .openai_chat import resolve_endpoint, status_error

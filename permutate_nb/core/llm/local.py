@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigurationError, MissingExtraError, ProviderError, TransientProviderError
-from ..deadline import remaining
+from ..jobs.deadline import remaining
 from .base import ChatRequest, ChatResult, ToolCall
 
 __all__ = ["LocalProvider", "ModelRegistry", "default_model_path", "check_local"]

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from ...errors import ConfigurationError, ProviderError, TransientProviderError
-from ..locations import normalise_url
+from ..request.locations import normalise_url
 from .base import ChatRequest, ChatResult, ToolCall, sampling_params
 
 __all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "status_error", "DEFAULT_BASE_URL",

@@ -13,7 +13,7 @@ import os
 from typing import Mapping
 
 from ...errors import ConfigurationError
-from ..safe_load import load_yaml, read_text
+from ..request.safe_load import load_yaml, read_text
 
 __all__ = ["PRICES", "PriceTable"]
 

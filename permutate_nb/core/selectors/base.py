@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..openapi import Operation
+from ..plugins.openapi import Operation
 
 __all__ = ["Selection", "ToolSelector", "selection_from_outcome"]
 

@@ -7,7 +7,7 @@ and are not wrapped.
 
 from __future__ import annotations
 
-from ..execute import OperationExecutor
+from ..plugins.execute import OperationExecutor
 from .base import Selection, ToolSelector
 
 __all__ = ["ExecutingSelector", "apply_execution"]

@@ -30,8 +30,8 @@ from ..llm.base import ChatRequest
 from ..llm.client import ChatOutcome, LLMClient
 from ..llm.local import tool_call_schema
 from ..llm.pricing import PriceTable
-from ..plugins import Plugin
-from ..tools import ToolSet, build_toolset
+from ..plugins.loader import Plugin
+from ..plugins.tools import ToolSet, build_toolset
 from .base import Selection
 from .prompt_selector import operation_line, parse_answer
 

@@ -32,11 +32,11 @@ from langchain_core.tools import StructuredTool
 from langchain_core.tools.render import render_text_description_and_args
 
 from ...errors import ProviderError
-from ..execute import OperationExecutor
+from ..plugins.execute import OperationExecutor
 from ..llm.langchain_models import end_run, start_run
 from ..llm.pricing import PriceTable
-from ..openapi import Operation
-from ..tools import ToolSet
+from ..plugins.openapi import Operation
+from ..plugins.tools import ToolSet
 from .base import Selection
 from .openai_functions import selection_from_tool_call
 

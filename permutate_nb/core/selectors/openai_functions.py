@@ -13,7 +13,7 @@ from typing import Any
 from ..llm.base import ChatRequest
 from ..llm.client import LLMClient
 from ..llm.pricing import PriceTable
-from ..tools import ToolSet
+from ..plugins.tools import ToolSet
 from .base import Selection, selection_from_outcome
 
 __all__ = ["OpenAIFunctionsSelector", "selection_from_tool_call"]

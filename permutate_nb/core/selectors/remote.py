@@ -21,9 +21,9 @@ import httpx
 from ...errors import ProviderError, TransientProviderError
 from ..llm.client import CallPath
 from ..llm.openai_chat import status_error
-from ..locations import normalise_url
-from ..request import LLMConfig
-from ..tools import ToolSet
+from ..request.locations import normalise_url
+from ..request.models import LLMConfig
+from ..plugins.tools import ToolSet
 from .base import Selection
 
 __all__ = ["RemoteSelector", "REMOTE_PATHS", "check_reply", "selection_from_reply"]

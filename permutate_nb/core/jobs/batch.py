@@ -1,0 +1,209 @@
+"""Batch executions: prompts x models, ``${output.n}`` chaining, limits, a stored job per batch.
+
+A batch is one more job kind on the runner (``BatchJob``): the worker pool, ``LLMClient``
+(cache, retries), one deadline per row (EXECUTION_TIMEOUT, retries included; a row past it
+ends with status ``timeout``), the job store (each row saved as it finishes, resume) and
+reporter events. Rows without dependencies run concurrently; a row that uses
+``${output.n}`` waits for row n (not timed), and fails with that reason if row n failed.
+Batches beyond MAX_CONCURRENT_BATCHES wait (PENDING) for a slot of the context's ``Slots``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Any, Mapping
+
+from ..request.batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
+from .batch_result import BatchResult, batch_frame
+from ..context import Context, default_context, open_store
+from .events import JobStarted, Reporter, RunOutcome
+from .factory import JobResources, check_llm
+from ..llm.base import ChatRequest
+from ..request.models import JobConfig, LLMConfig
+from .launch import launch
+from .runner import Board, Finished, Job, blocking
+from ..status import ERROR, from_counts
+from ..store.job_store import JobStore, utc_now
+from ..store.stored_rows import StoredRows
+
+__all__ = ["BatchPlan", "BatchJob", "plan_batch", "batch_async", "run_batch", "submit_batch", "empty_rows"]
+
+Row = dict[str, Any]
+
+
+class BatchPlan:
+    """Validated rows, their LLM configurations and the limits in force."""
+
+    def __init__(self, rows: list[BatchRow], models: dict[str, dict[str, Any]], limits: BatchLimits, name: str) -> None:
+        self.rows, self.models, self.limits, self.name = rows, models, limits, name
+        self.configs: dict[int, LLMConfig] = {row.number: model_config(row.model, models, row) for row in rows}
+        for number, llm in self.configs.items():  # a missing key, extra or model file stops the batch here
+            check_llm(llm, f"row {number} ({rows[number - 1].model})")
+
+    def request(self) -> dict[str, Any]:
+        return {"name": self.name, "rows": [r.to_dict() for r in self.rows], "models": self.models}
+
+
+def plan_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, limits: BatchLimits | None = None,
+               name: str = "batch") -> BatchPlan:
+    """Read and check a batch; calls no model. Raises RequestError naming the row and the limit."""
+    limits = limits or BatchLimits.from_env()
+    rows = read_rows(source, limits)
+    check_rows(rows, limits)
+    return BatchPlan(rows, load_models(models), limits, name)
+
+
+class BatchJob(Job[Row]):
+    """One unit per row: the row's prompt (``${output.n}`` filled in) to its model."""
+
+    kind = "batch"
+
+    def __init__(self, plan: BatchPlan) -> None:
+        self.plan = plan
+        self.name = plan.name
+        self.width = plan.limits.max_threads
+        self.deadline = plan.limits.execution_timeout
+        self._prompts: dict[int, str] = {}
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "BatchJob":
+        return cls(plan_batch(request["rows"], models=request.get("models"), name=request.get("name", "batch")))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[Row]) -> BatchResult:
+        return BatchResult(job["id"], job["status"], batch_frame(list(rows)))
+
+    @property
+    def size(self) -> int:
+        return len(self.plan.rows)
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        config = JobConfig(timeout_sec=self.plan.limits.execution_timeout)
+        return JobResources(config, use_cache=cache is not False, concurrency=width, context=context)
+
+    def admission(self, context: Context) -> contextlib.AbstractAsyncContextManager[Any]:
+        return context.slots(self.plan.limits.max_concurrent_batches).hold()
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        return JobStarted(self.plan.name, len(self.plan.rows), tuple(sorted({r.model for r in self.plan.rows})), 0)
+
+    def _base(self, index: int) -> Row:
+        row = self.plan.rows[index]
+        return {"row": row.number, "prompt": self._prompts.get(index, row.prompt), "model": row.model, "result": None,
+                "status": "failed", "error": None, "duration_sec": 0.0, "prompt_tokens": 0, "completion_tokens": 0,
+                "total_tokens": 0, "cost": 0.0, **row.extra}
+
+    def needs(self, index: int) -> tuple[int, ...]:
+        return tuple(n - 1 for n in self.plan.rows[index].depends_on)
+
+    async def ready(self, index: int, board: Board[Row]) -> Row | None:
+        row = self.plan.rows[index]
+        for n in row.depends_on:
+            dep = await board.wait(n - 1)
+            if dep is None or dep["status"] != "completed":
+                return {**self._base(index), "error": f"depends on row {n}, which did not complete"}
+        if row.depends_on:
+            self._prompts[index] = OUTPUT_REF.sub(lambda m: str(board.rows[int(m.group(1)) - 1]["result"] or ""),  # type: ignore[index]
+                                                  row.prompt)
+        return None
+
+    async def run(self, index: int, resources: JobResources) -> Row:
+        row = self.plan.rows[index]
+        prompt = self._prompts.get(index, row.prompt)
+        messages = ([{"role": "system", "content": row.system}] if row.system else []) + [{"role": "user", "content": prompt}]
+        client = resources.client(self.plan.configs[row.number])
+        outcome = await client.chat(ChatRequest(messages=tuple(messages)))
+        result = outcome.result
+        return {**self._base(index), "result": result.content or "", "status": "completed",
+                "duration_sec": round(outcome.elapsed, 3), "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
+                "cost": resources.prices.cost(client.provider.model, result.prompt_tokens, result.completion_tokens)}
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Row:
+        return {**self._base(index), "status": "timeout" if timed_out else "failed", "error": error,
+                "duration_sec": round(elapsed, 3)}
+
+    def timeout_message(self) -> str:
+        return f"no answer within EXECUTION_TIMEOUT={self.deadline:g} s"
+
+    def dump(self, row: Row) -> dict[str, Any]:
+        return row
+
+    def restore(self, index: int, data: dict[str, Any]) -> Row:
+        return data
+
+    def seen(self, row: Row) -> RunOutcome:
+        return RunOutcome.of(row["model"], row["status"] == "completed")
+
+    def status(self, kept: Board[Row], finished: bool) -> tuple[str, str | None, str | None]:
+        rows = kept.finished()
+        ok = sum(r["status"] == "completed" for r in rows)
+        status = from_counts(len(rows) - ok, len(rows), finished)
+        if status == ERROR:
+            return status, "ALL_ROWS_FAILED", rows[0]["error"]
+        return status, None, None
+
+    def store_data(self, kept: Board[Row], elapsed: float) -> dict[str, Any]:
+        rows = kept.finished()
+        return {"completed": sum(r["status"] == "completed" for r in rows), "rows": len(rows), "finished_at": utc_now()}
+
+    def result(self, finished: Finished[Row]) -> BatchResult:
+        return BatchResult(finished.job_id, finished.status, batch_frame(finished.kept.finished()))
+
+
+async def batch_async(plan: BatchPlan, *, reporter: Reporter | None = None, concurrency: int | None = None,
+                      cache: bool = True, store: JobStore | bool = True, job_id: str | None = None,
+                      context: Context | None = None, executor: Any = None) -> BatchResult:
+    """Run a planned batch; ``result.to_pandas()`` is the result DataFrame, ``result.job_id`` the stored job.
+
+    ``executor="ray"`` runs its rows on Ray actors (``core.executors``)."""
+    return await launch(BatchJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
+                         reporter=reporter, concurrency=concurrency, cache=cache, context=context, executor=executor)
+
+
+def run_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,
+              cache: bool = True, name: str = "batch", reporter: Reporter | None = None,
+              executor: Any = None) -> BatchResult:
+    """Run a batch and wait for it: CSV text or file, a DataFrame, or a list of dicts -> its result.
+
+    The result reads like its DataFrame (``result["status"]``, ``result.loc[...]``, ``len(result)``).
+    """
+    plan = plan_batch(source, models=models, name=name)
+    return blocking(batch_async(plan, reporter=reporter, concurrency=concurrency, cache=cache, executor=executor))
+
+
+def submit_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,
+                 cache: bool = True, name: str = "batch") -> str:
+    """Check a batch now, run it in the background, and return its job id at once.
+
+    Follow it with ``status(id)`` and read it with ``results(id)``; rows are stored as they
+    finish, so a batch cut short by the process ending can be finished with ``resume(id)``.
+    """
+    plan = plan_batch(source, models=models, name=name)
+    context = default_context()
+    store = context.store()
+    job_id = store.create_job(BatchJob.kind, plan.name, plan.request(), len(plan.rows))
+
+    def target() -> None:
+        worker_store = JobStore(store.path)
+        try:
+            asyncio.run(batch_async(plan, concurrency=concurrency, cache=cache, store=worker_store, job_id=job_id,
+                                    context=context))
+        except BaseException as exc:  # noqa: BLE001 - recorded for status(); the thread has no caller
+            worker_store.finish(job_id, ERROR, error_code=type(exc).__name__, error_message=str(exc))
+
+    threading.Thread(target=target, name=f"permutate-batch-{job_id}", daemon=True).start()
+    return job_id
+
+
+def empty_rows(plan: BatchPlan) -> list[Row]:
+    """The plan's rows with empty result columns (``process_csv``)."""
+    return [{"row": r.number, "prompt": r.prompt, "model": r.model, "result": None, "status": None, "error": None,
+             "duration_sec": None, "prompt_tokens": None, "completion_tokens": None, "total_tokens": None, "cost": None,
+             **r.extra} for r in plan.rows]

@@ -1,0 +1,43 @@
+"""``pn.compare`` / ``permutate compare``: load two permutate jobs, then compare them (``stats.compare``).
+
+Loading needs the job kinds and the store; the statistics do not, so they live apart and
+``stats`` stays below the jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ...errors import RequestError
+from ..scoring.detail import RunDetail
+from ..stats.compare import JobComparison, compare_labelled
+from .kinds import results
+from .permutate_result import JobResult
+
+__all__ = ["compare_jobs"]
+
+
+def _load(source: JobResult | str | Path) -> tuple[str, list[RunDetail]]:
+    """A label and the detail rows of a JobResult, a result file (.json) or a stored job id."""
+    if isinstance(source, JobResult):
+        return str(source.job_id or source.job_name), list(source.details)
+    path = Path(source)
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return path.name, [RunDetail.from_dict(row) for row in data["details"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RequestError(f"{path}: not a permutate result file ({exc.__class__.__name__}: {exc}); "
+                               "write one with `permutate run ... -o FILE.json`") from None
+    job = results(str(source))
+    if not isinstance(job, JobResult):
+        raise RequestError(f"job {source} is not a permutate job; compare works on permutate jobs")
+    return str(source), list(job.details)
+
+
+def compare_jobs(baseline: JobResult | str | Path, candidate: JobResult | str | Path) -> JobComparison:
+    """Candidate against baseline, per permutation, runs matched by test case, language and repeat."""
+    base_label, base_rows = _load(baseline)
+    cand_label, cand_rows = _load(candidate)
+    return compare_labelled(base_label, base_rows, cand_label, cand_rows)

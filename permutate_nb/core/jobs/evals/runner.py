@@ -1,0 +1,200 @@
+"""Running an eval: each case x each model generates an answer, then every chosen metric scores it.
+
+One unit of work is a case x model (its generation and its judgements): an ``EvalJob`` on
+the runner, stored as it finishes (resume re-runs only missing units), with one deadline
+per unit (the default ``timeout_sec``, generation and judgements together) and trace spans
+for each step. The job ends SUCCESS, PARTIAL_SUCCESS (some generations or judgements
+failed) or ERROR (nothing could be generated, or the job itself failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ....errors import PermutateError, RequestError
+from ...request.batch_input import load_models, model_config
+from ...context import Context, open_store
+from ..events import JobStarted, Reporter, RunOutcome
+from ..factory import JobResources, check_llm
+from ...llm.base import ChatRequest
+from ...request.models import JobConfig, LLMConfig
+from ..launch import launch
+from ..runner import Board, Finished, Job, blocking
+from ...store.job_store import JobStore, utc_now
+from ...store.stored_rows import StoredRows
+from .dataset import EvalCase
+from .plan import DEFAULT_TEMPLATE, EvalPlan, plan_eval
+from .judge import Verdict, judge
+from .metrics import Metric, resolve_metrics
+from .results import EvalResult, unit_status
+
+__all__ = ["EvalPlan", "EvalJob", "plan_eval", "evaluate", "evaluate_async", "DEFAULT_TEMPLATE"]
+
+def _span(kind: str, started: float, start_ts: str, ok: bool, payload_in: Any, payload_out: Any,
+          metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    span = {
+        "id": uuid.uuid4().hex[:16], "operation_type": kind, "operation_status": "SUCCESS" if ok else "ERROR",
+        "start_timestamp": start_ts, "end_timestamp": utc_now(),
+        "duration_ms": int((time.perf_counter() - started) * 1000),
+        "input": payload_in, "output": payload_out, "operation_metadata": metadata or {},
+    }
+    span["operation_input"], span["operation_output"] = payload_in, payload_out  # the reference document's names
+    return span
+
+
+def _score(metric: Metric, verdict: Verdict) -> dict[str, Any]:
+    return {"metric_type": metric.name, "category": metric.category, "score": verdict.score,
+            "failed": verdict.failed,
+            "llm_metadata": {"reasoning": verdict.reasoning, "time_elapsed_s": verdict.time_elapsed_s,
+                             "usage": verdict.usage}}
+
+
+async def _unit(plan: EvalPlan, resources: JobResources, case: EvalCase, model: str, dataset_version: str) -> dict[str, Any]:
+    spans: list[dict[str, Any]] = []
+    prompt = plan.template.format(context_str=case.context_str, query_str=case.input)
+    client = resources.client(plan.configs[model])
+    t0, ts = time.perf_counter(), utc_now()
+    generation: str | None = None
+    usage: dict[str, Any] = {}
+    try:
+        outcome = await client.chat(ChatRequest(messages=({"role": "user", "content": prompt},)))
+        generation = outcome.result.content or ""
+        r = outcome.result
+        usage = {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens, "model": r.model or model,
+                 "cost": resources.prices.cost(client.provider.model, r.prompt_tokens, r.completion_tokens)}
+        spans.append(_span("COMPLETION", t0, ts, True, {"prompt": prompt}, {"generation_output": generation},
+                           {"usage": usage, "cached": outcome.cached}))
+        error = None
+    except PermutateError as exc:
+        error = str(exc)
+        spans.append(_span("COMPLETION", t0, ts, False, {"prompt": prompt}, {"error": error}))
+
+    async def score(metric: Metric) -> dict[str, Any]:
+        t1, ts1 = time.perf_counter(), utc_now()
+        if generation is None:
+            verdict = Verdict(None, f"no generation to score: {error}", True)
+        elif metric.needs_reference and not case.expected_output:
+            verdict = Verdict(None, "not applicable: the case has no expected_output")
+        elif metric.needs_context and not case.context:
+            verdict = Verdict(None, "not applicable: the case has no context")
+        elif metric.compute is not None:
+            verdict = Verdict(round(metric.compute(generation, case.expected_output or ""), 6), "computed")
+        else:
+            assert plan.judge_config is not None
+            verdict = await judge(resources.client(plan.judge_config), plan.judge_config.provider, metric, case,
+                                  generation, resources.prices)
+        spans.append(_span("EVALUATION", t1, ts1, not verdict.failed, {"metric": metric.name},
+                           {"score": verdict.score, "reasoning": verdict.reasoning}))
+        return _score(metric, verdict)
+
+    scores = await asyncio.gather(*(score(m) for m in plan.metrics))
+    chunks = [dict(c) for c in case.context]
+    return {
+        "test_case_id": case.id,
+        "model": model,
+        "output": {"generation_output": generation,
+                   **({"generation_extra_info": {"chunks": chunks, "schema_type": "CHUNKS"}} if chunks else {})},
+        "generation_error": error,
+        "generation_usage": usage,
+        "metric_scores": list(scores),
+        "trace_spans": spans,
+        "test_case_version": {
+            "evaluation_dataset_id": plan.dataset.name, "dataset_version": dataset_version, "id": case.id,
+            "test_case_data": {"input": case.input, "expected_output": case.expected_output,
+                               **({"expected_extra_info": {"chunks": chunks, "schema_type": "CHUNKS"}} if chunks else {})},
+            "test_case_metadata": case.metadata, "schema_type": "GENERATION",
+        },
+        "schema_type": "GENERATION",
+    }
+
+
+Output = dict[str, Any]
+
+
+class EvalJob(Job[Output]):
+    """One unit per case x model: a generation, then every chosen metric on it."""
+
+    kind = "eval"
+    deadline = JobConfig().timeout_sec
+
+    def __init__(self, plan: EvalPlan) -> None:
+        self.plan = plan
+        self.name = plan.dataset.name
+        self._units = plan.units
+        self._started = utc_now()
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "EvalJob":
+        return cls(plan_eval(request["dataset"], models=request["models"], judge_model=request["judge_model"],
+                             metrics=request["metrics"], template=request["template"],
+                             model_settings=request["model_settings"]))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[Output]) -> EvalResult:
+        return EvalResult.from_store(job, list(rows))
+
+    @property
+    def size(self) -> int:
+        return len(self._units)
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        return JobResources(JobConfig(), use_cache=cache is not False, concurrency=width, context=context)
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        self._started = utc_now()
+        return JobStarted(self.plan.dataset.name, self.size, tuple(self.plan.models), len(self.plan.dataset.cases))
+
+    async def run(self, index: int, resources: JobResources) -> Output:
+        case_index, model_index = self._units[index]
+        return await _unit(self.plan, resources, self.plan.dataset.cases[case_index], self.plan.models[model_index],
+                           self.plan.dataset.version)
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Output:
+        case_index, model_index = self._units[index]
+        return {"test_case_id": self.plan.dataset.cases[case_index].id, "model": self.plan.models[model_index],
+                "output": {"generation_output": None}, "generation_error": error,
+                "metric_scores": [], "trace_spans": [], "schema_type": "GENERATION"}
+
+    def dump(self, row: Output) -> dict[str, Any]:
+        return row
+
+    def restore(self, index: int, data: dict[str, Any]) -> Output:
+        return data
+
+    def seen(self, row: Output) -> RunOutcome:
+        ok = row["generation_error"] is None and not any(s["failed"] for s in row["metric_scores"])
+        return RunOutcome.of(row["model"], ok)
+
+    def status(self, kept: Board[Output], finished: bool) -> tuple[str, str | None, str | None]:
+        return unit_status(kept.finished(), finished)
+
+    def store_data(self, kept: Board[Output], elapsed: float) -> dict[str, Any]:
+        return {"outputs": len(kept.finished())}
+
+    def result(self, finished: Finished[Output]) -> EvalResult:
+        return EvalResult.build(finished.job_id, self.plan, finished.kept.finished(), finished.status, finished.record,
+                                self._started, finished.error_code, finished.error_message)
+
+
+async def evaluate_async(plan: EvalPlan, *, reporter: Reporter | None = None, concurrency: int = 8, cache: bool = True,
+                         store: JobStore | bool = True, job_id: str | None = None,
+                         context: Context | None = None, executor: Any = None) -> EvalResult:
+    return await launch(EvalJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
+                         reporter=reporter, concurrency=concurrency, cache=cache, context=context, executor=executor)
+
+
+def evaluate(dataset: Any, *, models: list[str] | str, judge_model: str | None = None,
+             metrics: list[str] | str | None = None, template: str | None = None,
+             model_settings: Mapping[str, Any] | str | None = None, concurrency: int = 8, cache: bool = True,
+             reporter: Reporter | None = None, name: str | None = None, executor: Any = None) -> EvalResult:
+    """Evaluate a dataset on one or more models and wait for the result (``executor="ray"``: on Ray actors)."""
+    plan = plan_eval(dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
+                     model_settings=model_settings, name=name)
+    return blocking(evaluate_async(plan, reporter=reporter, concurrency=concurrency, cache=cache, executor=executor))

@@ -1,0 +1,50 @@
+"""Progress events. The engine reports through a ``Reporter``; faces decide how to show it.
+
+A reporter must be cheap: ``run_finished`` is called once per run on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .result_base import Result
+
+__all__ = ["JobStarted", "RunOutcome", "Reporter"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    job_name: str
+    total_runs: int
+    permutations: tuple[str, ...]
+    runs_per_permutation: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What reporters read of a run that is not a permutate RunDetail (a batch row, an eval unit)."""
+
+    permutation_name: str  # the bar it counts toward: a permutation, or a model
+    is_run_completed: bool
+    passed: bool
+
+    @classmethod
+    def of(cls, group: str, ok: bool) -> "RunOutcome":
+        return cls(group, ok, ok)
+
+
+class Reporter:
+    """Override what you need; every hook is a no-op by default."""
+
+    def stage(self, name: str, detail: str = "") -> None:
+        """What the job does before its runs: ``loading the model``, ``translating`` (``4 prompts``)."""
+
+    def job_started(self, event: JobStarted) -> None: ...
+
+    def run_started(self, index: int) -> None: ...
+
+    def run_finished(self, index: int, detail: Any) -> None:
+        """A run's row is committed: a ``RunDetail``, or a ``RunOutcome`` for batch and eval units."""
+
+    def job_finished(self, result: Result) -> None: ...

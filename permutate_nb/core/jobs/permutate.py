@@ -1,0 +1,268 @@
+"""Permutate jobs: plan a request x plugins matrix, then run it as a ``PermutateJob`` on the runner.
+
+``plan_job`` does the slow, synchronous part once (request, manifests, tool schemas);
+``core.runner.execute`` then drives its pool over the runs, so the per-run path is: cache
+look-up or one HTTP call, JSON parsing, scoring. A run that fails after its retries, or
+runs past ``config.timeout_sec`` (one deadline per run, retries included), is recorded as
+failed; Ctrl-C (cancellation) returns what finished, marked CANCELLED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ...errors import PluginLoadError
+from ..context import Context, default_context, open_store
+from .events import JobStarted, Reporter
+from .factory import JobResources, check_request, translator_llm
+from ..plugins.fetch import default_url_map
+from ..request.matrix import Matrix, expand_matrix, languages_of
+from ..plugins.loader import Plugin, PluginLoader
+from ..request.provider_override import override_provider
+from ..request.models import JobRequest, load_request
+from .permutate_result import JobResult, RunDetail
+from ..scoring.rows import ScoreMemo, failed_row, scored_row
+from .launch import launch
+from .runner import Finished, Job, blocking
+from ..selectors.base import ToolSelector
+from ..status import from_counts
+from ..store.job_store import JobStore
+from ..store.stored_rows import StoredRows
+from ..stats.tally import Tallies
+from ..plugins.tools import ToolSet, build_toolset
+from .translate import build_prompts, untranslated_prompt
+
+__all__ = ["JobPlan", "PermutateJob", "plan_job", "run", "run_async"]
+
+
+@dataclass(slots=True)
+class JobPlan:
+    """A validated request with its plugins loaded and tool sets built."""
+
+    request: JobRequest
+    plugins: dict[str, Plugin]
+    toolsets: dict[str, ToolSet]
+    languages: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def total_runs(self) -> int:
+        r = self.request
+        return len(r.permutations) * len(r.test_cases) * len(self.languages) * r.config.repeats
+
+
+def plan_job(
+    source: Any,
+    *,
+    provider: str | None = None,
+    loader: PluginLoader | None = None,
+    check_keys: bool = True,
+    context: Context | None = None,
+) -> JobPlan:
+    """Load the request and its plugins, build tool sets; calls no model.
+
+    ``check_keys=False`` skips the API-key check: validating a request or showing its matrix needs none.
+    """
+    request = load_request(source)
+    if provider:
+        request = override_provider(request, provider)
+    check_request(request, keys=check_keys)
+    fallbacks = (context or default_context()).fallbacks
+    loader = loader or PluginLoader(default_url_map(request.config.url_map), fallbacks=fallbacks)
+    plugins: dict[str, Plugin] = {}
+    toolsets: dict[str, ToolSet] = {}
+    for group in request.plugin_groups:
+        members = []
+        for ref in group.plugins:
+            if ref.manifest_url not in plugins:
+                plugins[ref.manifest_url] = loader.load(ref.manifest_url)
+            members.append(plugins[ref.manifest_url])
+        toolsets[group.name] = build_toolset(members)
+        if not toolsets[group.name].tools:
+            where = ", ".join(p.openapi_location for p in members)
+            raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: "
+                                  f"check 'paths' in {where}")
+    return JobPlan(request, plugins, toolsets, languages_of(request))
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="microseconds")
+
+
+class PermutateJob(Job[RunDetail]):
+    """Request x plugins: one unit per permutation x test case x language x repeat."""
+
+    kind = "permutate"
+
+    def __init__(self, plan: JobPlan) -> None:
+        self.plan = plan
+        request = plan.request
+        self.name = request.name
+        self.width = request.config.concurrency
+        self.deadline = request.config.timeout_sec
+        self.executor = request.config.executor
+        self._started_on = _now()
+        self._specs: Matrix | None = None
+        self._selectors: list[ToolSelector] = []
+        self._translation_errors: dict[tuple[int, str], str] = {}
+        self._translations: dict[tuple[int, str], str] = {}
+        self._scores: ScoreMemo = {}
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "PermutateJob":
+        return cls(plan_job(request))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> JobResult:
+        request = job["request"]
+        data = job.get("data") or {}
+        return JobResult(
+            job_name=data.get("job_name") or f"{request.get('name')}-{request.get('version', '1.0.0')}-{job['created_at'][:10]}",
+            started_on=job["started_at"] or job["created_at"],
+            completed_on=job["ended_at"] or "",
+            test_plugin=request.get("test_plugin"),
+            permutations=request.get("permutations", []),
+            details=rows.rows_as(RunDetail.from_dict),
+            total_run_time=_seconds(job["started_at"], job["ended_at"]),
+            status=job["status"],
+            planned_runs=job["planned_runs"],
+            request=request,
+            job_id=job["id"],
+        )
+
+    @property
+    def size(self) -> int:
+        return self.plan.total_runs
+
+    def shipped(self) -> dict[str, Any]:
+        """The stored request with this job's translations pinned, so every worker sends the same prompts."""
+        data = self.request()
+        for (case, language), text in self._translations.items():
+            data["test_cases"][case].setdefault("translations", {})[language] = text
+        return data
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request.stored_dict()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        request = self.plan.request
+        use_cache = request.config.cache if cache is None else cache
+        return JobResources(request.config, use_cache=use_cache, concurrency=width, request=request, context=context)
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        request = self.plan.request
+        self._started_on = _now()
+        await resources.load_local_models(request, reporter)
+        prompts, self._translation_errors = await build_prompts(
+            request, self.plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,
+            on_start=lambda todo: reporter.stage("translating", f"{todo} prompt" + "s" * (todo != 1)),
+        )
+        self._specs = expand_matrix(request, prompts)
+        self._translations = {key: text for key, text in prompts.items()
+                              if text is not None and untranslated_prompt(request.test_cases[key[0]], key[1]) is None}
+        self._selectors = [resources.selector(perm, self.plan.toolsets[perm.tool_selector.plugin_group_name])
+                           for perm in request.permutations]
+        names = tuple(p.name for p in request.permutations)
+        return JobStarted(self._job_name(), len(self._specs), names, len(self._specs) // max(len(names), 1))
+
+    async def run(self, index: int, resources: JobResources) -> RunDetail:
+        request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
+        if spec.prompt is None:
+            return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+        t0 = time.perf_counter()
+        selection = await self._selectors[spec.permutation].select(
+            spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
+        elapsed = selection.elapsed
+        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed, self._scores)
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> RunDetail:
+        return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)  # type: ignore[index]
+
+    def timeout_message(self) -> str:
+        return f"no answer within config.timeout_sec={self.deadline:g} s (the run's deadline, retries included)"
+
+    def dump(self, row: RunDetail) -> dict[str, Any]:
+        return row.to_dict()
+
+    def restore(self, index: int, data: dict[str, Any]) -> RunDetail:
+        return RunDetail.from_dict(data)
+
+    def keep(self, stored: bool) -> Tallies:
+        """The summary's counts as rows finish; the rows themselves only without a store."""
+        return Tallies(None if stored else [None] * self.size)
+
+    def status(self, kept: Tallies, finished: bool) -> tuple[str, str | None, str | None]:
+        status = from_counts(kept.failed, len(kept), finished)
+        if status == "ERROR":
+            first = kept.first_failure[1] if kept.first_failure else None
+            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {first}"
+        return status, None, None
+
+    def store_data(self, kept: Tallies, elapsed: float) -> dict[str, Any]:
+        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3))}
+
+    def result(self, finished: Finished[RunDetail]) -> JobResult:
+        request = self.plan.request
+        return JobResult(
+            job_name=self._job_name(),
+            started_on=self._started_on,
+            completed_on=_now(),
+            test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
+            permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
+            details=(StoredRows(finished.store.path, finished.job_id, RunDetail.from_dict) if finished.store is not None
+                     else [row for row in finished.kept.rows if row is not None]),
+            total_run_time=round(finished.elapsed, 3),
+            status=finished.status,
+            planned_runs=self.size,
+            request=request.public_dict(),
+            job_id=finished.job_id,
+            tallies=finished.kept,
+        )
+
+    def _job_name(self) -> str:
+        request = self.plan.request
+        return f"{request.name}-{request.version}-{self._started_on[:10]}"
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return 0.0
+    parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return round((parse(end) - parse(start)).total_seconds(), 3)
+
+
+async def run_async(
+    source: Any,
+    *,
+    reporter: Reporter | None = None,
+    concurrency: int | None = None,
+    cache: bool | None = None,
+    provider: str | None = None,
+    plan: JobPlan | None = None,
+    store: JobStore | bool = True,
+    job_id: str | None = None,
+    context: Context | None = None,
+    executor: Any = None,
+) -> JobResult:
+    """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest.
+
+    The job and each run's result go to the job store (``store=False``: nowhere) as they finish.
+    ``job_id`` names a job already created in the store (a face that answers with the id first).
+    ``executor="ray"`` (or a ``config.executor`` mapping) overrides the request's ``config.executor``.
+    """
+    if plan is None:
+        plan = await asyncio.to_thread(plan_job, source, provider=provider, context=context)
+    return await launch(PermutateJob(plan), store=open_store(store, context), reporter=reporter,  # type: ignore[return-value]
+                         job_id=job_id, concurrency=concurrency, cache=cache, context=context, executor=executor)
+
+
+def run(source: Any, **kwargs: Any) -> JobResult:
+    """Blocking ``run_async``, in a worker thread (a notebook's loop keeps running).
+
+    Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked CANCELLED.
+    """
+    return blocking(run_async(source, **kwargs))

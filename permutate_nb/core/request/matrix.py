@@ -1,0 +1,70 @@
+"""The run matrix: permutation x test case x language x repeat, in that order.
+
+A ``RunSpec`` is small, self-contained and serialisable, so a later executor can hand
+slices of the list to other processes or machines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence, overload
+
+from .models import JobRequest
+
+__all__ = ["RunSpec", "expand_matrix", "languages_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    index: int
+    permutation: int
+    test_case: int
+    language: str
+    repeat: int
+    prompt: str | None  # None: the translation failed (the run is recorded as failed)
+
+
+def languages_of(request: JobRequest) -> list[str]:
+    seen: list[str] = []
+    for language in request.config.auto_translate_to_languages:
+        if language not in seen:
+            seen.append(language)
+    return seen
+
+
+class Matrix(Sequence[RunSpec]):
+    """All runs in matrix order, each ``RunSpec`` made from its index when asked: a job of a million
+    runs holds no million objects."""
+
+    def __init__(self, request: JobRequest, prompts: Mapping[tuple[int, str], str | None]) -> None:
+        self._languages = languages_of(request)
+        self._cases, self._repeats = len(request.test_cases), request.config.repeats
+        self._size = len(request.permutations) * self._cases * len(self._languages) * self._repeats
+        self._prompts = prompts
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> RunSpec: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RunSpec]: ...
+
+    def __getitem__(self, index: int | slice) -> RunSpec | list[RunSpec]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._size))]
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(f"run {index} out of range")
+        rest, repeat = divmod(index, self._repeats)
+        rest, language = divmod(rest, len(self._languages))
+        permutation, case = divmod(rest, self._cases)
+        name = self._languages[language]
+        return RunSpec(index, permutation, case, name, repeat, self._prompts[(case, name)])
+
+
+def expand_matrix(request: JobRequest, prompts: Mapping[tuple[int, str], str | None]) -> Matrix:
+    """All runs in matrix order; ``prompts`` maps (test case, language) to the prompt to send."""
+    return Matrix(request, prompts)

@@ -1,0 +1,422 @@
+"""The permutate request: pydantic models, loading from file / string / dict, validation.
+
+The OpenPlugin docs show two shapes for list items. In the *flat* one the YAML
+``- plugin_group:`` line parses to a null ``plugin_group`` key whose siblings carry the
+fields; in the *nested* one the fields sit inside that key. Both, and the plain form
+without the key, are normalised here before validation, so the rest of the engine sees
+one shape. Errors name the field path and, when the request came from YAML, its line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ...errors import ConfigurationError, PermutateWarning, RequestError
+from ..executors.spec import ExecutorSpec
+from .locations import resolve_location
+from ..scoring.matching import matcher_problems
+from .safe_load import load_json, names_a_path, read_text
+from .yaml_lines import LineIndex, parse_yaml_with_lines
+
+__all__ = [
+    "JobRequest",
+    "JobConfig",
+    "LLMConfig",
+    "ToolSelectorConfig",
+    "Permutation",
+    "PluginRef",
+    "OperationAuth",
+    "PluginGroup",
+    "TestCase",
+    "load_request",
+]
+
+DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"  # the embedded model's name when llm.model_path is not set
+TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector")
+ParameterMatching = Literal["lenient", "strict", "bfcl"]
+_WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class OperationAuth(_Strict):
+    """How an executed operation authenticates (``config.execute_operations``): none, or a bearer
+    token read from the environment variable ``token_env`` (the request never holds the secret)."""
+
+    type: Literal["none", "bearer"] = "none"
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _bearer_needs_env(self) -> "OperationAuth":
+        if self.type == "bearer" and not self.token_env:
+            raise ValueError("a bearer auth needs token_env, the name of the environment variable holding the token")
+        return self
+
+
+class PluginRef(_Strict):
+    manifest_url: str
+    auth: OperationAuth | None = None
+
+    @field_validator("manifest_url")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("manifest_url is empty: give the manifest's URL or file path")
+        return value.strip()
+
+
+class PluginGroup(_Strict):
+    name: str
+    plugins: list[PluginRef] = Field(min_length=1)
+
+
+class LLMConfig(_Strict):
+    """One permutation's model and its sampling settings (OpenAI parameter names)."""
+
+    provider: str = "OpenAIChat"
+    model_name: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    n: int | None = None
+    best_of: int | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    transport: Literal["http", "sdk"] = "http"
+    model_path: str | None = None
+    extra_body: dict[str, Any] | None = None  # server-specific fields, e.g. llama.cpp's repeat_penalty
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"base_url {value!r} must be an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        return value
+
+    @model_validator(mode="after")
+    def _name_local_model(self) -> "LLMConfig":
+        if self.provider == "local" and not self.model_name:
+            self.model_name = Path(self.model_path).stem if self.model_path else DEFAULT_LOCAL_MODEL
+        return self
+
+    def summary(self) -> str:
+        return f"{self.provider}[{self.model_name or 'default'}]"
+
+
+class ToolSelectorConfig(_Strict):
+    provider: str = "OpenAI"
+    pipeline_name: str = "default"
+    plugin_group_name: str
+
+
+class Permutation(_Strict):
+    name: str
+    llm: LLMConfig
+    tool_selector: ToolSelectorConfig
+
+    def summary(self) -> str:
+        """The start-job response's permutation_summary, e.g. ``OpenAIChat[gpt-4o] - OpenAI[default]``."""
+        ts = self.tool_selector
+        return f"{self.llm.summary()} - {ts.provider}[{ts.pipeline_name}]"
+
+
+class TestCase(_Strict):
+    __test__ = False  # not a pytest test class
+
+    name: str
+    type: Literal["plugin_selector", "api_signature_selector"]
+    prompt: str
+    expected_plugin_used: str
+    expected_api_used: str
+    expected_method: str | None = None
+    expected_parameters: dict[str, Any] | None = None
+    expected_response: str | None = None
+    translations: dict[str, str] = Field(default_factory=dict)
+    parameter_matching: ParameterMatching | None = None  # overrides config.parameter_matching for this case
+
+    @field_validator("expected_parameters")
+    @classmethod
+    def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problems = [p for name, item in (value or {}).items() for p in matcher_problems(item, name)]
+        if problems:
+            raise ValueError("; ".join(problems[:3]))
+        return value
+
+
+OPENPLUGIN_KEY_ENV = "OPENPLUGIN_API_KEY"  # where a resumed job reads a key its request gave literally
+
+
+class JobConfig(BaseModel):
+    """Job settings: the docs' fields plus our documented extensions. Unknown keys warn."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tool_selector_endpoint: str | None = None
+    openplugin_api_key: str | None = None
+    openplugin_api_key_env: str | None = None  # the name of the environment variable holding that key
+    auto_translate_to_languages: list[str] = Field(default_factory=lambda: ["English"])
+    concurrency: int = Field(8, ge=1, le=1024)
+    max_retries: int = Field(3, ge=0, le=20)
+    timeout_sec: float = Field(60.0, gt=0)
+    max_response_bytes: int = Field(default_factory=lambda: default_max_response_bytes(), ge=256)  # larger fails its run
+    cache: bool = True
+    repeats: int = Field(1, ge=1, le=1000)
+    url_map: dict[str, str] = Field(default_factory=dict)
+    prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+    execute_operations: bool = False  # call the chosen operation over HTTP; its answer is final_output
+    translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
+    parameter_matching: ParameterMatching = "lenient"  # how step c compares values (README: scoring)
+    executor: ExecutorSpec | None = None  # where the runs run: in-process asyncio (default) or Ray actors
+
+    @field_validator("auto_translate_to_languages", mode="before")
+    @classmethod
+    def _default_languages(cls, value: Any) -> Any:
+        return ["English"] if value in (None, []) else value
+
+
+def default_max_response_bytes() -> int:
+    """4 MB, or ``PERMUTATE_MAX_RESPONSE_BYTES`` (the bound for batches and evals, which have no config)."""
+    raw = os.environ.get("PERMUTATE_MAX_RESPONSE_BYTES", "").strip()
+    if not raw:
+        return 4 * 1024 * 1024
+    if not raw.isdigit() or int(raw) < 256:
+        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 256 or more")
+    return int(raw)
+
+
+class JobRequest(_Strict):
+    version: str = "1.0.0"
+    name: str
+    config: JobConfig = Field(default_factory=JobConfig)
+    test_plugin: PluginRef | None = None
+    plugin_groups: list[PluginGroup] = Field(min_length=1)
+    permutations: list[Permutation] = Field(min_length=1)
+    test_cases: list[TestCase] = Field(min_length=1)
+
+    def matching_mode(self, case: TestCase) -> str:
+        """The test case's ``parameter_matching``, else the job's."""
+        return case.parameter_matching or self.config.parameter_matching
+
+    def group(self, name: str) -> PluginGroup:
+        return next(g for g in self.plugin_groups if g.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain (unwrapped) form, without defaults the user did not set."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+    def public_dict(self) -> dict[str, Any]:
+        """``to_dict`` with secrets masked: what results and exports may carry."""
+        data = self.to_dict()
+        if data.get("config", {}).get("openplugin_api_key"):
+            data["config"]["openplugin_api_key"] = "***"
+        return data
+
+    def stored_dict(self) -> dict[str, Any]:
+        """``to_dict`` without secrets, for the job store: a key given in the request is stored as
+        a reference to ``OPENPLUGIN_API_KEY``, which a resumed job reads again (or refuses to run without)."""
+        data = self.to_dict()
+        config = data.get("config", {})
+        if config.pop("openplugin_api_key", None):
+            config.setdefault("openplugin_api_key_env", OPENPLUGIN_KEY_ENV)
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def load_request(source: str | Path | dict[str, Any] | JobRequest, *, base_dir: Path | None = None) -> JobRequest:
+    """Load and validate a request from a file path, a YAML/JSON string or a dict.
+
+    Relative manifest paths and ``expected_plugin_used`` resolve against the request
+    file's folder (or ``base_dir``, default the working directory).
+    """
+    if isinstance(source, JobRequest):
+        return source
+    lines: LineIndex | None = None
+    origin = "request"
+    if isinstance(source, dict):
+        data: Any = source
+    else:
+        text, origin, file_dir = _read_source(source)
+        base_dir = base_dir or file_dir
+        data, lines = _parse_text(text, origin)
+    if not isinstance(data, dict):
+        raise RequestError(f"{origin}: a request must be a mapping with name, plugin_groups, permutations and test_cases")
+    data = normalise(data)
+    _infer_case_types(data, origin)
+    try:
+        request = JobRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(_format_validation(exc, origin, lines)) from None
+    _check_consistency(request, origin, lines)
+    _warn_unknown_config(request.config, origin)
+    return _resolve_paths(request, (base_dir or Path.cwd()).resolve())
+
+
+def _read_source(source: str | Path) -> tuple[str, str, Path | None]:
+    if isinstance(source, Path) or ("\n" not in source and not source.lstrip().startswith(("{", "[")) and _looks_like_path(source)):
+        path = Path(source).expanduser()
+        return read_text(path, "request file"), str(path), path.resolve().parent
+    return source, "request", None
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.endswith((".yaml", ".yml", ".json")) or names_a_path(text)
+
+
+def _parse_text(text: str, origin: str) -> tuple[Any, LineIndex | None]:
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return load_json(text, origin), None
+        except json.JSONDecodeError as exc:
+            raise RequestError(f"{origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    return parse_yaml_with_lines(text, origin)
+
+
+def normalise(data: dict[str, Any]) -> dict[str, Any]:
+    """Unwrap the flat and nested list-item forms of the docs into the plain form."""
+    out = dict(data)
+    for list_key, wrapper in _WRAPPERS.items():
+        if list_key == "plugins":
+            continue
+        items = out.get(list_key)
+        if isinstance(items, list):
+            out[list_key] = [_unwrap(item, wrapper) for item in items]
+    groups = out.get("plugin_groups")
+    if isinstance(groups, list):  # new group dicts: the caller's request stays as it was
+        out["plugin_groups"] = [
+            {**group, "plugins": [_unwrap(p, "plugin") for p in group["plugins"]]}
+            if isinstance(group, dict) and isinstance(group.get("plugins"), list) else group
+            for group in groups
+        ]
+    return out
+
+
+def _infer_case_types(data: dict[str, Any], origin: str) -> None:
+    """1.0.0 requests have no test case ``type``: api_signature_selector when the case gives
+    expected_parameters, else plugin_selector. One warning says so."""
+    cases = data.get("test_cases")
+    if not isinstance(cases, list):
+        return
+    untyped = sum(isinstance(c, dict) and "type" not in c for c in cases)
+    data["test_cases"] = [
+        {**c, "type": "api_signature_selector" if c.get("expected_parameters") else "plugin_selector"}
+        if isinstance(c, dict) and "type" not in c else c
+        for c in cases
+    ]
+    if untyped:
+        warnings.warn(f"{origin}: {untyped} test case(s) without type (the 1.0.0 format): inferred from "
+                      "expected_parameters (api_signature_selector) or their absence (plugin_selector)",
+                      PermutateWarning, stacklevel=3)
+
+
+def _unwrap(item: Any, wrapper: str) -> Any:
+    if not isinstance(item, dict) or wrapper not in item:
+        return item
+    inner = item[wrapper]
+    rest = {k: v for k, v in item.items() if k != wrapper}
+    if inner is None:
+        return rest
+    if isinstance(inner, dict):
+        return {**inner, **rest}
+    return item  # leave it for validation to report
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "request"
+
+
+def _with_line(message: str, loc: tuple[Any, ...], origin: str, lines: LineIndex | None) -> str:
+    line = lines.line_of(loc) if lines else None
+    where = f"{origin}, line {line}" if line else origin
+    return f"{where}: {_loc_text(loc)}: {message}"
+
+
+def _format_validation(exc: ValidationError, origin: str, lines: LineIndex | None) -> str:
+    messages = []
+    for err in exc.errors()[:5]:
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
+        kind = err["type"]
+        if kind == "missing":
+            text = "missing required field"
+        elif kind == "extra_forbidden":
+            text = "unknown field (check its spelling; see the request format in the README)"
+        elif kind == "literal_error" and loc and loc[-1] == "type":
+            text = f"unknown test case type {err.get('input')!r}: use one of {', '.join(TEST_CASE_TYPES)}"
+        else:
+            text = err["msg"].removeprefix("Value error, ")
+        messages.append(_with_line(text, loc, origin, lines))
+    more = len(exc.errors()) - len(messages)
+    if more > 0:
+        messages.append(f"... and {more} more")
+    return "\n".join(messages)
+
+
+def _check_consistency(request: JobRequest, origin: str, lines: LineIndex | None) -> None:
+    problems: list[str] = []
+    for key in ("plugin_groups", "permutations", "test_cases"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(request, key)):
+            if item.name in seen:
+                problems.append(_with_line(f"duplicate name {item.name!r}; names must be unique", (key, i, "name"), origin, lines))
+            seen.add(item.name)
+    known = [g.name for g in request.plugin_groups]
+    for i, perm in enumerate(request.permutations):
+        if perm.tool_selector.plugin_group_name not in known:
+            problems.append(_with_line(
+                f"unknown plugin group {perm.tool_selector.plugin_group_name!r}; known groups: {', '.join(known)}",
+                ("permutations", i, "tool_selector", "plugin_group_name"), origin, lines))
+    for i, case in enumerate(request.test_cases):
+        if case.type == "api_signature_selector" and not case.expected_parameters:
+            problems.append(_with_line(
+                "an api_signature_selector test case needs expected_parameters (or use type plugin_selector)",
+                ("test_cases", i), origin, lines))
+    if problems:
+        raise RequestError("\n".join(problems[:5]))
+
+
+def _warn_unknown_config(config: JobConfig, origin: str) -> None:
+    for key in config.model_extra or {}:
+        warnings.warn(f"{origin}: config.{key} is not a known setting and is ignored", PermutateWarning, stacklevel=3)
+
+
+def _resolve_paths(request: JobRequest, base_dir: Path) -> JobRequest:
+    resolved: dict[str, str] = {}  # thousands of test cases name the same few plugins: resolve each once
+
+    def resolve(location: str) -> str:
+        if location not in resolved:
+            resolved[location] = resolve_location(location, base_dir)
+        return resolved[location]
+
+    def fix(ref: PluginRef) -> PluginRef:
+        return ref.model_copy(update={"manifest_url": resolve(ref.manifest_url)})
+
+    def fix_case(case: TestCase) -> TestCase:
+        location = resolve(case.expected_plugin_used)
+        return case if location == case.expected_plugin_used else case.model_copy(update={"expected_plugin_used": location})
+
+    update: dict[str, Any] = {
+        "plugin_groups": [g.model_copy(update={"plugins": [fix(p) for p in g.plugins]}) for g in request.plugin_groups],
+        "test_cases": [fix_case(c) for c in request.test_cases],
+    }
+    if request.test_plugin:
+        update["test_plugin"] = fix(request.test_plugin)
+    if request.config.url_map:
+        mapped = {prefix: resolve_location(path, base_dir) for prefix, path in request.config.url_map.items()}
+        update["config"] = request.config.model_copy(update={"url_map": mapped})
+    return request.model_copy(update=update)

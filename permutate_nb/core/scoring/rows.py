@@ -1,0 +1,110 @@
+"""Detail rows: one run's outcome (a selection, or the error that ended it) scored into a RunDetail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..request.matrix import RunSpec
+from ..request.models import JobRequest
+from .detail import RunDetail
+from .steps import StepScores, score_selection
+from ..selectors.base import Selection
+from .similarity import match_score
+
+__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo"]
+
+#: Characters of a reply kept in a row's ``raw_response`` and ``final_output`` (scores use all of it):
+#: rows live in memory and in the job store.
+RAW_RESPONSE_LIMIT = 64 * 1024
+
+
+def capped(text: str | None, limit: int = RAW_RESPONSE_LIMIT) -> str | None:
+    """``text`` up to ``limit`` characters, with a note saying how much was cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... truncated: {len(text):,} characters in all, the first {limit:,} kept]"
+
+
+def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, **fields: Any) -> RunDetail:
+    perm = request.permutations[spec.permutation]
+    case = request.test_cases[spec.test_case]
+    return RunDetail(
+        permutation_name=perm.name,
+        permutation_summary=perm.summary(),
+        test_type=case.type,
+        test_case_name=case.name,
+        is_run_completed=completed,
+        language=spec.language,
+        prompt=spec.prompt or case.prompt,
+        response_time_sec=round(elapsed, 4),
+        repeat=spec.repeat,
+        **fields,
+    )
+
+
+def failed_row(request: JobRequest, spec: RunSpec, error: str, elapsed: float, attempts: int) -> RunDetail:
+    """A run that ended in an error: every step false, 0% of parameters, nothing billed."""
+    expected = request.test_cases[spec.test_case].expected_parameters
+    return _row(request, spec, False, elapsed, llm_api_cost=0.0, attempts=attempts, error=error,
+                parameter_mapped_percentage=0.0 if expected else None)
+
+
+#: Scores remembered per job (``ScoreMemo``) before the memo starts afresh: bounded memory, and
+#: repeats of a case with the same answer (a cached re-run, a model at temperature 0) score once.
+MEMO_SIZE = 4096
+ScoreMemo = dict[tuple[Any, ...], StepScores]
+
+
+def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float,
+               memo: ScoreMemo | None = None) -> RunDetail:
+    case = request.test_cases[spec.test_case]
+    key = None
+    if memo is not None:
+        arguments = None if sel.arguments is None else json.dumps(sel.arguments, sort_keys=True, default=str)
+        key = (spec.test_case, sel.plugin_id, sel.url, sel.method, id(sel.operation), arguments)
+    scores = memo.get(key) if memo is not None and key is not None else None
+    if scores is None:
+        scores = score_selection(
+            test_type=case.type,
+            expected_plugin=case.expected_plugin_used,
+            expected_url=case.expected_api_used,
+            expected_method=case.expected_method,
+            expected_parameters=case.expected_parameters,
+            plugin_id=sel.plugin_id,
+            url=sel.url,
+            method=sel.method,
+            arguments=sel.arguments,
+            mode=request.matching_mode(case),
+            schema=sel.operation.parameters if sel.operation else None,
+            locations=sel.operation.locations if sel.operation else None,
+        )
+        if memo is not None and key is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = scores
+    return _row(
+        request, spec, True, elapsed,
+        final_output=capped(sel.final_output),
+        match_score=match_score(sel.final_output, case.expected_response),
+        is_plugin_detected=scores.plugin_detected,
+        is_plugin_operation_found=scores.operation_found,
+        is_plugin_parameter_mapped=scores.parameters_mapped,
+        plugin_name=sel.plugin_name,
+        plugin_operation=sel.url,
+        plugin_parameters_mapped=sel.arguments,
+        parameter_mapped_percentage=scores.parameter_percentage,
+        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if case.expected_parameters else None,
+        total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens if sel.total_tokens is None else sel.total_tokens,
+        llm_api_cost=sel.cost,
+        plugin_method=sel.method,
+        passed=scores.passed,
+        cached=sel.cached,
+        attempts=sel.attempts,
+        prompt_tokens=sel.prompt_tokens,
+        completion_tokens=sel.completion_tokens,
+        error=sel.note,
+        raw_response=capped(sel.raw_response),
+        intermediate_steps=sel.intermediate_steps,
+        operation_status=sel.operation_status,
+    )

@@ -1,0 +1,1 @@
+"""The job store (SQLite, the source of truth), rows read lazily, the group writer, the response cache, paths."""
