@@ -17,14 +17,13 @@ from typing import Any
 
 import httpx
 
-from .core.jobs.events import JobStarted, Reporter, RunOutcome
+from .core.jobs.events import JobStarted, Reporter, RunSeen
 from .core.frames import is_dataframe
 from .core.jobs.permutate_result import JobResult, RunDetail
 from .errors import ConfigurationError, PermutateError, RequestError, UnknownJobError
 
 __all__ = ["Client"]
 
-_FINAL = ("SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED")
 
 
 def job_result_from_dict(data: dict[str, Any]) -> JobResult:
@@ -70,7 +69,7 @@ class _PollFeed:
             for slot, (key, completed, passed) in enumerate((("passed", True, True), ("failed", True, False),
                                                             ("errored", False, False))):
                 for _ in range(counts[key] - seen[slot]):
-                    self.reporter.run_finished(self.index, RunOutcome(group, completed, passed))  # type: ignore[arg-type]
+                    self.reporter.run_finished(self.index, RunSeen(group, completed, passed))  # type: ignore[arg-type]
                     self.index += 1
                 seen[slot] = counts[key]
 
@@ -184,7 +183,7 @@ class Client:
                     feed = _PollFeed(reporter)
                 if feed is not None:
                     feed.update(live)
-                if status["status"] in _FINAL:
+                if status["status"] in FINAL:
                     break
                 time.sleep(self.poll_interval)
             result = self.result(job_id)

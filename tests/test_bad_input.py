@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import KLARNA, SNAPSHOTS, klarna_request
+from .helpers import KLARNA, SNAPSHOTS, klarna_request
 
 CLOSED = "http://127.0.0.1:9/v1"
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from permutate_nb.cli import main
 
-from helpers import PRODUCTS_URL, klarna_request
+from .helpers import PRODUCTS_URL, klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

@@ -15,7 +15,7 @@ import yaml
 from openpyxl import load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from helpers import klarna_request
+from .helpers import klarna_request
 
 CONTROL = "".join(chr(c) for c in range(32))
 REPLY = f"start{CONTROL}end"

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from helpers import klarna_request
+from .helpers import klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

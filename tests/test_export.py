@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 import permutate_nb as pn
 
-from helpers import klarna_request
+from .helpers import klarna_request
 
 TRICKY = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tindent", "\rreturn"]
 

@@ -20,7 +20,7 @@ import yaml
 from permutate_nb.core.request.models import load_request
 from permutate_nb.errors import RequestError
 
-from helpers import KLARNA, klarna_request, serve_folder
+from .helpers import KLARNA, klarna_request, serve_folder
 
 CANARY = "CANARY-7f3a9c-local-secret"
 

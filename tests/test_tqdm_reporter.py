@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from permutate_nb.core.jobs.events import JobStarted, RunOutcome
+from permutate_nb.core.jobs.events import JobStarted, RunSeen
 from permutate_nb.tqdm_reporter import TqdmReporter
 
 
@@ -12,7 +12,7 @@ def _bar(verdicts: bool) -> str:
     stream = io.StringIO()
     reporter = TqdmReporter(stream, verdicts=verdicts)
     reporter.job_started(JobStarted("job", 3, ("m",), 3))
-    for outcome in (RunOutcome.of("m", True), RunOutcome.of("m", True), RunOutcome("m", False, False)):
+    for outcome in (RunSeen.of("m", True), RunSeen.of("m", True), RunSeen("m", False, False)):
         reporter.run_finished(0, outcome)  # type: ignore[arg-type]
     reporter.job_finished(None)  # type: ignore[arg-type]
     return stream.getvalue().rsplit("\r", 1)[-1]

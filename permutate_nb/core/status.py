@@ -1,4 +1,6 @@
-"""The one status vocabulary of every job kind, in the store, in results and in the CLI.
+"""The one status vocabulary of every job kind, and the one outcome vocabulary of every run.
+
+``JobStatus`` is what the job store records and every face shows:
 
     PENDING          created, waiting to start (a batch waits here for a MAX_CONCURRENT_BATCHES slot)
     RUNNING          a process is running it
@@ -7,20 +9,68 @@
     ERROR            every unit failed, or the job itself could not run
     CANCELLED        stopped by Ctrl-C / a kernel interrupt; the finished units are kept
     INTERRUPTED      the process running it died (its lease expired); ``resume`` finishes it
+
+``RunOutcome`` is what one run (a permutate run, a batch row, an eval unit) came to:
+
+    passed     the model answered and the verdict is yes
+    wrong      the model answered and the verdict is no
+    errored    no verdict: a timeout, an HTTP error, a reply that could not be read
+    cancelled  the job stopped before the run finished
+
+Both are ``StrEnum``s: a member equals its string, so stored and JSON values compare as they are.
 """
 
 from __future__ import annotations
 
-__all__ = ["PENDING", "RUNNING", "SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED", "INTERRUPTED", "STATUSES",
-           "FINAL", "from_counts"]
+from enum import StrEnum
 
-PENDING, RUNNING, SUCCESS, PARTIAL_SUCCESS = "PENDING", "RUNNING", "SUCCESS", "PARTIAL_SUCCESS"
-ERROR, CANCELLED, INTERRUPTED = "ERROR", "CANCELLED", "INTERRUPTED"
-STATUSES = (PENDING, RUNNING, SUCCESS, ERROR, PARTIAL_SUCCESS, CANCELLED, INTERRUPTED)
-FINAL = (SUCCESS, PARTIAL_SUCCESS, ERROR, CANCELLED)
+__all__ = ["JobStatus", "RunOutcome", "PENDING", "RUNNING", "SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED",
+           "INTERRUPTED", "STATUSES", "FINAL", "ENDED", "from_counts"]
 
 
-def from_counts(failed: int, total: int, finished: bool) -> str:
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    PARTIAL_SUCCESS = "PARTIAL_SUCCESS"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    INTERRUPTED = "INTERRUPTED"
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing more will run (CANCELLED included; INTERRUPTED can still be resumed)."""
+        return self in FINAL
+
+    @property
+    def ended(self) -> bool:
+        """It ran to its end: SUCCESS, PARTIAL_SUCCESS or ERROR."""
+        return self in ENDED
+
+
+PENDING, RUNNING, SUCCESS = JobStatus.PENDING, JobStatus.RUNNING, JobStatus.SUCCESS
+PARTIAL_SUCCESS, ERROR, CANCELLED, INTERRUPTED = (JobStatus.PARTIAL_SUCCESS, JobStatus.ERROR, JobStatus.CANCELLED,
+                                                  JobStatus.INTERRUPTED)
+STATUSES = tuple(JobStatus)
+ENDED = frozenset({SUCCESS, PARTIAL_SUCCESS, ERROR})
+FINAL = ENDED | {CANCELLED}
+
+
+class RunOutcome(StrEnum):
+    PASSED = "passed"
+    WRONG = "wrong"
+    ERRORED = "errored"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def of(cls, completed: bool, passed: bool) -> "RunOutcome":
+        """A run that completed passed or was wrong; one that did not complete errored."""
+        if not completed:
+            return cls.ERRORED
+        return cls.PASSED if passed else cls.WRONG
+
+
+def from_counts(failed: int, total: int, finished: bool) -> JobStatus:
     """A job's status from its failed and total units; ``finished`` is False when it was cancelled."""
     if not finished:
         return CANCELLED

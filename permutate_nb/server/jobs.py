@@ -18,13 +18,13 @@ from ..core.jobs.events import JobStarted, Reporter
 from ..core.jobs.permutate_result import RunDetail
 from ..core.store.job_store import JobStore
 from ..core.stats.tally import Tallies
+from ..core.status import CANCELLED, ENDED, ERROR, FINAL
 from ..errors import UnknownJobError
 from .registry import CANCELLED, DONE, Registry
 
-__all__ = ["LiveProgress", "JobManager", "FINISHED"]
+__all__ = ["LiveProgress", "JobManager"]
 
 log = logging.getLogger("permutate.server")
-FINISHED = ("SUCCESS", "PARTIAL_SUCCESS", "ERROR")
 _KEEP_FINAL = 1000  # ended jobs whose final progress counts are kept in memory
 _SUMMARY_EVERY = 0.5  # seconds: a poll recomputes "summary so far" at most this often
 
@@ -104,12 +104,12 @@ class JobManager:
             result = await job
         except asyncio.CancelledError:
             if not self._stopping:
-                self._record_if_open(job_id, "CANCELLED", None)
+                self._record_if_open(job_id, CANCELLED, None)
             raise
         except Exception as exc:
             log.exception("job %s failed", job_id)
             if new:  # a resume refused because another process runs the job must not mark it failed
-                self._record_if_open(job_id, "ERROR", exc)
+                self._record_if_open(job_id, ERROR, exc)
             self.registry.set_state(job_id, DONE)
             raise
         if not self._stopping:
@@ -118,7 +118,7 @@ class JobManager:
 
     def _record_if_open(self, job_id: str, status: str, exc: Exception | None) -> None:
         """Record how a job ended when the engine stopped before it could (while planning or starting)."""
-        if self.store.job(job_id)["status"] not in (*FINISHED, "CANCELLED"):
+        if self.store.job(job_id)["status"] not in FINAL:
             self.store.finish(job_id, status, error_code=type(exc).__name__ if exc else None,
                               error_message=str(exc) if exc else None)
 
@@ -155,7 +155,7 @@ class JobManager:
                 status = self.store.job(job_id)["status"]
             except UnknownJobError:
                 status = None
-            if status is None or status in FINISHED:
+            if status is None or status in ENDED:
                 self.registry.set_state(job_id, DONE)
                 continue
             self.launch(job_id, kind, lambda progress, j=job_id, k=kind: resumers[k](j, progress), new=False)

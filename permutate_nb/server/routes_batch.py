@@ -27,14 +27,18 @@ from ..core.jobs.batch_result import batch_frame
 from ..export import process_csv, write_frame
 from ..errors import UnknownJobError
 from .context import ServerContext, context, json_response
+from ..core.status import JobStatus
 from .errors import not_found
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["batch executions"])
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+\.xlsx$")
-_STATUS = {"PENDING": "pending", "RUNNING": "running", "SUCCESS": "completed", "PARTIAL_SUCCESS": "completed",
-           "ERROR": "failed", "CANCELLED": "cancelled", "INTERRUPTED": "interrupted"}
+#: the batch document's status words for ours
+_STATUS = {JobStatus.PENDING: "pending", JobStatus.RUNNING: "running", JobStatus.SUCCESS: "completed",
+           JobStatus.PARTIAL_SUCCESS: "completed", JobStatus.ERROR: "failed", JobStatus.CANCELLED: "cancelled",
+           JobStatus.INTERRUPTED: "interrupted"}
+_UNDER_WAY = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 class ProcessCsvBody(BaseModel):
@@ -114,15 +118,15 @@ async def _results(request: Request, body: ResultsBody) -> Response:
     status = _STATUS.get(job["status"], job["status"].lower())
     out: dict[str, Any] = {"status": status, "invocationId": job["id"], "message": "", "xlsx_url": None,
                            "csv_content": None}
-    if job["status"] in ("PENDING", "RUNNING"):
+    if job["status"] in _UNDER_WAY:
         out["message"] = f"Execution {status}: {job['finished_runs']} of {job['planned_runs']} executions done."
         return json_response(out)
     name, out["csv_content"] = await asyncio.to_thread(_finished_files, ctx, job["id"])
     out["xlsx_url"] = _file_url(request, name)
     data = job["data"] or {}
-    if job["status"] == "SUCCESS":
+    if job["status"] == JobStatus.SUCCESS:
         out["message"] = "Execution completed successfully."
-    elif job["status"] == "PARTIAL_SUCCESS":
+    elif job["status"] == JobStatus.PARTIAL_SUCCESS:
         out["message"] = f"Execution completed: {data.get('rows', 0) - data.get('completed', 0)} of {data.get('rows', 0)} executions failed."
     else:
         out["message"] = f"Execution {status}: {job['error_message'] or 'see the XLSX for each execution'}"
@@ -146,7 +150,7 @@ async def batch_file(request: Request, file_name: str) -> Response:
             job = _batch_job(ctx, job_id)
         except UnknownJobError:
             return not_found(f"no file {file_name!r}")
-        if job["status"] in ("PENDING", "RUNNING"):
+        if job["status"] in _UNDER_WAY:
             return not_found(f"{file_name}: the batch is still {job['status']}")
         await asyncio.to_thread(_finished_files, ctx, job_id)
     return FileResponse(path, filename=file_name,

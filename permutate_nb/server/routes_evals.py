@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from ..core.jobs.evals.dataset import load_dataset
 from ..core.jobs.evals.runner import evaluate_async, plan_eval
+from ..core.status import JobStatus
 from ..errors import RequestError
 from .context import ServerContext, context, json_response
 from .errors import not_found
@@ -31,7 +32,9 @@ router = APIRouter(tags=["eval-dataset executions"])
 #: The document's llm_model values and the model names they run; any other value is taken as a model name.
 LLM_MODELS = {"GPT_3_5_TURBO": "gpt-3.5-turbo", "GPT_4": "gpt-4", "GPT_4_TURBO": "gpt-4-turbo", "GPT_4O": "gpt-4o",
               "GPT_4O_MINI": "gpt-4o-mini"}
-_DOC_STATUS = {"RUNNING": "PENDING", "INTERRUPTED": "PENDING", "CANCELLED": "ERROR"}
+#: the eval document knows PENDING, SUCCESS, PARTIAL_SUCCESS and ERROR only
+_DOC_STATUS = {JobStatus.RUNNING: JobStatus.PENDING, JobStatus.INTERRUPTED: JobStatus.PENDING,
+               JobStatus.CANCELLED: JobStatus.ERROR}
 _UPLOAD_DOC = {"requestBody": {"content": {
     "application/json": {"schema": {"oneOf": [{"type": "array", "items": {"type": "object"}},
                                               {"type": "object", "properties": {"name": {"type": "string"},
@@ -82,7 +85,7 @@ def _execution(ctx: ServerContext, execution: dict[str, Any]) -> dict[str, Any]:
     job = ctx.store.job(execution["job_id"])
     rows = ctx.store.runs(job["id"])
     status = _DOC_STATUS.get(job["status"], job["status"])
-    cancelled = job["status"] == "CANCELLED"
+    cancelled = job["status"] == JobStatus.CANCELLED
     return {
         "job_name": "eval_dataset_job",
         "partitions": {"pipeline_id": execution["pipeline_id"], "eval_dataset_id": execution["dataset_id"]},
@@ -90,7 +93,7 @@ def _execution(ctx: ServerContext, execution: dict[str, Any]) -> dict[str, Any]:
         "session_id": execution["session_id"], "correlation_id": execution["correlation_id"],
         "parent_job_execution_id": None, "user_id": execution["user_id"],
         "created_at": job["created_at"], "id": job["id"], "status": status,
-        "error_code": job["error_code"] or ("CANCELLED" if cancelled else None),
+        "error_code": job["error_code"] or (JobStatus.CANCELLED.value if cancelled else None),
         "error_message": job["error_message"] or ("the execution was cancelled" if cancelled else None),
         "attempts": job["attempts"], "started_at": job["started_at"], "ended_at": job["ended_at"],
         "updated_at": job["updated_at"],

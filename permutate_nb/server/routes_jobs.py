@@ -16,9 +16,8 @@ from ..core.jobs.permutate import run_async
 from ..core.jobs.batch_result import BatchResult
 from ..core.jobs.kinds import results
 from ..core.jobs.result_base import Result
-from ..core.store.job_store import STATUSES
+from ..core.status import STATUSES, JobStatus
 from .context import context, json_response, json_response_async
-from .jobs import FINISHED
 
 __all__ = ["router"]
 
@@ -53,7 +52,7 @@ async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=
     task = ctx.manager.launch(job_id, "permutate", lambda progress: run_async(
         plan.request, plan=plan, store=ctx.store, job_id=job_id, reporter=progress, executor=ctx.executor(plan.request)))
     if not wait:
-        return JSONResponse({"job_id": job_id, "status": "PENDING",
+        return JSONResponse({"job_id": job_id, "status": JobStatus.PENDING,
                              "status_url": str(request.url_for("job_status", job_id=job_id))}, status_code=202)
     result = await asyncio.shield(task)
     return await json_response_async(result.to_dict)
@@ -129,7 +128,7 @@ async def cancel_job(request: Request, job_id: str) -> Response:
         await ctx.manager.wait(job_id)
         job = ctx.store.job(job_id)
         return json_response({**_public(job), "job_id": job_id})
-    if job["status"] in (*FINISHED, "CANCELLED"):
+    if job["status"].is_final:
         return JSONResponse({"detail": f"job {job_id} already ended ({job['status']})"}, status_code=409)
     return JSONResponse({"detail": f"job {job_id} is {job['status']} but not run by this server; stop it where it runs"},
                         status_code=409)

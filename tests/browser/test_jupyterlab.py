@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import stop_process
+from ..helpers import stop_process
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,9 @@ import pytest
 
 import permutate_nb as pn
 
-from helpers import klarna_request
-from selector_service import SelectorService
-from test_remote_selector import detected, remote_request
+from ..helpers import klarna_request
+from ..selector_service import SelectorService
+from .test_remote_selector import detected, remote_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 BUSY = {"status": 429, "headers": {"Retry-After": "0"}}

@@ -21,8 +21,8 @@ from permutate_nb.core.stats.compare import MCNEMAR, SIGN_TEST, pairwise
 from permutate_nb.errors import RequestError
 from permutate_nb.notebook.view import render_html, render_text
 
-from helpers import PRODUCTS_URL, klarna_request
-from test_engine import assert_summary_honest
+from ..helpers import PRODUCTS_URL, klarna_request
+from .test_engine import assert_summary_honest
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 BAD = {"text": "no tool for that"}

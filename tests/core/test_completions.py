@@ -9,7 +9,7 @@ import pytest
 import permutate_nb as pn
 from permutate_nb.errors import ConfigurationError
 
-from helpers import PRODUCTS_URL, klarna_request
+from ..helpers import PRODUCTS_URL, klarna_request
 
 
 def completion_request(server: Any, **config: Any) -> dict[str, Any]:

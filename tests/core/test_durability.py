@@ -19,7 +19,7 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.events import Reporter
 from permutate_nb.core.store.job_store import JobStore, LEASE_EXPIRY_SEC
 
-from helpers import cli_process, klarna_request, wait_until
+from ..helpers import cli_process, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

@@ -17,7 +17,7 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.events import Reporter
 from permutate_nb.core.stats.exact import wilson
 
-from helpers import PRODUCTS_URL, klarna_request
+from ..helpers import PRODUCTS_URL, klarna_request
 
 TRANSPORTS = ["http", "sdk"]
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}

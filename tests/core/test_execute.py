@@ -26,7 +26,7 @@ from permutate_nb.core.plugins.openapi import Operation
 from permutate_nb.errors import ConfigurationError
 from permutate_nb.testing.plugin_api_server import PluginAPIServer, search_products
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 CALL = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 2}}}
 

@@ -9,7 +9,7 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.gc_pause import YOUNG_THRESHOLD, fewer_collections
 from permutate_nb.core.jobs.events import Reporter
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 
 def test_thresholds_are_raised_while_any_job_runs_and_restored_after_the_last() -> None:

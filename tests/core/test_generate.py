@@ -13,7 +13,7 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.generate import parse_cases, test_cases_yaml
 from permutate_nb.errors import PermutateError
 
-from helpers import KLARNA, PRODUCTS_URL, klarna_request
+from ..helpers import KLARNA, PRODUCTS_URL, klarna_request
 
 REPLY = {"cases": [
     {"prompt": "Find 3 red T shirts", "parameters": {"q": "red T shirt", "size": 3, "colour": "red"}},

@@ -13,7 +13,7 @@ from permutate_nb.core.plugins.loader import load_plugin
 from permutate_nb.core.selectors.imprompt import choose_plugin
 from permutate_nb.errors import ConfigurationError
 
-from helpers import KLARNA, PRODUCTS_URL, SNAPSHOTS, WEB_SEARCH, klarna_request
+from ..helpers import KLARNA, PRODUCTS_URL, SNAPSHOTS, WEB_SEARCH, klarna_request
 
 PLUGIN_STEP = "Action: one of ["  # a substring of step 1's prompt only
 OPERATION_STEP = "Operations (METHOD URL"  # a substring of step 2's prompt only

@@ -15,7 +15,7 @@ import pytest
 import permutate_nb as pn
 from permutate_nb.testing.plugin_api_server import PluginAPIServer
 
-from helpers import PRODUCTS_URL, klarna_request
+from ..helpers import PRODUCTS_URL, klarna_request
 
 pytest.importorskip("langchain_openai")
 

@@ -8,7 +8,7 @@ import pytest
 
 import permutate_nb as pn
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

@@ -12,7 +12,7 @@ import pytest
 
 import permutate_nb as pn
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 GOOD = {"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [
     {"id": "c1", "type": "function", "function": {"name": "productsUsingGET", "arguments": "{\"q\": \"T shirt\"}"}}]}}]}

@@ -7,7 +7,7 @@ from pathlib import Path
 import permutate_nb as pn
 from permutate_nb.core.llm.local import default_model_path
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 
 def _request(**llm: object) -> dict:

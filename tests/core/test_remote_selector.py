@@ -9,8 +9,8 @@ import pytest
 
 import permutate_nb as pn
 
-from helpers import KLARNA, PRODUCTS_URL, klarna_request
-from selector_service import SelectorService
+from ..helpers import KLARNA, PRODUCTS_URL, klarna_request
+from ..selector_service import SelectorService
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from permutate_nb import PermutateWarning, RequestError, load_request
 from permutate_nb.core.request.models import normalise
 
-from helpers import DOCS_FLAT_YAML, KLARNA, klarna_request
+from ..helpers import DOCS_FLAT_YAML, KLARNA, klarna_request
 
 
 def test_flat_yaml_form_of_the_docs() -> None:

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 import permutate_nb as pn
 from permutate_nb.core.jobs.batch_result import RESULT_COLUMNS
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

@@ -16,7 +16,7 @@ from permutate_nb.core.selectors.remote import selection_from_reply
 from permutate_nb.core.plugins.tools import build_toolset
 from permutate_nb.errors import ProviderError
 
-from helpers import KLARNA, PRODUCTS_URL
+from ..helpers import KLARNA, PRODUCTS_URL
 
 lc = pytest.importorskip("permutate_nb.core.selectors.langchain_agent")
 

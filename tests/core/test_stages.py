@@ -6,7 +6,7 @@ from typing import Any
 
 import permutate_nb as pn
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 
 class Stages(pn.Reporter):

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 import permutate_nb as pn
 from permutate_nb.notebook.view import render_html
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 
 def _run(scripted: Any, arguments: dict[str, Any], **case: Any) -> pn.JobResult:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from helpers import stop_process
+from ..helpers import stop_process
 
 from permutate_nb.core.llm.local import default_model_path
 

@@ -11,7 +11,7 @@ import pytest
 
 import permutate_nb as pn
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 
 def _request(base_url: str, transport: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import yaml
 import permutate_nb as pn
 from permutate_nb.cli import main
 
-from helpers import KLARNA, PRODUCTS_URL, klarna_request
+from ..helpers import KLARNA, PRODUCTS_URL, klarna_request
 
 pytest.importorskip("langchain_openai")
 

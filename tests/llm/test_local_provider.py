@@ -18,7 +18,7 @@ from permutate_nb.core.llm.base import ChatRequest
 from permutate_nb.core.request.models import LLMConfig
 from permutate_nb.core.plugins.tools import build_toolset
 
-from helpers import KLARNA, WEB_SEARCH, klarna_request
+from ..helpers import KLARNA, WEB_SEARCH, klarna_request
 
 EXAMPLE = Path(pn.__file__).parent / "examples" / "klarna_plugin_test.yaml"
 

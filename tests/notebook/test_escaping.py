@@ -9,7 +9,7 @@ from typing import Any
 import permutate_nb as pn
 from permutate_nb.notebook.view import render_html
 
-from helpers import KLARNA, klarna_request
+from ..helpers import KLARNA, klarna_request
 
 EVIL = "<img src=x onerror=alert(1)>"
 

@@ -21,7 +21,7 @@ from jupyter_client.manager import KernelManager
 
 from permutate_nb.core.store.job_store import JobStore
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 ROOT = Path(__file__).resolve().parents[2]

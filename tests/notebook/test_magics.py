@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 import permutate_nb as pn
 from permutate_nb.notebook.magics import fill_placeholders
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
@@ -139,7 +139,7 @@ def test_summary_table_labels_and_scrolls(shell: Any, scripted: Any) -> None:
 def test_bars_name_the_model_that_runs() -> None:
     from permutate_nb.notebook.progress import permutation_bars
 
-    from helpers import klarna_request
+    from ..helpers import klarna_request
 
     totals, title, labels = permutation_bars(pn.validate(klarna_request(), provider="local"))
     assert totals == {"p1": 2} and title == "permutate progress: klarna_test (2 runs)"

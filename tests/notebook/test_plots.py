@@ -10,7 +10,7 @@ import pytest
 import permutate_nb as pn
 from permutate_nb.notebook.plots import plot_accuracy, plot_heatmap
 
-from helpers import klarna_request
+from ..helpers import klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import permutate_nb as pn
 
-from helpers import KLARNA, PRODUCTS_URL, WEB_SEARCH
+from ..helpers import KLARNA, PRODUCTS_URL, WEB_SEARCH
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 

@@ -9,7 +9,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from helpers import assert_422, body
+from .helpers import assert_422, body
 
 
 @pytest.fixture

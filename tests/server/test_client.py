@@ -12,8 +12,8 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.events import Reporter
 from tests.helpers import klarna_request
 
-from conftest import LiveServer
-from helpers import TOOL_CALL
+from .conftest import LiveServer
+from .helpers import TOOL_CALL
 
 
 class Recording(Reporter):

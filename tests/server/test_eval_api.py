@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from helpers import assert_422
+from .helpers import assert_422
 
 JUDGE = "Grade an answer"
 CASES = [

@@ -18,7 +18,7 @@ import httpx
 
 from tests.helpers import KLARNA, PRODUCTS_URL, klarna_request
 
-from helpers import TOOL_CALL, wait_for
+from .helpers import TOOL_CALL, wait_for
 
 
 def test_100_concurrent_start_jobs_all_complete(http: Any, scripted: Any) -> None:

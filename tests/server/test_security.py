@@ -13,8 +13,8 @@ import pytest
 from permutate_nb.testing.plugin_api_server import PluginAPIServer
 from tests.helpers import KLARNA, PRODUCTS_URL, klarna_request
 
-from conftest import LiveServer
-from helpers import TOOL_CALL, assert_422
+from .conftest import LiveServer
+from .helpers import TOOL_CALL, assert_422
 
 KEY = "s3cret-server-key"
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import klarna_request
 
-from helpers import TOOL_CALL, assert_422, start_job_bodies, wait_for
+from .helpers import TOOL_CALL, assert_422, start_job_bodies, wait_for
 
 
 @pytest.fixture

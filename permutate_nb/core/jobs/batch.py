@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from ..request.batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
 from .batch_result import BatchResult, batch_frame
 from ..context import Context, default_context, open_store
-from .events import JobStarted, Reporter, RunOutcome
+from .events import JobStarted, Reporter, RunSeen
 from .factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request.models import JobConfig, LLMConfig
@@ -138,8 +138,8 @@ class BatchJob(Job[Row]):
     def restore(self, index: int, data: dict[str, Any]) -> Row:
         return data
 
-    def seen(self, row: Row) -> RunOutcome:
-        return RunOutcome.of(row["model"], row["status"] == "completed")
+    def seen(self, row: Row) -> RunSeen:
+        return RunSeen.of(row["model"], row["status"] == "completed")
 
     def status(self, kept: Board[Row], finished: bool) -> tuple[str, str | None, str | None]:
         rows = kept.finished()

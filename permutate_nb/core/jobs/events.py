@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..status import RunOutcome
 from .result_base import Result
 
-__all__ = ["JobStarted", "RunOutcome", "Reporter"]
+__all__ = ["JobStarted", "RunSeen", "Reporter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +23,19 @@ class JobStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class RunOutcome:
+class RunSeen:
     """What reporters read of a run that is not a permutate RunDetail (a batch row, an eval unit)."""
 
     permutation_name: str  # the bar it counts toward: a permutation, or a model
     is_run_completed: bool
     passed: bool
 
+    @property
+    def outcome(self) -> RunOutcome:
+        return RunOutcome.of(self.is_run_completed, self.passed)
+
     @classmethod
-    def of(cls, group: str, ok: bool) -> "RunOutcome":
+    def of(cls, group: str, ok: bool) -> "RunSeen":
         return cls(group, ok, ok)
 
 
@@ -45,6 +50,6 @@ class Reporter:
     def run_started(self, index: int) -> None: ...
 
     def run_finished(self, index: int, detail: Any) -> None:
-        """A run's row is committed: a ``RunDetail``, or a ``RunOutcome`` for batch and eval units."""
+        """A run's row is committed: a ``RunDetail``, or a ``RunSeen`` for batch and eval units."""
 
     def job_finished(self, result: Result) -> None: ...

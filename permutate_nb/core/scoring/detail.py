@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..status import RunOutcome
+
 __all__ = ["RunDetail"]
 
 
@@ -47,6 +49,11 @@ class RunDetail:
     intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps: tool, tool_input, log, observation
     operation_status: int | None = None  # HTTP status of the executed operation (config.execute_operations)
     parameter_mismatches: list[dict[str, Any]] | None = None  # step c's failed comparisons: parameter, expected, actual, reason
+
+    @property
+    def outcome(self) -> RunOutcome:
+        """passed, wrong (answered, verdict no) or errored (no verdict)."""
+        return RunOutcome.of(self.is_run_completed, self.passed)
 
     def to_dict(self) -> dict[str, Any]:
         # a shallow copy per field: dataclasses.asdict's deep recursion costs ~70 us a row

@@ -26,7 +26,7 @@ from typing import Any, Callable
 from ...errors import JobRunningError, UnknownJobError
 from .group_writer import connect
 from .paths import permutate_home
-from ..status import STATUSES
+from ..status import STATUSES, JobStatus
 
 __all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
            "created_in_this_process"]
@@ -80,11 +80,11 @@ def lease_alive(job: dict[str, Any]) -> bool:
     return job.get("lease_host") != _HOST or _pid_alive(int(job["lease_pid"]))
 
 
-def _effective_status(job: dict[str, Any]) -> str:
+def _effective_status(job: dict[str, Any]) -> JobStatus:
     """RUNNING as stored, unless nobody runs the job any more: then INTERRUPTED."""
-    if job["status"] == "RUNNING" and not lease_alive(job):
-        return "INTERRUPTED"
-    return job["status"]
+    if job["status"] == JobStatus.RUNNING and not lease_alive(job):
+        return JobStatus.INTERRUPTED
+    return JobStatus(job["status"])
 
 
 class RunWriter:

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from ....errors import PermutateError, RequestError
 from ...request.batch_input import load_models, model_config
 from ...context import Context, open_store
-from ..events import JobStarted, Reporter, RunOutcome
+from ..events import JobStarted, Reporter, RunSeen
 from ..factory import JobResources, check_llm
 from ...llm.base import ChatRequest
 from ...request.models import JobConfig, LLMConfig
@@ -168,9 +168,9 @@ class EvalJob(Job[Output]):
     def restore(self, index: int, data: dict[str, Any]) -> Output:
         return data
 
-    def seen(self, row: Output) -> RunOutcome:
+    def seen(self, row: Output) -> RunSeen:
         ok = row["generation_error"] is None and not any(s["failed"] for s in row["metric_scores"])
-        return RunOutcome.of(row["model"], ok)
+        return RunSeen.of(row["model"], ok)
 
     def status(self, kept: Board[Output], finished: bool) -> tuple[str, str | None, str | None]:
         return unit_status(kept.finished(), finished)
