@@ -176,7 +176,7 @@ def test_a_lease_from_another_host_holds_until_it_expires(permutate_home: Path) 
 
 
 def test_the_writer_keeps_the_lease_alive(permutate_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from permutate_nb.core.store.job_store import job_store as store_module
+    from permutate_nb.core.store import job_store as store_module
 
     monkeypatch.setattr(store_module, "HEARTBEAT_SEC", 0.05)
     store = JobStore()

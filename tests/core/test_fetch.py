@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from permutate_nb.core.plugins.loader import fetch
+from permutate_nb.core.plugins import fetch
 from permutate_nb.core.plugins.fetch import Fetcher, UrlMap, default_url_map, parse_document
 from permutate_nb.errors import PermutateNote, PermutateWarning, PluginLoadError
 

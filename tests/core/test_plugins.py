@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from permutate_nb.core.plugins.loader import fetch
+from permutate_nb.core.plugins import fetch
 from permutate_nb.core.plugins.fetch import Fetcher, UrlMap
 from permutate_nb.core.plugins.openapi import RefResolver
 from permutate_nb.core.plugins.loader import Operation, Plugin, PluginLoader, load_plugin

@@ -19,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 import permutate_nb as pn
-from permutate_nb.core.store.job_store import stored_rows
+from permutate_nb.core.store import stored_rows
 from permutate_nb.core.jobs.kinds import results
 from permutate_nb.core.jobs.permutate_result import RunDetail, summarise
 from permutate_nb.core.store.job_store import JobStore
