@@ -7,6 +7,7 @@ Exit codes (the README has the same table):
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from collections import Counter
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from .core.status import CANCELLED, FINAL
+from . import __version__
 from .errors import PermutateError, PermutateWarning, RequestError
+from .settings import load_env_file
 from .export import RESULT_TYPES, check_output
 
 __all__ = ["main"]
@@ -42,6 +45,11 @@ def _count(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="permutate", description="Batch-evaluate LLM tool selection.")
     parser.add_argument("--traceback", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"permutate {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what happens (-v: retries, fallbacks, resumes, settings read; -vv: debug)")
+    parser.add_argument("-q", "--quiet", dest="log_quiet", action="store_true",
+                        help="errors only: no warnings, no progress")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a permutate request")
@@ -405,13 +413,28 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 _FINISH = {"JobResult": _finish_run, "BatchResult": _finish_batch, "EvalResult": _finish_eval}  # by name: no import
 
 
+def _log_to_stderr(level: int) -> None:
+    """The ``permutate_nb`` logger's records as ``permutate: message`` lines on stderr."""
+    logger = logging.getLogger("permutate_nb")
+    logger.setLevel(level)
+    if not any(getattr(h, "_permutate_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("permutate: %(message)s"))
+        handler._permutate_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line
         return int(exc.code or 0)
     warnings.formatwarning = _format_warning  # type: ignore[assignment]
-    warnings.simplefilter("default", PermutateWarning)
+    warnings.simplefilter("ignore" if args.log_quiet else "default", PermutateWarning)
+    _log_to_stderr(logging.ERROR if args.log_quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)])
+    if args.log_quiet and hasattr(args, "quiet"):
+        args.quiet = True
+    load_env_file(Path.cwd() / ".env")  # the CLI and serve read ./.env; the library never does
     commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
                 "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare, "serve": _cmd_serve}
     try:

@@ -19,6 +19,7 @@ import httpx
 
 from .core.jobs.events import JobStarted, Reporter, RunSeen
 from .core.frames import is_dataframe
+from .core.status import FINAL
 from .core.jobs.permutate_result import JobResult, RunDetail
 from .errors import ConfigurationError, PermutateError, RequestError, UnknownJobError
 

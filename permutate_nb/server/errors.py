@@ -21,7 +21,7 @@ from .guard import FieldError
 
 __all__ = ["install_error_handlers", "error_detail", "not_found"]
 
-log = logging.getLogger("permutate.server")
+log = logging.getLogger("permutate_nb.server")
 _ORIGIN = re.compile(r"^(?:request|[^:\n]+\.(?:ya?ml|json))(?:, line \d+)?: ")
 _PATH = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*): (.+)$", re.S)
 _ROW = re.compile(r"^(row|case) (\d+)\b")

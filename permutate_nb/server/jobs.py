@@ -18,13 +18,13 @@ from ..core.jobs.events import JobStarted, Reporter
 from ..core.jobs.permutate_result import RunDetail
 from ..core.store.job_store import JobStore
 from ..core.stats.tally import Tallies
-from ..core.status import CANCELLED, ENDED, ERROR, FINAL
+from ..core.status import ENDED, FINAL, JobStatus
 from ..errors import UnknownJobError
 from .registry import CANCELLED, DONE, Registry
 
 __all__ = ["LiveProgress", "JobManager"]
 
-log = logging.getLogger("permutate.server")
+log = logging.getLogger("permutate_nb.server")
 _KEEP_FINAL = 1000  # ended jobs whose final progress counts are kept in memory
 _SUMMARY_EVERY = 0.5  # seconds: a poll recomputes "summary so far" at most this often
 
@@ -104,12 +104,12 @@ class JobManager:
             result = await job
         except asyncio.CancelledError:
             if not self._stopping:
-                self._record_if_open(job_id, CANCELLED, None)
+                self._record_if_open(job_id, JobStatus.CANCELLED, None)
             raise
         except Exception as exc:
             log.exception("job %s failed", job_id)
             if new:  # a resume refused because another process runs the job must not mark it failed
-                self._record_if_open(job_id, ERROR, exc)
+                self._record_if_open(job_id, JobStatus.ERROR, exc)
             self.registry.set_state(job_id, DONE)
             raise
         if not self._stopping:

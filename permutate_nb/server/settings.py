@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.executors.spec import ExecutorSpec, check_executor
 from ..errors import ConfigurationError
+from ..settings import settings as process_settings
 
 __all__ = ["ServerSettings", "DEFAULT_PORT", "DEFAULT_MAX_BODY_MB"]
 
@@ -48,17 +48,14 @@ class ServerSettings:
             if not path.is_dir():
                 raise ConfigurationError(f"--allow-dir {raw}: not a folder")
             dirs.append(path)
+        env = process_settings()
         if max_body_mb is None:
-            raw = os.environ.get("PERMUTATE_MAX_BODY_MB", "").strip()
-            try:
-                max_body_mb = float(raw) if raw else DEFAULT_MAX_BODY_MB
-            except ValueError:
-                raise ConfigurationError(f"PERMUTATE_MAX_BODY_MB={raw!r} is not a number") from None
+            max_body_mb = env.max_body_mb
         if max_body_mb <= 0:
             raise ConfigurationError("--max-body-mb must be greater than 0")
         check_executor(executor)
         settings = cls(host=host, port=port, allow_dirs=tuple(dirs), allow_private_urls=allow_private_urls,
-                       api_key=os.environ.get("PERMUTATE_API_KEY") or None, max_body_mb=max_body_mb, executor=executor)
+                       api_key=env.api_key.get_secret_value() if env.api_key else None, max_body_mb=max_body_mb, executor=executor)
         if not settings.api_key and not _is_loopback(host):
             raise ConfigurationError(
                 f"refusing to listen on {host} without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from ...settings import env_value
 from ...errors import ConfigurationError, MissingExtraError
 from ..store.cache import ResponseCache
 from ..context import Context, default_context
@@ -135,7 +135,7 @@ def openplugin_key(config: JobConfig) -> str | None:
     """
     if config.openplugin_api_key or not config.openplugin_api_key_env:
         return config.openplugin_api_key
-    key = os.environ.get(config.openplugin_api_key_env)
+    key = env_value(config.openplugin_api_key_env)
     if not key:
         raise ConfigurationError(
             f"config.openplugin_api_key_env names {config.openplugin_api_key_env}, but that environment variable "

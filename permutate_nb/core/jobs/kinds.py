@@ -8,6 +8,7 @@ kind up here instead of switching on kind strings.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from .batch import BatchJob
@@ -23,6 +24,8 @@ from ..store.stored_rows import StoredRows
 
 __all__ = ["KINDS", "resume", "resume_async", "results"]
 
+log = logging.getLogger("permutate_nb")
+
 KINDS: dict[str, type[Job[Any]]] = {job.kind: job for job in (PermutateJob, BatchJob, EvalJob)}
 
 
@@ -35,6 +38,8 @@ async def resume_async(job_id: str, *, reporter: Reporter | None = None, concurr
     store = store or (context or default_context()).store()
     record = store.job(job_id)
     job = await asyncio.to_thread(KINDS[record["kind"]].from_request, record["request"])
+    log.info("resuming %s job %s: %d of %d runs stored", record["kind"], job_id, record.get("finished_runs") or 0,
+             record.get("planned_runs") or 0)
     return await launch(job, store=store, job_id=job_id, done=StoredRows(store.path, job_id).items(), reporter=reporter,
                          concurrency=concurrency, cache=cache, context=context, executor=executor)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from ..scoring.detail import RunDetail
+from ..scoring.detail import _FIELDS, RunDetail
 from .result_base import Result
 from ..store.stored_rows import StoredRows
 from ..stats.tally import GROUP_KEYS, Tallies

@@ -11,6 +11,8 @@ LangChain's models (through ``langchain_models.CallPathTransport``).
 
 from __future__ import annotations
 
+import logging
+
 import asyncio
 import time
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ if TYPE_CHECKING:  # tenacity is imported by the first retry (~40 ms at start-up
     from tenacity import RetryCallState
 
 __all__ = ["CallPath", "LLMClient", "ChatOutcome", "with_retries", "MAX_RETRY_AFTER"]
+
+log = logging.getLogger("permutate_nb")
 
 T = TypeVar("T")
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited this long
@@ -88,13 +92,20 @@ async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tu
 
     from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-    retrying = AsyncRetrying(stop=stop_after_attempt(max_retries + 1), wait=_wait,
+    retrying = AsyncRetrying(stop=stop_after_attempt(max_retries + 1), wait=_wait, before_sleep=_log_retry,
                              retry=retry_if_exception_type(TransientProviderError), reraise=True)
     try:
         return await retrying(again), attempts
     except TransientProviderError as exc:
         exc.attempts = attempts  # type: ignore[attr-defined]
         raise
+
+
+def _log_retry(state: "RetryCallState") -> None:
+    """tenacity's ``before_sleep``: one log line per retry (``permutate -v`` shows them)."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.info("retry %d in %.1f s after: %s", state.attempt_number, wait, error)
 
 
 class CallPath:

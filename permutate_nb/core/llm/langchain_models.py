@@ -28,7 +28,7 @@ from typing import Any, Sequence
 import httpx
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, convert_to_openai_messages, message_to_dict, messages_from_dict
+from langchain_core.messages import AIMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict

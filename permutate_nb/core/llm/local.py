@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigurationError, MissingExtraError, ProviderError, TransientProviderError
+from ...settings import settings
 from ..jobs.deadline import remaining
 from .base import ChatRequest, ChatResult, ToolCall
 
@@ -65,8 +66,7 @@ def check_local(model_path: str | None) -> Path:
 def _threads() -> int:
     """llama.cpp's threads: ``OMP_NUM_THREADS`` when set (Ray sets it to an actor's CPUs, so two
     actors on two cores do not run four threads), else every core."""
-    raw = os.environ.get("OMP_NUM_THREADS", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else os.cpu_count() or 1
+    return settings().omp_num_threads or os.cpu_count() or 1
 
 
 class ModelRegistry:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from typing import Any
 
 import aiohttp
 
 from ...errors import ConfigurationError, ProviderError, TransientProviderError
+from ...settings import env_value, settings
 from ..request.locations import normalise_url
 from .base import ChatRequest, ChatResult, ToolCall, sampling_params
 
@@ -38,16 +38,17 @@ def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str
     ``base_url`` gets a key only through its own ``api_key_env`` (else no key: local servers
     such as vLLM, Ollama and llama.cpp usually take none). A key is required only for OpenAI.
     """
-    env_url = (os.environ.get("OPENAI_BASE_URL") or "").strip().rstrip("/")
+    env = settings()
+    env_url = (env.openai_base_url or "").strip().rstrip("/")
     url = (base_url or env_url or DEFAULT_BASE_URL).strip().rstrip("/")
     if api_key_env:
-        key = os.environ.get(api_key_env) or None
+        key = env_value(api_key_env)
         if key is None:
             raise ConfigurationError(f"llm.api_key_env names {api_key_env}, but that environment variable is not set")
         return url, key
     key = None
     if _same_endpoint(url, env_url or DEFAULT_BASE_URL):
-        key = os.environ.get("OPENAI_API_KEY") or None
+        key = env.openai_api_key.get_secret_value() if env.openai_api_key else None
     if key is None and _same_endpoint(url, DEFAULT_BASE_URL):
         raise ConfigurationError(
             "no API key: set OPENAI_API_KEY (or llm.api_key_env), point llm.base_url at an "

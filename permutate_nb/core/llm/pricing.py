@@ -9,10 +9,10 @@ never 0; local models are free. Dated names match their family by longest prefix
 
 from __future__ import annotations
 
-import os
 from typing import Mapping
 
 from ...errors import ConfigurationError
+from ...settings import settings
 from ..request.safe_load import load_yaml, read_text
 
 __all__ = ["PRICES", "PriceTable"]
@@ -39,7 +39,7 @@ PRICES: dict[str, tuple[float, float]] = {
 class PriceTable:
     def __init__(self, overrides: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self._prices = dict(PRICES)
-        env_file = os.environ.get("PERMUTATE_PRICES")
+        env_file = settings().prices
         if env_file:
             table = load_yaml(read_text(env_file, "price table (PERMUTATE_PRICES)"), env_file) or {}
             if not isinstance(table, Mapping):

@@ -10,13 +10,13 @@ what happened (``operation_status``, the note in ``error``).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ...settings import env_value
 from ...errors import ConfigurationError, ProviderError
 from ..request.locations import normalise_url
 from .openapi import Operation
@@ -114,7 +114,7 @@ def auth_headers(request: JobRequest) -> dict[str, dict[str, str]]:
     for ref in refs:
         if ref.auth is None or ref.auth.type == "none":
             continue
-        token = os.environ.get(ref.auth.token_env or "")
+        token = env_value(ref.auth.token_env)
         if not token:
             raise ConfigurationError(
                 f"plugin {ref.manifest_url}: auth.token_env names {ref.auth.token_env}, "

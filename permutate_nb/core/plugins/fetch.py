@@ -8,6 +8,7 @@ disk-cache entry, the network, the snapshots bundled with the package, a stale c
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import os
 import time
@@ -23,6 +24,7 @@ from ...errors import PermutateNote, PermutateWarning, PluginLoadError, RequestE
 from ..context import default_context
 from ..request.locations import is_http_url, local_path
 from ..store.paths import permutate_home
+from ...settings import settings
 from ..request.safe_load import SAFE_LOADER, load_json, load_yaml, read_text
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "BUNDLED_URL_MAP",
     "CACHE_MAX_AGE",
 ]
+
+log = logging.getLogger("permutate_nb")
 
 #: The snapshots shipped with the package; tests may point this elsewhere.
 BUNDLED_URL_MAP = Path(__file__).resolve().parents[1] / "examples" / "snapshots" / "url_map.yaml"
@@ -108,9 +112,9 @@ class UrlMap:
 def default_url_map(extra: Mapping[str, str | Path] | None = None, base_dir: Path | None = None) -> UrlMap:
     """The user's mirror: the YAML file named by ``PERMUTATE_URL_MAP`` plus ``extra`` (which wins)."""
     result = UrlMap()
-    env = os.environ.get("PERMUTATE_URL_MAP", "").strip()
-    if env:
-        result = UrlMap.from_file(Path(env))
+    path = settings().url_map
+    if path is not None:
+        result = UrlMap.from_file(path)
     if extra:
         result = result.merged(UrlMap(extra, base_dir=base_dir))
     return result
@@ -183,8 +187,10 @@ class Fetcher:
                     f"could not fetch {location} ({reason}); using the bundled snapshot", PermutateNote, stacklevel=2
                 )
                 self.fallbacks.add(location)
+                log.info("%s: served from the bundled snapshot %s (%s)", location, snapshot, reason)
                 return self._read_file(snapshot, location), location
             if age is not None:
+                log.info("%s: served from the cache %s (%s)", location, cache_file, reason)
                 when = datetime.fromtimestamp(cache_file.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
                 warnings.warn(
                     f"could not fetch {location} ({reason}); using a cached copy from {when}",

@@ -6,7 +6,6 @@ to a row it cannot use is refused with the row and the rule named.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 from ...errors import RequestError
 from ..frames import is_dataframe
 from .models import LLMConfig
+from ...settings import Settings, settings
 from .safe_load import load_yaml, names_a_path, read_csv, read_text
 
 __all__ = ["BatchLimits", "BatchRow", "read_rows", "check_rows", "model_config", "load_models", "OUTPUT_REF"]
@@ -25,20 +25,9 @@ OUTPUT_REF = re.compile(r"\$\{output\.(\d+)\}")
 _KNOWN = ("prompt", "model", "system", "temperature", "max_tokens")
 
 
-def _dotenv(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if path.is_file():
-        for line in read_text(path, ".env file").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
-    return values
-
-
 @dataclass(frozen=True)
 class BatchLimits:
-    """The batch limits, from environment variables, else a ``.env`` file, else the defaults."""
+    """The batch limits (``permutate_nb.settings``: the documents' variables, else the defaults)."""
 
     default_model: str = "local"
     max_threads: int = 4
@@ -48,30 +37,12 @@ class BatchLimits:
     execution_timeout: float = 300.0
 
     @classmethod
-    def from_env(cls, env_file: Path | None = None) -> "BatchLimits":
-        values = {**_dotenv(env_file or Path.cwd() / ".env"), **os.environ}
-
-        def number(name: str, default: float, kind: type = int) -> Any:
-            raw = values.get(name)
-            if raw in (None, ""):
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise RequestError(f"{name}={raw!r} is not a number") from None
-            if value <= 0:
-                raise RequestError(f"{name}={raw!r} must be greater than 0")
-            return value
-
-        return cls(
-            default_model=values.get("ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME") or "local",
-            max_threads=number("DEFAULT_MAX_THREADS", 4),
-            max_executions=number("MAX_EXECUTIONS_PER_BATCH", 100),
-            max_prompt_length=number("MAX_PROMPT_LENGTH", 1000),
-            max_concurrent_batches=number("MAX_CONCURRENT_BATCHES", 5),
-            execution_timeout=number("EXECUTION_TIMEOUT", 300.0, float),
-        )
-
+    def from_env(cls, env: Settings | None = None) -> "BatchLimits":
+        """The limits of ``env`` (default: this process's ``settings()``)."""
+        env = env or settings()
+        return cls(default_model=env.default_model, max_threads=env.max_threads,
+                   max_executions=env.max_executions_per_batch, max_prompt_length=env.max_prompt_length,
+                   max_concurrent_batches=env.max_concurrent_batches, execution_timeout=env.execution_timeout)
 
 @dataclass
 class BatchRow:

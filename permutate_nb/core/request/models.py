@@ -10,7 +10,6 @@ one shape. Errors name the field path and, when the request came from YAML, its 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ...errors import ConfigurationError, PermutateWarning, RequestError
+from ...errors import PermutateWarning, RequestError
+from ...settings import settings
 from ..executors.spec import ExecutorSpec
 from .locations import resolve_location
 from ..scoring.matching import matcher_problems
@@ -187,12 +187,7 @@ class JobConfig(BaseModel):
 
 def default_max_response_bytes() -> int:
     """4 MB, or ``PERMUTATE_MAX_RESPONSE_BYTES`` (the bound for batches and evals, which have no config)."""
-    raw = os.environ.get("PERMUTATE_MAX_RESPONSE_BYTES", "").strip()
-    if not raw:
-        return 4 * 1024 * 1024
-    if not raw.isdigit() or int(raw) < 256:
-        raise ConfigurationError(f"PERMUTATE_MAX_RESPONSE_BYTES={raw!r}: give a number of bytes, 256 or more")
-    return int(raw)
+    return settings().max_response_bytes
 
 
 class JobRequest(_Strict):

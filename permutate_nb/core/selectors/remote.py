@@ -12,12 +12,12 @@ answers, and 429, 5xx and timeouts are retried by the same policy.
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any, Mapping
 
 import httpx
 
+from ...settings import env_value
 from ...errors import ProviderError, TransientProviderError
 from ..llm.client import CallPath
 from ..llm.openai_chat import status_error
@@ -112,8 +112,9 @@ class RemoteSelector:
         self._path = path
         self._timeout = timeout
         config: dict[str, Any] = {"provider": llm.provider}
-        if llm.api_key_env and os.environ.get(llm.api_key_env):  # opt-in: the user named the key to send
-            config["openai_api_key"] = os.environ[llm.api_key_env]
+        key = env_value(llm.api_key_env)
+        if key:  # opt-in: the user named the key to send
+            config["openai_api_key"] = key
         self._body = {
             "plugins": [{"manifest_url": plugin_id} for plugin_id in self._plugins],
             "config": config,

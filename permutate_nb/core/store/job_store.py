@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -30,6 +31,8 @@ from ..status import STATUSES, JobStatus
 
 __all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
            "created_in_this_process"]
+
+log = logging.getLogger("permutate_nb")
 
 HEARTBEAT_SEC = 5.0  # how often a running job refreshes its lease
 LEASE_EXPIRY_SEC = 30.0  # a lease not refreshed for this long is dead (the only test for another host)
@@ -240,6 +243,7 @@ class JobStore:
                     "UPDATE jobs SET lease_owner=?, lease_pid=?, lease_host=?, lease_since=?, heartbeat_at=? WHERE id=?",
                     (owner, os.getpid(), _HOST, utc_now(), time.time(), job_id))
                 self._conn.execute("COMMIT")
+                log.debug("job %s: lease taken by pid %d", job_id, os.getpid())
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from ...settings import settings
 
 __all__ = ["permutate_home"]
 
 
 def permutate_home() -> Path:
-    return Path(os.environ.get("PERMUTATE_HOME") or "~/.permutate").expanduser()
+    return settings().home_dir()

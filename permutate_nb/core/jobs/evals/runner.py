@@ -12,16 +12,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ....errors import PermutateError, RequestError
-from ...request.batch_input import load_models, model_config
+from ....errors import PermutateError
 from ...context import Context, open_store
 from ..events import JobStarted, Reporter, RunSeen
-from ..factory import JobResources, check_llm
+from ..factory import JobResources
 from ...llm.base import ChatRequest
-from ...request.models import JobConfig, LLMConfig
+from ...request.models import JobConfig
 from ..launch import launch
 from ..runner import Board, Finished, Job, blocking
 from ...store.job_store import JobStore, utc_now
@@ -29,7 +27,7 @@ from ...store.stored_rows import StoredRows
 from .dataset import EvalCase
 from .plan import DEFAULT_TEMPLATE, EvalPlan, plan_eval
 from .judge import Verdict, judge
-from .metrics import Metric, resolve_metrics
+from .metrics import Metric
 from .results import EvalResult, unit_status
 
 __all__ = ["EvalPlan", "EvalJob", "plan_eval", "evaluate", "evaluate_async", "DEFAULT_TEMPLATE"]
