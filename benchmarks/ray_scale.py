@@ -48,7 +48,7 @@ def local_model(pn: Any, repeats: int, ray: dict[str, Any]) -> dict[str, Any]:
     plan = pn.plan_job(request, provider="local")
     out: dict[str, Any] = {"runs": plan.total_runs}
     for name, executor in (("in_process", None), ("ray", ray)):
-        result, wall, _ = timed(lambda: pn.run(plan.request, plan=plan, cache=False, executor=executor))
+        result, wall, _ = timed(lambda: pn.run(plan, cache=False, executor=executor))
         assert len(result.details) == plan.total_runs, result.status
         out[f"{name}_wall_s"] = round(wall, 2)
         out[f"{name}_runs_per_s"] = round(plan.total_runs / wall, 2)
@@ -67,13 +67,13 @@ def server_job(pn: Any, runs: int, delay: float, ray: dict[str, Any]) -> dict[st
         ideal = plan.total_runs * delay / 32
         out: dict[str, Any] = {"runs": plan.total_runs, "ideal_s": round(ideal, 2), "ray_20_run_job_s": round(startup, 2)}
         for name, executor, cache in (("in_process", None, True), ("ray", ray, False)):  # in-process fills the cache
-            result, wall, cpu = timed(lambda: pn.run(plan.request, plan=plan, cache=cache, executor=executor))
+            result, wall, cpu = timed(lambda: pn.run(plan, cache=cache, executor=executor))
             assert sum(d.passed for d in result.details) == plan.total_runs, result.status
             out[f"{name}_wall_s"] = round(wall, 2)
             out[f"{name}_efficiency"] = round(ideal / wall, 3)
             out[f"{name}_driver_cpu_ms_per_row"] = round(cpu / plan.total_runs * 1000, 3)
         out["driver_intake_rows_per_s"] = round(1000 / out["ray_driver_cpu_ms_per_row"])
-        result, wall, cpu = timed(lambda: pn.run(plan.request, plan=plan, cache=True, executor=ray))
+        result, wall, cpu = timed(lambda: pn.run(plan, cache=True, executor=ray))
         assert sum(d.cached for d in result.details) == plan.total_runs  # the actors only read the cache
         out["ray_cached_rerun_rows_per_s"] = round(plan.total_runs / wall)
         out["ray_cached_rerun_driver_cpu_ms_per_row"] = round(cpu / plan.total_runs * 1000, 3)

@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PERMUTATE_HOME", tempfile.mkdtemp(prefix="permutate-bench-"))
     os.environ.setdefault("OPENAI_API_KEY", "bench")
-    from permutate_nb.core.jobs.permutate import run_async
+    from permutate_nb.core.api import run_async
 
     proc, base_url = start_server(args.delay, SCRIPT)
     try:

@@ -99,7 +99,7 @@ def measure(runs: int, concurrency: int, delay: float, transport: str = "http", 
         plan = pn.plan_job(request)
         pn.run(build_request(base_url, TEST_CASES, concurrency, transport), cache=False)  # warm-up: imports, connections
         cpu0, t0 = cpu_seconds(), time.perf_counter()
-        result = pn.run(request, plan=plan, cache=True)  # fills the cache as a real first run does
+        result = pn.run(plan, cache=True)  # fills the cache as a real first run does
         wall = time.perf_counter() - t0
         cpu = cpu_seconds() - cpu0
         summary = result.summary
@@ -112,7 +112,7 @@ def measure(runs: int, concurrency: int, delay: float, transport: str = "http", 
         }
         if cached:
             t1 = time.perf_counter()
-            again = pn.run(request, plan=plan, cache=True)
+            again = pn.run(plan, cache=True)
             out["cached_rerun_s"] = round(time.perf_counter() - t1, 3)
             out["cached_runs"] = again.summary["cached_runs"]
             out["peak_rss_mb_after_rerun"] = peak_rss_mb()

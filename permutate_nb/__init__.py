@@ -13,97 +13,84 @@ from typing import TYPE_CHECKING, Any
 from .core import hooks
 from .errors import (
     ConfigurationError,
+    JobRunningError,
     MissingExtraError,
     PermutateError,
+    PermutateNote,
     PermutateWarning,
     PluginLoadError,
     ProviderError,
     RequestError,
+    TransientProviderError,
+    UnknownJobError,
     one_line_warnings,
 )
 
 __version__ = "0.1.0"
 
+#: Jobs: each kind with its ``_async`` twin (same first argument, same keywords), and ``submit``.
+_JOBS = ["run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
+         "generate", "generate_async", "submit", "JobHandle"]
+
 __all__ = [
-    "run",
-    "run_async",
-    "resume",
-    "evaluate",
-    "compare",
-    "JobComparison",
-    "PairedComparison",
-    "load_dataset",
-    "EvalResult",
-    "BatchResult",
-    "batch",
-    "submit_batch",
-    "process_csv",
-    "status",
-    "results",
-    "jobs",
-    "plan_job",
-    "validate",
-    "generate_test_cases",
-    "test_cases_yaml",
-    "load_request",
-    "load_plugin",
-    "JobPlan",
-    "JobRequest",
-    "JobResult",
-    "RunDetail",
-    "Reporter",
-    "JobStarted",
-    "Plugin",
-    "Operation",
-    "PluginLoader",
-    "summarise",
-    "PermutateError",
-    "RequestError",
-    "PluginLoadError",
-    "ConfigurationError",
-    "MissingExtraError",
-    "ProviderError",
-    "PermutateWarning",
-    "load_ipython_extension",
-    "RequestBuilder",
-    "Client",
+    "run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
+    "generate", "generate_async", "submit", "JobHandle",
+    "generate_test_cases", "test_cases_yaml",
+    "results", "status", "jobs", "compare",
+    "validate", "plan_job", "load_request", "load_plugin", "load_dataset", "process_csv",
+    "JobStatus", "RunOutcome", "Settings", "settings",
+    "JobResult", "RunDetail", "BatchResult", "EvalResult", "GenerateResult", "JobComparison", "PairedComparison",
+    "JobPlan", "JobRequest", "Plugin", "Operation", "PluginLoader", "summarise",
+    "Reporter", "JobStarted", "RunSeen",
+    "PermutateError", "RequestError", "PluginLoadError", "UnknownJobError", "JobRunningError", "ConfigurationError",
+    "MissingExtraError", "ProviderError", "TransientProviderError", "PermutateWarning", "PermutateNote",
+    "load_ipython_extension", "RequestBuilder", "Client",
 ]
 
 
 #: Public names and the module each comes from, imported on first use: a ``permutate run``
 #: loads only what its job uses (the notebook layer, pandas, the HTTP client, batches, evals stay out).
 _LAZY = {
-    "Client": ".client", "submit_batch": ".core.jobs.batch", "batch": (".core.jobs.batch", "run_batch"),
-    "BatchResult": ".core.jobs.batch_result", "JobComparison": ".core.stats.compare", "PairedComparison": ".core.stats.compare",
-    "compare": (".core.jobs.comparing", "compare_jobs"), "JobPlan": ".core.jobs.permutate", "plan_job": ".core.jobs.permutate",
-    "run": ".core.jobs.permutate", "run_async": ".core.jobs.permutate", "EvalResult": ".core.jobs.evals", "evaluate": ".core.jobs.evals",
-    "load_dataset": ".core.jobs.evals", "JobStarted": ".core.jobs.events", "Reporter": ".core.jobs.events",
-    "generate_test_cases": ".core.jobs.generate", "test_cases_yaml": ".core.jobs.generate", "jobs": ".core.store.queries",
-    "status": ".core.store.queries", "results": ".core.jobs.kinds", "resume": ".core.jobs.kinds", "Operation": ".core.plugins.loader",
-    "Plugin": ".core.plugins.loader", "PluginLoader": ".core.plugins.loader", "load_plugin": ".core.plugins.loader",
-    "JobRequest": ".core.request.models", "load_request": ".core.request.models", "JobResult": ".core.jobs.permutate_result",
-    "RunDetail": ".core.jobs.permutate_result", "summarise": ".core.jobs.permutate_result", "process_csv": ".export",
-    "RequestBuilder": ".notebook.widgets",
+    **{name: ".core.api" for name in _JOBS if name != "JobHandle"},
+    "generate_test_cases": ".core.api", "JobHandle": ".core.jobs.handle",
+    "test_cases_yaml": ".core.jobs.generate", "GenerateResult": ".core.jobs.generate",
+    "results": ".core.jobs.kinds", "status": ".core.store.queries", "jobs": ".core.store.queries",
+    "compare": (".core.jobs.comparing", "compare_jobs"),
+    "plan_job": ".core.jobs.permutate", "JobPlan": ".core.jobs.permutate",
+    "load_request": ".core.request.models", "JobRequest": ".core.request.models",
+    "load_plugin": ".core.plugins.loader", "Plugin": ".core.plugins.loader", "Operation": ".core.plugins.loader",
+    "PluginLoader": ".core.plugins.loader", "load_dataset": ".core.jobs.evals.dataset", "process_csv": ".export",
+    "JobStatus": ".core.status", "RunOutcome": ".core.status", "Settings": ".settings", "settings": ".settings",
+    "JobResult": ".core.jobs.permutate_result", "summarise": ".core.jobs.permutate_result",
+    "RunDetail": ".core.scoring.detail", "BatchResult": ".core.jobs.batch_result",
+    "EvalResult": ".core.jobs.evals.results", "JobComparison": ".core.stats.compare",
+    "PairedComparison": ".core.stats.compare", "Reporter": ".core.jobs.events", "JobStarted": ".core.jobs.events",
+    "RunSeen": ".core.jobs.events", "RequestBuilder": ".notebook.widgets", "Client": ".client",
 }
 
 if TYPE_CHECKING:
     from .client import Client
-    from .core.jobs.batch import run_batch as batch
-    from .core.jobs.batch import submit_batch
+    from .core.api import (batch, batch_async, evaluate, evaluate_async, generate, generate_async,
+                           generate_test_cases, resume, resume_async, run, run_async, submit)
     from .core.jobs.batch_result import BatchResult
-    from .core.stats.compare import JobComparison, PairedComparison
     from .core.jobs.comparing import compare_jobs as compare
-    from .core.jobs.permutate import JobPlan, plan_job, run, run_async
-    from .core.jobs.evals import EvalResult, evaluate, load_dataset
-    from .core.jobs.events import JobStarted, Reporter
-    from .core.jobs.generate import generate_test_cases, test_cases_yaml
-    from .core.store.queries import jobs, status
-    from .core.jobs.kinds import results, resume
+    from .core.jobs.evals.dataset import load_dataset
+    from .core.jobs.evals.results import EvalResult
+    from .core.jobs.events import JobStarted, Reporter, RunSeen
+    from .core.jobs.generate import GenerateResult, test_cases_yaml
+    from .core.jobs.handle import JobHandle
+    from .core.jobs.kinds import results
+    from .core.jobs.permutate import JobPlan, plan_job
+    from .core.jobs.permutate_result import JobResult, summarise
     from .core.plugins.loader import Operation, Plugin, PluginLoader, load_plugin
     from .core.request.models import JobRequest, load_request
-    from .core.jobs.permutate_result import JobResult, RunDetail, summarise
+    from .core.scoring.detail import RunDetail
+    from .core.stats.compare import JobComparison, PairedComparison
+    from .core.status import JobStatus, RunOutcome
+    from .core.store.queries import jobs, status
     from .export import process_csv
     from .notebook.widgets import RequestBuilder
+    from .settings import Settings, settings
 
 
 def __getattr__(name: str) -> Any:

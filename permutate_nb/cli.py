@@ -166,7 +166,8 @@ def _format_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> s
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .core.jobs.generate import generate_test_cases, resolve_llm, test_cases_yaml
+    from .core.api import generate_test_cases
+    from .core.jobs.generate import resolve_llm, test_cases_yaml
 
     if args.output:
         _check_folder(args.output)
@@ -232,8 +233,7 @@ def print_summary(result: Any, stream: Any = None) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .core.jobs.permutate import plan_job, run
-    from .core.jobs.kinds import resume
+    from .core.api import resume, run
     from .tqdm_reporter import TqdmReporter
 
     if args.output:
@@ -247,9 +247,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     elif not args.request:
         raise RequestError("give a request file, or --resume ID")
     else:
-        plan = plan_job(args.request, provider=args.provider)
-        result = run(plan.request, plan=plan, concurrency=args.concurrency, cache=cache, reporter=reporter,
-                     executor=_executor(args))
+        result = run(args.request, provider=args.provider, concurrency=args.concurrency, cache=cache,
+                     reporter=reporter, executor=_executor(args))
     return _FINISH[type(result).__name__](result, args)
 
 
@@ -286,7 +285,7 @@ def _finish_batch(result: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .core.jobs.batch import run_batch
+    from .core.api import batch
     from .export import process_csv
     from .tqdm_reporter import TqdmReporter
 
@@ -298,7 +297,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             raise RequestError("--process-csv needs --output FILE.xlsx (or .csv)")
         print(f"wrote {process_csv(args.csv, args.output, models=args.models)}")
         return 0
-    result = run_batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
+    result = batch(args.csv, models=args.models, concurrency=args.concurrency, cache=not args.no_cache,
                        name=Path(args.csv).stem, reporter=None if args.quiet else TqdmReporter(verdicts=False),
                        executor=_executor(args))
     return _finish_batch(result, args)
@@ -317,7 +316,7 @@ def _finish_eval(result: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .core.jobs.evals import evaluate
+    from .core.api import evaluate
     from .tqdm_reporter import TqdmReporter
 
     if args.output:

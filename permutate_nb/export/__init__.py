@@ -19,6 +19,7 @@ from ..core import hooks
 from ..core.jobs.batch_result import BatchResult, batch_frame
 from ..core.scoring.matching import describe_mismatches
 from ..core.jobs.permutate_result import JobResult
+from ..core.frames import is_nan
 from ..errors import ConfigurationError
 from .cells import FORMULA_START, csv_text, safe_cell, write_csv
 from .details import (DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, require_pyarrow, to_csv, to_json,
@@ -42,7 +43,7 @@ _PERCENT_COLUMNS = {
 
 def _table(frame: Any) -> tuple[list[str], list[list[Any]]]:
     columns = [str(c) for c in frame.columns]
-    rows = [[None if (isinstance(v, float) and v != v) else v for v in row] for row in frame.itertuples(index=False)]
+    rows = [[None if is_nan(v) else v for v in row] for row in frame.itertuples(index=False)]
     return columns, rows
 
 

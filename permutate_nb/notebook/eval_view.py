@@ -6,6 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from .view import escaped
+from ..core.frames import is_nan
 
 if TYPE_CHECKING:
     from ..core.jobs.evals.results import EvalResult
@@ -16,7 +17,7 @@ _COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
 
 
 def _num(value: object) -> str:
-    return "–" if value is None or value != value else f"{value:.3f}"  # type: ignore[operator]
+    return "–" if value is None or is_nan(value) else f"{value:.3f}"
 
 
 def render_eval_text(result: "EvalResult") -> str:
@@ -41,7 +42,7 @@ def render_eval_html(result: "EvalResult") -> str:
         for i, model in enumerate(models):
             match = df[(df["model"] == model) & (df["metric_type"] == metric)]
             mean = match["mean"].iloc[0] if len(match) else None
-            width = 0 if mean is None or mean != mean else mean * 240
+            width = 0 if mean is None or is_nan(mean) else mean * 240
             ci = (f" [{_num(match['ci95_low'].iloc[0])}, {_num(match['ci95_high'].iloc[0])}]" if len(match) else "")
             bars.append(f"<div style='display:flex;align-items:center;gap:6px'><div style='background:{_COLOURS[i % 6]};"
                         f"height:10px;width:{width:.1f}px'></div><span style='font-size:11px'>{html.escape(model)}: "

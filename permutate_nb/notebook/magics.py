@@ -18,7 +18,8 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..core.jobs.permutate import JobPlan, plan_job, run
+from ..core.api import batch, evaluate, run
+from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.store.queries import jobs
 from ..core.request.matrix import expand_matrix
 from ..core.jobs.result_base import Result
@@ -130,28 +131,26 @@ class PermutateMagics(Magics):
             return matrix_frame(plan)
         result = with_progress(
             *permutation_bars(plan),
-            lambda progress: run(plan.request, plan=plan, reporter=progress, concurrency=args.concurrency,
+            lambda progress: run(plan, reporter=progress, concurrency=args.concurrency,
                                  cache=False if args.no_cache else None),
         )
         return self._deliver(args, result)
 
     def _run_batch(self, args: Any, cell: str) -> Any:
-        from ..core.jobs.batch import batch_async, plan_batch
-        from ..core.jobs.runner import blocking
+        from ..core.jobs.batch import plan_batch
 
         models = self.shell.user_ns.get(args.models, args.models) if args.models else None
         plan = plan_batch(fill_placeholders(cell, self.shell.user_ns).strip() + "\n", models=models)
         totals: dict[str, int] = {}
         for row in plan.rows:
             totals[row.model] = totals.get(row.model, 0) + 1
-        result = with_progress(totals, f"permutate batch: {len(plan.rows)} rows", None, lambda progress: blocking(
-            batch_async(plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache)), verdicts=False)
+        result = with_progress(totals, f"permutate batch: {len(plan.rows)} rows", None, lambda progress: batch(
+            plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache), verdicts=False)
         return self._deliver(args, result)
 
     def _run_eval(self, args: Any, cell: str) -> Any:
         """The body is YAML: dataset (a path, or cases inline), models, judge_model, metrics, template, model_settings."""
-        from ..core.jobs.evals.runner import evaluate_async, plan_eval
-        from ..core.jobs.runner import blocking
+        from ..core.jobs.evals.plan import plan_eval
         from ..core.request.safe_load import load_yaml
 
         spec = load_yaml(fill_placeholders(cell, self.shell.user_ns), "the eval cell") or {}
@@ -173,8 +172,8 @@ class PermutateMagics(Magics):
             {m: len(plan.dataset.cases) for m in plan.models},
             f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)",
             None,
-            lambda progress: blocking(evaluate_async(plan, reporter=progress, concurrency=args.concurrency or 8,
-                                                     cache=not args.no_cache)),
+            lambda progress: evaluate(plan, reporter=progress, concurrency=args.concurrency,
+                                      cache=not args.no_cache),
             verdicts=False,
         )
         return self._deliver(args, result)

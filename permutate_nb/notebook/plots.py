@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .view import heatmap_frame
+from ..core.frames import is_nan
 
 if TYPE_CHECKING:
     from ..core.jobs.permutate_result import JobResult
@@ -57,7 +58,7 @@ def plot_heatmap(result: "JobResult") -> Any:
     ax.set_yticks(range(frame.shape[0]), frame.index)
     values = frame.to_numpy(dtype=float)
     for (i, j), value in np.ndenumerate(values):
-        ax.text(j, i, "–" if value != value else f"{value:.0f}%", ha="center", va="center", fontsize=8)
+        ax.text(j, i, "–" if is_nan(value) else f"{value:.0f}%", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax, label="pass rate %")
     repeats = max((runs for runs, _ in result.cells().values()), default=1)  # the most repeats a cell has
     ax.set_title(f"test case x permutation: pass rate over {repeats} repeat{'s' if repeats > 1 else ''}")

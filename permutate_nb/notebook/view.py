@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.stats.compare import comparison_frame, format_ci
 from ..core.scoring.matching import describe_mismatches
+from ..core.frames import is_nan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,7 +131,7 @@ def _heatmap(result: "JobResult") -> str:
     if frame.empty:
         return ""
     styler = (escaped(frame.style.set_uuid("permutate-heatmap"))
-              .map(lambda v: "" if v != v else _heat_colour(v))
+              .map(lambda v: "" if is_nan(v) else _heat_colour(v))
               .format("{:.0f}%", na_rep="–", escape="html")
               .set_caption("Pass rate: test case x permutation"))
     return styler.to_html()
@@ -172,7 +173,7 @@ def summary_table(result: "JobResult") -> "pd.DataFrame":
     summary = result.summary_df
     df = summary[_SUMMARY_COLUMNS].copy()
     for key in _ACCURACIES:
-        df[key] = [format_ci(None if v != v else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
+        df[key] = [format_ci(None if is_nan(v) else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
     df.insert(0, "model", [models.get(name, "") for name in df.index])
     return df.rename(columns=SUMMARY_LABELS)
 

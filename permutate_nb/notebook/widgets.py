@@ -16,7 +16,8 @@ from typing import Any, Callable
 import ipywidgets as w
 import yaml
 
-from ..core.jobs.permutate import JobPlan, plan_job, run
+from ..core.api import run
+from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.plugins.fetch import default_url_map
 from ..core.plugins.loader import Plugin, PluginLoader
 from ..core.request.models import load_request, normalise
@@ -255,7 +256,7 @@ class RequestBuilder:
         """
         plan = self._plan(kwargs.pop("provider", None))
         self.last_result = with_progress(*permutation_bars(plan),
-                                         lambda progress: run(plan.request, plan=plan, reporter=progress, **kwargs))
+                                         lambda progress: run(plan, reporter=progress, **kwargs))
         return self.last_result
 
     def _run_in_form(self) -> Any:
@@ -269,7 +270,7 @@ class RequestBuilder:
         self.output.append_display_data(progress.box)
         outcome = "stopped"
         try:
-            self.last_result = run(plan.request, plan=plan, reporter=progress)
+            self.last_result = run(plan, reporter=progress)
             outcome = outcome_word(self.last_result)
         finally:
             progress.close(outcome)

@@ -13,7 +13,7 @@ from fastapi import Request, Response
 from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.executors.spec import ExecutorSpec
 from ..core.plugins.fetch import default_url_map
-from ..core.jobs.kinds import resume_async
+from ..core.api import resume_async
 from ..core.store.paths import permutate_home
 from ..core.plugins.loader import PluginLoader
 from ..core.request.models import JobRequest, load_request

@@ -1,7 +1,7 @@
 """Jobs in the background of the server's event loop: one task per job, live progress, cancel, resume.
 
-Each job runs through the engine's public functions (``run_async``, ``batch_async``,
-``evaluate_async`` and their resume twins) on the server's job store, so a job started over
+Each job is planned by its route, then run through ``core.api`` (``run_planned``, ``resume_async``)
+as a ``JobHandle`` on the server's loop, on the server's job store, so a job started over
 HTTP is the same record as one started from the CLI or a notebook. A ``LiveProgress``
 reporter counts finished runs per group for status polls; the store has the rows.
 """
@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 
 from ..core.jobs.events import JobStarted, Reporter
+from ..core.jobs.handle import JobHandle
 from ..core.jobs.permutate_result import RunDetail
 from ..core.store.job_store import JobStore
 from ..core.stats.tally import Tallies
@@ -94,7 +95,8 @@ class JobManager:
         if new:
             self.registry.add_job(job_id, kind)
         progress = self.progress[job_id] = LiveProgress()
-        task = asyncio.get_running_loop().create_task(self._guarded(job_id, start(progress), new), name=f"permutate-{job_id}")
+        task = JobHandle.start_on_loop(self._guarded(job_id, start(progress), new), job_id=job_id, store=self.store,
+                                       name=f"permutate-{job_id}").task
         self.tasks[job_id] = task
         task.add_done_callback(lambda t: self._finished(job_id, t))
         return task

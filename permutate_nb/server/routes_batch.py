@@ -22,7 +22,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.jobs.batch import batch_async, plan_batch
+from ..core.api import run_planned
+from ..core.jobs.batch import plan_batch
 from ..core.jobs.batch_result import batch_frame
 from ..export import process_csv, write_frame
 from ..errors import UnknownJobError
@@ -87,7 +88,7 @@ async def execute_batch(request: Request, body: ExecuteBatchBody) -> Response:
     rows = [execution.model_dump() for execution in body.executions]
     plan = await asyncio.to_thread(plan_batch, rows, name="batch_execution")
     job_id = ctx.store.create_job("batch", plan.name, plan.request(), len(plan.rows))
-    ctx.manager.launch(job_id, "batch", lambda progress: batch_async(plan, store=ctx.store, job_id=job_id,
+    ctx.manager.launch(job_id, "batch", lambda progress: run_planned(plan, store=ctx.store, job_id=job_id,
                                                                       reporter=progress, executor=ctx.executor()))
     return json_response({"status": "pending", "invocationId": job_id, "invocation_id": job_id,
                           "message": "Execution started; POST /system/batch_execution/results with this invocation_id."})

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from ..core.jobs.evals.dataset import load_dataset
-from ..core.jobs.evals.runner import evaluate_async, plan_eval
+from ..core.api import run_planned
+from ..core.jobs.evals.plan import plan_eval
 from ..core.status import JobStatus
 from ..errors import RequestError
 from .context import ServerContext, context, json_response
@@ -133,7 +134,7 @@ async def execute(request: Request, pipeline_id: str, eval_dataset_id: str, body
     headers = request.headers
     ctx.registry.add_execution(job_id, pipeline_id, eval_dataset_id, body.model_dump(exclude_none=True),
                                headers.get("x-session-id"), headers.get("x-correlation-id"), headers.get("x-user-id"))
-    ctx.manager.launch(job_id, "eval", lambda progress: evaluate_async(plan, store=ctx.store, job_id=job_id,
+    ctx.manager.launch(job_id, "eval", lambda progress: run_planned(plan, store=ctx.store, job_id=job_id,
                                                                         reporter=progress, executor=ctx.executor()))
     execution = next(e for e in ctx.registry.executions(pipeline_id, eval_dataset_id) if e["job_id"] == job_id)
     return json_response(_execution(ctx, execution))

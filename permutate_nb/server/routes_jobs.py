@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
-from ..core.jobs.permutate import run_async
+from ..core.api import run_planned
 from ..core.jobs.batch_result import BatchResult
 from ..core.jobs.kinds import results
 from ..core.jobs.result_base import Result
@@ -49,8 +49,8 @@ async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=
     ctx = context(request)
     plan = await asyncio.to_thread(ctx.plan_permutate, body, provider)
     job_id = ctx.store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
-    task = ctx.manager.launch(job_id, "permutate", lambda progress: run_async(
-        plan.request, plan=plan, store=ctx.store, job_id=job_id, reporter=progress, executor=ctx.executor(plan.request)))
+    task = ctx.manager.launch(job_id, "permutate", lambda progress: run_planned(
+        plan, store=ctx.store, job_id=job_id, reporter=progress, executor=ctx.executor(plan.request)))
     if not wait:
         return JSONResponse({"job_id": job_id, "status": JobStatus.PENDING,
                              "status_url": str(request.url_for("job_status", job_id=job_id))}, status_code=202)

@@ -130,7 +130,7 @@ def test_process_csv_runs_nothing(scripted: Any, tmp_path: Path) -> None:
 def test_submit_returns_at_once_then_status_and_results(scripted: Any, models: dict[str, Any]) -> None:
     scripted.set_script({"default": {"text": "done", "delay": 0.5}})
     started = time.perf_counter()
-    job_id = pn.submit_batch([{"prompt": "a", "model": "fast"}, {"prompt": "b", "model": "fast"}], models=models, cache=False)
+    job_id = pn.submit("batch", [{"prompt": "a", "model": "fast"}, {"prompt": "b", "model": "fast"}], models=models, cache=False).job_id
     assert time.perf_counter() - started < 0.4
     assert pn.status(job_id)["status"] in ("PENDING", "RUNNING")
     deadline = time.monotonic() + 20
@@ -146,9 +146,9 @@ def test_max_concurrent_batches_queues_the_next_one(scripted: Any, models: dict[
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     scripted.set_script({"default": {"text": "ok", "delay": 1.0}})
     monkeypatch.setenv("MAX_CONCURRENT_BATCHES", "1")
-    first = pn.submit_batch([{"prompt": "a", "model": "fast"}], models=models, cache=False)
+    first = pn.submit("batch", [{"prompt": "a", "model": "fast"}], models=models, cache=False).job_id
     _until(lambda: pn.status(first)["status"] == "RUNNING")
-    second = pn.submit_batch([{"prompt": "b", "model": "fast"}], models=models, cache=False)
+    second = pn.submit("batch", [{"prompt": "b", "model": "fast"}], models=models, cache=False).job_id
     time.sleep(0.3)
     assert pn.status(first)["status"] == "RUNNING" and pn.status(second)["status"] == "PENDING"
     _until(lambda: pn.status(second)["status"] == "SUCCESS")

@@ -76,7 +76,7 @@ out = {}
 with ScriptedOpenAIServer() as server:
     server.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": 4}]}], "default": {"text": "ok"}})
     models = {"m": {"model_name": "gpt-4o-mini", "base_url": server.base_url}}
-    a = pn.submit_batch([{"prompt": "slow", "model": "m"}], models=models, cache=False)
+    a = pn.submit("batch", [{"prompt": "slow", "model": "m"}], models=models, cache=False).job_id
     while pn.status(a)["status"] != "RUNNING":
         time.sleep(0.02)
 

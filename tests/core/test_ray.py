@@ -23,7 +23,7 @@ import ray
 
 import permutate_nb as pn
 from permutate_nb.cli import main
-from permutate_nb.core.jobs.kinds import resume
+from permutate_nb.core.api import resume
 from permutate_nb.core.executors.spec import ExecutorSpec
 from permutate_nb.core.executors.ray import RayExecutor, shares
 from permutate_nb.core.store.job_store import JobStore
@@ -318,7 +318,7 @@ def test_a_job_no_actor_can_run_fails_in_one_line(cluster: str, scripted: Any, t
     plan = pn.plan_job(klarna_request(manifest=manifest, base_url=scripted.base_url, cache=False))
     manifest.unlink()
     with pytest.raises(pn.PermutateError, match=r"every Ray actor of the job failed; the last: .*Klarna_Shopping.json") as caught:
-        pn.run(plan.request, plan=plan, executor="ray")
+        pn.run(plan, executor="ray")
     assert str(caught.value).endswith("(2 units without a row; resume the job to run them)")
     job = JobStore().jobs()[-1]
     assert (job["status"], job["finished_runs"]) == ("ERROR", 0)

@@ -154,7 +154,7 @@ def test_eval_magic(scripted: Any, settings: dict[str, Any]) -> None:
 
 def test_resume_eval(scripted: Any, settings: dict[str, Any]) -> None:
     _script(scripted, [{"text": '{"score": 1, "reasoning": "ok"}'}])
-    from permutate_nb.core.jobs.evals.runner import plan_eval
+    from permutate_nb.core.jobs.evals.plan import plan_eval
     from permutate_nb.core.store.job_store import JobStore
 
     plan = plan_eval(CASES, models=["gen"], judge_model="judge", model_settings=settings, metrics=["answer-correctness"])

@@ -10,25 +10,22 @@ Batches beyond MAX_CONCURRENT_BATCHES wait (PENDING) for a slot of the context's
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from typing import Any, Mapping
 
 from ..request.batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
 from .batch_result import BatchResult, batch_frame
-from ..context import Context, default_context, open_store
+from ..context import Context
 from .events import JobStarted, Reporter, RunSeen
 from .factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request.models import JobConfig, LLMConfig
-from .launch import launch
-from .runner import Board, Finished, Job, blocking
+from .runner import Board, Finished, Job
 from ..status import ERROR, from_counts
-from ..store.job_store import JobStore, utc_now
+from ..store.job_store import utc_now
 from ..store.stored_rows import StoredRows
 
-__all__ = ["BatchPlan", "BatchJob", "plan_batch", "batch_async", "run_batch", "submit_batch", "empty_rows"]
+__all__ = ["BatchPlan", "BatchJob", "plan_batch", "empty_rows"]
 
 Row = dict[str, Any]
 
@@ -155,51 +152,6 @@ class BatchJob(Job[Row]):
 
     def result(self, finished: Finished[Row]) -> BatchResult:
         return BatchResult(finished.job_id, finished.status, batch_frame(finished.kept.finished()))
-
-
-async def batch_async(plan: BatchPlan, *, reporter: Reporter | None = None, concurrency: int | None = None,
-                      cache: bool = True, store: JobStore | bool = True, job_id: str | None = None,
-                      context: Context | None = None, executor: Any = None) -> BatchResult:
-    """Run a planned batch; ``result.to_pandas()`` is the result DataFrame, ``result.job_id`` the stored job.
-
-    ``executor="ray"`` runs its rows on Ray actors (``core.executors``)."""
-    return await launch(BatchJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
-                         reporter=reporter, concurrency=concurrency, cache=cache, context=context, executor=executor)
-
-
-def run_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,
-              cache: bool = True, name: str = "batch", reporter: Reporter | None = None,
-              executor: Any = None) -> BatchResult:
-    """Run a batch and wait for it: CSV text or file, a DataFrame, or a list of dicts -> its result.
-
-    The result reads like its DataFrame (``result["status"]``, ``result.loc[...]``, ``len(result)``).
-    """
-    plan = plan_batch(source, models=models, name=name)
-    return blocking(batch_async(plan, reporter=reporter, concurrency=concurrency, cache=cache, executor=executor))
-
-
-def submit_batch(source: Any, *, models: Mapping[str, Any] | str | None = None, concurrency: int | None = None,
-                 cache: bool = True, name: str = "batch") -> str:
-    """Check a batch now, run it in the background, and return its job id at once.
-
-    Follow it with ``status(id)`` and read it with ``results(id)``; rows are stored as they
-    finish, so a batch cut short by the process ending can be finished with ``resume(id)``.
-    """
-    plan = plan_batch(source, models=models, name=name)
-    context = default_context()
-    store = context.store()
-    job_id = store.create_job(BatchJob.kind, plan.name, plan.request(), len(plan.rows))
-
-    def target() -> None:
-        worker_store = JobStore(store.path)
-        try:
-            asyncio.run(batch_async(plan, concurrency=concurrency, cache=cache, store=worker_store, job_id=job_id,
-                                    context=context))
-        except BaseException as exc:  # noqa: BLE001 - recorded for status(); the thread has no caller
-            worker_store.finish(job_id, ERROR, error_code=type(exc).__name__, error_message=str(exc))
-
-    threading.Thread(target=target, name=f"permutate-batch-{job_id}", daemon=True).start()
-    return job_id
 
 
 def empty_rows(plan: BatchPlan) -> list[Row]:

@@ -11,11 +11,10 @@ YAML block ready to paste into a request (review it: the model can be wrong).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import warnings
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -30,10 +29,17 @@ from ..llm.local import tool_call_schema
 from ..plugins.openapi import Operation
 from ..plugins.loader import Plugin, PluginLoader
 from ..request.models import JobConfig, LLMConfig
-from .runner import blocking
+from ..status import ERROR, from_counts
+from ..store.stored_rows import StoredRows
+from .events import JobStarted, Reporter, RunSeen
+from .result_base import Result
+from .runner import Board, Finished, Job
 from ..plugins.tools import build_toolset
 
-__all__ = ["generate_test_cases", "generate_test_cases_async", "test_cases_yaml", "DEFAULT_GENERATE_MODEL"]
+__all__ = ["GenerateJob", "GeneratePlan", "GenerateResult", "plan_generate", "test_cases_of", "test_cases_yaml",
+           "DEFAULT_GENERATE_MODEL"]
+
+Row = dict[str, Any]
 
 DEFAULT_GENERATE_MODEL = "gpt-4o-mini"
 _NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
@@ -162,59 +168,126 @@ def resolve_llm(llm: LLMConfig | dict[str, Any] | None = None, *, provider: str 
         raise RequestError(f"--{'-'.join(map(str, first['loc'])).replace('_', '-')}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
-async def generate_test_cases_async(
-    manifest: str,
-    *,
-    per_operation: int = 5,
-    llm: LLMConfig | dict[str, Any] | None = None,
-    provider: str | None = None,
-    model: str | None = None,
-    base_url: str | None = None,
-    cache: bool = True,
-    concurrency: int = 4,
-) -> list[dict[str, Any]]:
-    """Test cases (request-form dicts) for every operation of the plugin at ``manifest``."""
+@dataclass
+class GeneratePlan:
+    """What a generate job needs, checked before any model is called."""
+
+    manifest: str
+    plugin: Plugin
+    operations: dict[str, Operation]
+    per_operation: int
+    llm: LLMConfig
+
+    def request(self) -> dict[str, Any]:
+        return {"manifest": self.manifest, "per_operation": self.per_operation, "llm": self.llm.model_dump(mode="json")}
+
+
+def plan_generate(manifest: str, *, per_operation: int = 5, llm: LLMConfig | dict[str, Any] | None = None,
+                  provider: str | None = None, model: str | None = None, base_url: str | None = None,
+                  api_key_env: str | None = None) -> GeneratePlan:
+    """Load the plugin and check the model; one unit per operation."""
     if per_operation < 1:
         raise PermutateError(f"per_operation must be at least 1, got {per_operation}")
-    config = resolve_llm(llm, provider=provider, model=model, base_url=base_url)
+    config = resolve_llm(llm, provider=provider, model=model, base_url=base_url, api_key_env=api_key_env)
     check_llm(config, "llm")
-    plugin = await asyncio.to_thread(lambda: PluginLoader(default_url_map()).load(manifest))
+    plugin = PluginLoader(default_url_map()).load(manifest)
     operations = build_toolset([plugin]).by_name
     if not operations:
         raise PermutateError(f"{manifest}: the plugin has no operations to write test cases for")
-    resources = JobResources(JobConfig(), use_cache=cache, concurrency=concurrency)
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(name: str, operation: Operation) -> list[dict[str, Any]] | PermutateError:
-        async with gate:
-            try:
-                return await _for_operation(resources.client(config), config, plugin, name, operation, per_operation, manifest)
-            except PermutateError as exc:
-                return exc
-
-    try:
-        outcomes = await asyncio.gather(*(one(name, op) for name, op in operations.items()))
-    finally:
-        await resources.aclose()
-    cases = [case for outcome in outcomes if isinstance(outcome, list) for case in outcome]
-    errors = [outcome for outcome in outcomes if isinstance(outcome, PermutateError)]
-    if not cases:
-        raise errors[0]
-    for error in errors:
-        warnings.warn(f"skipped: {error}", PermutateWarning, stacklevel=2)
-    return cases
+    return GeneratePlan(manifest, plugin, dict(operations), per_operation, config)
 
 
-def generate_test_cases(manifest: str, *, output: str | Path | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-    """Blocking ``generate_test_cases_async``; with ``output``, also writes the YAML block there.
+class GenerateResult(Result):
+    """The test cases written for every operation, and the operations the model wrote none for."""
 
-        >>> cases = pn.generate_test_cases("Klarna_Shopping.json", per_operation=3, provider="local")
-        >>> print(pn.test_cases_yaml(cases))
-    """
-    cases = blocking(generate_test_cases_async(manifest, **kwargs))
-    if output is not None:
-        Path(output).write_text(test_cases_yaml(cases), encoding="utf-8")
-    return cases
+    kind = "generate"
+    __slots__ = ("job_id", "status", "cases", "errors", "record")
+
+    def __init__(self, job_id: str | None, status: str, rows: list[Row], record: dict[str, Any] | None = None) -> None:
+        self.job_id, self.status, self.record = job_id, status, record
+        self.cases = [case for row in rows for case in row.get("cases") or ()]
+        self.errors = [row["error"] for row in rows if row.get("error")]
+
+    def to_yaml(self, comment: str | None = None) -> str:
+        """The ``test_cases:`` block, ready to paste into a request."""
+        return test_cases_yaml(self.cases, comment=comment)
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.cases)
+
+    def __repr__(self) -> str:
+        return f"GenerateResult({self.job_id!r}, status={self.status!r}, cases={len(self.cases)}, errors={len(self.errors)})"
+
+
+class GenerateJob(Job[Row]):
+    """One unit per operation: the model writes ``per_operation`` test cases for it."""
+
+    kind = "generate"
+    width = 4
+
+    def __init__(self, plan: GeneratePlan) -> None:
+        self.plan = plan
+        self.name = f"generate {plan.plugin.name}"
+        self._names = list(plan.operations)
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "GenerateJob":
+        return cls(plan_generate(request["manifest"], per_operation=request["per_operation"], llm=request["llm"]))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[Row]) -> GenerateResult:
+        return GenerateResult(job["id"], job["status"], list(rows), job)
+
+    @property
+    def size(self) -> int:
+        return len(self._names)
+
+    def request(self) -> dict[str, Any]:
+        return self.plan.request()
+
+    def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        return JobResources(JobConfig(), use_cache=cache is not False, concurrency=width, context=context)
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        return JobStarted(self.name, self.size, (self.plan.plugin.name,), self.size)
+
+    async def run(self, index: int, resources: JobResources) -> Row:
+        name = self._names[index]
+        cases = await _for_operation(resources.client(self.plan.llm), self.plan.llm, self.plan.plugin, name,
+                                     self.plan.operations[name], self.plan.per_operation, self.plan.manifest)
+        return {"operation": name, "cases": cases, "error": None}
+
+    def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Row:
+        return {"operation": self._names[index], "cases": [], "error": error}
+
+    def dump(self, row: Row) -> dict[str, Any]:
+        return row
+
+    def restore(self, index: int, data: dict[str, Any]) -> Row:
+        return data
+
+    def seen(self, row: Row) -> RunSeen:
+        return RunSeen.of(self.plan.plugin.name, row["error"] is None)
+
+    def status(self, kept: Board[Row], finished: bool) -> tuple[str, str | None, str | None]:
+        rows = kept.finished()
+        failed = [row for row in rows if row["error"]]
+        status = from_counts(len(failed), len(rows), finished)
+        return status, ("NO_TEST_CASES" if status == ERROR else None), (failed[0]["error"] if status == ERROR else None)
+
+    def result(self, finished: Finished[Row]) -> GenerateResult:
+        return GenerateResult(finished.job_id, finished.status, finished.kept.finished(), finished.record)
+
+
+def test_cases_of(result: GenerateResult) -> list[dict[str, Any]]:
+    """The cases of a generate job; its first error if none was written, a warning for each other one."""
+    if not result.cases:
+        raise PermutateError(result.errors[0] if result.errors else "the model wrote no test case")
+    for error in result.errors:
+        warnings.warn(f"skipped: {error}", PermutateWarning, stacklevel=3)
+    return result.cases
 
 
 class _IndentedDumper(yaml.SafeDumper):

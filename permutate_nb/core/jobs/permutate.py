@@ -9,14 +9,13 @@ failed; Ctrl-C (cancellation) returns what finished, marked CANCELLED.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ...errors import PluginLoadError
-from ..context import Context, default_context, open_store
+from ..context import Context, default_context
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from ..plugins.fetch import default_url_map
@@ -26,17 +25,15 @@ from ..request.provider_override import override_provider
 from ..request.models import JobRequest, load_request
 from .permutate_result import JobResult, RunDetail
 from ..scoring.rows import ScoreMemo, failed_row, scored_row
-from .launch import launch
-from .runner import Finished, Job, blocking
+from .runner import Finished, Job
 from ..selectors.base import ToolSelector
 from ..status import from_counts
-from ..store.job_store import JobStore
 from ..store.stored_rows import StoredRows
 from ..stats.tally import Tallies
 from ..plugins.tools import ToolSet, build_toolset
 from .translate import build_prompts, untranslated_prompt
 
-__all__ = ["JobPlan", "PermutateJob", "plan_job", "run", "run_async"]
+__all__ = ["JobPlan", "PermutateJob", "plan_job"]
 
 
 @dataclass(slots=True)
@@ -233,36 +230,3 @@ def _seconds(start: str | None, end: str | None) -> float:
         return 0.0
     parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
     return round((parse(end) - parse(start)).total_seconds(), 3)
-
-
-async def run_async(
-    source: Any,
-    *,
-    reporter: Reporter | None = None,
-    concurrency: int | None = None,
-    cache: bool | None = None,
-    provider: str | None = None,
-    plan: JobPlan | None = None,
-    store: JobStore | bool = True,
-    job_id: str | None = None,
-    context: Context | None = None,
-    executor: Any = None,
-) -> JobResult:
-    """Run a permutate job. ``source`` is a path, YAML/JSON text, a dict or a JobRequest.
-
-    The job and each run's result go to the job store (``store=False``: nowhere) as they finish.
-    ``job_id`` names a job already created in the store (a face that answers with the id first).
-    ``executor="ray"`` (or a ``config.executor`` mapping) overrides the request's ``config.executor``.
-    """
-    if plan is None:
-        plan = await asyncio.to_thread(plan_job, source, provider=provider, context=context)
-    return await launch(PermutateJob(plan), store=open_store(store, context), reporter=reporter,  # type: ignore[return-value]
-                         job_id=job_id, concurrency=concurrency, cache=cache, context=context, executor=executor)
-
-
-def run(source: Any, **kwargs: Any) -> JobResult:
-    """Blocking ``run_async``, in a worker thread (a notebook's loop keeps running).
-
-    Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked CANCELLED.
-    """
-    return blocking(run_async(source, **kwargs))

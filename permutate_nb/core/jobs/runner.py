@@ -10,24 +10,20 @@ pool of workers, one deadline per unit covering its retries
 (``core.deadline``), reporter events, cancellation (the finished rows come back in a result
 marked CANCELLED) and resume (units with a stored row are not run again).
 
-``blocking`` runs a job from sync code in a worker thread with its own event loop, so an
-interrupt of the main thread (Ctrl-C, a kernel interrupt) cancels the job and still returns
-its result.
+``jobs.launch`` picks the executor; ``jobs.handle`` runs a job in the background and waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Coroutine, Generic, Iterable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Generic, Iterable, TypeVar
 
-from ...errors import PermutateError, one_line_warnings
+from ...errors import PermutateError
 from ..context import Context, default_context
 from .deadline import Deadlines
 from .events import JobStarted, Reporter
@@ -38,7 +34,7 @@ from ..status import ERROR
 from ..store.job_store import ReportNow
 from ..store.stored_rows import StoredRows
 
-__all__ = ["Job", "Board", "Finished", "execute", "blocking"]
+__all__ = ["Job", "Board", "Finished", "execute"]
 
 Row = TypeVar("Row")
 T = TypeVar("T")
@@ -334,49 +330,3 @@ def _failed(job: Job[Row], index: int, exc: Exception, elapsed: float) -> Row:
     if isinstance(exc, PermutateError):
         return job.failed(index, str(exc), elapsed, getattr(exc, "attempts", 1), False)
     return job.failed(index, f"{type(exc).__name__}: {exc}", elapsed, 1, False)  # a bug in one unit must not lose the job
-
-
-def blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, in a worker thread with its own event loop.
-
-    The first interrupt of the calling thread (Ctrl-C, a kernel interrupt) cancels the job,
-    which then returns what finished (marked CANCELLED); a second one stops waiting for it.
-    Inside a running loop (a notebook) this is also what keeps the kernel's loop free.
-    """
-    loop = asyncio.new_event_loop()
-    task = loop.create_task(coro)
-    outcome: Future[T] = Future()
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            outcome.set_result(loop.run_until_complete(task))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome.set_exception(exc)
-        finally:
-            loop.close()
-
-    threading.Thread(target=target, name="permutate-job", daemon=True).start()
-    interrupted = False
-    with one_line_warnings():
-        while True:
-            try:
-                return _wait(outcome)
-            except KeyboardInterrupt:
-                if interrupted:
-                    raise
-                interrupted = True
-                with contextlib.suppress(RuntimeError):  # the loop may just have closed
-                    loop.call_soon_threadsafe(task.cancel)
-
-
-def _wait(outcome: "Future[T]") -> T:
-    """The outcome, re-raising a job cancelled before it could build a result as KeyboardInterrupt."""
-    while True:
-        try:
-            return outcome.result(timeout=0.2)
-        except TimeoutError:
-            continue
-        except asyncio.CancelledError:
-            raise KeyboardInterrupt from None
-

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from ...errors import RequestError
-from ..frames import is_dataframe
+from ..frames import is_blank, is_dataframe
 from .models import LLMConfig
 from ...settings import Settings, settings
 from .safe_load import load_yaml, names_a_path, read_csv, read_text
@@ -66,7 +66,7 @@ class BatchRow:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
+    return is_blank(value)
 
 
 def _number(value: Any, kind: type, row: int, column: str) -> Any:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections import Counter
 
-__all__ = ["match_score", "tokens"]
+__all__ = ["match_score", "tokens", "f1"]
 
 _WORD = re.compile(r"\w+")
 
@@ -29,12 +29,15 @@ def match_score(output: str | None, expected: str | None) -> float | None:
     """Token F1 in [0, 1], rounded to 4 places; None when either text is missing."""
     if output is None or expected is None:
         return None
-    out, exp = Counter(tokens(output)), Counter(tokens(expected))
-    if not out or not exp:
-        return 1.0 if not out and not exp else 0.0
-    overlap = sum((out & exp).values())
+    return round(f1(tokens(output), tokens(expected)), 4)
+
+
+def f1(answer: list[str], reference: list[str]) -> float:
+    """Token F1: the harmonic mean of precision and recall of the multiset overlap (1.0 when both are empty)."""
+    if not answer or not reference:
+        return float(answer == reference)
+    overlap = sum((Counter(answer) & Counter(reference)).values())
     if overlap == 0:
         return 0.0
-    precision = overlap / sum(out.values())
-    recall = overlap / sum(exp.values())
-    return round(2 * precision * recall / (precision + recall), 4)
+    precision, recall = overlap / len(answer), overlap / len(reference)
+    return 2 * precision * recall / (precision + recall)

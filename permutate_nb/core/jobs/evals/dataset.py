@@ -15,7 +15,7 @@ from typing import Any
 
 
 from ....errors import RequestError
-from ...frames import is_dataframe
+from ...frames import is_dataframe, is_nan
 from ...request.safe_load import load_json, load_yaml, read_csv, read_text
 
 __all__ = ["EvalCase", "Dataset", "load_dataset"]
@@ -54,7 +54,7 @@ class Dataset:
 
 
 def _chunks(value: Any, where: str) -> tuple[dict[str, Any], ...]:
-    if value is None or (isinstance(value, float) and value != value) or value == "":
+    if value is None or is_nan(value) or value == "":
         return ()
     if isinstance(value, str):
         text = value.strip()
@@ -83,10 +83,10 @@ def _case(record: dict[str, Any], index: int) -> EvalCase:
     if not isinstance(text, str) or not text.strip():
         raise RequestError(f"{where}: input is missing or empty")
     expected = record.get("expected_output", record.get("reference"))
-    if isinstance(expected, float) and expected != expected:
+    if is_nan(expected):
         expected = None
     case_id = record.get("id")
-    if case_id is None or (isinstance(case_id, float) and case_id != case_id) or case_id == "":
+    if case_id is None or is_nan(case_id) or case_id == "":
         case_id = hashlib.sha256(text.encode()).hexdigest()[:12]
     metadata = record.get("metadata") or {}
     if isinstance(metadata, str):
@@ -97,7 +97,7 @@ def _case(record: dict[str, Any], index: int) -> EvalCase:
     if not isinstance(metadata, dict):
         metadata = {"value": metadata}
     known = {"id", "input", "question", "expected_output", "reference", "context", "metadata"}
-    extra = {k: v for k, v in record.items() if k not in known and not (isinstance(v, float) and v != v)}
+    extra = {k: v for k, v in record.items() if k not in known and not is_nan(v)}
     return EvalCase(id=str(case_id), input=text, expected_output=None if expected is None else str(expected),
                     context=_chunks(record.get("context"), where), metadata={**extra, **metadata})
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
+from ...scoring.similarity import f1
 from ....errors import RequestError
 
 __all__ = ["Metric", "METRICS", "resolve_metrics", "normalise_answer", "exact_match", "token_f1", "rouge_l",
@@ -47,15 +47,8 @@ def exact_match(answer: str, reference: str) -> float:
 
 
 def token_f1(answer: str, reference: str) -> float:
-    """Harmonic mean of token precision and recall after normalisation."""
-    a, r = normalise_answer(answer).split(), normalise_answer(reference).split()
-    if not a or not r:
-        return float(a == r)
-    common = sum((Counter(a) & Counter(r)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(a), common / len(r)
-    return 2 * precision * recall / (precision + recall)
+    """Harmonic mean of token precision and recall after the SQuAD normalisation."""
+    return f1(normalise_answer(answer).split(), normalise_answer(reference).split())
 
 
 def rouge_l(answer: str, reference: str) -> float:

@@ -9,11 +9,11 @@ fields); each output has the application test-case output's shape (``test_case_i
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...stats.exact import mean_interval
 from ..result_base import Result
 
 if TYPE_CHECKING:
@@ -23,21 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = ["EvalResult", "unit_status", "mean_ci"]
 
-# two-sided 95% t quantiles for 1..30 degrees of freedom; 1.96 beyond
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
-
-
 def mean_ci(values: list[float]) -> tuple[float | None, float | None, float | None]:
-    """Mean and its 95% confidence interval (Student's t); None where there are too few values."""
+    """Mean and its 95% t interval (``stats.exact.mean_interval``) clipped to [0, 1]; None where there are too few values."""
     if not values:
         return None, None, None
     mean = statistics.fmean(values)
-    if len(values) < 2:
+    interval = mean_interval(values)
+    if interval is None:
         return mean, None, None
-    t = _T95[len(values) - 2] if len(values) - 1 <= len(_T95) else 1.96
-    half = t * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
+    return mean, max(0.0, interval[0]), min(1.0, interval[1])
 
 
 def unit_status(rows: list[dict[str, Any]], finished: bool) -> tuple[str, str | None, str | None]:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Mapping
+from typing import Any
 
 from ....errors import PermutateError
-from ...context import Context, open_store
 from ..events import JobStarted, Reporter, RunSeen
 from ..factory import JobResources
 from ...llm.base import ChatRequest
 from ...request.models import JobConfig
-from ..launch import launch
-from ..runner import Board, Finished, Job, blocking
-from ...store.job_store import JobStore, utc_now
+from ..runner import Board, Finished, Job
+from ...store.job_store import utc_now
 from ...store.stored_rows import StoredRows
 from .dataset import EvalCase
 from .plan import DEFAULT_TEMPLATE, EvalPlan, plan_eval
@@ -30,7 +28,7 @@ from .judge import Verdict, judge
 from .metrics import Metric
 from .results import EvalResult, unit_status
 
-__all__ = ["EvalPlan", "EvalJob", "plan_eval", "evaluate", "evaluate_async", "DEFAULT_TEMPLATE"]
+__all__ = ["EvalPlan", "EvalJob", "plan_eval", "DEFAULT_TEMPLATE"]
 
 def _span(kind: str, started: float, start_ts: str, ok: bool, payload_in: Any, payload_out: Any,
           metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -179,20 +177,3 @@ class EvalJob(Job[Output]):
     def result(self, finished: Finished[Output]) -> EvalResult:
         return EvalResult.build(finished.job_id, self.plan, finished.kept.finished(), finished.status, finished.record,
                                 self._started, finished.error_code, finished.error_message)
-
-
-async def evaluate_async(plan: EvalPlan, *, reporter: Reporter | None = None, concurrency: int = 8, cache: bool = True,
-                         store: JobStore | bool = True, job_id: str | None = None,
-                         context: Context | None = None, executor: Any = None) -> EvalResult:
-    return await launch(EvalJob(plan), store=open_store(store, context), job_id=job_id,  # type: ignore[return-value]
-                         reporter=reporter, concurrency=concurrency, cache=cache, context=context, executor=executor)
-
-
-def evaluate(dataset: Any, *, models: list[str] | str, judge_model: str | None = None,
-             metrics: list[str] | str | None = None, template: str | None = None,
-             model_settings: Mapping[str, Any] | str | None = None, concurrency: int = 8, cache: bool = True,
-             reporter: Reporter | None = None, name: str | None = None, executor: Any = None) -> EvalResult:
-    """Evaluate a dataset on one or more models and wait for the result (``executor="ray"``: on Ray actors)."""
-    plan = plan_eval(dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
-                     model_settings=model_settings, name=name)
-    return blocking(evaluate_async(plan, reporter=reporter, concurrency=concurrency, cache=cache, executor=executor))

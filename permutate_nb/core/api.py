@@ -1,0 +1,253 @@
+"""The public API: ``run``, ``batch``, ``evaluate``, ``resume`` and ``generate``, each with an
+``_async`` twin of the same signature, and ``submit(kind, ...) -> JobHandle`` for all of them.
+
+``source`` may also be a plan (``plan_job``, ``plan_batch``, ``plan_eval``, ``plan_generate``), as the
+notebook faces pass one after drawing their progress bars from it. Every call plans its job first (a bad request fails here, before anything runs or is stored),
+then launches it on the one runner (``jobs.launch``). The sync functions are ``submit(...).wait()``:
+the job runs in a worker thread with its own event loop, so a notebook's loop keeps running and
+Ctrl-C (or a kernel interrupt) cancels the job and returns the finished runs, marked CANCELLED.
+
+Defaults are the same everywhere: ``concurrency=None`` and ``cache=None`` mean the job's own
+(the request's ``config``, a batch's ``DEFAULT_MAX_THREADS``), ``store=True`` the job store of
+the context (``False``: nowhere), ``executor=None`` the job's own ``config.executor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from .context import Context, open_store
+from .jobs.batch import BatchJob, BatchPlan, plan_batch
+from .jobs.batch_result import BatchResult
+from .jobs.evals.plan import EvalPlan, plan_eval
+from .jobs.evals.results import EvalResult
+from .jobs.evals.runner import EvalJob
+from .jobs.events import Reporter
+from .jobs.generate import GenerateJob, GeneratePlan, GenerateResult, plan_generate, test_cases_of
+from .jobs.handle import JobHandle
+from .jobs.kinds import KINDS
+from .jobs.launch import launch
+from .jobs.permutate import JobPlan, PermutateJob, plan_job
+from .jobs.permutate_result import JobResult
+from .jobs.result_base import Result
+from .jobs.runner import Job
+from .request.models import LLMConfig
+from .store.job_store import JobStore
+from .store.stored_rows import StoredRows
+
+__all__ = ["run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
+           "generate", "generate_async", "generate_test_cases", "submit", "run_planned", "job_for", "Kind"]
+
+log = logging.getLogger("permutate_nb")
+Kind = Literal["run", "batch", "evaluate", "resume", "generate"]
+Store = JobStore | bool
+
+
+class _Planned:
+    """A job planned and ready to launch: the job, and the stored rows a resume starts from."""
+
+    def __init__(self, job: Job[Any], store: JobStore | None, job_id: str | None = None,
+                 done: Any = ()) -> None:
+        self.job, self.store, self.job_id, self.done = job, store, job_id, done
+
+    def create(self) -> str:
+        """The job's id, creating its record in the store first (so a handle has it at once)."""
+        if self.job_id is None:
+            job = self.job
+            self.job_id = (self.store.create_job(job.kind, job.name, job.request(), job.size) if self.store is not None
+                           else uuid.uuid4().hex[:12])
+        return self.job_id
+
+    async def launch(self, options: dict[str, Any]) -> Result:
+        return await launch(self.job, store=self.store, job_id=self.job_id, done=self.done, **options)
+
+
+def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None, **planning: Any) -> _Planned:
+    """Plan a job of ``kind`` (synchronous: manifests, datasets and CSVs are read here)."""
+    if kind == "resume":
+        job_store = open_store(True if store in (None, True) else store, context)
+        assert job_store is not None
+        record = job_store.job(str(source))
+        job = KINDS[record["kind"]].from_request(record["request"])
+        log.info("resuming %s job %s: %d of %d runs stored", record["kind"], source, record.get("finished_runs") or 0,
+                 record.get("planned_runs") or 0)
+        return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items())
+    job_store = open_store(True if store is None else store, context)
+    if kind == "run":
+        plan = source if isinstance(source, JobPlan) else plan_job(source, provider=planning.get("provider"),
+                                                                     context=context)
+        return _Planned(PermutateJob(plan), job_store)
+    if kind == "batch":
+        batch_plan = source if isinstance(source, BatchPlan) else plan_batch(
+            source, models=planning.get("models"), name=planning.get("name") or "batch")
+        return _Planned(BatchJob(batch_plan), job_store)
+    if kind == "evaluate":
+        return _Planned(EvalJob(source if isinstance(source, EvalPlan) else plan_eval(source, **planning)), job_store)
+    if kind == "generate":
+        return _Planned(GenerateJob(source if isinstance(source, GeneratePlan) else plan_generate(source, **planning)),
+                        job_store)
+    raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume or generate")
+
+
+def job_for(plan: Any) -> Job[Any]:
+    """The job of a plan from ``plan_job``, ``plan_batch``, ``plan_eval`` or ``plan_generate``."""
+    for plan_type, job_type in ((JobPlan, PermutateJob), (BatchPlan, BatchJob), (EvalPlan, EvalJob),
+                                (GeneratePlan, GenerateJob)):
+        if isinstance(plan, plan_type):
+            return job_type(plan)  # type: ignore[abstract]
+    raise TypeError(f"not a plan: {type(plan).__name__}")
+
+
+async def run_planned(plan: Any, *, store: Store = True, job_id: str | None = None, reporter: Reporter | None = None,
+                      concurrency: int | None = None, cache: bool | None = None, context: Context | None = None,
+                      executor: Any = None) -> Result:
+    """Run a planned job whose record a face created first (``job_id``: the server answers with the id at once)."""
+    return await launch(job_for(plan), store=open_store(store, context), job_id=job_id,
+                        **_options(reporter, concurrency, cache, context, executor))
+
+
+def _options(reporter: Reporter | None, concurrency: int | None, cache: bool | None, context: Context | None,
+             executor: Any) -> dict[str, Any]:
+    return {"reporter": reporter, "concurrency": concurrency, "cache": cache, "context": context, "executor": executor}
+
+
+def submit(kind: Kind, source: Any, *, reporter: Reporter | None = None, concurrency: int | None = None,
+           cache: bool | None = None, store: Store | None = None, context: Context | None = None,
+           executor: Any = None, **planning: Any) -> JobHandle[Any]:
+    """Plan a job now and run it in the background; the handle has its ``job_id`` at once.
+
+    ``kind``: run (``source``: a request), batch (CSV, DataFrame, rows), evaluate (a dataset),
+    resume (a job id) or generate (a manifest); ``planning`` takes that kind's own keywords
+    (``provider``; ``models``, ``name``; ``models``, ``judge_model``, ``metrics``, ...).
+
+        >>> handle = pn.submit("run", "request.yaml", provider="local")
+        >>> handle.job_id, handle.status()
+        >>> result = handle.wait()
+    """
+    planned = _plan(kind, source, store, context, **planning)
+    job_id = planned.create()
+    return JobHandle.start(planned.launch(_options(reporter, concurrency, cache, context, executor)),
+                           job_id=job_id, store=planned.store, name=f"permutate-{kind}-{job_id}")
+
+
+async def _run_planned(kind: Kind, source: Any, store: Store | None, context: Context | None,
+                       options: dict[str, Any], **planning: Any) -> Any:
+    planned = await asyncio.to_thread(_plan, kind, source, store, context, **planning)
+    return await planned.launch(options)
+
+
+def run(source: Any, *, provider: str | None = None, concurrency: int | None = None, cache: bool | None = None,
+        reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
+        executor: Any = None) -> JobResult:
+    """Run a permutate job and wait for it. ``source``: a path, YAML/JSON text, a dict or a ``JobRequest``.
+
+    ``provider="local"`` puts the embedded model behind every permutation; ``executor="ray"`` runs on Ray.
+    """
+    return submit("run", source, provider=provider, concurrency=concurrency, cache=cache, reporter=reporter,
+                  store=store, context=context, executor=executor).wait()  # type: ignore[no-any-return]
+
+
+async def run_async(source: Any, *, provider: str | None = None, concurrency: int | None = None,
+                    cache: bool | None = None, reporter: Reporter | None = None, store: Store = True,
+                    context: Context | None = None, executor: Any = None) -> JobResult:
+    """``run`` on the caller's event loop."""
+    return await _run_planned("run", source, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+                              provider=provider)
+
+
+def batch(source: Any, *, models: Mapping[str, Any] | str | None = None, name: str = "batch",
+          concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
+          store: Store = True, context: Context | None = None, executor: Any = None) -> BatchResult:
+    """Run prompts x models (CSV text or file, a DataFrame, or a list of dicts) and wait for the result."""
+    return submit("batch", source, models=models, name=name, concurrency=concurrency, cache=cache, reporter=reporter,  # type: ignore[no-any-return]
+                  store=store, context=context, executor=executor).wait()
+
+
+async def batch_async(source: Any, *, models: Mapping[str, Any] | str | None = None, name: str = "batch",
+                      concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
+                      store: Store = True, context: Context | None = None, executor: Any = None) -> BatchResult:
+    """``batch`` on the caller's event loop."""
+    return await _run_planned("batch", source, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+                              models=models, name=name)
+
+
+def evaluate(dataset: Any, *, models: list[str] | str | None = None, judge_model: str | None = None,
+             metrics: list[str] | str | None = None, template: str | None = None,
+             model_settings: Mapping[str, Any] | str | None = None, name: str | None = None,
+             concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
+             store: Store = True, context: Context | None = None, executor: Any = None) -> EvalResult:
+    """Evaluate a dataset on one or more models (judged and deterministic metrics) and wait for the result."""
+    return submit("evaluate", dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,  # type: ignore[no-any-return]
+                  model_settings=model_settings, name=name, concurrency=concurrency, cache=cache,
+                  reporter=reporter, store=store, context=context, executor=executor).wait()
+
+
+async def evaluate_async(dataset: Any, *, models: list[str] | str | None = None, judge_model: str | None = None,
+                         metrics: list[str] | str | None = None, template: str | None = None,
+                         model_settings: Mapping[str, Any] | str | None = None, name: str | None = None,
+                         concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
+                         store: Store = True, context: Context | None = None, executor: Any = None) -> EvalResult:
+    """``evaluate`` on the caller's event loop."""
+    return await _run_planned("evaluate", dataset, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+                              models=models, judge_model=judge_model, metrics=metrics, template=template,
+                              model_settings=model_settings, name=name)
+
+
+def resume(job_id: str, *, concurrency: int | None = None, cache: bool | None = None,
+           reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
+           executor: Any = None) -> Result:
+    """Finish a stored job of any kind: only the units without a stored row run."""
+    return submit("resume", job_id, concurrency=concurrency, cache=cache, reporter=reporter, store=store,  # type: ignore[no-any-return]
+                  context=context, executor=executor).wait()
+
+
+async def resume_async(job_id: str, *, concurrency: int | None = None, cache: bool | None = None,
+                       reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
+                       executor: Any = None) -> Result:
+    """``resume`` on the caller's event loop."""
+    return await _run_planned("resume", job_id, store, context, _options(reporter, concurrency, cache, context, executor))  # type: ignore[no-any-return]
+
+
+def generate(manifest: str, *, per_operation: int = 5, llm: LLMConfig | dict[str, Any] | None = None,
+             provider: str | None = None, model: str | None = None, base_url: str | None = None,
+             api_key_env: str | None = None, output: str | Path | None = None, concurrency: int | None = None,
+             cache: bool | None = None, reporter: Reporter | None = None, store: Store = True,
+             context: Context | None = None, executor: Any = None) -> GenerateResult:
+    """Write test cases for every operation of a plugin; ``output``: also write the ``test_cases:`` YAML there.
+
+        >>> cases = pn.generate("Klarna_Shopping.json", per_operation=3, provider="local").cases
+    """
+    result: GenerateResult = submit(
+        "generate", manifest, per_operation=per_operation, llm=llm, provider=provider, model=model, base_url=base_url,
+        api_key_env=api_key_env, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
+        context=context, executor=executor).wait()
+    _write_cases(result, output)
+    return result
+
+
+async def generate_async(manifest: str, *, per_operation: int = 5, llm: LLMConfig | dict[str, Any] | None = None,
+                         provider: str | None = None, model: str | None = None, base_url: str | None = None,
+                         api_key_env: str | None = None, output: str | Path | None = None,
+                         concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
+                         store: Store = True, context: Context | None = None, executor: Any = None) -> GenerateResult:
+    """``generate`` on the caller's event loop."""
+    result: GenerateResult = await _run_planned(
+        "generate", manifest, store, context, _options(reporter, concurrency, cache, context, executor),
+        per_operation=per_operation, llm=llm, provider=provider, model=model, base_url=base_url,
+        api_key_env=api_key_env)
+    _write_cases(result, output)
+    return result
+
+
+def generate_test_cases(manifest: str, *, output: str | Path | None = None, **options: Any) -> list[dict[str, Any]]:
+    """``generate(...).cases``: raises the first error if the model wrote none, warns of each skipped operation."""
+    return test_cases_of(generate(manifest, output=output, **options))
+
+
+def _write_cases(result: GenerateResult, output: str | Path | None) -> None:
+    if output is not None and result.cases:
+        Path(output).write_text(result.to_yaml(), encoding="utf-8")
