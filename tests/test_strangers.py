@@ -202,7 +202,7 @@ def test_batches_and_evals_are_bounded_by_the_environment(scripted: Any, monkeyp
     scripted.set_script({"rules": [{"match": "long", "responses": [{"text": "z" * 5000}]}, {"responses": [{"text": "ok"}]}]})
     monkeypatch.setenv("PERMUTATE_MAX_RESPONSE_BYTES", "2048")
     models = {"m": {"provider": "OpenAIChat", "model_name": "m", "base_url": scripted.base_url}}
-    frame = pn.batch("prompt,model\nsay something long,m\nsay hi,m\n", models=models, cache=False)
+    frame = pn.batch("prompt,model\nsay something long,m\nsay hi,m\n", models=models, cache=False).frame
     assert list(frame["status"]) == ["failed", "completed"]
     assert "more than 2,048 bytes" in frame["error"][0]
     ev = pn.evaluate([{"input": "say something long"}, {"input": "say hi"}], models=["m"], model_settings=models,

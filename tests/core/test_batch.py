@@ -33,7 +33,7 @@ def test_chaining_and_carried_columns(scripted: Any, models: dict[str, Any]) -> 
         {"match": "Paris", "responses": [{"text": "About 2 million people."}]},
     ]})
     csv_text = "prompt,model,topic\nWhat is the capital of France?,fast,geo\nHow many people live in ${output.1}?,other,geo\n"
-    frame = pn.batch(csv_text, models=models)
+    frame = pn.batch(csv_text, models=models).frame
     assert list(frame.columns[:11]) == ["row", "prompt", "model", "result", "status", "error", "duration_sec",
                                         "prompt_tokens", "completion_tokens", "total_tokens", "cost"]
     assert list(frame["result"]) == ["Paris", "About 2 million people."]
@@ -49,7 +49,7 @@ def test_independent_rows_run_concurrently(scripted: Any, models: dict[str, Any]
     scripted.set_script({"default": {"text": "ok", "delay": 0.5}})
     monkeypatch.setenv("DEFAULT_MAX_THREADS", "4")
     started = time.perf_counter()
-    frame = pn.batch([{"prompt": f"p{i}", "model": "fast"} for i in range(4)], models=models, cache=False)
+    frame = pn.batch([{"prompt": f"p{i}", "model": "fast"} for i in range(4)], models=models, cache=False).frame
     assert time.perf_counter() - started < 1.5
     assert (frame["status"] == "completed").all()
 
@@ -57,7 +57,7 @@ def test_independent_rows_run_concurrently(scripted: Any, models: dict[str, Any]
 def test_failed_dependency_fails_dependents(scripted: Any, models: dict[str, Any]) -> None:
     scripted.set_script({"rules": [{"match": "first", "responses": [{"status": 400}]}], "default": {"text": "fine"}})
     frame = pn.batch([{"prompt": "first", "model": "fast"}, {"prompt": "then ${output.1}", "model": "fast"},
-                      {"prompt": "alone", "model": "fast"}], models=models, cache=False)
+                      {"prompt": "alone", "model": "fast"}], models=models, cache=False).frame
     assert list(frame["status"]) == ["failed", "failed", "completed"]
     assert "HTTP 400" in frame.loc[0, "error"] and frame.loc[1, "error"] == "depends on row 1, which did not complete"
     assert pn.status(frame.attrs["job_id"])["status"] == "PARTIAL_SUCCESS"
@@ -69,7 +69,7 @@ def test_timeout_and_429(scripted: Any, models: dict[str, Any], monkeypatch: pyt
         {"match": "busy", "responses": [{"status": 429, "headers": {"Retry-After": "0"}}, {"text": "now"}]},
     ]})
     monkeypatch.setenv("EXECUTION_TIMEOUT", "0.5")
-    frame = pn.batch("prompt,model\nslow,fast\nbusy,fast\n", models=models, cache=False)
+    frame = pn.batch("prompt,model\nslow,fast\nbusy,fast\n", models=models, cache=False).frame
     assert list(frame["status"]) == ["timeout", "completed"]
     assert "EXECUTION_TIMEOUT=0.5" in frame.loc[0, "error"] and frame.loc[1, "result"] == "now"
 
@@ -97,7 +97,7 @@ def test_dotenv_limits_and_default_model(scripted: Any, tmp_path: Path) -> None:
         pn.batch([{"prompt": "too long"}])
     (tmp_path / ".env").write_text(f"ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME=gpt-4.1-mini\n")
     scripted.set_script({"default": {"text": "hi"}})
-    frame = pn.batch([{"prompt": "hello"}], models={"gpt-4.1-mini": {"base_url": scripted.base_url}})
+    frame = pn.batch([{"prompt": "hello"}], models={"gpt-4.1-mini": {"base_url": scripted.base_url}}).frame
     assert frame.loc[0, "model"] == "gpt-4.1-mini" and scripted.requests[0]["json"]["model"] == "gpt-4.1-mini"
 
 
@@ -138,7 +138,7 @@ def test_submit_returns_at_once_then_status_and_results(scripted: Any, models: d
         time.sleep(0.05)
     record = pn.status(job_id)
     assert record["status"] == "SUCCESS" and record["finished_runs"] == 2 and record["attempts"] == 1
-    assert list(pn.results(job_id)["result"]) == ["done", "done"]
+    assert list(pn.results(job_id).frame["result"]) == ["done", "done"]
     assert job_id in list(pn.jobs()["id"])
 
 

@@ -67,7 +67,7 @@ def test_a_batch_row_is_committed_before_it_is_reported(scripted: Any, permutate
     reporter = _CheckingReporter(permutate_home / "jobs.sqlite")
     models = {"m": {"base_url": scripted.base_url, "model_name": "gpt-4o-mini"}}
     frame = pn.batch("prompt,model\n" + "".join(f"p{i},m\n" for i in range(12)), models=models, cache=False,
-                     reporter=reporter)
+                     reporter=reporter).frame
     assert reporter.reported == len(frame) == 12 and reporter.missing == []
 
 

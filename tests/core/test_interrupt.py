@@ -93,7 +93,7 @@ with ScriptedOpenAIServer() as server:
         time.sleep(0.05)
     out["a"] = pn.status(a)["status"]
     c = pn.batch([{"prompt": "c", "model": "m"}], models=models, cache=False)  # the slot B waited for is free
-    out["c"] = [c.status, list(c["result"])]
+    out["c"] = [c.status, list(c.frame["result"])]
 print(json.dumps(out))
 '''
 

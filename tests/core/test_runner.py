@@ -35,8 +35,9 @@ def test_a_batch_row_ends_at_execution_timeout(scripted: Any, monkeypatch: pytes
     monkeypatch.setenv("EXECUTION_TIMEOUT", "0.5")
     started = time.perf_counter()
     result = pn.batch("prompt,model\nslow,fast\n", models=_models(scripted), cache=False)
-    assert list(result["status"]) == ["timeout"] and result.loc[0, "error"] == "no answer within EXECUTION_TIMEOUT=0.5 s"
-    assert 0.5 <= result.loc[0, "duration_sec"] < 1.0
+    frame = result.frame
+    assert list(frame["status"]) == ["timeout"] and frame.loc[0, "error"] == "no answer within EXECUTION_TIMEOUT=0.5 s"
+    assert 0.5 <= frame.loc[0, "duration_sec"] < 1.0
     assert time.perf_counter() - started < 4.0  # with planning, store and pandas; 5.5 s for the row alone before
     assert result.status == "ERROR" == pn.status(result.job_id)["status"]
 

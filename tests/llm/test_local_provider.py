@@ -122,7 +122,7 @@ def test_generation_stops_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> No
     assert time.perf_counter() - started < 1.0 + step + 0.5
     # a batch row on the embedded model ends at EXECUTION_TIMEOUT, and the model is free right after
     monkeypatch.setenv("EXECUTION_TIMEOUT", "1")
-    result = pn.batch([{"prompt": story, "model": "local", "max_tokens": 4000}], cache=False)
+    result = pn.batch([{"prompt": story, "model": "local", "max_tokens": 4000}], cache=False).frame
     assert list(result["status"]) == ["timeout"] and result.loc[0, "duration_sec"] < 1.0 + step + 0.5
     _, lock = default_context().models.load(short.path, 4096)
     started = time.perf_counter()

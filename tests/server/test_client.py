@@ -70,7 +70,7 @@ def test_batch_and_evaluate(api: LiveServer, scripted: Any) -> None:
                                            {"prompt": "capital, again", "model": "m2"}]))
         assert isinstance(batch, pn.BatchResult) and batch.status == "SUCCESS"
         assert batch.job_id == batch.to_pandas().attrs["job_id"] and pn.results(batch.job_id).status == "SUCCESS"
-        assert list(batch["result"]) == ["Paris", "Paris"] and list(batch["status"]) == ["completed"] * 2
+        assert list(batch.frame["result"]) == ["Paris", "Paris"] and list(batch.frame["status"]) == ["completed"] * 2
         ev = client.evaluate([{"id": "q1", "input": "What is the capital of France?", "expected_output": "Paris"}],
                              model="gpt-4o-mini", metrics=["exact-match", "answer-correctness"])
         assert isinstance(ev, pn.EvalResult) and ev.status == "SUCCESS"

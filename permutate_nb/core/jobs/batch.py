@@ -70,7 +70,7 @@ class BatchJob(Job[Row]):
 
     @classmethod
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[Row]) -> BatchResult:
-        return BatchResult(job["id"], job["status"], batch_frame(list(rows)))
+        return BatchResult(job["id"], job["status"], batch_frame(list(rows)), job)
 
     @property
     def size(self) -> int:
@@ -151,7 +151,7 @@ class BatchJob(Job[Row]):
         return {"completed": sum(r["status"] == "completed" for r in rows), "rows": len(rows), "finished_at": utc_now()}
 
     def result(self, finished: Finished[Row]) -> BatchResult:
-        return BatchResult(finished.job_id, finished.status, batch_frame(finished.kept.finished()))
+        return BatchResult(finished.job_id, finished.status, batch_frame(finished.kept.finished()), finished.record)
 
 
 def empty_rows(plan: BatchPlan) -> list[Row]:

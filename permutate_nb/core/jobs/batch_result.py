@@ -1,14 +1,13 @@
 """A batch's result: its rows as the documented DataFrame, with the job's id and status.
 
-``to_pandas()`` is the result DataFrame (the columns of ``RESULT_COLUMNS`` first, the CSV's
-carried columns after; ``attrs`` holds ``job_id`` and ``status``). The result also reads like
-that DataFrame (``result["status"]``, ``result.loc[0, "result"]``, ``len(result)``), so
-notebooks written against the DataFrame keep working.
+``frame`` (also ``to_pandas()``) is the result DataFrame (the columns of ``RESULT_COLUMNS`` first,
+the CSV's carried columns after; ``attrs`` holds ``job_id`` and ``status``). The result does not
+pose as that DataFrame: ``result.status`` is the job's status, ``result.frame["status"]`` the rows'.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .result_base import Result
 
@@ -32,30 +31,32 @@ def batch_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
 
 
 class BatchResult(Result):
-    __slots__ = ("job_id", "status", "_frame")
+    """A batch's rows (``frame``) with the job's id, status and record."""
 
-    def __init__(self, job_id: str | None, status: str, frame: "pd.DataFrame") -> None:
-        self.job_id, self.status, self._frame = job_id, status, frame
+    kind = "batch"
+    __slots__ = ("job_id", "status", "_frame", "record")
+
+    def __init__(self, job_id: str | None, status: str, frame: "pd.DataFrame",
+                 record: dict[str, Any] | None = None) -> None:
+        self.job_id, self.status, self._frame, self.record = job_id, status, frame, record
         frame.attrs["job_id"], frame.attrs["status"] = job_id, status
+
+    @property
+    def frame(self) -> "pd.DataFrame":
+        """The result DataFrame: one row per execution."""
+        return self._frame
 
     def to_pandas(self) -> "pd.DataFrame":
         return self._frame
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._frame, name)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._frame[key]
+    @property
+    def finished(self) -> int:
+        return len(self._frame)
 
     def __len__(self) -> int:
         return len(self._frame)
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._frame)
-
     def __repr__(self) -> str:
         counts = self._frame["status"].value_counts().to_dict() if len(self._frame) else {}
         done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        return f"BatchResult({self.job_id!r}, status={self.status!r}, rows={len(self._frame)}{': ' + done if done else ''})"
+        return f"BatchResult({self.job_id!r}, status={str(self.status)!r}, rows={len(self._frame)}{': ' + done if done else ''})"

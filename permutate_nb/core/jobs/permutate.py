@@ -129,6 +129,7 @@ class PermutateJob(Job[RunDetail]):
             planned_runs=job["planned_runs"],
             request=request,
             job_id=job["id"],
+            record=job,
         )
 
     @property
@@ -218,6 +219,7 @@ class PermutateJob(Job[RunDetail]):
             request=request.public_dict(),
             job_id=finished.job_id,
             tallies=finished.kept,
+            record=finished.record,
         )
 
     def _job_name(self) -> str:

@@ -8,7 +8,7 @@ stay in every denominator: an error is a miss, never a row dropped from an avera
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Sequence
 
 from ..scoring.detail import _FIELDS, RunDetail
 from .result_base import Result
@@ -51,6 +51,25 @@ class JobResult(Result):
     request: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     tallies: Tallies | None = field(default=None, repr=False, compare=False)  # kept while the job ran
+    record: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # the store's record of the job
+
+    kind: ClassVar[str] = "permutate"
+
+    @property
+    def started_at(self) -> str | None:
+        return self.started_on or None
+
+    @property
+    def ended_at(self) -> str | None:
+        return self.completed_on or None
+
+    @property
+    def planned(self) -> int:
+        return self.planned_runs
+
+    @property
+    def finished(self) -> int:
+        return len(self.details)
 
     def _tallies(self) -> Tallies:
         """The summaries' counts: kept by the run, else counted from the rows (once for stored rows,

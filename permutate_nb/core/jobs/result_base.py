@@ -1,14 +1,16 @@
-"""The base of every job's result (permutate ``JobResult``, ``BatchResult``, ``EvalResult``).
+"""The base of every job's result (``JobResult``, ``BatchResult``, ``EvalResult``, ``GenerateResult``).
 
-One surface for the three kinds: ``job_id`` and ``status`` (the job store's vocabulary,
-``core.status``), ``to_pandas()``, ``write(path)`` by extension (.json, .csv, .xlsx, through
-``permutate_nb.export``) and the same rich display in a notebook (through ``core.hooks``).
+One surface for every kind: ``job_id``, ``kind``, ``status`` (``JobStatus``), ``error``,
+``started_at``, ``ended_at``, ``planned`` and ``finished`` (runs), ``to_pandas()``,
+``write(path)`` by extension (.json, .csv, .xlsx, through ``permutate_nb.export``) and the same
+rich display in a notebook (through ``core.hooks``). The times and counts come from the job
+store's record of the job (``record``) where the result has one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import hooks
 
@@ -20,8 +22,38 @@ __all__ = ["Result"]
 
 class Result:
     __slots__ = ()
+    kind: ClassVar[str]
     job_id: str | None
     status: str
+
+    def _record(self) -> dict[str, Any]:
+        """The job store's record of the job (empty for a job run without a store)."""
+        return getattr(self, "record", None) or {}
+
+    @property
+    def error(self) -> str | None:
+        """Why the job ended in ERROR (or what failed in a PARTIAL_SUCCESS), else None."""
+        return self._record().get("error_message")
+
+    @property
+    def started_at(self) -> str | None:
+        """When the job (its latest attempt) started, ISO 8601 in UTC."""
+        return self._record().get("started_at")
+
+    @property
+    def ended_at(self) -> str | None:
+        """When the job ended, ISO 8601 in UTC (None while it runs)."""
+        return self._record().get("ended_at")
+
+    @property
+    def planned(self) -> int:
+        """Runs (units) the job has in all."""
+        return int(self._record().get("planned_runs") or 0)
+
+    @property
+    def finished(self) -> int:
+        """Runs (units) with a stored row."""
+        return int(self._record().get("finished_runs") or 0)
 
     def to_pandas(self) -> "pd.DataFrame":
         """The result as one table: detail rows, batch rows, or eval scores."""

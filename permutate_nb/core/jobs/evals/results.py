@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...stats.exact import mean_interval
 from ..result_base import Result
@@ -55,7 +55,12 @@ class EvalResult(Result):
     parameters: dict[str, Any]
     outputs: list[dict[str, Any]]
     dataset: dict[str, Any]
-    job: dict[str, Any] = field(default_factory=dict)
+    job: dict[str, Any] = field(default_factory=dict)  # the store's record of the job, as the document shows it
+
+    kind: ClassVar[str] = "eval"
+
+    def _record(self) -> dict[str, Any]:
+        return self.job
 
     @classmethod
     def build(cls, job_id: str, plan: "EvalPlan", rows: list[dict[str, Any]], status: str, record: dict[str, Any] | None,
