@@ -23,9 +23,10 @@ Both are ``StrEnum``s: a member equals its string, so stored and JSON values com
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 __all__ = ["JobStatus", "RunOutcome", "PENDING", "RUNNING", "SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED",
-           "INTERRUPTED", "STATUSES", "FINAL", "ENDED", "from_counts"]
+           "INTERRUPTED", "STATUSES", "FINAL", "ENDED", "Ending", "from_counts"]
 
 
 class JobStatus(StrEnum):
@@ -68,6 +69,14 @@ class RunOutcome(StrEnum):
         if not completed:
             return cls.ERRORED
         return cls.PASSED if passed else cls.WRONG
+
+
+class Ending(NamedTuple):
+    """How a job ended: its status, and for ERROR (or a PARTIAL_SUCCESS worth explaining) a code and a message."""
+
+    status: JobStatus
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 def from_counts(failed: int, total: int, finished: bool) -> JobStatus:

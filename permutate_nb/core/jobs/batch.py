@@ -21,7 +21,7 @@ from .factory import JobResources, check_llm
 from ..llm.base import ChatRequest
 from ..request.models import JobConfig, LLMConfig
 from .runner import Board, Finished, Job
-from ..status import ERROR, from_counts
+from ..status import ERROR, Ending, from_counts
 from ..store.job_store import utc_now
 from ..store.stored_rows import StoredRows
 
@@ -138,13 +138,13 @@ class BatchJob(Job[Row]):
     def seen(self, row: Row) -> RunSeen:
         return RunSeen.of(row["model"], row["status"] == "completed")
 
-    def status(self, kept: Board[Row], finished: bool) -> tuple[str, str | None, str | None]:
+    def status(self, kept: Board[Row], finished: bool) -> Ending:
         rows = kept.finished()
         ok = sum(r["status"] == "completed" for r in rows)
         status = from_counts(len(rows) - ok, len(rows), finished)
         if status == ERROR:
-            return status, "ALL_ROWS_FAILED", rows[0]["error"]
-        return status, None, None
+            return Ending(status, "ALL_ROWS_FAILED", rows[0]["error"])
+        return Ending(status)
 
     def store_data(self, kept: Board[Row], elapsed: float) -> dict[str, Any]:
         rows = kept.finished()

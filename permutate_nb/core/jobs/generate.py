@@ -29,7 +29,7 @@ from ..llm.local import tool_call_schema
 from ..plugins.openapi import Operation
 from ..plugins.loader import Plugin, PluginLoader
 from ..request.models import JobConfig, LLMConfig
-from ..status import ERROR, from_counts
+from ..status import ERROR, Ending, from_counts
 from ..store.stored_rows import StoredRows
 from .events import JobStarted, Reporter, RunSeen
 from .result_base import Result
@@ -271,11 +271,11 @@ class GenerateJob(Job[Row]):
     def seen(self, row: Row) -> RunSeen:
         return RunSeen.of(self.plan.plugin.name, row["error"] is None)
 
-    def status(self, kept: Board[Row], finished: bool) -> tuple[str, str | None, str | None]:
+    def status(self, kept: Board[Row], finished: bool) -> Ending:
         rows = kept.finished()
         failed = [row for row in rows if row["error"]]
         status = from_counts(len(failed), len(rows), finished)
-        return status, ("NO_TEST_CASES" if status == ERROR else None), (failed[0]["error"] if status == ERROR else None)
+        return Ending(status, "NO_TEST_CASES", failed[0]["error"]) if status == ERROR else Ending(status)
 
     def result(self, finished: Finished[Row]) -> GenerateResult:
         return GenerateResult(finished.job_id, finished.status, finished.kept.finished(), finished.record)

@@ -27,7 +27,7 @@ from .permutate_result import JobResult, RunDetail
 from ..scoring.rows import ScoreMemo, failed_row, scored_row
 from .runner import Finished, Job
 from ..selectors.base import ToolSelector
-from ..status import from_counts
+from ..status import Ending, from_counts
 from ..store.stored_rows import StoredRows
 from ..stats.tally import Tallies
 from ..plugins.tools import ToolSet, build_toolset
@@ -193,12 +193,12 @@ class PermutateJob(Job[RunDetail]):
         """The summary's counts as rows finish; the rows themselves only without a store."""
         return Tallies(None if stored else [None] * self.size)
 
-    def status(self, kept: Tallies, finished: bool) -> tuple[str, str | None, str | None]:
+    def status(self, kept: Tallies, finished: bool) -> Ending:
         status = from_counts(kept.failed, len(kept), finished)
         if status == "ERROR":
             first = kept.first_failure[1] if kept.first_failure else None
-            return status, "ALL_RUNS_FAILED", f"every run failed; the first: {first}"
-        return status, None, None
+            return Ending(status, "ALL_RUNS_FAILED", f"every run failed; the first: {first}")
+        return Ending(status)
 
     def store_data(self, kept: Tallies, elapsed: float) -> dict[str, Any]:
         return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3))}

@@ -30,7 +30,7 @@ from .events import JobStarted, Reporter
 from .gc_pause import fewer_collections
 from ..executors.base import AsyncioExecutor, Executor
 from .result_base import Result
-from ..status import ERROR
+from ..status import ERROR, Ending
 from ..store.job_store import ReportNow
 from ..store.stored_rows import StoredRows
 
@@ -167,8 +167,8 @@ class Job(ABC, Generic[Row]):
         return Board(self.size)
 
     @abstractmethod
-    def status(self, kept: Any, finished: bool) -> tuple[str, str | None, str | None]:
-        """(status, error_code, error_message) from what ``keep`` kept; ``finished`` False if cancelled."""
+    def status(self, kept: Any, finished: bool) -> Ending:
+        """How the job ended, from what ``keep`` kept; ``finished`` False if cancelled."""
 
     def store_data(self, kept: Any, elapsed: float) -> dict[str, Any]:
         """The summary kept in the job's record."""

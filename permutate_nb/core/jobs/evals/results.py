@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...stats.exact import mean_interval
 from ..result_base import Result
+from ...status import Ending, JobStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,18 +35,19 @@ def mean_ci(values: list[float]) -> tuple[float | None, float | None, float | No
     return mean, max(0.0, interval[0]), min(1.0, interval[1])
 
 
-def unit_status(rows: list[dict[str, Any]], finished: bool) -> tuple[str, str | None, str | None]:
-    """(status, error_code, error_message) for the job from its outputs."""
+def unit_status(rows: list[dict[str, Any]], finished: bool) -> Ending:
+    """How the job ended, from its outputs."""
     if not finished:
-        return "CANCELLED", None, None
+        return Ending(JobStatus.CANCELLED)
     generated = [r for r in rows if r.get("generation_error") is None]
     if rows and not generated:
-        return "ERROR", "ALL_GENERATIONS_FAILED", f"no generation succeeded; the first error: {rows[0]['generation_error']}"
+        return Ending(JobStatus.ERROR, "ALL_GENERATIONS_FAILED",
+                      f"no generation succeeded; the first error: {rows[0]['generation_error']}")
     failed_scores = sum(s["failed"] for r in rows for s in r["metric_scores"])
     if len(generated) < len(rows) or failed_scores:
-        return ("PARTIAL_SUCCESS", "SOME_STEPS_FAILED",
-                f"{len(rows) - len(generated)} generations and {failed_scores} judgements failed")
-    return "SUCCESS", None, None
+        return Ending(JobStatus.PARTIAL_SUCCESS, "SOME_STEPS_FAILED",
+                      f"{len(rows) - len(generated)} generations and {failed_scores} judgements failed")
+    return Ending(JobStatus.SUCCESS)
 
 
 @dataclass

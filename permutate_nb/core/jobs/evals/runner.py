@@ -27,6 +27,7 @@ from .plan import DEFAULT_TEMPLATE, EvalPlan, plan_eval
 from .judge import Verdict, judge
 from .metrics import Metric
 from .results import EvalResult, unit_status
+from ...status import Ending
 
 __all__ = ["EvalPlan", "EvalJob", "plan_eval", "DEFAULT_TEMPLATE"]
 
@@ -168,7 +169,7 @@ class EvalJob(Job[Output]):
         ok = row["generation_error"] is None and not any(s["failed"] for s in row["metric_scores"])
         return RunSeen.of(row["model"], ok)
 
-    def status(self, kept: Board[Output], finished: bool) -> tuple[str, str | None, str | None]:
+    def status(self, kept: Board[Output], finished: bool) -> Ending:
         return unit_status(kept.finished(), finished)
 
     def store_data(self, kept: Board[Output], elapsed: float) -> dict[str, Any]:
