@@ -18,39 +18,35 @@ import asyncio
 import logging
 import uuid
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Union
 
 from .context import Context, open_store
-from .jobs.batch import BatchJob, BatchPlan, plan_batch
-from .jobs.batch_result import BatchResult
-from .jobs.evals.plan import EvalPlan, plan_eval
-from .jobs.evals.results import EvalResult
-from .jobs.evals.runner import EvalJob
-from .jobs.events import Reporter
-from .jobs.generate import GenerateJob, GeneratePlan, GenerateResult, plan_generate, test_cases_of
 from .jobs.handle import JobHandle
-from .jobs.kinds import KINDS
 from .jobs.launch import launch
-from .jobs.permutate import JobPlan, PermutateJob, plan_job
-from .jobs.permutate_result import JobResult
-from .jobs.result_base import Result
-from .jobs.runner import Job
-from .request.models import LLMConfig
-from .store.job_store import JobStore
-from .store.stored_rows import StoredRows
+
+if TYPE_CHECKING:  # each kind's module is imported when a job of that kind is planned
+    from .jobs.batch_result import BatchResult
+    from .jobs.evals.results import EvalResult
+    from .jobs.events import Reporter
+    from .jobs.generate import GenerateResult
+    from .jobs.permutate_result import JobResult
+    from .jobs.result_base import Result
+    from .jobs.runner import Job
+    from .request.models import LLMConfig
+    from .store.job_store import JobStore
 
 __all__ = ["run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
            "generate", "generate_async", "generate_test_cases", "submit", "run_planned", "job_for", "Kind"]
 
 log = logging.getLogger("permutate_nb")
 Kind = Literal["run", "batch", "evaluate", "resume", "generate"]
-Store = JobStore | bool
+Store = Union["JobStore", bool]
 
 
 class _Planned:
     """A job planned and ready to launch: the job, and the stored rows a resume starts from."""
 
-    def __init__(self, job: Job[Any], store: JobStore | None, job_id: str | None = None,
+    def __init__(self, job: "Job[Any]", store: "JobStore | None", job_id: str | None = None,
                  done: Any = ()) -> None:
         self.job, self.store, self.job_id, self.done = job, store, job_id, done
 
@@ -69,6 +65,9 @@ class _Planned:
 def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None, **planning: Any) -> _Planned:
     """Plan a job of ``kind`` (synchronous: manifests, datasets and CSVs are read here)."""
     if kind == "resume":
+        from .jobs.kinds import KINDS
+        from .store.stored_rows import StoredRows
+
         job_store = open_store(True if store in (None, True) else store, context)
         assert job_store is not None
         record = job_store.job(str(source))
@@ -77,28 +76,53 @@ def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None,
                  record.get("planned_runs") or 0)
         return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items())
     job_store = open_store(True if store is None else store, context)
+    if kind not in ("run", "batch", "evaluate", "generate"):
+        raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume or generate")
+    planned = _plan_new(kind, source, context, planning)
+    return _Planned(job_for(planned), job_store)
+
+
+def _plan_new(kind: Kind, source: Any, context: Context | None, planning: dict[str, Any]) -> Any:
+    """The plan of a new job (a plan given as ``source`` is taken as it is)."""
     if kind == "run":
-        plan = source if isinstance(source, JobPlan) else plan_job(source, provider=planning.get("provider"),
+        from .jobs.permutate import JobPlan, plan_job
+
+        return source if isinstance(source, JobPlan) else plan_job(source, provider=planning.get("provider"),
                                                                      context=context)
-        return _Planned(PermutateJob(plan), job_store)
     if kind == "batch":
-        batch_plan = source if isinstance(source, BatchPlan) else plan_batch(
+        from .jobs.batch import BatchPlan, plan_batch
+
+        return source if isinstance(source, BatchPlan) else plan_batch(
             source, models=planning.get("models"), name=planning.get("name") or "batch")
-        return _Planned(BatchJob(batch_plan), job_store)
     if kind == "evaluate":
-        return _Planned(EvalJob(source if isinstance(source, EvalPlan) else plan_eval(source, **planning)), job_store)
-    if kind == "generate":
-        return _Planned(GenerateJob(source if isinstance(source, GeneratePlan) else plan_generate(source, **planning)),
-                        job_store)
-    raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume or generate")
+        from .jobs.evals.plan import EvalPlan, plan_eval
+
+        return source if isinstance(source, EvalPlan) else plan_eval(source, **planning)
+    from .jobs.generate import GeneratePlan, plan_generate
+
+    return source if isinstance(source, GeneratePlan) else plan_generate(source, **planning)
 
 
 def job_for(plan: Any) -> Job[Any]:
-    """The job of a plan from ``plan_job``, ``plan_batch``, ``plan_eval`` or ``plan_generate``."""
-    for plan_type, job_type in ((JobPlan, PermutateJob), (BatchPlan, BatchJob), (EvalPlan, EvalJob),
-                                (GeneratePlan, GenerateJob)):
-        if isinstance(plan, plan_type):
-            return job_type(plan)  # type: ignore[abstract]
+    """The job of a plan from ``plan_job``, ``plan_batch``, ``plan_eval`` or ``plan_generate`` (only the
+    plan's own kind is imported: a ``permutate run`` loads no batch, eval or generate code)."""
+    module = type(plan).__module__
+    if module.endswith(".permutate"):
+        from .jobs.permutate import PermutateJob
+
+        return PermutateJob(plan)
+    if module.endswith(".batch"):
+        from .jobs.batch import BatchJob
+
+        return BatchJob(plan)
+    if module.endswith(".evals.plan"):
+        from .jobs.evals.runner import EvalJob
+
+        return EvalJob(plan)
+    if module.endswith(".generate"):
+        from .jobs.generate import GenerateJob
+
+        return GenerateJob(plan)
     raise TypeError(f"not a plan: {type(plan).__name__}")
 
 
@@ -245,6 +269,8 @@ async def generate_async(manifest: str, *, per_operation: int = 5, llm: LLMConfi
 
 def generate_test_cases(manifest: str, *, output: str | Path | None = None, **options: Any) -> list[dict[str, Any]]:
     """``generate(...).cases``: raises the first error if the model wrote none, warns of each skipped operation."""
+    from .jobs.generate import test_cases_of
+
     return test_cases_of(generate(manifest, output=output, **options))
 
 
