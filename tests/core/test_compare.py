@@ -48,7 +48,7 @@ def _many_cases(server: Any, responses: list[dict[str, Any]], cases: int = 6) ->
 def test_repeats_pass_at_k_pass_hat_k_and_flaky_cases(scripted: Any) -> None:
     # p1 shirts: pass, fail, pass (2 of 3); p2 shirts: fail x3; shirts_params always passes
     result = _two_permutations(scripted, [GOOD, BAD, GOOD, BAD], repeats=3)
-    by_cell = {(c["permutation_name"], c["test_case_name"]): c for c in pn.core.repeats.repeat_table(result.details)}
+    by_cell = {(c["permutation_name"], c["test_case_name"]): c for c in pn.core.stats.repeats.repeat_table(result.details)}
     flaky = by_cell["p1", "shirts"]
     assert (flaky["repeats"], flaky["passes"], flaky["pass_rate"], flaky["flaky"]) == (3, 2, 66.67, True)
     # n=3, c=2: pass@2 = 1 - C(1,2)/C(3,2) = 1; pass^2 = C(2,2)/C(3,2) = 1/3; pass^3 = 0

@@ -66,9 +66,10 @@ def on_ray(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
     seen: list[tuple[str, list[int]]] = []
     run = RayExecutor.run
 
-    async def recorded(self: RayExecutor, job: Any, todo: list[int], *args: Any) -> bool:
-        seen.append((job.kind, list(todo)))
-        return await run(self, job, todo, *args)
+    async def recorded(self: RayExecutor, job: Any, todo: Any, **kwargs: Any) -> bool:
+        todo = list(todo)
+        seen.append((job.kind, todo))
+        return await run(self, job, todo, **kwargs)
 
     monkeypatch.setattr(RayExecutor, "run", recorded)
     return seen

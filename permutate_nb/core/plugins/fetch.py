@@ -40,7 +40,7 @@ __all__ = [
 log = logging.getLogger("permutate_nb")
 
 #: The snapshots shipped with the package; tests may point this elsewhere.
-BUNDLED_URL_MAP = Path(__file__).resolve().parents[1] / "examples" / "snapshots" / "url_map.yaml"
+BUNDLED_URL_MAP = Path(__file__).resolve().parents[2] / "examples" / "snapshots" / "url_map.yaml"
 #: A cache entry younger than this is used without asking the network.
 CACHE_MAX_AGE = 24 * 3600.0
 
