@@ -51,7 +51,7 @@ def test_a_lazy_import_of_a_face_in_the_core_is_caught(tmp_path: Path) -> None:
     config.write_text(faces_only, encoding="utf-8")
     run = _lint(config, tmp_path, tmp_path)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "permutate_nb.core.jobs.permutate_result -> permutate_nb.notebook.view (l.3)" in run.stdout
+    assert "permutate_nb.core.results -> permutate_nb.notebook.view (l.3)" in run.stdout
 
 
 def test_importing_the_package_patches_nothing_and_loads_no_face() -> None:
