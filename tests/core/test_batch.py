@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import time
 from pathlib import Path
 from typing import Any
@@ -91,14 +93,22 @@ def test_refused_before_running(scripted: Any, models: dict[str, Any], monkeypat
     assert scripted.requests == []
 
 
-def test_dotenv_limits_and_default_model(scripted: Any, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text(f"ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME=gpt-4.1-mini\nMAX_PROMPT_LENGTH=5\n")
-    with pytest.raises(pn.RequestError, match="MAX_PROMPT_LENGTH is 5"):
-        pn.batch([{"prompt": "too long"}])
-    (tmp_path / ".env").write_text(f"ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME=gpt-4.1-mini\n")
+def test_dotenv_is_read_by_the_cli_never_by_the_library(scripted: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``./.env`` sets the batch limits and default model for ``permutate``, but a library call ignores it."""
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # what the CLI reads into the environment goes with the test
+    (tmp_path / ".env").write_text("ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME=gpt-4.1-mini\nMAX_PROMPT_LENGTH=5\n")
     scripted.set_script({"default": {"text": "hi"}})
-    frame = pn.batch([{"prompt": "hello"}], models={"gpt-4.1-mini": {"base_url": scripted.base_url}}).frame
-    assert frame.loc[0, "model"] == "gpt-4.1-mini" and scripted.requests[0]["json"]["model"] == "gpt-4.1-mini"
+    models = {"gpt-4.1-mini": {"base_url": scripted.base_url}, "fast": {"base_url": scripted.base_url}}
+    frame = pn.batch([{"prompt": "longer than five", "model": "fast"}], models=models, cache=False).frame
+    assert list(frame["status"]) == ["completed"]  # the library did not read ./.env
+    (tmp_path / "models.yaml").write_text(f"gpt-4.1-mini: {{base_url: '{scripted.base_url}'}}\n")
+    (tmp_path / "in.csv").write_text("prompt\nhello there\n")
+    assert main(["batch", "in.csv", "--models", "models.yaml", "--quiet"]) == 2  # MAX_PROMPT_LENGTH=5 from ./.env
+    (tmp_path / ".env").write_text("ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME=gpt-4.1-mini\n")
+    os.environ.pop("MAX_PROMPT_LENGTH")
+    assert main(["batch", "in.csv", "--models", "models.yaml", "--quiet"]) == 0
+    assert scripted.requests[-1]["json"]["model"] == "gpt-4.1-mini"  # the default model from ./.env
 
 
 def test_cli_batch_outputs_and_exit_codes(scripted: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -110,7 +110,7 @@ def test_batch_resume_after_sigkill(scripted: Any, tmp_path: Path, monkeypatch: 
     scripted.set_script({"rules": [{"match": "slow", "responses": [{"text": "now"}]}, {"responses": [{"text": "ok"}]}]})
     calls_before = len(scripted.requests)
     assert main(["run", "--resume", job_id, "--quiet"]) == 0
-    frame = pn.results(job_id, store=store)
+    frame = pn.results(job_id, store=store).frame
     assert list(frame["status"]) == ["completed"] * 4
     assert frame.loc[3, "prompt"] == "after now"
     assert sorted(r["json"]["messages"][0]["content"] for r in scripted.requests[calls_before:]) == ["after now", "slow 3"]
