@@ -25,7 +25,7 @@ import permutate_nb as pn
 from permutate_nb.cli import main
 from permutate_nb.core.api import resume
 from permutate_nb.core.executors.spec import ExecutorSpec
-from permutate_nb.core.executors.ray import RayExecutor, shares
+from permutate_nb.core.executors.ray import POOL, RayExecutor, shares
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.server import ServerSettings
 from tests.helpers import klarna_request, wait_until
@@ -154,6 +154,7 @@ def test_an_actor_that_dies_hands_its_units_to_another(cluster: str, scripted: A
     request = klarna_request(base_url=scripted.base_url, cache=False, repeats=20, concurrency=4)
     store = JobStore()
     killed: list[int] = []
+    POOL.clear(ray)  # this job's actors are new ones, the only ones named now
 
     def kill_one() -> None:
         wait_until(lambda: bool(store.jobs()) and store.jobs()[-1]["finished_runs"] >= 6, 60, 0.02)
@@ -172,7 +173,19 @@ def test_an_actor_that_dies_hands_its_units_to_another(cluster: str, scripted: A
     assert [d.passed for d in result.details] == [True] * 20 + [False] * 20  # every unit has its own row
     asked = sum(r["path"].endswith("/chat/completions") for r in scripted.requests)
     assert asked > 40  # the dead actor's unanswered units were asked again, by the other one
-    assert not [n for n in ray.util.list_named_actors() if n.startswith("permutate-")]  # the job's actors are gone
+    alive = [n for n in ray.util.list_named_actors() if n.startswith("permutate-")]
+    assert len(alive) == 1  # the dead actor is gone; the other went back to the pool for the next job
+
+
+def test_the_next_job_of_the_process_reuses_the_actors(cluster: str, scripted: Any) -> None:
+    """A job's actors go back to the process's pool: the next job starts no worker process."""
+    scripted.set_script({"default": GOOD})
+    spec = ExecutorSpec(kind="ray", workers=2)
+    first, second = RayExecutor(spec), RayExecutor(spec)
+    request = klarna_request(base_url=scripted.base_url, cache=False, repeats=2)
+    assert pn.run(request, executor=first).status == "SUCCESS"
+    assert pn.run(request, executor=second).status == "SUCCESS"
+    assert len(set(first.pids)) == 2 and sorted(second.pids) == sorted(first.pids)
 
 
 def test_a_slow_actor_holds_no_more_than_its_pool_and_one_chunk(cluster: str, scripted: Any) -> None:

@@ -1,5 +1,10 @@
 """The Ray executor: a job's units on N Ray actors, its rows back to the driver's one store.
 
+Actors outlive jobs: a finished job's actors go back to this process's pool (``_Pool``) and the
+next job on the same cluster takes them, so a job's fixed cost (starting worker processes,
+importing the package) is paid once per process, not once per job (``benchmarks/ray_scale.py``
+reports the two apart). A cancelled job's actors, or an actor that failed, are killed instead.
+
 ``runner.execute`` plans and prepares the job here (the driver) and hands its units to
 ``RayExecutor.run`` instead of the in-process pool. The driver ships the plan (``Job.shipped``,
 the stored request plus settled translations) to N ``ray_actor.UnitActor``s, each running the
@@ -22,9 +27,11 @@ the actors; the committed rows stay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import os
+import threading
 import uuid
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -119,11 +126,43 @@ class _Dispatch:
         return self.left == 0 or self.failure is not None or self.crash is not None
 
 
+class _Pool:
+    """Idle actors of this process, per cluster address; taken by a job, given back when it ends well."""
+
+    def __init__(self) -> None:
+        self._idle: dict[Any, list[Any]] = {}  # (address, Ray job id) -> idle actors
+        self._lock = threading.Lock()
+
+    def take(self, key: Any, count: int) -> list[Any]:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            taken, self._idle[key] = idle[:count], idle[count:]
+            return taken
+
+    def give_back(self, key: Any, actors: list[Any]) -> None:
+        with self._lock:
+            self._idle.setdefault(key, []).extend(actors)
+
+    def clear(self, ray: Any = None) -> int:
+        """Kill every idle actor (``ray.shutdown`` would too); returns how many there were."""
+        with self._lock:
+            actors = [a for idle in self._idle.values() for a in idle]
+            self._idle.clear()
+        for actor in actors if ray is not None else ():
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
+        return len(actors)
+
+
+POOL = _Pool()
+
+
 class RayExecutor:
     """Runs units on Ray actors for ``runner.execute`` (``config.executor: {kind: ray}``)."""
 
     def __init__(self, spec: ExecutorSpec) -> None:
         self.spec = spec
+        self.pids: list[int] = []  # the worker processes the last job ran on (for logs and tests)
 
     async def run(self, job: Job[Any], todo: Iterable[int], *, work: Callable[[int], Awaitable[None]], kept: Any,
                   finish: Callable[[int, Any], Awaitable[None]], reporter: Reporter, width: int,
@@ -137,13 +176,19 @@ class RayExecutor:
         from .ray_actor import UnitActor
 
         workers = self.spec.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        remote = ray.remote(num_cpus=1)(UnitActor)
-        tag = f"permutate-{uuid.uuid4().hex[:8]}"
         request = job.shipped()
         split = shares(width, min(workers, len(todo)))
         settings = {name: os.environ[name] for name in FORWARDED if name in os.environ}
-        actors = [remote.options(name=f"{tag}-{k}").remote(job_path(job), request, cache, share, settings)
-                  for k, share in enumerate(split)]
+        key = (self.spec.address, ray.get_runtime_context().get_job_id())  # a new ray.init: new actors
+        actors = POOL.take(key, len(split))
+        if len(actors) < len(split):
+            remote = ray.remote(num_cpus=1)(UnitActor)
+            tag = f"permutate-{uuid.uuid4().hex[:8]}"
+            actors += [remote.options(name=f"{tag}-{k}").remote() for k in range(len(split) - len(actors))]
+        path = job_path(job)
+        starts = {actor: asyncio.ensure_future(actor.start.remote(path, request, cache, share, settings))
+                  for actor, share in zip(actors, split)}
+        self.pids = []
         dispatch = _Dispatch(job, todo, kept)
         failed: dict[Any, BaseException] = {}
 
@@ -181,7 +226,8 @@ class RayExecutor:
         async def serve(actor: Any, share: int) -> None:
             """An actor's lanes (its pool plus one chunk in hand); a failed actor leaves its units to the others."""
             chunk = max(1, min(MAX_CHUNK, share))
-            started = asyncio.ensure_future(actor.start.remote())
+            started = starts[actor]
+            started.add_done_callback(lambda f: self.pids.append(f.result()) if not f.exception() else None)
             await asyncio.gather(*(lane(actor, started, chunk) for _ in range(-(-share // chunk) + 1)))
             if actor in failed:
                 ray.kill(actor)
@@ -197,7 +243,8 @@ class RayExecutor:
         except asyncio.CancelledError:
             await _stop(ray, tasks, actors, graceful=False)
             return False
-        await _stop(ray, tasks, actors, graceful=True)
+        closed = await _stop(ray, tasks, [a for a in actors if a not in failed], graceful=True)
+        POOL.give_back(key, closed)
         if dispatch.crash is not None:
             raise dispatch.crash
         if dispatch.failure is not None:
@@ -205,18 +252,24 @@ class RayExecutor:
         return True
 
 
-async def _stop(ray: Any, tasks: list[asyncio.Task[None]], actors: list[Any], *, graceful: bool) -> None:
-    """End the lanes, let the actors close their resources (a few seconds at most), then kill them."""
+async def _stop(ray: Any, tasks: list[asyncio.Task[None]], actors: list[Any], *, graceful: bool) -> list[Any]:
+    """End the lanes; ``graceful``: let the actors close the job (a few seconds at most) and return those
+    that did, for the pool; the others (all of them when not graceful) are killed."""
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    closed: list[Any] = []
     if graceful:
         try:
-            await asyncio.wait_for(asyncio.gather(*(a.close.remote() for a in actors), return_exceptions=True), 10)
+            outcomes = await asyncio.wait_for(
+                asyncio.gather(*(a.close.remote() for a in actors), return_exceptions=True), 10)
+            closed = [a for a, outcome in zip(actors, outcomes) if not isinstance(outcome, BaseException)]
         except asyncio.TimeoutError:
             pass
     for actor in actors:
-        ray.kill(actor)
+        if actor not in closed:
+            ray.kill(actor)
+    return closed
 
 
 def _reason(exc: BaseException) -> str:

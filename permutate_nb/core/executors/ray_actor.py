@@ -1,6 +1,9 @@
-"""One Ray actor of a job: the same runner code as in-process, for the units the driver hands it.
+"""A Ray actor that runs jobs' units: the same runner code as in-process, for the units the driver hands it.
 
-The actor plans the job from the shipped request (``Job.from_request``), prepares it once with
+An actor serves one job at a time and outlives it: the driver keeps idle actors in a pool and
+hands them the next job (``RayExecutor``), so a process pays for starting a worker and importing
+the package once, not once per job. For each job, ``start`` plans it from the shipped request
+(``Job.from_request``), prepares it once with
 its own resources (HTTP sessions, response cache, a loaded local model) and keeps ``width``
 workers pulling units from its queue through ``runner._worker`` (deadlines, failed rows,
 ``ready``). A call to ``run`` queues a chunk and streams its rows back as they finish, grouped
@@ -71,20 +74,24 @@ def job_class_at(path: str) -> Any:
 class UnitActor:
     """A job's units on one worker process; ``start`` first, then ``run`` chunks, ``close`` at the end."""
 
-    def __init__(self, job_class: str, request: dict[str, Any], cache: bool | None, width: int,
-                 settings: dict[str, str]) -> None:
-        os.environ.update(settings)  # the driver's settings (``ray_executor.FORWARDED``); this process is the actor's own
+    def __init__(self) -> None:
         gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])  # as in-process jobs run (``core.gc_pause``)
-        self._job_class, self._request, self._cache, self._width = job_class, request, cache, width
         self._routes: dict[int, _Call] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._resources: Any = None
+        self._context = Context()  # loaded local models stay loaded for the next job
 
-    async def start(self) -> int:
-        """Plan and prepare the job here; returns this worker's pid (for logs and tests)."""
-        job_class = job_class_at(self._job_class)  # imported in the worker process
-        job: Job[Any] = await asyncio.to_thread(job_class.from_request, self._request)
+    async def start(self, job_class_path: str, request: dict[str, Any], cache: bool | None, width: int,
+                    settings: dict[str, str]) -> int:
+        """Plan and prepare a job here; returns this worker's pid (for logs and tests)."""
+        await self.close()  # a job the driver could not close (it was cancelled) ends here
+        os.environ.update(settings)  # the driver's settings (``ray.FORWARDED``); this process is the actor's own
+        self._width = width
+        job_class = job_class_at(job_class_path)  # imported in the worker process
+        job: Job[Any] = await asyncio.to_thread(job_class.from_request, request)
         self._job = job
-        self._resources = job.resources(self._cache, self._width, Context())
+        self._routes = {}
+        self._resources = job.resources(cache, width, self._context)
         await job.prepare(self._resources, self._width, Reporter())
         self._board: Board[Any] = Board(job.size)  # only the rows the driver ships to units that wait for them
         self._queue: asyncio.Queue[int] = asyncio.Queue()
@@ -125,9 +132,13 @@ class UnitActor:
             yield rows
 
     async def close(self) -> None:
-        """Stop the workers and close the job's resources (the response cache commits what it has)."""
-        for task in self._tasks:
+        """End the current job: stop its workers, close its resources (the response cache commits what it
+        has). The actor stays, ready for the next ``start``."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._resources.aclose()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        resources, self._resources = self._resources, None
+        if resources is not None:
+            await resources.aclose()
