@@ -1,4 +1,4 @@
-"""The Ray executor against in-process asyncio, on one machine, with the figures the README gives.
+"""The Ray executor against in-process asyncio, on one machine, with the figures docs/design/performance.md gives.
 
 Three measurements, each job run in-process then on ``--workers`` Ray actors of a local Ray
 instance (``ray.init(num_cpus=--cpus)``, started before the clock; actor start-up is inside

@@ -1,6 +1,6 @@
 """The ``permutate`` command: the engine for CI and terminals.
 
-Exit codes (the README has the same table):
+Exit codes (docs/reference/exit-codes.md has the same table):
 
 ====  =============================================================================="""
 

@@ -88,6 +88,7 @@ class Client:
         return f"Client({str(self._http.base_url)!r})"
 
     def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._http.close()
 
     def __enter__(self) -> "Client":

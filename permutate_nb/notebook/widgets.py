@@ -146,12 +146,15 @@ class RequestBuilder:
         return row
 
     def add_group(self) -> GroupRow:
+        """Add an empty plugin group row to the form."""
         return self._add_group({})
 
     def add_permutation(self) -> PermutationRow:
+        """Add an empty permutation row to the form."""
         return self._add_permutation({})
 
     def add_test_case(self) -> TestCaseRow:
+        """Add an empty test case row to the form."""
         return self._add_case({})
 
     def _sync_rows(self) -> None:
@@ -233,6 +236,7 @@ class RequestBuilder:
 
     @property
     def yaml(self) -> str:
+        """The form's request as YAML (``Copy as YAML``)."""
         return yaml.safe_dump(self.request, sort_keys=False, allow_unicode=True)
 
     def validate(self) -> Any:

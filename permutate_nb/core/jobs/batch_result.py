@@ -31,7 +31,19 @@ def batch_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
 
 
 class BatchResult(Result):
-    """A batch's rows (``frame``) with the job's id, status and record."""
+    """A batch's result: the rows as a DataFrame (``frame``), with the job's id, status and record.
+
+    ``frame`` (and ``to_pandas()``) has the columns ``row`` (1-based), ``prompt`` (as sent,
+    ``${output.n}`` filled), ``model``, ``result``, ``status`` (the row's: completed, failed or
+    timeout), ``error``, ``duration_sec``, ``prompt_tokens``, ``completion_tokens``,
+    ``total_tokens``, ``cost``, then the CSV's carried columns.
+
+    Attributes:
+        job_id: The job's id in the job store.
+        status: The job's status (``JobStatus``: SUCCESS, PARTIAL_SUCCESS, ERROR, CANCELLED, ...), also
+            in ``frame.attrs["status"]``.
+        record: The job store's record of the job (times, planned runs, error), when it was stored.
+    """
 
     kind = "batch"
     __slots__ = ("job_id", "status", "_frame", "record")
@@ -47,6 +59,7 @@ class BatchResult(Result):
         return self._frame
 
     def to_pandas(self) -> "pd.DataFrame":
+        """The result DataFrame (``attrs`` holds ``job_id`` and ``status``)."""
         return self._frame
 
     @property

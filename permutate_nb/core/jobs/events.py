@@ -45,11 +45,15 @@ class Reporter:
     def stage(self, name: str, detail: str = "") -> None:
         """What the job does before its runs: ``loading the model``, ``translating`` (``4 prompts``)."""
 
-    def job_started(self, event: JobStarted) -> None: ...
+    def job_started(self, event: JobStarted) -> None:
+        """The runs begin: the job's name, its planned runs and its permutations."""
 
-    def run_started(self, index: int) -> None: ...
+    def run_started(self, index: int) -> None:
+        """Run ``index`` (its position in matrix order) was handed to a worker."""
 
     def run_finished(self, index: int, detail: Any) -> None:
-        """A run's row is committed: a ``RunDetail``, or a ``RunSeen`` for batch and eval units."""
+        """Run ``index`` finished and its row is committed: a ``RunDetail``, or a ``RunSeen`` for batch,
+        eval and generate units."""
 
-    def job_finished(self, result: Result) -> None: ...
+    def job_finished(self, result: Result) -> None:
+        """The job ended (done, failed or cancelled); ``result`` is what the caller gets."""

@@ -48,6 +48,7 @@ class JobPlan:
 
     @property
     def total_runs(self) -> int:
+        """Runs in the matrix: permutations x test cases x languages x repeats."""
         r = self.request
         return len(r.permutations) * len(r.test_cases) * len(self.languages) * r.config.repeats
 

@@ -36,7 +36,27 @@ def summarise(details: Iterable[RunDetail], *, total_run_time: float | None = No
 
 @dataclass(slots=True)
 class JobResult(Result):
-    """A permutate job's result; ``status`` is the job store's (SUCCESS, PARTIAL_SUCCESS, ERROR, CANCELLED, ...)."""
+    """A permutate job's result; ``status`` is the job store's (SUCCESS, PARTIAL_SUCCESS, ERROR, CANCELLED, ...).
+
+    ``to_dict()`` is the start-job response; ``summary``, ``summary_df`` and ``details_df`` are the
+    figures and rows, ``compare()`` pairs two permutations, ``write(path)`` exports by extension.
+
+    Attributes:
+        job_name: ``{name}-{version}-{date}``, as the start-job response names it.
+        started_on: When the job started (ISO 8601, UTC).
+        completed_on: When it ended.
+        test_plugin: The request's ``test_plugin``, if any.
+        permutations: One entry per permutation: its name, summary, model and selector.
+        details: The rows in matrix order; for a stored job read from the job store as used
+            (``len`` is one count, slices read just those rows).
+        total_run_time: The job's wall-clock time in seconds.
+        status: The job store's status for the job.
+        planned_runs: Runs the matrix has (finished or not).
+        output_directory: The start-job document's field; None unless a face sets it.
+        request: The request without secrets (``openplugin_api_key`` masked).
+        job_id: The job's id in the job store (None for ``store=False``).
+        tallies: The summary counts kept while the job ran, so summaries need not read every row again.
+    """
 
     job_name: str
     started_on: str
@@ -83,6 +103,7 @@ class JobResult(Result):
 
     @property
     def summary(self) -> dict[str, Any]:
+        """The start-job summary over every run, with counts, intervals and pass@k."""
         return self._tallies().summary(self.total_run_time)
 
     def summary_by(self, key: str) -> dict[str, dict[str, Any]]:
@@ -131,6 +152,7 @@ class JobResult(Result):
         return pairwise(self.details) if len(self._tallies().names("permutation_name")) > 1 else []
 
     def to_pandas(self) -> "pd.DataFrame":
+        """The detail rows as a DataFrame (``details_df``)."""
         return self.details_df
 
     @property

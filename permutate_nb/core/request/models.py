@@ -176,7 +176,7 @@ class JobConfig(BaseModel):
     prices: dict[str, dict[str, float]] = Field(default_factory=dict)
     execute_operations: bool = False  # call the chosen operation over HTTP; its answer is final_output
     translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
-    parameter_matching: ParameterMatching = "lenient"  # how step c compares values (README: scoring)
+    parameter_matching: ParameterMatching = "lenient"  # how step c compares values (docs: verdict modes)
     executor: ExecutorSpec | None = None  # where the runs run: in-process asyncio (default) or Ray actors
 
     @field_validator("auto_translate_to_languages", mode="before")
@@ -191,6 +191,13 @@ def default_max_response_bytes() -> int:
 
 
 class JobRequest(_Strict):
+    """A permutate request, validated: the matrix of test cases x permutations x languages x repeats.
+
+    ``load_request`` builds one from YAML, JSON or a dict in any of the docs' forms (flat, nested or
+    plain) and names the field and line of any error. Every field is described in the docs' request
+    reference (docs/reference/request.md), generated from this model's JSON schema.
+    """
+
     version: str = "1.0.0"
     name: str
     config: JobConfig = Field(default_factory=JobConfig)
@@ -204,6 +211,7 @@ class JobRequest(_Strict):
         return case.parameter_matching or self.config.parameter_matching
 
     def group(self, name: str) -> PluginGroup:
+        """The plugin group named ``name`` (validation made sure it exists)."""
         return next(g for g in self.plugin_groups if g.name == name)
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,6 +235,7 @@ class JobRequest(_Strict):
         return data
 
     def to_yaml(self) -> str:
+        """The request as YAML (plain form, without defaults the user did not set)."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
 
@@ -350,7 +359,7 @@ def _format_validation(exc: ValidationError, origin: str, lines: LineIndex | Non
         if kind == "missing":
             text = "missing required field"
         elif kind == "extra_forbidden":
-            text = "unknown field (check its spelling; see the request format in the README)"
+            text = "unknown field (check its spelling; see docs/reference/request.md)"
         elif kind == "literal_error" and loc and loc[-1] == "type":
             text = f"unknown test case type {err.get('input')!r}: use one of {', '.join(TEST_CASE_TYPES)}"
         else:

@@ -15,7 +15,47 @@ __all__ = ["RunDetail"]
 
 @dataclass(slots=True)
 class RunDetail:
-    """One run: a permutation x test case x language x repeat. Field order follows the docs."""
+    """One run: a permutation x test case x language x repeat. Field order follows the docs.
+
+    The fields up to ``llm_api_cost`` are the start-job document's detail row; the rest are ours.
+
+    Attributes:
+        permutation_name: The permutation that ran.
+        permutation_summary: Its model and selector, e.g. ``OpenAIChat[gpt-4o] - OpenAI[default]``.
+        test_type: ``plugin_selector`` or ``api_signature_selector``.
+        test_case_name: The test case that ran.
+        is_run_completed: False when the run failed after its retries (it then counts as a miss everywhere).
+        language: The language the prompt ran in.
+        prompt: The prompt actually sent (the translation, for a language other than English).
+        final_output: The executed operation's answer or an agent's final answer; the reply otherwise
+            (the first 64 KB).
+        match_score: Token F1 of ``final_output`` against the test case's ``expected_response`` (0-1);
+            None when either is missing.
+        is_plugin_detected: Step a: the chosen operation belongs to ``expected_plugin_used``.
+        is_plugin_operation_found: Step b: the operation's URL (and method, when given) is the expected one.
+        is_plugin_parameter_mapped: Step c: step b holds and every expected parameter matched.
+        plugin_name: The plugin the chosen operation belongs to.
+        plugin_operation: The chosen operation's URL.
+        plugin_parameters_mapped: The arguments the model gave it.
+        parameter_mapped_percentage: Matched / expected parameters x 100; None for plugin_selector cases.
+        response_time_sec: Time the run spent on its calls (not waiting for a turn).
+        total_llm_tokens_used: Prompt plus completion tokens.
+        llm_api_cost: US dollars from the price table; None for a model without a price.
+        repeat: The repeat index (0-based; ``config.repeats``).
+        plugin_method: The chosen operation's HTTP method.
+        passed: Every step that applies holds.
+        cached: Every call of the run was answered from the response cache.
+        attempts: Calls made, retries included.
+        prompt_tokens: Tokens sent.
+        completion_tokens: Tokens received.
+        error: Why the run failed, or a note (e.g. a failed executed operation); None when all went well.
+        raw_response: The model's reply as received (the first 64 KB), kept for reading what went wrong.
+        intermediate_steps: An agent's steps (tool, tool_input, log, observation), or the Imprompt
+            pipeline's two choices.
+        operation_status: The HTTP status of the executed operation (``config.execute_operations``).
+        parameter_mismatches: Step c's failed comparisons, each ``{parameter, expected, actual, reason}``
+            (reason ``missing``, ``unexpected``, ``type`` or ``value``); None for plugin_selector cases.
+    """
 
     permutation_name: str
     permutation_summary: str
@@ -56,11 +96,13 @@ class RunDetail:
         return RunOutcome.of(self.is_run_completed, self.passed)
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as the start-job document's detail object, our fields after."""
         # a shallow copy per field: dataclasses.asdict's deep recursion costs ~70 us a row
         return {name: (dict(value) if isinstance(value := getattr(self, name), dict) else value) for name in _FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunDetail":
+        """A row from ``to_dict``'s output (unknown keys ignored, so older stored rows load)."""
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 

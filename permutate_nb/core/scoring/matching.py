@@ -1,6 +1,6 @@
 """Step c's parameter comparison: schema-aware, with matchers and three modes.
 
-The design guide ("Scoring semantics") fixes the rules; the README's scoring table gives an
+The design guide ("Scoring semantics") fixes the rules; docs/concepts/verdict-modes.md's table gives an
 example of each. Values compare the way the operation receives them: query/path/header/cookie
 (and form) values as serialised on the wire, body values by their JSON Schema type. Every
 comparison that fails is written down as a ``Mismatch`` so a reader sees *why* step c failed.

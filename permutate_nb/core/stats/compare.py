@@ -66,9 +66,11 @@ class PairedComparison:
 
     @property
     def significant(self) -> bool:
+        """p < 0.05, Holm-adjusted when compared among several pairs."""
         return (self.p_adjusted if self.p_adjusted is not None else self.p_value) < ALPHA
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as plain data (JSON-ready)."""
         return asdict(self)
 
     def __str__(self) -> str:
@@ -211,6 +213,7 @@ class JobComparison:
         return [name for name, c in self.permutations.items() if c.p_value < ALPHA and c.difference < -points]
 
     def to_frame(self) -> "pd.DataFrame":
+        """One row per permutation: before, after, difference, interval, p-value, runs that went from pass to fail."""
         frame = comparison_frame(self.permutations.values()).drop(columns=["a", "b"])
         frame = frame.rename(columns={"accuracy a": "before", "accuracy b": "after", "difference (b - a)": "difference"})
         frame.insert(0, "permutation", list(self.permutations))

@@ -188,6 +188,15 @@ class ReportNow:
 
 
 class JobStore:
+    """Every job of every kind and each of its runs' rows, in one SQLite file (``$PERMUTATE_HOME/jobs.sqlite``).
+
+    The store is the source of truth: a run's row is committed (by a ``RunWriter``, in groups) before
+    the run is reported done, so results, progress, ``permutate jobs`` and ``resume`` read the same
+    thing and a crash loses only the calls in flight. WAL mode lets a notebook read while a CLI writes.
+    A running job holds a lease (pid, host, heartbeat) so that two processes never run one job.
+    Requests are stored without secrets. Safe to share between threads (one lock around the connection).
+    """
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or permutate_home() / "jobs.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,21 @@ def unit_status(rows: list[dict[str, Any]], finished: bool) -> Ending:
 
 @dataclass
 class EvalResult(Result):
+    """An eval job's result: the reference document's job execution, one output per case x model.
+
+    ``summary_df`` has per-metric means with 95% intervals per model, ``scores_df`` one row per score,
+    ``pivot_df`` (model, case) rows x metrics; ``to_dict()`` is the job's JSON.
+
+    Attributes:
+        id: The job's id in the job store (also ``job_id``).
+        status: SUCCESS, PARTIAL_SUCCESS (some generations or judgements failed) or ERROR (none generated).
+        parameters: The models, the judge model, the metric names and the QA template.
+        outputs: Per case x model: ``test_case_id``, ``model``, ``output.generation_output``,
+            ``metric_scores`` (type, category, score, judge metadata), ``trace_spans`` and ``test_case_version``.
+        dataset: The dataset's name, version (a hash of its content) and number of cases.
+        job: The stored job's fields: times, attempts, error code and message.
+    """
+
     id: str
     status: str
     parameters: dict[str, Any]
@@ -67,6 +82,7 @@ class EvalResult(Result):
     @classmethod
     def build(cls, job_id: str, plan: "EvalPlan", rows: list[dict[str, Any]], status: str, record: dict[str, Any] | None,
               started: str, error_code: str | None, error_message: str | None) -> "EvalResult":
+        """The result of a finished run of ``plan`` from its rows (the job store's record, if any, adds its fields)."""
         from ...store.job_store import utc_now
 
         job = {key: value for key, value in (record or {}).items() if key not in ("request", "data", "kind", "name")}
@@ -79,6 +95,7 @@ class EvalResult(Result):
 
     @classmethod
     def from_store(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> "EvalResult":
+        """Rebuild a stored eval job's result (``pn.results(id)``)."""
         request = job["request"]
         data = request["dataset"]
         from .dataset import load_dataset
@@ -92,12 +109,15 @@ class EvalResult(Result):
 
     @property
     def job_id(self) -> str:  # type: ignore[override]
+        """The job's id in the job store (the same as ``id``)."""
         return self.id
 
     def to_pandas(self) -> "pd.DataFrame":
+        """The scores, one row per case x model x metric (``scores_df``)."""
         return self.scores_df
 
     def to_dict(self) -> dict[str, Any]:
+        """The job execution object of the eval-dataset reference document."""
         return {"job_name": "eval_dataset_job", **self.job, "id": self.id, "status": self.status,
                 "parameters": {**self.parameters, "dataset": self.dataset}, "outputs": self.outputs}
 
@@ -145,6 +165,7 @@ class EvalResult(Result):
 
     @property
     def outputs_df(self) -> "pd.DataFrame":
+        """One row per case x model: the generated answer and, if it failed, why."""
         import pandas as pd
 
         return pd.DataFrame([{"test_case_id": o["test_case_id"], "model": o["model"],

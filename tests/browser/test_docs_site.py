@@ -1,0 +1,125 @@
+"""The documentation site in a real browser: built with ``mkdocs build --strict`` into a temporary
+folder, opened from disk (``file://``) in headless Chromium, a page checked and the search used.
+
+Opening from disk is what someone does with a downloaded or CI-built site, and it is where search
+breaks first (a web worker cannot load from ``file://``; the ``offline`` plugin works around it),
+so the test types a query and waits for a result that links to the right page.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000"]
+BUILD_TIMEOUT = 600  # seconds for mkdocs build: the reference pages import the package and its server
+PAGE_TIMEOUT = 60  # seconds for a page or a search result to appear on busy cores
+
+
+def _require_browser() -> None:
+    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
+    if missing:
+        message = f"{' and '.join(missing)} not found: apt-get install chromium chromium-driver (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float = PAGE_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as CI builds it (strict: a broken link or a missing reference fails here too)."""
+    pytest.importorskip("material", reason="mkdocs-material is not installed (requirements-dev.txt has it)")
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "index.html").is_file()
+    return out
+
+
+@pytest.fixture
+def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Headless Chromium through Debian's chromedriver (nothing is downloaded); a screenshot on failure."""
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for a browser online
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}.png"))
+        (ARTIFACTS / f"{request.node.name}.html").write_text(driver.page_source)
+    driver.quit()
+
+
+def test_a_generated_page_renders_from_disk(site: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get((site / "index.html").as_uri())
+    _wait("the home page's title", lambda: browser.find_elements(By.CSS_SELECTOR, "article h1"))
+    assert browser.find_element(By.CSS_SELECTOR, "article h1").text == "permutate_nb"
+
+    # follow the navigation (relative links between files) to a page generated from the CLI's parser
+    link = _wait("the Command line link", lambda: [a for a in browser.find_elements(By.CSS_SELECTOR, "nav a")
+                                                   if a.get_attribute("href").endswith("reference/cli.html")])
+    browser.get(link[0].get_attribute("href"))
+    _wait("the command line page", lambda: browser.find_elements(By.CSS_SELECTOR, "article h1"))
+    headings = [h.get_attribute("textContent").strip().rstrip("¶") for h in browser.find_elements(By.CSS_SELECTOR, "article h3")]
+    assert "permutate run" in headings and "permutate serve" in headings
+    flags = browser.execute_script("return document.querySelector('article').innerText")
+    assert "--fail-under" in flags and "--resume" in flags
+    assert browser.execute_script("return getComputedStyle(document.querySelector('.md-header')).display") != "none"
+
+
+def test_search_finds_a_page_from_disk(site: Path, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get((site / "guides" / "batch.html").as_uri())
+    # as a reader does: click the search field in the header (that opens search and starts its index)
+    box = _wait("the search field", lambda: [e for e in browser.find_elements(By.CSS_SELECTOR, "input.md-search__input")
+                                             if e.is_displayed()])[0]
+    box.click()
+    box.send_keys("McNemar")
+
+    def results() -> list[str]:
+        return [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")]
+
+    hits = _wait("search results for McNemar", results)
+    assert any(urlsplit(h).path.endswith("/concepts/numbers.html") for h in hits), hits
+    browser.get(next(h for h in hits if "concepts/numbers.html" in h))
+    _wait("the page the result links to",
+          lambda: "Numbers and intervals" in (browser.execute_script("return document.title") or ""))
