@@ -30,6 +30,8 @@ __all__ = ["JobStatus", "RunOutcome", "PENDING", "RUNNING", "SUCCESS", "PARTIAL_
 
 
 class JobStatus(StrEnum):
+    """A job's status; shown and compared as its string (``repr`` too, so tuples and tables read plainly)."""
+
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     SUCCESS = "SUCCESS"
@@ -37,6 +39,9 @@ class JobStatus(StrEnum):
     ERROR = "ERROR"
     CANCELLED = "CANCELLED"
     INTERRUPTED = "INTERRUPTED"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
     @property
     def is_final(self) -> bool:
@@ -58,10 +63,15 @@ FINAL = ENDED | {CANCELLED}
 
 
 class RunOutcome(StrEnum):
+    """What one run came to; shown and compared as its string."""
+
     PASSED = "passed"
     WRONG = "wrong"
     ERRORED = "errored"
     CANCELLED = "cancelled"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
     @classmethod
     def of(cls, completed: bool, passed: bool) -> "RunOutcome":
