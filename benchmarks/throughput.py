@@ -1,6 +1,6 @@
 """Throughput and client overhead of the engine against a local OpenAI-compatible server.
 
-The server (``permutate_nb.testing.scripted_server``, asyncio) runs in its own process and
+The server (``permutate_nb.testing.scripted_server``, aiohttp.web) runs in its own process and
 answers every chat call with a tool call after ``--delay`` seconds, so the ideal wall time
 of a job is ``runs x delay / concurrency``. We report:
 

@@ -278,6 +278,41 @@ def test_pipelined_replies_stay_in_order(scripted: ScriptedOpenAIServer) -> None
     assert data.index(b'"content":"slow"') < data.index(b'"content":"fast"')
 
 
+def test_expect_100_continue_then_body(scripted: ScriptedOpenAIServer) -> None:
+    """A client that waits for ``100 Continue`` before sending the body (curl does, over 1 KB) gets it."""
+    port = int(scripted.base_url.rsplit(":", 1)[1].split("/")[0])
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK") and b'"object":"chat.completion"' in data
+
+
+def test_chunked_request_body_is_read(scripted: ScriptedOpenAIServer) -> None:
+    scripted.set_script({"rules": [{"match": "chunked", "responses": [{"text": "read it"}]}]})
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "sent chunked"}]}).encode()
+    reply = httpx.post(f"{scripted.base_url}/chat/completions", content=iter([body[:10], body[10:]]),
+                       headers={"content-type": "application/json"})
+    assert reply.request.headers["transfer-encoding"] == "chunked"
+    assert reply.json()["choices"][0]["message"]["content"] == "read it"
+
+
+def test_oversized_body_is_refused_before_it_is_read(scripted: ScriptedOpenAIServer) -> None:
+    port = int(scripted.base_url.rsplit(":", 1)[1].split("/")[0])
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000000\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head)
+        data = sock.recv(65536)
+    assert data.startswith(b"HTTP/1.1 413 ") and b"over the" in data
+
+
 # -- other endpoints --------------------------------------------------------------------
 
 
