@@ -30,16 +30,16 @@ __version__ = "0.1.0"
 
 #: Jobs: each kind with its ``_async`` twin (same first argument, same keywords), and ``submit``.
 _JOBS = ["run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
-         "generate", "generate_async", "submit", "JobHandle"]
+         "generate", "generate_async", "bfcl", "bfcl_async", "submit", "JobHandle"]
 
 __all__ = [
     "run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
-    "generate", "generate_async", "submit", "JobHandle",
+    "generate", "generate_async", "bfcl", "bfcl_async", "submit", "JobHandle",
     "generate_test_cases", "test_cases_yaml",
     "results", "status", "jobs", "compare",
     "validate", "plan_job", "load_request", "load_plugin", "load_dataset", "process_csv",
     "JobStatus", "RunOutcome", "Settings", "settings",
-    "JobResult", "RunDetail", "BatchResult", "EvalResult", "GenerateResult", "JobComparison", "PairedComparison",
+    "JobResult", "RunDetail", "BatchResult", "EvalResult", "GenerateResult", "BfclResult", "JobComparison", "PairedComparison",
     "JobPlan", "JobRequest", "Plugin", "Operation", "PluginLoader", "summarise",
     "Reporter", "JobStarted", "RunSeen",
     "PermutateError", "RequestError", "PluginLoadError", "UnknownJobError", "JobRunningError", "ConfigurationError",
@@ -54,6 +54,7 @@ _LAZY = {
     **{name: ".core.api" for name in _JOBS if name != "JobHandle"},
     "generate_test_cases": ".core.api", "JobHandle": ".core.jobs.handle",
     "test_cases_yaml": ".core.jobs.generate", "GenerateResult": ".core.jobs.generate",
+    "BfclResult": ".core.jobs.bfcl",
     "results": ".core.jobs.kinds", "status": ".core.store.queries", "jobs": ".core.store.queries",
     "compare": (".core.jobs.comparing", "compare_jobs"),
     "plan_job": ".core.jobs.permutate", "JobPlan": ".core.jobs.permutate",
@@ -70,8 +71,8 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .client import Client
-    from .core.api import (batch, batch_async, evaluate, evaluate_async, generate, generate_async,
-                           generate_test_cases, resume, resume_async, run, run_async, submit)
+    from .core.api import (batch, batch_async, bfcl, bfcl_async, evaluate, evaluate_async, generate,
+                           generate_async, generate_test_cases, resume, resume_async, run, run_async, submit)
     from .core.jobs.batch_result import BatchResult
     from .core.jobs.comparing import compare_jobs as compare
     from .core.jobs.evals.dataset import load_dataset

@@ -104,6 +104,20 @@ def _parser() -> argparse.ArgumentParser:
     evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _executor_flags(evals)
 
+    bfcl = sub.add_parser("bfcl", help="run BFCL's single-turn categories on models, scored as BFCL does (extra: bfcl)")
+    bfcl.add_argument("--categories", required=True,
+                      help="comma-separated BFCL categories, e.g. simple_python,multiple,parallel,live_simple")
+    bfcl.add_argument("--model", action="append", required=True, help="a model name (repeat for several: paired comparisons)")
+    bfcl.add_argument("--provider", help="the models' provider: OpenAIChat (default) or local (the embedded model)")
+    bfcl.add_argument("--base-url", help="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    bfcl.add_argument("--limit", type=_count, metavar="N", help="the first N cases of each category")
+    bfcl.add_argument("--concurrency", type=_count, help="parallel runs (default 8)")
+    bfcl.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
+    bfcl.add_argument("--output", "-o", help="write the rows: FILE.json, .jsonl, .csv, .xlsx or .parquet")
+    _max_errors(bfcl)
+    bfcl.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _executor_flags(bfcl)
+
     sub.add_parser("jobs", help="list the stored jobs")
     status = sub.add_parser("status", help="show a stored job's status")
     status.add_argument("id")
@@ -331,6 +345,46 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return _finish_eval(result, args)
 
 
+def _cmd_bfcl(args: argparse.Namespace) -> int:
+    from .core.api import bfcl
+    from .tqdm_reporter import TqdmReporter
+
+    if args.output:
+        check_output(args.output)
+    if any(not name.strip() for name in args.model):
+        raise RequestError("--model: a model name is empty")
+    result = bfcl(args.categories, args.model, provider=args.provider, base_url=args.base_url, limit=args.limit,
+                  concurrency=args.concurrency, cache=False if args.no_cache else None,
+                  reporter=None if args.quiet else TqdmReporter(), executor=_executor(args))
+    return _finish_bfcl(result, args)
+
+
+def _finish_bfcl(result: Any, args: argparse.Namespace) -> int:
+    """BFCL's per-category accuracies and summary formulas per model, then what BFCL lacks:
+    Wilson intervals, cost, latency, paired comparisons."""
+    from .core.stats.compare import format_ci
+
+    for model, scores in result.report.items():
+        print(f"{model}:")
+        print(f"  {'category':24} {'cases':>6} {'accuracy (95% CI)':>26}")
+        for category, figures in scores["categories"].items():
+            print(f"  {category:24} {figures['cases']:6} {format_ci(figures['accuracy'], figures['accuracy_ci']):>26}")
+        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "overall")
+                             if scores[k] is not None)
+        print(f"  BFCL summary: {formulas}")
+        cost = "unknown" if scores["cost"] is None else f"${scores['cost']:.4f}"
+        print(f"  cost {cost}; latency mean {scores['latency_mean_sec']} s, p95 {scores['latency_p95_sec']} s")
+    for comparison in result.pairwise():
+        print(comparison)
+    print(f"job id: {result.job_id}")
+    if args.output:
+        _write(lambda: result.write(args.output), args.output, result.job_id)
+    if result.status == CANCELLED:
+        return 130
+    errored = [d.error or "unknown error" for d in result.details if not d.is_run_completed]
+    return _errors_exit(errored, len(result.details), args.max_errors)
+
+
 def _check_input(path: str, what: str) -> None:
     """A named input file must exist and be a file (a folder or a typo is one line, not CSV text)."""
     target = Path(path).expanduser()
@@ -409,7 +463,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_FINISH = {"JobResult": _finish_run, "BatchResult": _finish_batch, "EvalResult": _finish_eval}  # by name: no import
+_FINISH = {"JobResult": _finish_run, "BatchResult": _finish_batch, "EvalResult": _finish_eval, "BfclResult": _finish_bfcl}  # by name: no import
 
 
 def _log_to_stderr(level: int) -> None:
@@ -434,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_quiet and hasattr(args, "quiet"):
         args.quiet = True
     load_env_file(Path.cwd() / ".env")  # the CLI and serve read ./.env; the library never does
-    commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "jobs": _cmd_jobs,
+    commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "bfcl": _cmd_bfcl, "jobs": _cmd_jobs,
                 "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare, "serve": _cmd_serve}
     try:
         return commands[args.command](args)

@@ -26,6 +26,7 @@ from .jobs.launch import launch
 
 if TYPE_CHECKING:  # each kind's module is imported when a job of that kind is planned
     from .jobs.batch_result import BatchResult
+    from .jobs.bfcl import BfclResult
     from .jobs.evals.results import EvalResult
     from .jobs.events import Reporter
     from .jobs.generate import GenerateResult
@@ -36,10 +37,10 @@ if TYPE_CHECKING:  # each kind's module is imported when a job of that kind is p
     from .store.job_store import JobStore
 
 __all__ = ["run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
-           "generate", "generate_async", "generate_test_cases", "submit", "run_planned", "job_for", "Kind"]
+           "generate", "generate_async", "bfcl", "bfcl_async", "generate_test_cases", "submit", "run_planned", "job_for", "Kind"]
 
 log = logging.getLogger("permutate_nb")
-Kind = Literal["run", "batch", "evaluate", "resume", "generate"]
+Kind = Literal["run", "batch", "evaluate", "resume", "generate", "bfcl"]
 Store = Union["JobStore", bool]
 
 
@@ -76,8 +77,13 @@ def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None,
                  record.get("planned_runs") or 0)
         return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items())
     job_store = open_store(True if store is None else store, context)
+    if kind == "bfcl":
+        from .jobs.bfcl import BfclJob, bfcl_plan
+
+        models = planning.pop("models")
+        return _Planned(BfclJob(bfcl_plan(source, models, context=context, **planning)), job_store)
     if kind not in ("run", "batch", "evaluate", "generate"):
-        raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume or generate")
+        raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume, generate or bfcl")
     planned = _plan_new(kind, source, context, planning)
     return _Planned(job_for(planned), job_store)
 
@@ -145,7 +151,7 @@ def submit(kind: Kind, source: Any, *, reporter: Reporter | None = None, concurr
     """Plan a job now and run it in the background; the handle has its ``job_id`` at once.
 
     ``kind``: run (``source``: a request), batch (CSV, DataFrame, rows), evaluate (a dataset),
-    resume (a job id) or generate (a manifest); ``planning`` takes that kind's own keywords
+    resume (a job id), generate (a manifest) or bfcl (BFCL categories); ``planning`` takes that kind's own keywords
     (``provider``; ``models``, ``name``; ``models``, ``judge_model``, ``metrics``, ...).
 
         >>> handle = pn.submit("run", "request.yaml", provider="local")
@@ -265,6 +271,30 @@ async def generate_async(manifest: str, *, per_operation: int = 5, llm: LLMConfi
         api_key_env=api_key_env)
     _write_cases(result, output)
     return result
+
+
+def bfcl(categories: str | list[str], models: str | list[str] | list[dict[str, Any]], *,
+         provider: str | None = None, base_url: str | None = None, limit: int | None = None,
+         config: dict[str, Any] | None = None, concurrency: int | None = None, cache: bool | None = None,
+         reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
+         executor: Any = None) -> BfclResult:
+    """BFCL's categories (from the installed ``bfcl-eval``) on one or more models, scored as BFCL scores them.
+
+        >>> pn.bfcl("simple_python,parallel", ["gpt-4o-mini"], limit=30)
+    """
+    return submit("bfcl", categories, models=models, provider=provider, base_url=base_url, limit=limit,  # type: ignore[no-any-return]
+                  config=config, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
+                  context=context, executor=executor).wait()
+
+
+async def bfcl_async(categories: str | list[str], models: str | list[str] | list[dict[str, Any]], *,
+                     provider: str | None = None, base_url: str | None = None, limit: int | None = None,
+                     config: dict[str, Any] | None = None, concurrency: int | None = None, cache: bool | None = None,
+                     reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
+                     executor: Any = None) -> BfclResult:
+    """``bfcl`` on the caller's event loop."""
+    return await _run_planned("bfcl", categories, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+                              models=models, provider=provider, base_url=base_url, limit=limit, config=config)
 
 
 def generate_test_cases(manifest: str, *, output: str | Path | None = None, **options: Any) -> list[dict[str, Any]]:

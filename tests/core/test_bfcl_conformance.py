@@ -1,72 +1,75 @@
-"""``parameter_matching: bfcl`` gives BFCL's own verdicts, through the real pipeline.
+"""``parameter_matching: bfcl`` gives BFCL's own verdicts, through the real pipeline, on every single-turn category.
 
-tests/data/bfcl/sample.json holds 101 BFCL cases (simple_python and multiple) with 1,471
-candidate calls (right, alternative, reformatted, wrong, extra, missing, mistyped, wrong
-function) and the verdict BFCL's ``ast_checker`` gave each (see NOTICE.md there for the command).
-Here every function becomes ``POST https://bfcl.test/{case}/{function}`` in one OpenAPI
-document, the scripted OpenAI-compatible server answers each candidate's prompt with the
-candidate as a tool call, and the engine scores the run: ``passed`` must equal BFCL's verdict.
+tests/data/bfcl/sample.json holds the first 30 cases (all, where a category has fewer) of each of
+BFCL's 13 single-turn categories, each with candidate answers of every kind (right, alternative,
+reformatted, wrong, mistyped, missing, null, extra parameters, reordered / missing / extra parallel
+calls, a wrong function, malformed arguments, no call where calls were wanted, a call where none
+was wanted) and the verdict BFCL gave each (see NOTICE.md there for the command). Here each
+candidate runs through a ``BfclJob`` whose model is the scripted OpenAI-compatible server answering
+with the candidate's tool calls; the scored row's ``passed`` must equal BFCL's verdict. With
+``bfcl-eval`` installed, BFCL's verdicts are computed afresh by its checker and must equal the
+committed ones (so the sample cannot drift from the checker it claims to follow).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import permutate_nb as pn
-from permutate_nb.testing.bfcl import expected_parameters, openapi_document, operation_url
+import pytest
+
+from permutate_nb.core.jobs.bfcl_suite import CATEGORIES
+from permutate_nb.testing.bfcl import bfcl_verdict, load_checker, pipeline_verdicts
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "bfcl" / "sample.json"
+KINDS = {"right", "alternative", "reformatted", "wrong", "mistyped", "missing", "null", "extra", "reordered",
+         "missing_call", "extra_call", "wrong_function", "malformed", "none_wanted", "no_call", "call", "call_empty"}
 
 
-def _request(cases: list[dict[str, Any]], doc: Path, base_url: str) -> dict[str, Any]:
-    test_cases = []
-    for case in cases:
-        function, answer = next(iter(case["ground_truth"][0].items()))
-        for i, _ in enumerate(case["candidates"]):
-            test_cases.append({
-                "name": f"{case['id']}#{i}", "type": "api_signature_selector",
-                "prompt": f"«{case['id']}#{i}» {case['question']}",
-                "expected_plugin_used": str(doc), "expected_api_used": operation_url(case["id"], function),
-                "expected_method": "POST", "expected_parameters": expected_parameters(answer),
-            })
-    llm = {"provider": "OpenAIChat", "model_name": "scripted-model", "temperature": 0, "base_url": base_url}
-    return {
-        "name": "bfcl_conformance",
-        "config": {"parameter_matching": "bfcl", "cache": False, "max_retries": 0, "concurrency": 16},
-        "plugin_groups": [{"name": "bfcl", "plugins": [{"manifest_url": str(doc)}]}],
-        "permutations": [{"name": "scripted", "llm": llm, "tool_selector": {"provider": "OpenAI", "plugin_group_name": "bfcl"}}],
-        "test_cases": test_cases,
-    }
+@pytest.fixture(scope="module")
+def cases() -> list[dict[str, Any]]:
+    return json.loads(SAMPLE.read_text(encoding="utf-8"))["cases"]
 
 
-def test_bfcl_mode_agrees_with_bfcl_ast_checker(scripted: Any, tmp_path: Path) -> None:
-    cases = json.loads(SAMPLE.read_text(encoding="utf-8"))["cases"]
-    assert len(cases) >= 100
-    doc = tmp_path / "bfcl_openapi.json"
-    doc.write_text(json.dumps(openapi_document([(c["id"], c["functions"]) for c in cases])), encoding="utf-8")
-    request = _request(cases, doc, scripted.base_url)
-    plan = pn.validate(request)
-    tool_of = {op.url: name for name, op in plan.toolsets["bfcl"].by_name.items()}
-    rules, verdicts = [], {}
-    for case in cases:
-        for i, cand in enumerate(case["candidates"]):
-            call = {"name": tool_of[operation_url(case["id"], cand["function"])], "arguments": cand["arguments"]}
-            rules.append({"match": f"«{case['id']}#{i}»", "responses": [{"tool_call": call}]})
-            verdicts[f"{case['id']}#{i}"] = (cand["bfcl_valid"], cand["kind"])
-    scripted.set_script({"rules": rules})
-    scripted.record = False
+def test_the_sample_covers_every_category_and_kind(cases: list[dict[str, Any]]) -> None:
+    per_category = Counter(case["category"] for case in cases)
+    assert set(per_category) == set(CATEGORIES)
+    assert all(n >= 30 for c, n in per_category.items() if c not in ("live_parallel", "live_parallel_multiple", "live_relevance"))
+    assert {c: per_category[c] for c in ("live_parallel", "live_parallel_multiple", "live_relevance")} == {
+        "live_parallel": 16, "live_parallel_multiple": 24, "live_relevance": 16}  # BFCL has no more
+    kinds = {cand["kind"] for case in cases for cand in case["candidates"]}
+    assert KINDS <= kinds
+    # no walkover: in every category BFCL accepts some candidates and refuses others
+    for category in CATEGORIES:
+        verdicts = [c["bfcl_valid"] for case in cases if case["category"] == category for c in case["candidates"]]
+        assert 0 < sum(verdicts) < len(verdicts), category
 
-    result = pn.run(request, store=False)
 
-    rows = {row.test_case_name: row for row in result.details}
-    assert len(rows) == len(verdicts) and all(row.is_run_completed for row in rows.values())
-    disagreements = [(name, kind, valid, rows[name].parameter_mismatches)
-                     for name, (valid, kind) in verdicts.items() if rows[name].passed != valid]
+def test_committed_verdicts_are_bfcls_own(cases: list[dict[str, Any]]) -> None:
+    checker = load_checker()
+    if checker is None:
+        pytest.skip("bfcl-eval is not installed (pip install --no-deps bfcl-eval==2026.3.23): committed verdicts only")
+    drift = [(case["id"], i, cand["kind"]) for case in cases for i, cand in enumerate(case["candidates"])
+             if bfcl_verdict(checker, case, cand["calls"]) != (cand["bfcl_valid"], cand["bfcl_error_type"])]
+    assert drift == []
+
+
+def test_bfcl_mode_agrees_with_bfcl_on_every_candidate(cases: list[dict[str, Any]], scripted: Any, tmp_path: Path) -> None:
+    rows = pipeline_verdicts(cases, scripted, folder=tmp_path)
+
+    assert len(rows) == sum(len(case["candidates"]) for case in cases)
+    assert all(row.is_run_completed for row in rows.values())
+    disagreements = [(case["id"], cand["kind"], cand["bfcl_valid"], rows[f"{case['id']}~{i}"].parameter_mismatches)
+                     for case in cases for i, cand in enumerate(case["candidates"])
+                     if rows[f"{case['id']}~{i}"].passed != cand["bfcl_valid"]]
     assert disagreements == []
-    # the sample is no walkover: BFCL accepts some of each kind it should and refuses the rest
-    kinds = {kind for valid, kind in verdicts.values() if valid}
-    assert {"right", "alternative", "reformatted"} <= kinds
-    assert {"extra", "mistyped", "wrong_function"}.isdisjoint(kinds)
-    assert 0 < sum(valid for valid, _ in verdicts.values()) < len(verdicts)
+    # the rows show every call: a reordered parallel answer pairs each expected call with the call that fits it
+    case = next(c for c in cases if c["category"] == "parallel")
+    i = next(i for i, cand in enumerate(case["candidates"]) if cand["kind"] == "reordered")
+    row = rows[f"{case['id']}~{i}"]
+    n = len(case["ground_truth"])
+    assert row.passed and len(row.calls_made) == len(row.calls_expected) == n
+    assert sorted(p["made"] for p in row.call_pairings) == list(range(n))
+    assert [p["made"] for p in row.call_pairings] == list(reversed(range(n)))

@@ -172,3 +172,17 @@ def test_an_oversize_reply_is_named_as_such_not_as_a_connection_error(scripted: 
     for row in rows:
         assert not row.is_run_completed
         assert "more than 2,000 bytes (config.max_response_bytes)" in (row.error or ""), row.error
+
+
+def test_tool_calling_returns_every_call_of_the_answer(scripted: Any) -> None:
+    two = {"tool_calls": [{"name": "productsUsingGET", "arguments": {"q": "hat", "size": 2}},
+                          {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}]}
+    scripted.set_script({"rules": [{"responses": [two]}]})
+    request = lc_request(scripted, "tool-calling")
+    plugin = request["test_cases"][1]["expected_plugin_used"]
+    call = lambda q, size: {"plugin": plugin, "api": PRODUCTS_URL, "method": "get", "parameters": {"q": q, "size": size}}  # noqa: E731
+    request["test_cases"] = [{"name": "both", "type": "api_signature_selector", "prompt": "5 T shirts and 2 hats",
+                              "expected_calls": [call("T shirt", 5), call("hat", 2)]}]
+    row = pn.run(request).details[0]
+    assert row.passed and [c["parameters"] for c in row.calls_made] == [{"q": "hat", "size": 2}, {"q": "T shirt", "size": 5}]
+    assert [(p["expected"], p["made"]) for p in row.call_pairings] == [(0, 1), (1, 0)]

@@ -129,3 +129,45 @@ def test_unknown_matcher_keys_name_their_path() -> None:
     assert problems == ["filter.b[0].$one_off: unknown matcher (use $any, $approx, $one_of, $optional, $regex, $tol)"]
     assert list(matcher_problems({"$regex": "("}, "name"))[0].startswith("name.$regex: invalid regular expression")
     assert list(matcher_problems({"$approx": 1, "$tol": 0.1, "$optional": True}, "x")) == []
+
+
+def test_null_is_a_value_in_every_mode() -> None:
+    for mode in ("lenient", "strict"):
+        assert reasons({"zip": "1", "unit": None}, {"zip": "1", "unit": None}, mode) == []
+        assert reasons({"zip": "1", "unit": "cm"}, {"zip": "1", "unit": None}, mode) == ["type"]
+    # bfcl: BFCL's optional-parameter rule: null passes when an answer lists null, not when "" alone does
+    assert reasons({"zip": "1", "unit": {"$one_of": [None], "$optional": True}}, {"zip": "1", "unit": None}, "bfcl") == []
+    assert reasons({"zip": "1", "unit": {"$optional": True}}, {"zip": "1", "unit": None}, "bfcl") == ["type"]
+    assert reasons({"zip": "1", "unit": {"$one_of": ["cm", None]}}, {"zip": "1", "unit": None}, "bfcl") == ["type"]
+
+
+def test_bfcl_mode_refuses_a_parameter_the_function_does_not_declare() -> None:
+    assert reasons({"zip": "1", "color": "red"}, {"zip": "1", "color": "red"}, "bfcl") == ["unexpected"]
+    assert reasons({"zip": "1", "color": "red"}, {"zip": "1", "color": "red"}, "lenient") == []
+
+
+def _one(schema: dict[str, Any], expected: Any, actual: Any, language: str) -> list[str]:
+    full = {"type": "object", "properties": {"p": schema}, "required": ["p"]}
+    found = compare_parameters({"p": expected}, {"p": actual}, mode="bfcl", schema=full, language=language)
+    return [m.reason for m in found.mismatches]
+
+
+@pytest.mark.parametrize("language, schema, expected, actual, ok", [
+    ("java", {"type": "string", "x-language-type": "ArrayList", "x-language-items": "integer"}, [1, 2],
+     "new ArrayList<>(Arrays.asList(1, 2))", True),
+    ("java", {"type": "string", "x-language-type": "ArrayList", "x-language-items": "String"}, ["a", "b"],
+     'new ArrayList<String>() {{ add("a"); add("b"); }}', True),
+    ("java", {"type": "string", "x-language-type": "boolean"}, True, "true", True),
+    ("java", {"type": "string", "x-language-type": "boolean"}, True, "True", False),   # Java has no True
+    ("java", {"type": "string", "x-language-type": "boolean"}, True, True, False),     # not a string
+    ("java", {"type": "string", "x-language-type": "double"}, 4.0, "4", True),
+    ("java", {"type": "string", "x-language-type": "long"}, 5, "5L", True),
+    ("java", {"type": "string", "x-language-type": "HashMap"}, {"k": "v"}, 'new HashMap<String, String>() {{ put("k", "v"); }}', True),
+    ("javascript", {"type": "string", "x-language-type": "String"}, "abc", "'abc'", True),  # quotes are the literal's
+    ("javascript", {"type": "string", "x-language-type": "Boolean"}, True, "True", False),
+    ("javascript", {"type": "string", "x-language-type": "array", "x-language-items": "String"}, ["a", "b"], "['a', 'b']", True),
+    ("javascript", {"type": "integer"}, 3, "3", True),   # no x-language-type: taken from the JSON type
+    ("python", {"type": "string"}, "abc", "'abc'", False),
+])
+def test_bfcl_mode_reads_java_and_javascript_literals(language: str, schema: dict, expected: Any, actual: Any, ok: bool) -> None:
+    assert (_one(schema, expected, actual, language) == []) is ok

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..plugins.openapi import Operation
 from ..request.locations import normalise_url
-from ..request.models import TestCase
+from ..request.models import Permutation, TestCase
 from ..scoring.matching import fits_type
 
 if TYPE_CHECKING:
@@ -26,38 +26,66 @@ def expectation_warnings(plan: "JobPlan") -> list[str]:
     return [line for case in plan.request.test_cases for line in _case_warnings(plan, case)]
 
 
+def _multi_call_selector(perm: Permutation) -> bool:
+    """Whether the permutation's selector returns every call of an answer (OpenAI function calling,
+    LangChain tool calling) rather than one (a completion prompt, the ReAct agent, Imprompt)."""
+    ts = perm.tool_selector
+    if ts.provider == "OpenAI":
+        return perm.llm.provider != "OpenAI"
+    return ts.provider == "Langchain" and ts.pipeline_name != "zero-shot-react-description"
+
+
 def _case_warnings(plan: "JobPlan", case: TestCase) -> Iterator[str]:
     where = f"test case {case.name!r}"
-    wanted = normalise_url(case.expected_plugin_used)
+    if case.expected_calls is not None and len(case.expected_calls) > 1:
+        single = [p.name for p in plan.request.permutations if not _multi_call_selector(p)]
+        if single:
+            yield (f"{where}: expected_calls lists {len(case.expected_calls)} calls, but the selector of "
+                   f"{', '.join(single)} returns one call, so it can never pass (use OpenAI function calling "
+                   "or the Langchain tool-calling pipeline)")
+    legacy = case.expected_calls is None
+    for i, call in enumerate(case.expected_calls or ([] if case.multi_call else [case])):
+        if legacy:
+            fields = ("expected_plugin_used", "expected_api_used", "expected parameter", "expected value")
+            spec = (call.expected_plugin_used, call.expected_api_used, call.expected_method, call.expected_parameters)
+        else:
+            fields = (f"expected_calls[{i}].plugin", f"expected_calls[{i}].api", f"expected_calls[{i}] parameter",
+                      f"expected_calls[{i}] value")
+            spec = (call.plugin, call.api, call.method, call.parameters)
+        yield from _call_warnings(plan, where, fields, *spec)
+
+
+def _call_warnings(plan: "JobPlan", where: str, fields: tuple[str, str, str, str], plugin_url: str, api: str,
+                   method: str | None, parameters: Mapping | None) -> Iterator[str]:
+    wanted = normalise_url(plugin_url)
     groups = {p.tool_selector.plugin_group_name for p in plan.request.permutations}
     offered = {normalise_url(ref.manifest_url) for g in plan.request.plugin_groups if g.name in groups for ref in g.plugins}
     if wanted not in offered:
-        yield (f"{where}: expected_plugin_used {case.expected_plugin_used} is in no plugin group of the permutations "
+        yield (f"{where}: {fields[0]} {plugin_url} is in no plugin group of the permutations "
                f"that run it ({', '.join(sorted(groups))})")
     plugin = next((p for p in plan.plugins.values() if normalise_url(p.id) == wanted), None)
     if plugin is None:
         return
-    operation = _operation(plugin.operations, case)
+    operation = _operation(plugin.operations, api, method)
     if operation is None:
-        method = (case.expected_method or "").upper()
-        shown = f"{method} {case.expected_api_used}".strip()
+        shown = f"{(method or '').upper()} {api}".strip()
         choices = {f"{op.method} {op.url}": op for op in plugin.operations}
         nearest = difflib.get_close_matches(shown, list(choices), n=1, cutoff=0.0)
         hint = f" (nearest: {nearest[0]})" if nearest else " (it has no operations)"
-        yield f"{where}: expected_api_used {shown} is no operation of {plugin.name}{hint}"
+        yield f"{where}: {fields[1]} {shown} is no operation of {plugin.name}{hint}"
         return
     properties = operation.parameters.get("properties") or {}
-    for name, value in (case.expected_parameters or {}).items():
+    for name, value in (parameters or {}).items():
         if name not in properties:
             known = ", ".join(properties) or "none"
-            yield (f"{where}: expected parameter {name!r} is not a parameter of "
+            yield (f"{where}: {fields[2]} {name!r} is not a parameter of "
                    f"{operation.method} {operation.url} (it has: {known})")
         elif not fits_type(value, properties[name]):
             kind = properties[name].get("type") if isinstance(properties[name], Mapping) else None
-            yield f"{where}: expected value {value!r} of parameter {name!r} cannot be of type {kind}"
+            yield f"{where}: {fields[3]} {value!r} of parameter {name!r} cannot be of type {kind}"
 
 
-def _operation(operations: list[Operation], case: TestCase) -> Operation | None:
-    url = normalise_url(case.expected_api_used)
-    method = (case.expected_method or "").strip().upper()
+def _operation(operations: list[Operation], api: str, method: str | None) -> Operation | None:
+    url = normalise_url(api)
+    method = (method or "").strip().upper()
     return next((op for op in operations if normalise_url(op.url) == url and (not method or op.method == method)), None)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .batch import BatchJob
 from ..context import default_context
+from .bfcl import BfclJob
 from .generate import GenerateJob
 from .permutate import PermutateJob
 from .evals.runner import EvalJob
@@ -21,7 +22,7 @@ from ..store.stored_rows import StoredRows
 
 __all__ = ["KINDS", "results"]
 
-KINDS: dict[str, type[Job[Any]]] = {job.kind: job for job in (PermutateJob, BatchJob, EvalJob, GenerateJob)}
+KINDS: dict[str, type[Job[Any]]] = {job.kind: job for job in (PermutateJob, BatchJob, EvalJob, GenerateJob, BfclJob)}
 
 
 def results(job_id: str, *, store: JobStore | None = None) -> Result:

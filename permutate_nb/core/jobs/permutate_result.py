@@ -192,7 +192,8 @@ class JobResult(Result):
 
 
 _BOOL_FIELDS = tuple(name for name, f in RunDetail.__dataclass_fields__.items() if f.type == "bool")
-_JSON_FIELDS = ("plugin_parameters_mapped", "intermediate_steps", "parameter_mismatches")
+_JSON_FIELDS = ("plugin_parameters_mapped", "intermediate_steps", "parameter_mismatches", "calls_made",
+                "calls_expected", "call_pairings")
 
 
 def _stored_frame(rows: StoredRows[RunDetail]) -> "pd.DataFrame":

@@ -72,6 +72,8 @@ _MAP_KEYS = frozenset({"properties", "patternProperties", "definitions", "$defs"
 _LISTABLE_KEYS = _LIST_KEYS | _SCHEMA_KEYS  # "items" may be a list in older drafts
 # Documentation-only keys an LLM does not need in a tool schema.
 _DROP_KEYS = frozenset({"xml", "example", "examples", "externalDocs", "discriminator", "$schema", "$id"})
+#: Extensions kept in tool schemas: a parameter's type in the function's language (bfcl mode reads it).
+_KEPT_EXTENSIONS = frozenset({"x-language-type", "x-language-items"})
 _INF = 1 << 30
 #: References nested deeper than this are not expanded: wide unions (qdrant filters) would
 #: otherwise give tool schemas of 300 KB each.
@@ -127,7 +129,7 @@ class RefResolver:
         cut = _INF
         for key, value in node.items():
             key = str(key)
-            if key in _DROP_KEYS or key.startswith("x-"):
+            if key in _DROP_KEYS or (key.startswith("x-") and key not in _KEPT_EXTENSIONS):
                 continue
             if key in _MAP_KEYS and isinstance(value, dict):
                 props: dict[str, Any] = {}
@@ -454,8 +456,13 @@ def _pick_media(content: dict) -> tuple[str | None, Any]:
 
 
 def _add_body(args: _Args, schema: Any, location: str, body_required: bool, description: Any) -> None:
-    """Object bodies are flattened into arguments; anything else becomes one ``body`` argument."""
+    """Object bodies are flattened into arguments; anything else becomes one ``body`` argument.
+    An object body that declares no properties and allows none (``properties: {}``, no
+    ``additionalProperties``) adds no argument: the function takes none, and ``{}`` is its call."""
     props = schema.get("properties") if isinstance(schema, dict) else None
+    if (isinstance(props, dict) and not props and schema.get("type", "object") == "object"
+            and not schema.get("additionalProperties") and not any(k in schema for k in ("allOf", "anyOf", "oneOf"))):
+        return
     if isinstance(props, dict) and props and schema.get("type", "object") == "object":
         required = set(schema.get("required") or ()) if isinstance(schema.get("required"), list) else set()
         for name, prop in props.items():

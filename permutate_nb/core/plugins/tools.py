@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .openapi import Operation
 from .loader import Plugin
 
-__all__ = ["ToolSet", "build_toolset", "tool_name_for", "tool_description_for", "MAX_NAME", "MAX_DESCRIPTION"]
+__all__ = ["ToolSet", "build_toolset", "toolset_of", "tool_name_for", "tool_description_for", "MAX_NAME", "MAX_DESCRIPTION"]
 
 MAX_NAME = 64
 MAX_DESCRIPTION = 1024
@@ -85,22 +85,26 @@ def _unique(name: str, taken: Container[str]) -> str:
 
 def build_toolset(plugins: Sequence[Plugin]) -> ToolSet:
     """One function tool per operation, in plugin then document order."""
+    return toolset_of([op for plugin in plugins for op in plugin.operations], plugins)
+
+
+def toolset_of(operations: Sequence[Operation], plugins: Sequence[Plugin] = ()) -> ToolSet:
+    """One function tool per operation given, in order (a test case offered only its own functions)."""
     tools: list[dict] = []
     by_name: dict[str, Operation] = {}
-    for plugin in plugins:
-        for operation in plugin.operations:
-            name = _unique(tool_name_for(operation), by_name.keys())
-            by_name[name] = operation
-            tools.append(
-                {
-                    "type": "function",
-                    "function": {
-                        "name": name,
-                        "description": tool_description_for(operation),
-                        "parameters": operation.parameters,
-                    },
-                }
-            )
+    for operation in operations:
+        name = _unique(tool_name_for(operation), by_name.keys())
+        by_name[name] = operation
+        tools.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": tool_description_for(operation),
+                    "parameters": operation.parameters,
+                },
+            }
+        )
     tools_json = json.dumps(tools, separators=(",", ":"), sort_keys=True)
     digest = hashlib.sha256(tools_json.encode("utf-8")).hexdigest()
     return ToolSet(tools=tools, by_name=by_name, tools_json=tools_json, digest=digest, plugins=tuple(plugins))

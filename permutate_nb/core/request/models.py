@@ -35,12 +35,14 @@ __all__ = [
     "OperationAuth",
     "PluginGroup",
     "TestCase",
+    "ExpectedCall",
     "load_request",
 ]
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"  # the embedded model's name when llm.model_path is not set
 TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector")
 ParameterMatching = Literal["lenient", "strict", "bfcl"]
+FunctionLanguage = Literal["python", "java", "javascript"]
 _WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
 
 
@@ -131,27 +133,76 @@ class Permutation(_Strict):
         return f"{self.llm.summary()} - {ts.provider}[{ts.pipeline_name}]"
 
 
+def _check_matchers(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    problems = [p for name, item in (value or {}).items() for p in matcher_problems(item, name)]
+    if problems:
+        raise ValueError("; ".join(problems[:3]))
+    return value
+
+
+class ExpectedCall(_Strict):
+    """One call of ``expected_calls``: the plugin, the operation URL (and method), the parameters."""
+
+    plugin: str
+    api: str
+    method: str | None = None
+    parameters: dict[str, Any] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_matchers(value)
+
+
 class TestCase(_Strict):
     __test__ = False  # not a pytest test class
 
     name: str
     type: Literal["plugin_selector", "api_signature_selector"]
     prompt: str
-    expected_plugin_used: str
-    expected_api_used: str
+    expected_plugin_used: str | None = None  # required unless expected_calls / expect_no_call / expect_any_call
+    expected_api_used: str | None = None
     expected_method: str | None = None
     expected_parameters: dict[str, Any] | None = None
     expected_response: str | None = None
     translations: dict[str, str] = Field(default_factory=dict)
     parameter_matching: ParameterMatching | None = None  # overrides config.parameter_matching for this case
+    expected_calls: list[ExpectedCall] | None = Field(default=None, min_length=1)  # several calls, matched as a multiset
+    call_order: Literal["any", "strict"] = "any"  # strict: the i-th call made is paired with the i-th expected
+    expect_no_call: bool = False  # passes when the model calls nothing (BFCL's irrelevance)
+    expect_any_call: bool = False  # passes when the model calls anything (BFCL's relevance)
+    function_language: FunctionLanguage | None = None  # overrides config.function_language for this case
 
     @field_validator("expected_parameters")
     @classmethod
     def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        problems = [p for name, item in (value or {}).items() for p in matcher_problems(item, name)]
-        if problems:
-            raise ValueError("; ".join(problems[:3]))
-        return value
+        return _check_matchers(value)
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> "TestCase":
+        if self.expected_calls is not None and self.expected_parameters is not None:
+            raise ValueError("expected_parameters: give each call's parameters inside expected_calls, not beside it")
+        shapes = [name for name, given in (
+            ("expected_calls", self.expected_calls is not None), ("expect_no_call", self.expect_no_call),
+            ("expect_any_call", self.expect_any_call)) if given]
+        if len(shapes) > 1:
+            raise ValueError(f"{shapes[1]}: a test case expects one of expected_calls, expect_no_call, expect_any_call")
+        if shapes:
+            single = [f for f in ("expected_plugin_used", "expected_api_used", "expected_method", "expected_parameters")
+                      if getattr(self, f) is not None]
+            if single:
+                raise ValueError(f"{single[0]}: not used with {shapes[0]} (put the call in expected_calls)")
+            return self
+        missing = [f for f in ("expected_plugin_used", "expected_api_used") if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"{missing[0]}: missing required field (or give expected_calls, expect_no_call "
+                             "or expect_any_call)")
+        return self
+
+    @property
+    def multi_call(self) -> bool:
+        """Whether the case is scored over every call made (``core.calls``) rather than the first."""
+        return self.expected_calls is not None or self.expect_no_call or self.expect_any_call
 
 
 OPENPLUGIN_KEY_ENV = "OPENPLUGIN_API_KEY"  # where a resumed job reads a key its request gave literally
@@ -178,6 +229,7 @@ class JobConfig(BaseModel):
     translator: LLMConfig | None = None  # the model that translates prompts (default: the first permutation's)
     parameter_matching: ParameterMatching = "lenient"  # how step c compares values (docs: verdict modes)
     executor: ExecutorSpec | None = None  # where the runs run: in-process asyncio (default) or Ray actors
+    function_language: FunctionLanguage = "python"  # how bfcl mode reads argument values (Java/JavaScript literals)
 
     @field_validator("auto_translate_to_languages", mode="before")
     @classmethod
@@ -209,6 +261,10 @@ class JobRequest(_Strict):
     def matching_mode(self, case: TestCase) -> str:
         """The test case's ``parameter_matching``, else the job's."""
         return case.parameter_matching or self.config.parameter_matching
+
+    def language(self, case: TestCase) -> str:
+        """The test case's ``function_language``, else the job's."""
+        return case.function_language or self.config.function_language
 
     def group(self, name: str) -> PluginGroup:
         """The plugin group named ``name`` (validation made sure it exists)."""
@@ -386,7 +442,7 @@ def _check_consistency(request: JobRequest, origin: str, lines: LineIndex | None
                 f"unknown plugin group {perm.tool_selector.plugin_group_name!r}; known groups: {', '.join(known)}",
                 ("permutations", i, "tool_selector", "plugin_group_name"), origin, lines))
     for i, case in enumerate(request.test_cases):
-        if case.type == "api_signature_selector" and not case.expected_parameters:
+        if case.type == "api_signature_selector" and case.expected_parameters is None and not case.multi_call:
             problems.append(_with_line(
                 "an api_signature_selector test case needs expected_parameters (or use type plugin_selector)",
                 ("test_cases", i), origin, lines))
@@ -411,6 +467,12 @@ def _resolve_paths(request: JobRequest, base_dir: Path) -> JobRequest:
         return ref.model_copy(update={"manifest_url": resolve(ref.manifest_url)})
 
     def fix_case(case: TestCase) -> TestCase:
+        if case.expected_calls:
+            calls = [c if resolve(c.plugin) == c.plugin else c.model_copy(update={"plugin": resolve(c.plugin)})
+                     for c in case.expected_calls]
+            return case.model_copy(update={"expected_calls": calls})
+        if case.expected_plugin_used is None:
+            return case
         location = resolve(case.expected_plugin_used)
         return case if location == case.expected_plugin_used else case.model_copy(update={"expected_plugin_used": location})
 

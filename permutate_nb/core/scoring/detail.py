@@ -55,6 +55,9 @@ class RunDetail:
         operation_status: The HTTP status of the executed operation (``config.execute_operations``).
         parameter_mismatches: Step c's failed comparisons, each ``{parameter, expected, actual, reason}``
             (reason ``missing``, ``unexpected``, ``type`` or ``value``); None for plugin_selector cases.
+        calls_made: Every call of the answer (plugin, api, method, parameters, tool), for several-call cases.
+        calls_expected: The calls the test case expects (``[]`` for ``expect_no_call``).
+        call_pairings: Each expected call's pairing with a call made: indices, passed, parameter_mismatches.
     """
 
     permutation_name: str
@@ -89,6 +92,9 @@ class RunDetail:
     intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps: tool, tool_input, log, observation
     operation_status: int | None = None  # HTTP status of the executed operation (config.execute_operations)
     parameter_mismatches: list[dict[str, Any]] | None = None  # step c's failed comparisons: parameter, expected, actual, reason
+    calls_made: list[dict[str, Any]] | None = None  # every call of the answer: plugin, api, method, parameters, tool
+    calls_expected: list[dict[str, Any]] | None = None  # the calls the test case expects ([] for expect_no_call)
+    call_pairings: list[dict[str, Any]] | None = None  # expected index, made index, passed, parameter_mismatches
 
     @property
     def outcome(self) -> RunOutcome:

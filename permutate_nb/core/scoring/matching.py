@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .bfcl_check import bfcl_check, bfcl_checkable
 __all__ = [
     "REASONS",
     "MATCHER_KEYS",
@@ -271,6 +272,8 @@ class _Comparer:
         kind = schema_type(schema)
         if self.mode == "bfcl":
             return self._bfcl(path, expected, actual, schema, kind)
+        if expected is None and actual is None:
+            return None  # null is a value: it equals an expected null, whatever the schema's type
         if isinstance(expected, list) or kind == "array":
             return self._array(path, expected, actual, schema, wire)
         if isinstance(expected, Mapping) or kind == "object":
@@ -414,8 +417,11 @@ def _bfcl_type_ok(actual: Any, kind: str, expected: Any) -> bool:
         return True
     if type(actual) is wanted or (wanted is dict and isinstance(actual, Mapping)):
         return True
-    answer = expected.get("$one_of", [None])[0] if is_matcher(expected) and expected.get("$one_of") else expected
-    return answer is not None and not is_matcher(answer) and type(actual) is type(answer)
+    if is_matcher(expected):
+        if not expected.get("$one_of"):
+            return False  # no accepted value to take a type from
+        expected = expected["$one_of"][0]
+    return not is_matcher(expected) and type(actual) is type(expected)  # an expected null accepts null
 
 
 def _has_type(value: Any, kind: str) -> bool:
@@ -458,23 +464,27 @@ def compare_parameters(
     mode: str = "lenient",
     schema: Mapping[str, Any] | None = None,
     locations: Mapping[str, str] | None = None,
+    language: str = "python",
 ) -> ParameterVerdict:
     """Compare the model's arguments with the expected parameters of one call.
 
     ``schema`` is the operation's flat argument schema (``properties``/``required``) and
     ``locations`` says where each argument goes (query, path, header, cookie, form, body).
+    ``language`` (``config.function_language``) says how bfcl mode reads argument values.
     """
     comparer = _Comparer(mode)  # type: ignore[arg-type]
     actual = actual or {}
     properties = schema.get("properties") if isinstance(schema, Mapping) else None
     properties = properties if isinstance(properties, Mapping) else {}
     locations = locations or {}
+    if mode == "bfcl":
+        return _bfcl_parameters(comparer, expected, actual, schema, properties, language)
     mismatches: list[Mismatch] = []
     matched = 0
     for name, want in expected.items():
         got = actual.get(name, _ABSENT)
         if got is _ABSENT:
-            if _optional(want) and not (mode == "bfcl" and name in _required(schema)):
+            if _optional(want):
                 matched += 1
             else:
                 mismatches.append(Mismatch(name, want, None, "missing"))
@@ -486,9 +496,39 @@ def compare_parameters(
             matched += 1
     if mode != "lenient":
         mismatches += [Mismatch(name, None, value, "unexpected") for name, value in actual.items() if name not in expected]
-    if mode == "bfcl":
-        mismatches += [Mismatch(name, None, None, "missing") for name in _required(schema)
-                       if name not in expected and name not in actual]
+    return ParameterVerdict(matched, len(expected), tuple(mismatches))
+
+
+def _bfcl_parameters(comparer: "_Comparer", expected: Mapping[str, Any], actual: Mapping[str, Any],
+                     schema: Mapping[str, Any] | None, properties: Mapping[str, Any], language: str) -> ParameterVerdict:
+    """BFCL's ``simple_function_checker`` over one call's arguments: required ones present, none the
+    function does not declare or the answer does not list, each value as BFCL checks it."""
+    required = _required(schema)
+    declared = isinstance(schema, Mapping) and isinstance(schema.get("properties"), Mapping)
+    mismatches: list[Mismatch] = []
+    matched = 0
+    for name, want in expected.items():
+        got = actual.get(name, _ABSENT)
+        if got is _ABSENT:
+            if _optional(want) and name not in required:
+                matched += 1
+            else:
+                mismatches.append(Mismatch(name, want, None, "missing"))
+            continue
+        if declared and name not in properties:
+            continue  # reported below as unexpected: BFCL refuses a parameter the function does not declare
+        if bfcl_checkable(want):
+            reason = bfcl_check(properties.get(name), want, got, language)
+            miss = Mismatch(name, want, got, reason) if reason else None
+        else:  # $any / $regex / $approx: not BFCL's, compared as before
+            miss = comparer.compare(name, want, got, properties.get(name), False)
+        if miss:
+            mismatches.append(miss)
+        else:
+            matched += 1
+    mismatches += [Mismatch(name, expected.get(name), value, "unexpected") for name, value in actual.items()
+                   if name not in expected or (declared and name not in properties)]
+    mismatches += [Mismatch(name, None, None, "missing") for name in required if name not in expected and name not in actual]
     return ParameterVerdict(matched, len(expected), tuple(mismatches))
 
 

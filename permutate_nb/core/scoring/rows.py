@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .calls import ExpectedCallSpec, score_calls
 from ..request.matrix import RunSpec
-from ..request.models import JobRequest
+from ..request.models import JobRequest, TestCase
 from .detail import RunDetail
 from .steps import StepScores, score_selection
 from ..selectors.base import Selection
 from .similarity import match_score
 
-__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo"]
+__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo", "expected_calls_of"]
 
 #: Characters of a reply kept in a row's ``raw_response`` and ``final_output`` (scores use all of it):
 #: rows live in memory and in the job store.
@@ -43,11 +44,26 @@ def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, **
     )
 
 
+def expected_calls_of(case: TestCase) -> list[ExpectedCallSpec]:
+    """The calls a test case expects: its ``expected_calls``, its one expected call, or none."""
+    if case.expected_calls is not None:
+        return [ExpectedCallSpec(c.plugin, c.api, c.method, c.parameters) for c in case.expected_calls]
+    if case.expected_plugin_used is None or case.expected_api_used is None:
+        return []
+    return [ExpectedCallSpec(case.expected_plugin_used, case.expected_api_used, case.expected_method,
+                             case.expected_parameters)]
+
+
+def _expects_parameters(case: TestCase) -> bool:
+    return any(c.parameters is not None for c in expected_calls_of(case))
+
+
 def failed_row(request: JobRequest, spec: RunSpec, error: str, elapsed: float, attempts: int) -> RunDetail:
     """A run that ended in an error: every step false, 0% of parameters, nothing billed."""
-    expected = request.test_cases[spec.test_case].expected_parameters
+    case = request.test_cases[spec.test_case]
     return _row(request, spec, False, elapsed, llm_api_cost=0.0, attempts=attempts, error=error,
-                parameter_mapped_percentage=0.0 if expected else None)
+                parameter_mapped_percentage=0.0 if _expects_parameters(case) else None,
+                calls_expected=[c.to_dict() for c in expected_calls_of(case)] if case.multi_call else None)
 
 
 #: Scores remembered per job (``ScoreMemo``) before the memo starts afresh: bounded memory, and
@@ -59,16 +75,26 @@ ScoreMemo = dict[tuple[Any, ...], StepScores]
 def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float,
                memo: ScoreMemo | None = None) -> RunDetail:
     case = request.test_cases[spec.test_case]
+    calls = sel.all_calls()
+    pairings = None
     key = None
+    if case.multi_call:
+        verdict = score_calls(expected_calls_of(case), calls, test_type=case.type, mode=request.matching_mode(case),
+                              call_order=case.call_order, expect_no_call=case.expect_no_call,
+                              expect_any_call=case.expect_any_call, language=request.language(case))
+        memo = None  # the memo's key holds one call
+        pairings = [p.to_dict() for p in verdict.pairings]
+        multi = StepScores(verdict.plugin_detected, verdict.operation_found, verdict.parameters_mapped,
+                           verdict.parameter_percentage, verdict.passed, verdict.mismatches)
     if memo is not None:
         arguments = None if sel.arguments is None else json.dumps(sel.arguments, sort_keys=True, default=str)
         key = (spec.test_case, sel.plugin_id, sel.url, sel.method, id(sel.operation), arguments)
-    scores = memo.get(key) if memo is not None and key is not None else None
+    scores = multi if case.multi_call else (memo.get(key) if memo is not None and key is not None else None)
     if scores is None:
         scores = score_selection(
             test_type=case.type,
-            expected_plugin=case.expected_plugin_used,
-            expected_url=case.expected_api_used,
+            expected_plugin=case.expected_plugin_used or "",  # set: validation requires them without expected_calls
+            expected_url=case.expected_api_used or "",
             expected_method=case.expected_method,
             expected_parameters=case.expected_parameters,
             plugin_id=sel.plugin_id,
@@ -78,6 +104,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
             mode=request.matching_mode(case),
             schema=sel.operation.parameters if sel.operation else None,
             locations=sel.operation.locations if sel.operation else None,
+            language=request.language(case),
         )
         if memo is not None and key is not None:
             if len(memo) >= MEMO_SIZE:
@@ -94,7 +121,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         plugin_operation=sel.url,
         plugin_parameters_mapped=sel.arguments,
         parameter_mapped_percentage=scores.parameter_percentage,
-        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if case.expected_parameters else None,
+        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if _expects_parameters(case) else None,
         total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens if sel.total_tokens is None else sel.total_tokens,
         llm_api_cost=sel.cost,
         plugin_method=sel.method,
@@ -107,4 +134,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         raw_response=capped(sel.raw_response),
         intermediate_steps=sel.intermediate_steps,
         operation_status=sel.operation_status,
+        calls_made=[c.to_dict() for c in calls],
+        calls_expected=[c.to_dict() for c in expected_calls_of(case)] if case.multi_call else None,
+        call_pairings=pairings,
     )

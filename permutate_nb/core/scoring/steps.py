@@ -42,6 +42,7 @@ def score_selection(
     mode: str = "lenient",
     schema: Mapping[str, Any] | None = None,
     locations: Mapping[str, str] | None = None,
+    language: str = "python",
 ) -> StepScores:
     """Score one completed run. A failed run is scored by the engine as all-false."""
     plugin_ok = plugin_id is not None and normalise_url(plugin_id) == normalise_url(expected_plugin)
@@ -53,8 +54,9 @@ def score_selection(
     percentage: float | None = None
     params_ok = False
     mismatches: tuple[Mismatch, ...] = ()
-    if expected_parameters:
-        verdict = compare_parameters(expected_parameters, arguments, mode=mode, schema=schema, locations=locations)
+    if expected_parameters is not None:  # {}: a function without parameters, called with none
+        verdict = compare_parameters(expected_parameters, arguments, mode=mode, schema=schema, locations=locations,
+                                     language=language)
         percentage, mismatches = verdict.percentage, verdict.mismatches
         params_ok = operation_ok and verdict.ok
     if test_type == "api_signature_selector":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..scoring.calls import Call
 from ..plugins.openapi import Operation
 
 __all__ = ["Selection", "ToolSelector", "selection_from_outcome"]
@@ -33,6 +34,17 @@ class Selection:
     operation: Operation | None = None  # the chosen operation (what execute_operations calls)
     intermediate_steps: list[dict[str, Any]] | None = None  # an agent's steps, in order
     operation_status: int | None = None  # HTTP status of the executed operation, if it was called
+    calls: list[Call] = field(default_factory=list)  # every call of the answer (the first fills the fields above)
+
+    def all_calls(self) -> list[Call]:
+        """Every call made: ``calls``, else the one call the fields above describe (a selector that
+        returns one call), else none."""
+        if self.calls:
+            return self.calls
+        if self.url is None and self.plugin_id is None:
+            return []
+        return [Call(self.operation.operation_id if self.operation else None, self.plugin_id, self.plugin_name,
+                     self.url, self.method, self.arguments, self.operation)]
 
 
 class ToolSelector(Protocol):

@@ -13,7 +13,8 @@ The loop is written here on langchain-core rather than taken from ``AgentExecuto
 class moved out of ``langchain`` 1.x into ``langchain-classic``, and the classic zero-shot
 agent refuses tools with more than one argument, which every real operation has.
 
-The first tool the agent calls is the selection. Without ``config.execute_operations``
+The first tool the agent calls is the selection; with tool calling, every call of the first
+reply is kept in ``Selection.calls`` (cases that expect several calls). Without ``config.execute_operations``
 the agent stops there (its one step has no observation); with it, each call really goes
 to the API, the answer is the observation, and the agent continues until its final
 answer (``final_output``) or ``MAX_STEPS``, when the last API answer is the output.
@@ -38,7 +39,7 @@ from ..llm.pricing import PriceTable
 from ..plugins.openapi import Operation
 from ..plugins.tools import ToolSet
 from .base import Selection
-from .openai_functions import selection_from_tool_call
+from .openai_functions import call_from_tool_call, selection_from_tool_call
 
 __all__ = ["LangchainSelector", "PIPELINES", "build_tools", "parse_react", "REACT_PROMPT", "MAX_STEPS"]
 
@@ -273,6 +274,9 @@ class LangchainSelector:
             if first:
                 selection_from_tool_call(self._toolset, name, args_text, selection)
                 selection.final_output = content or None
+                selection.calls = ([call_from_tool_call(self._toolset, c["name"], c["args"]) for c in reply.tool_calls]
+                                   + [call_from_tool_call(self._toolset, b.get("name") or "", b.get("args") or "")
+                                      for b in reply.invalid_tool_calls])  # every call of the answer
             if self._executor is None or name not in self._by_name or arguments is None:
                 steps.append(_step(name, arguments if arguments is not None else args_text, content, None))
                 return

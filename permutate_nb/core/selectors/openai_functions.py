@@ -1,8 +1,10 @@
 """Selector ``OpenAI``: the model picks a tool through chat-completions function calling.
 
 The prompt goes out as the only user message with one tool per operation of the plugin
-group; the first tool call is the selection. A reply without a usable tool call still
-completes the run: the steps that did not happen score false and the raw reply is kept.
+group; the first tool call is the selection, and every tool call of the reply (OpenAI's
+``parallel_tool_calls``, on by default) is kept in ``Selection.calls`` for cases that expect
+several. A reply without a usable tool call still completes the run: the steps that did not
+happen score false and the raw reply is kept.
 """
 
 from __future__ import annotations
@@ -14,9 +16,27 @@ from ..llm.base import ChatRequest
 from ..llm.client import LLMClient
 from ..llm.pricing import PriceTable
 from ..plugins.tools import ToolSet
+from ..scoring.calls import Call
 from .base import Selection, selection_from_outcome
 
-__all__ = ["OpenAIFunctionsSelector", "selection_from_tool_call"]
+__all__ = ["OpenAIFunctionsSelector", "call_from_tool_call", "selection_from_tool_call"]
+
+
+def call_from_tool_call(toolset: ToolSet, name: str, arguments: Any) -> Call:
+    """One tool call as a ``Call``: the operation its name maps to, its arguments parsed
+    (a dict is taken as it is; text that is not a JSON object gives ``arguments=None``)."""
+    if isinstance(arguments, dict):
+        parsed: Any = arguments
+    else:
+        try:
+            parsed = json.loads(arguments) if str(arguments).strip() else {}
+        except ValueError:
+            parsed = None
+    operation = toolset.by_name.get(name)
+    parsed = parsed if isinstance(parsed, dict) else None
+    if operation is None:
+        return Call(name, arguments=parsed)
+    return Call(name, operation.plugin_id, operation.plugin_name, operation.url, operation.method, parsed, operation)
 
 
 def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, selection: Selection) -> Selection:
@@ -64,5 +84,6 @@ class OpenAIFunctionsSelector:
             selection.note = "the model answered without calling a tool"
             selection.raw_response = result.content
             return selection
+        selection.calls = [call_from_tool_call(self._toolset, c.name, c.arguments) for c in result.tool_calls]
         call = result.tool_calls[0]
         return selection_from_tool_call(self._toolset, call.name, call.arguments, selection)

@@ -1,0 +1,185 @@
+"""``permutate bfcl``: BFCL's single-turn categories run as a job on the one runner, scored as BFCL does.
+
+Why a job kind of its own: a permutate job offers every test case the whole tool set of its
+permutation's plugin group, while BFCL offers each case only its own functions. ``BfclJob`` is a
+``PermutateJob`` (store, resume, cache, Ray, rows and summaries unchanged) whose runs each use a
+selector over their case's functions; ``BfclResult`` adds BFCL's per-category accuracies and
+summary formulas (``core.bfcl_suite.report``) to the usual result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .bfcl_suite import CATEGORIES, build_request, check_categories, read_entries, report
+from ..context import Context, open_store
+from .permutate import JobPlan, PermutateJob, plan_job
+from .events import Reporter
+from .factory import JobResources
+from ..request.matrix import RunSpec
+from ..plugins.openapi import Operation
+from .permutate_result import JobResult, RunDetail
+from ..scoring.rows import failed_row, scored_row
+from .runner import Finished
+from ..selectors.base import ToolSelector
+from ..store.job_store import JobStore
+from ..store.stored_rows import StoredRows
+from ..plugins.tools import ToolSet, toolset_of
+
+__all__ = ["BfclJob", "BfclResult", "bfcl", "bfcl_async", "bfcl_permutation"]
+
+
+@dataclass(slots=True, repr=False)
+class BfclResult(JobResult):
+    """A BFCL job's result: the permutate result plus BFCL's scores (``report``, ``table``)."""
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """Per permutation: each category's accuracy and Wilson interval, BFCL's summary formulas
+        (simple, non_live, live, irrelevance, relevance, overall), cost, latency mean / p95."""
+        return report(self.details)
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per permutation x category, then each permutation's summary rows."""
+        rows = []
+        for perm, scores in self.report.items():
+            for category, figures in scores["categories"].items():
+                rows.append({"model": perm, "category": category, **figures})
+            for key in ("non_live", "live", "irrelevance", "relevance", "overall"):
+                if scores[key] is not None:
+                    rows.append({"model": perm, "category": f"({key})", "accuracy": scores[key]})
+        return rows
+
+    def table_df(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.table())
+
+    def plot(self) -> Any:
+        """Accuracy per category and model, with the Wilson intervals as error bars (matplotlib)."""
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(10, 4))
+        report_ = self.report
+        categories = [c for c in CATEGORIES if any(c in s["categories"] for s in report_.values())]
+        width = 0.8 / max(len(report_), 1)
+        for k, (perm, scores) in enumerate(report_.items()):
+            xs: list[float] = []
+            ys: list[float] = []
+            errs: list[list[float]] = [[], []]
+            for i, category in enumerate(categories):
+                figures = scores["categories"].get(category)
+                if figures is None:
+                    continue
+                low, high = figures["accuracy_ci"] or (figures["accuracy"], figures["accuracy"])
+                xs.append(i + k * width)
+                ys.append(figures["accuracy"])
+                errs[0].append(figures["accuracy"] - low)
+                errs[1].append(high - figures["accuracy"])
+            ax.bar(xs, ys, width, yerr=errs, label=perm, capsize=2)
+        ax.set_xticks([i + width * (len(report_) - 1) / 2 for i in range(len(categories))], categories, rotation=30, ha="right")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+    def _repr_html_(self) -> str:
+        return self.table_df().to_html(index=False, na_rep="")
+
+    def __repr__(self) -> str:
+        overall = {perm: s["overall"] for perm, s in self.report.items()}
+        return f"BfclResult({self.job_name!r}, status={self.status!r}, runs={len(self.details)}, overall={overall})"
+
+
+def _as_bfcl(result: JobResult) -> BfclResult:
+    return BfclResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(JobResult)})
+
+
+class BfclJob(PermutateJob):
+    """BFCL cases x permutations; each run offers the model only its case's functions."""
+
+    kind = "bfcl"
+
+    def __init__(self, plan: JobPlan) -> None:
+        super().__init__(plan)
+        self._case_tools: dict[tuple[str, int], ToolSet] = {}
+        self._case_selectors: dict[tuple[int, int], ToolSelector] = {}
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> "BfclJob":
+        return cls(plan_job(request))
+
+    @classmethod
+    def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> BfclResult:
+        return _as_bfcl(PermutateJob.stored_result(job, rows))
+
+    async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> Any:
+        started = await super().prepare(resources, width, reporter)
+        for group, toolset in self.plan.toolsets.items():
+            by_case: dict[str, list[Operation]] = defaultdict(list)
+            for operation in toolset.by_name.values():
+                by_case[operation.path.strip("/").split("/", 1)[0]].append(operation)
+            plugins = toolset.plugins
+            for index, case in enumerate(self.plan.request.test_cases):
+                self._case_tools[(group, index)] = toolset_of(by_case.get(case.name, []), plugins)
+        return started
+
+    def _selector(self, spec: RunSpec, resources: JobResources) -> ToolSelector:
+        key = (spec.permutation, spec.test_case)
+        selector = self._case_selectors.get(key)
+        if selector is None:
+            perm = self.plan.request.permutations[spec.permutation]
+            toolset = self._case_tools[(perm.tool_selector.plugin_group_name, spec.test_case)]
+            selector = self._case_selectors[key] = resources.selector(perm, toolset)
+        return selector
+
+    async def run(self, index: int, resources: JobResources) -> RunDetail:
+        import time
+
+        request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
+        if spec.prompt is None:
+            return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+        t0 = time.perf_counter()
+        selection = await self._selector(spec, resources).select(
+            spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
+        elapsed = selection.elapsed
+        return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
+
+    def result(self, finished: Finished[RunDetail]) -> BfclResult:
+        return _as_bfcl(super().result(finished))
+
+
+def bfcl_permutation(model: str, *, provider: str | None = None, base_url: str | None = None,
+                     name: str | None = None, **llm: Any) -> dict[str, Any]:
+    """A permutation for ``model``: OpenAI-compatible function calling, or the embedded model
+    (``provider="local"``; a ``.gguf`` path is its model file)."""
+    settings: dict[str, Any] = {"provider": provider or "OpenAIChat", **llm}
+    if provider == "local" and model.endswith(".gguf"):
+        settings["model_path"] = model
+    else:
+        settings["model_name"] = model
+    if base_url:
+        settings["base_url"] = base_url
+    return {"name": name or model, "llm": settings, "tool_selector": {"provider": "OpenAI", "plugin_group_name": "bfcl"}}
+
+
+def bfcl_plan(categories: str | list[str], models: str | list[str] | list[dict[str, Any]], *,
+              provider: str | None = None, base_url: str | None = None, limit: int | None = None,
+              config: dict[str, Any] | None = None, folder: Path | None = None,
+              context: Context | None = None) -> JobPlan:
+    """Read the categories from the installed bfcl-eval and plan the job (calls no model)."""
+    names = check_categories(categories.split(",") if isinstance(categories, str) else categories)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be 1 or more, got {limit}")
+    entries = [e for category in names for e in read_entries(category, limit=limit)]
+    models = [models] if isinstance(models, (str, dict)) else list(models)
+    permutations = [m if isinstance(m, dict) else bfcl_permutation(m, provider=provider, base_url=base_url)
+                    for m in models]
+    request = build_request(entries, permutations, config=config, folder=folder)
+    return plan_job(request, context=context)
