@@ -9,7 +9,6 @@ summary formulas (``core.bfcl_suite.report``) to the usual result.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .bfcl_suite import CATEGORIES, build_request, check_categories, read_entries, report
-from ..context import Context, open_store
+from ..context import Context
 from .permutate import JobPlan, PermutateJob, plan_job
 from .events import Reporter
 from .factory import JobResources
@@ -27,11 +26,10 @@ from .permutate_result import JobResult, RunDetail
 from ..scoring.rows import failed_row, scored_row
 from .runner import Finished
 from ..selectors.base import ToolSelector
-from ..store.job_store import JobStore
 from ..store.stored_rows import StoredRows
 from ..plugins.tools import ToolSet, toolset_of
 
-__all__ = ["BfclJob", "BfclResult", "bfcl", "bfcl_async", "bfcl_permutation"]
+__all__ = ["BfclJob", "BfclResult", "bfcl_permutation"]
 
 
 @dataclass(slots=True, repr=False)
