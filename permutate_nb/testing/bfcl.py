@@ -294,8 +294,9 @@ def pipeline_verdicts(cases: list[dict[str, Any]], server: Any, *, folder: Any =
     model is the scripted ``server``; returns the rows by ``{case id}~{candidate index}``."""
     from ..core.jobs.bfcl import BfclJob
     from ..core.jobs.bfcl_suite import build_request
+    from ..core.jobs.handle import blocking
+    from ..core.jobs.launch import launch
     from ..core.jobs.permutate import plan_job
-    from ..core.jobs.runner import blocking, execute
 
     entries, rules = [], []
     for case in cases:
@@ -313,5 +314,5 @@ def pipeline_verdicts(cases: list[dict[str, Any]], server: Any, *, folder: Any =
                             folder=folder)
     server.set_script({"rules": rules})
     server.record = False
-    result = blocking(execute(BfclJob(plan_job(request))))
+    result = blocking(launch(BfclJob(plan_job(request))))
     return {row.test_case_name: row for row in result.details}
