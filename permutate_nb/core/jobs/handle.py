@@ -36,6 +36,7 @@ class JobHandle(Generic[T]):
         self._outcome: Future[T] = Future()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[T] | None = None
+        self._interrupted = False  # an interrupt came while the job was being started
 
     @classmethod
     def start(cls, coro: Coroutine[Any, Any, T], *, job_id: str | None = None, store: Any = None,
@@ -55,7 +56,10 @@ class JobHandle(Generic[T]):
             finally:
                 loop.close()
 
-        threading.Thread(target=target, name=name, daemon=True).start()
+        try:
+            threading.Thread(target=target, name=name, daemon=True).start()
+        except KeyboardInterrupt:  # Thread.start waits for the thread: an interrupt there must still cancel
+            handle._interrupted = True
         return handle
 
     @classmethod
@@ -107,7 +111,9 @@ class JobHandle(Generic[T]):
     def wait(self, timeout: float | None = None) -> T:
         """The job's result once it ends (its exception re-raised); the first interrupt cancels the job,
         which then returns what finished; a second one stops waiting. ``timeout``: TimeoutError after it."""
-        interrupted = False
+        interrupted = self._interrupted
+        if interrupted:
+            self.cancel()
         with one_line_warnings():
             while True:
                 try:
