@@ -44,7 +44,7 @@ __all__ = [
     "Reporter", "JobStarted", "RunSeen",
     "PermutateError", "RequestError", "PluginLoadError", "UnknownJobError", "JobRunningError", "ConfigurationError",
     "MissingExtraError", "ProviderError", "TransientProviderError", "PermutateWarning", "PermutateNote",
-    "load_ipython_extension", "RequestBuilder", "Client",
+    "tools_from_functions", "load_ipython_extension", "RequestBuilder", "Client",
 ]
 
 
@@ -67,6 +67,7 @@ _LAZY = {
     "EvalResult": ".core.jobs.evals.results", "JobComparison": ".core.stats.compare",
     "PairedComparison": ".core.stats.compare", "Reporter": ".core.jobs.events", "JobStarted": ".core.jobs.events",
     "RunSeen": ".core.jobs.events", "RequestBuilder": ".notebook.widgets", "Client": ".client",
+    "tools_from_functions": ".core.plugins.function_source",
 }
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ if TYPE_CHECKING:
     from .core.jobs.kinds import results
     from .core.jobs.permutate import JobPlan, plan_job
     from .core.jobs.permutate_result import JobResult, summarise
+    from .core.plugins.function_source import tools_from_functions
     from .core.plugins.loader import Operation, Plugin, PluginLoader, load_plugin
     from .core.request.models import JobRequest, load_request
     from .core.scoring.detail import RunDetail

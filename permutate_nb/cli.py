@@ -16,7 +16,7 @@ from typing import Any, Callable, NoReturn, Sequence
 
 from .core.status import CANCELLED, FINAL
 from . import __version__
-from .errors import PermutateError, PermutateWarning, RequestError
+from .errors import PermutateError, PermutateWarning, PluginLoadError, RequestError
 from .settings import load_env_file
 from .export import RESULT_TYPES, check_output
 
@@ -131,6 +131,15 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--fail-if-worse", type=float, metavar="PCT",
                          help="exit 1 when a permutation is significantly worse (p < 0.05) by more than PCT points")
 
+    tools = sub.add_parser("tools", help="list the tools on offer (plugin, tool, description, parameters); calls no model")
+    tools.add_argument("request", nargs="?", help="a request file: every plugin group's tools")
+    tools.add_argument("--manifest", metavar="URL_OR_PATH", help="an OpenPlugin or ai-plugin manifest")
+    tools.add_argument("--openapi", metavar="URL_OR_PATH", help="an OpenAPI document")
+    tools.add_argument("--functions", metavar="PATH", help="an OpenAI tools array or a BFCL function list (JSON)")
+    tools.add_argument("--mcp-command", metavar="\"CMD ARGS\"", help="an MCP server started over stdio, e.g. \"uvx mcp-server-time\"")
+    tools.add_argument("--mcp-url", metavar="URL", help="an MCP server over streamable HTTP")
+    tools.add_argument("--json", action="store_true", help="machine-readable output (one object per tool, with its input schema)")
+
     serve = sub.add_parser("serve", help="serve the start-job, batch and eval-dataset HTTP APIs (extra: api)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need PERMUTATE_API_KEY)")
     serve.add_argument("--port", type=int, default=8989)
@@ -139,6 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let requests fetch manifests and specs from loopback and private addresses")
     serve.add_argument("--max-body-mb", type=float, help="largest request body (default 10, or PERMUTATE_MAX_BODY_MB)")
+    serve.add_argument("--allow-mcp-command", action="append", default=[], metavar="NAME",
+                       help="a program requests may start as an MCP server (mcp.command[0], exactly); repeatable")
     _executor_flags(serve)
     return parser
 
@@ -202,6 +213,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .core.jobs.expectations import expectation_warnings
 
     plan = plan_job(args.request, provider=args.provider, check_keys=False)
+    if plan.broken:  # an MCP server that did not start: its runs could only fail
+        raise PluginLoadError(next(iter(plan.broken.values())))
     r = plan.request
     ops = sum(len(p.operations) for p in plan.plugins.values())
     print(f"{r.name} {r.version}: valid")
@@ -454,12 +467,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 1 if worse else 0
 
 
+def _cmd_tools(args: argparse.Namespace) -> int:
+    import json
+
+    from .core.jobs.tool_listing import format_table, tools_of_request, tools_of_source
+
+    sources = dict(manifest=args.manifest, openapi=args.openapi, functions=args.functions,
+                   mcp_command=args.mcp_command, mcp_url=args.mcp_url)
+    if args.request and any(sources.values()):
+        raise RequestError("give a request file or one source flag, not both")
+    lines = tools_of_request(args.request) if args.request else tools_of_source(**sources)
+    if args.json:
+        print(json.dumps(lines, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(format_table(lines))
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .server import ServerSettings, serve
 
     serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
                                   allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb,
-                                  executor=_executor(args)))
+                                  executor=_executor(args), allow_mcp_commands=args.allow_mcp_command))
     return 0
 
 
@@ -489,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.quiet = True
     load_env_file(Path.cwd() / ".env")  # the CLI and serve read ./.env; the library never does
     commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "bfcl": _cmd_bfcl, "jobs": _cmd_jobs,
-                "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare, "serve": _cmd_serve}
+                "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare, "serve": _cmd_serve, "tools": _cmd_tools}
     try:
         return commands[args.command](args)
     except PermutateError as exc:

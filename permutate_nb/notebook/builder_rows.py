@@ -46,9 +46,12 @@ class _Row:
 class GroupRow(_Row):
     """``plugins``: location -> human name of every loaded plugin (the list shows names, holds locations)."""
 
-    def __init__(self, data: dict[str, Any], plugins: dict[str, str], on_remove: Callable[[_Row], None]) -> None:
+    def __init__(self, data: dict[str, Any], plugins: dict[str, str], on_remove: Callable[[_Row], None],
+                 entry: Callable[[str], dict[str, Any]] | None = None) -> None:
+        """``entry`` gives the plugin entry for a location (a named source's ``{name, mcp|functions}``)."""
         super().__init__({k: v for k, v in data.items() if k not in ("name", "plugins")}, on_remove)
-        chosen = [p["manifest_url"] for p in data.get("plugins", [])]
+        self._entry = entry or (lambda location: {"manifest_url": location})
+        chosen = [p.get("manifest_url") or p.get("name") for p in data.get("plugins", [])]
         self.name = w.Text(data.get("name", ""), placeholder="group name", layout=_MID)
         self.plugins = w.SelectMultiple(rows=3, layout=_WIDE)
         self.set_plugins(plugins, chosen)
@@ -62,7 +65,7 @@ class GroupRow(_Row):
         self.plugins.tooltip = "\n".join(f"{name}: {location}" for location, name in names.items())
 
     def value(self) -> dict[str, Any]:
-        return {"name": self.name.value, "plugins": [{"manifest_url": p} for p in self.plugins.value], **self.extra}
+        return {"name": self.name.value, "plugins": [self._entry(p) for p in self.plugins.value], **self.extra}
 
 
 class PermutationRow(_Row):

@@ -37,6 +37,14 @@ def _section(title: str, rows: w.VBox, add: w.Button, header: str = "") -> w.VBo
     return w.VBox([*parts, rows, add])
 
 
+def _parameters(op: Any) -> str:
+    """`` (city*, unit)``: the parameters a tool takes, ``*`` for required, as ``permutate tools`` shows them."""
+    params = op.parameters if isinstance(op.parameters, dict) else {}
+    required = set(params.get("required") or ()) if isinstance(params.get("required"), list) else set()
+    names = [f"{n}*" if n in required else str(n) for n in (params.get("properties") or {})]
+    return f" <span style='color:#666'>({html.escape(', '.join(names))})</span>" if names else ""
+
+
 class RequestBuilder:
     """A form for a permutate request; ``builder.request`` is the request it holds (plain form)."""
 
@@ -61,9 +69,11 @@ class RequestBuilder:
         self.groups: list[GroupRow] = []
         self.permutations: list[PermutationRow] = []
         self.test_cases: list[TestCaseRow] = []
+        self._entries: dict[str, dict[str, Any]] = {}  # named sources (mcp, functions): location -> plugin entry
         for group in data.get("plugin_groups") or []:
             for ref in group.get("plugins") or []:
-                self._load(ref["manifest_url"], quiet=True)
+                if isinstance(ref, dict):
+                    self._load(ref if "manifest_url" not in ref else str(ref["manifest_url"]), quiet=True)
         for group in data.get("plugin_groups") or []:
             self._add_group(group)
         for perm in data.get("permutations") or []:
@@ -119,8 +129,8 @@ class RequestBuilder:
 
     def _add_group(self, data: dict[str, Any]) -> GroupRow:
         if not data:
-            data = {"name": f"group{len(self.groups) + 1}", "plugins": [{"manifest_url": p} for p in self.plugins]}
-        row = GroupRow(data, self._plugin_names(), self._remove)
+            data = {"name": f"group{len(self.groups) + 1}", "plugins": [self._entry(p) for p in self.plugins]}
+        row = GroupRow(data, self._plugin_names(), self._remove, entry=self._entry)
         row.name.observe(lambda _: self._refresh_groups(), "value")
         self.groups.append(row)
         self._sync_rows()
@@ -163,13 +173,19 @@ class RequestBuilder:
         self._case_box.children = [r.box for r in self.test_cases]
 
     # -- plugins ----------------------------------------------------------------------------
-    def _load(self, location: str, *, quiet: bool = False) -> Plugin | None:
-        location = location.strip()
-        if not location:
+    def _entry(self, location: str) -> dict[str, Any]:
+        """The plugin entry a group writes for a loaded plugin: its manifest_url, or the named source's entry."""
+        return self._entries.get(location) or {"manifest_url": location}
+
+    def _load(self, source: str | dict[str, Any], *, quiet: bool = False) -> Plugin | None:
+        if isinstance(source, str) and not source.strip():
             return None
         try:
             with one_line_warnings():
-                plugin = self._loader.load(location)
+                if isinstance(source, str):
+                    location, plugin = source.strip(), self._loader.load(source.strip())
+                else:
+                    location, plugin = self._load_source(source)
         except PermutateError as exc:
             self.plugin_message.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
             return None
@@ -179,8 +195,26 @@ class RequestBuilder:
                                          f"{len(plugin.operations)} operations</span>")
         return plugin
 
-    def add_plugin(self, location: str) -> Plugin | None:
-        """Load a manifest (checked now), list its operations, offer it to groups and test cases."""
+    def _load_source(self, entry: dict[str, Any]) -> tuple[str, Plugin]:
+        """A named source (``{name, mcp: ...}`` or ``{name, functions: ...}``): its tools listed now."""
+        from pydantic import ValidationError
+
+        from ..core.request.models import PluginRef
+        from ..core.plugins.tool_sources import load_ref
+        from ..errors import RequestError
+
+        try:
+            ref = PluginRef.model_validate(entry)
+        except ValidationError as exc:
+            raise RequestError(f"plugin {entry.get('name')!r}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        timeout = float(self._config.get("timeout_sec") or 60)
+        plugin = load_ref(self._loader, ref, timeout)
+        self._entries[ref.location] = dict(entry)
+        return ref.location, plugin
+
+    def add_plugin(self, location: str | dict[str, Any]) -> Plugin | None:
+        """Load a manifest (checked now) or a named source (``{name, mcp: {...}}``, ``{name, functions: ...}``),
+        list its operations or tools, offer it to groups and test cases."""
         plugin = self._load(location)
         if plugin is not None:
             self.manifest.value = ""
@@ -189,7 +223,7 @@ class RequestBuilder:
 
     def _operation_choices(self) -> list[OperationChoice]:
         return [
-            (f"{plugin.name}: {op.method} {op.path}", (location, op.url, op.method.lower()))
+            (f"{plugin.name}: {op.method} {op.path}".replace(":  ", ": "), (location, op.url, op.method.lower()))
             for location, plugin in self.plugins.items()
             for op in plugin.operations
         ]
@@ -201,7 +235,8 @@ class RequestBuilder:
         items = "".join(
             f"<li><b title='{html.escape(loc, quote=True)}'>{html.escape(p.name)}</b> "
             f"<span style='color:#666'>({len(p.operations)} operations; hover for the URL)</span><ul>"
-            + "".join(f"<li>{html.escape(op.method)} {html.escape(op.url)} — {html.escape(op.summary or '')}</li>"
+            + "".join(f"<li>{html.escape(f'{op.method} {op.url}'.strip())} — {html.escape(op.summary or '')}"
+                      + _parameters(op) + "</li>"
                       for op in p.operations[:20])
             + "</ul></li>"
             for loc, p in self.plugins.items()

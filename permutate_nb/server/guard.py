@@ -77,7 +77,13 @@ class RequestGuard:
         """Every location, local path and environment-variable name a permutate request names."""
         for gi, group in enumerate(request.plugin_groups):
             for pi, ref in enumerate(group.plugins):
-                self.check_location(ref.manifest_url, ("plugin_groups", gi, "plugins", pi, "manifest_url"), mirror)
+                where = ("plugin_groups", gi, "plugins", pi)
+                if ref.manifest_url is not None:
+                    self.check_location(ref.manifest_url, (*where, "manifest_url"), mirror)
+                elif isinstance(ref.functions, str):
+                    self.check_location(ref.functions, (*where, "functions"), mirror)
+                elif ref.mcp is not None:
+                    self.check_mcp(ref.mcp, (*where, "mcp"), mirror)
                 if ref.auth is not None:
                     self.check_env(ref.auth.token_env, ("plugin_groups", gi, "plugins", pi, "auth", "token_env"))
         if request.test_plugin is not None:
@@ -96,6 +102,23 @@ class RequestGuard:
             if llm.model_path and not self.local_allowed(llm.model_path):
                 raise FieldError((*loc, "model_path"),
                                  f"{llm.model_path}: a request sent over HTTP can load models only from under --allow-dir")
+
+    def check_mcp(self, spec: Any, loc: tuple[str | int, ...], mirror: UrlMap) -> None:
+        """Strangers do not start processes: ``mcp.command`` only when the operator allowed exactly that
+        program (``--allow-mcp-command``); ``mcp.url`` as a manifest URL; environment names as ``api_key_env``."""
+        if spec.command is not None:
+            if spec.command[0] not in self.settings.allow_mcp_commands:
+                raise FieldError((*loc, "command"), f"{spec.command[0]}: a request sent over HTTP cannot start a program "
+                                 "unless the server allows it (permutate serve --allow-mcp-command "
+                                 f"{spec.command[0]})")
+            if spec.cwd and not self.local_allowed(spec.cwd):
+                raise FieldError((*loc, "cwd"), f"{spec.cwd}: an MCP server's folder must lie under --allow-dir")
+        else:
+            self.check_location(spec.url, (*loc, "url"), mirror)
+        for field_name in ("env", "headers"):
+            for key, value in getattr(spec, field_name).items():
+                for name in _env_names(value):
+                    self.check_env(name, (*loc, field_name, key))
 
     def check_executor(self, request: JobRequest) -> None:
         """Where jobs run is the operator's choice: a body may pick in-process, or Ray when the server runs
@@ -118,6 +141,15 @@ class RequestGuard:
 
     def fetcher(self, mirror: UrlMap) -> "GuardedFetcher":
         return GuardedFetcher(self, mirror)
+
+
+def _env_names(value: Any) -> list[str]:
+    """The environment variables an ``mcp.env`` / ``mcp.headers`` value names."""
+    import re
+
+    if isinstance(value, dict):
+        return [str(value.get("env"))]
+    return re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", str(value))
 
 
 class GuardedFetcher(Fetcher):

@@ -36,11 +36,13 @@ class ServerSettings:
     api_key: str | None = field(default=None, repr=False)
     max_body_mb: float = DEFAULT_MAX_BODY_MB
     executor: ExecutorSpec | None = None  # where every job runs (--executor ray): the operator's choice, not a body's
+    allow_mcp_commands: tuple[str, ...] = ()  # programs a request may start as MCP servers (--allow-mcp-command)
 
     @classmethod
     def from_env(cls, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, allow_dirs: list[str] | tuple[str, ...] = (),
                  allow_private_urls: bool = False, max_body_mb: float | None = None,
-                 executor: ExecutorSpec | None = None) -> "ServerSettings":
+                 executor: ExecutorSpec | None = None,
+                 allow_mcp_commands: list[str] | tuple[str, ...] = ()) -> "ServerSettings":
         """Settings from flags plus the environment; refuses what would be unsafe or unusable."""
         dirs = []
         for raw in allow_dirs:
@@ -55,7 +57,8 @@ class ServerSettings:
             raise ConfigurationError("--max-body-mb must be greater than 0")
         check_executor(executor)
         settings = cls(host=host, port=port, allow_dirs=tuple(dirs), allow_private_urls=allow_private_urls,
-                       api_key=env.api_key.get_secret_value() if env.api_key else None, max_body_mb=max_body_mb, executor=executor)
+                       api_key=env.api_key.get_secret_value() if env.api_key else None, max_body_mb=max_body_mb, executor=executor,
+                       allow_mcp_commands=tuple(allow_mcp_commands))
         if not settings.api_key and not _is_loopback(host):
             raise ConfigurationError(
                 f"refusing to listen on {host} without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1")

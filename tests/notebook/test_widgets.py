@@ -114,3 +114,32 @@ def test_copy_as_yaml_offers_a_permutate_cell(scripted: Any) -> None:
     assert builder.cell.startswith("%%permutate --out result\nversion: ")
     assert pn.load_request(builder.cell.split("\n", 1)[1]) == pn.load_request(builder.request)
     assert "builder.to_cell()" in builder.output.outputs[-1]["text"]
+
+
+WEATHER_TOOLS = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+                   "required": ["city"]}}}]
+
+
+def test_a_named_tool_source_is_listed_grouped_and_chosen_like_a_manifest(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [{"tool_call": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]}]})
+    builder = pn.RequestBuilder()
+    entry = {"name": "weather", "functions": WEATHER_TOOLS}
+    assert builder.add_plugin(entry).name == "weather"
+    assert "get_weather — Current weather in a city. <span style='color:#666'>(city*, unit)</span>" in builder.plugin_list.value
+    group = builder.add_group()
+    perm = builder.add_permutation()
+    perm.llm_extra["base_url"] = scripted.base_url
+    case = builder.add_test_case()
+    case.prompt.value = "weather in Oslo?"
+    label, value = next(o for o in case.operation.options if o[1][1] == "get_weather")
+    assert (label, value) == ("weather: get_weather", ("weather", "get_weather", ""))
+    case.operation.value = value
+    request = builder.request
+    assert request["plugin_groups"] == [{"name": group.name.value, "plugins": [entry]}]
+    assert request["test_cases"][0]["expected_plugin_used"] == "weather" and "expected_method" not in request["test_cases"][0]
+    result = pn.run(request)
+    assert result.summary["overall_accuracy"] == 100.0
+    again = pn.RequestBuilder.from_request(request)  # form -> request -> form keeps the source
+    assert again.request["plugin_groups"] == request["plugin_groups"] and "weather" in again.plugins

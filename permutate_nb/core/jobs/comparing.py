@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ...errors import RequestError
 from ..scoring.detail import RunDetail
@@ -18,26 +19,26 @@ from .permutate_result import JobResult
 __all__ = ["compare_jobs"]
 
 
-def _load(source: JobResult | str | Path) -> tuple[str, list[RunDetail]]:
-    """A label and the detail rows of a JobResult, a result file (.json) or a stored job id."""
+def _load(source: JobResult | str | Path) -> tuple[str, list[RunDetail], dict[str, Any] | None]:
+    """A label, the detail rows and the tool snapshot of a JobResult, a result file (.json) or a stored job id."""
     if isinstance(source, JobResult):
-        return str(source.job_id or source.job_name), list(source.details)
+        return str(source.job_id or source.job_name), list(source.details), source.tools
     path = Path(source)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return path.name, [RunDetail.from_dict(row) for row in data["details"]]
+            return path.name, [RunDetail.from_dict(row) for row in data["details"]], data.get("tools")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RequestError(f"{path}: not a permutate result file ({exc.__class__.__name__}: {exc}); "
                                "write one with `permutate run ... -o FILE.json`") from None
     job = results(str(source))
     if not isinstance(job, JobResult):
         raise RequestError(f"job {source} is not a permutate job; compare works on permutate jobs")
-    return str(source), list(job.details)
+    return str(source), list(job.details), job.tools
 
 
 def compare_jobs(baseline: JobResult | str | Path, candidate: JobResult | str | Path) -> JobComparison:
     """Candidate against baseline, per permutation, runs matched by test case, language and repeat."""
-    base_label, base_rows = _load(baseline)
-    cand_label, cand_rows = _load(candidate)
-    return compare_labelled(base_label, base_rows, cand_label, cand_rows)
+    base_label, base_rows, base_tools = _load(baseline)
+    cand_label, cand_rows, cand_tools = _load(candidate)
+    return compare_labelled(base_label, base_rows, cand_label, cand_rows, base_tools, cand_tools)

@@ -59,7 +59,7 @@ def _call_warnings(plan: "JobPlan", where: str, fields: tuple[str, str, str, str
                    method: str | None, parameters: Mapping | None) -> Iterator[str]:
     wanted = normalise_url(plugin_url)
     groups = {p.tool_selector.plugin_group_name for p in plan.request.permutations}
-    offered = {normalise_url(ref.manifest_url) for g in plan.request.plugin_groups if g.name in groups for ref in g.plugins}
+    offered = {normalise_url(ref.location) for g in plan.request.plugin_groups if g.name in groups for ref in g.plugins}
     if wanted not in offered:
         yield (f"{where}: {fields[0]} {plugin_url} is in no plugin group of the permutations "
                f"that run it ({', '.join(sorted(groups))})")
@@ -69,7 +69,7 @@ def _call_warnings(plan: "JobPlan", where: str, fields: tuple[str, str, str, str
     operation = _operation(plugin.operations, api, method)
     if operation is None:
         shown = f"{(method or '').upper()} {api}".strip()
-        choices = {f"{op.method} {op.url}": op for op in plugin.operations}
+        choices = {_label(op): op for op in plugin.operations}
         nearest = difflib.get_close_matches(shown, list(choices), n=1, cutoff=0.0)
         hint = f" (nearest: {nearest[0]})" if nearest else " (it has no operations)"
         yield f"{where}: {fields[1]} {shown} is no operation of {plugin.name}{hint}"
@@ -79,10 +79,15 @@ def _call_warnings(plan: "JobPlan", where: str, fields: tuple[str, str, str, str
         if name not in properties:
             known = ", ".join(properties) or "none"
             yield (f"{where}: {fields[2]} {name!r} is not a parameter of "
-                   f"{operation.method} {operation.url} (it has: {known})")
+                   f"{_label(operation)} (it has: {known})")
         elif not fits_type(value, properties[name]):
             kind = properties[name].get("type") if isinstance(properties[name], Mapping) else None
             yield f"{where}: {fields[3]} {value!r} of parameter {name!r} cannot be of type {kind}"
+
+
+def _label(operation: Operation) -> str:
+    """``GET https://...`` for an HTTP operation, the tool name for an MCP or function tool."""
+    return f"{operation.method} {operation.url}".strip()
 
 
 def _operation(operations: list[Operation], api: str, method: str | None) -> Operation | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...settings import env_value
 from ...errors import ConfigurationError, MissingExtraError
@@ -221,6 +221,16 @@ def check_request(request: JobRequest, *, keys: bool = True) -> None:
         auth_headers(request)
     if keys and _remote(request.config) and any(p.tool_selector.provider == "Imprompt" for p in request.permutations):
         openplugin_key(request.config)
+    if _remote(request.config):
+        for i, perm in enumerate(request.permutations):
+            kind = SELECTORS.get(perm.tool_selector.provider)
+            named = [ref.location for ref in request.group(perm.tool_selector.plugin_group_name).plugins
+                     if ref.manifest_url is None]
+            if kind is not None and kind.remote is not None and named:
+                raise ConfigurationError(
+                    f"permutations[{i}].tool_selector: the selector service at config.tool_selector_endpoint loads "
+                    f"plugins by manifest URL; {named[0]!r} is an MCP server or function schemas (use the OpenAI or "
+                    "Langchain selector, or Imprompt without tool_selector_endpoint)")
 
 
 class JobResources:
@@ -237,6 +247,7 @@ class JobResources:
         self._http: httpx.AsyncClient | None = None
         self._langchain_http: httpx.AsyncClient | None = None
         self._executor: OperationExecutor | None = None
+        self._tools: Any = None  # the job's MCP servers and Python functions (tool_sources.ToolCalls)
 
     def client(self, llm: LLMConfig) -> LLMClient:
         """One client per distinct LLM configuration."""
@@ -291,8 +302,11 @@ class JobResources:
         if not self.config.execute_operations:
             return None
         if self._executor is None:
+            from ..plugins.tool_sources import ToolCalls
+
             auth = auth_headers(self.request) if self.request is not None else {}
-            self._executor = OperationExecutor(self.http(), timeout=self.config.timeout_sec, auth=auth)
+            self._tools = ToolCalls(self.request, self.config.timeout_sec)
+            self._executor = OperationExecutor(self.http(), timeout=self.config.timeout_sec, auth=auth, tools=self._tools)
         return self._executor
 
     async def load_local_models(self, request: JobRequest, reporter: Reporter) -> None:
@@ -307,6 +321,8 @@ class JobResources:
         return SELECTORS[perm.tool_selector.provider].build(self, perm, toolset)
 
     async def aclose(self) -> None:
+        if self._tools is not None:  # first: the job's MCP servers stop even if a close below fails
+            await self._tools.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         for client in self._clients.values():

@@ -10,11 +10,12 @@ failed; Ctrl-C (cancellation) returns what finished, marked CANCELLED.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ...errors import PluginLoadError
+from ...errors import PermutateWarning, PluginLoadError
 from ..context import Context, default_context
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
@@ -30,6 +31,8 @@ from ..selectors.base import ToolSelector
 from ..status import Ending, from_counts
 from ..store.stored_rows import StoredRows
 from ..stats.tally import Tallies
+from ..plugins.mcp_source import McpStartError
+from ..plugins.tool_sources import list_servers, load_ref
 from ..plugins.tools import ToolSet, build_toolset
 from .translate import build_prompts, untranslated_prompt
 
@@ -45,6 +48,18 @@ class JobPlan:
     toolsets: dict[str, ToolSet]
     languages: list[str]
     warnings: list[str] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)  # plugin id -> why its source did not start (an MCP server)
+
+    def group_failure(self, group: str) -> str | None:
+        """Why the runs of ``group`` cannot run (a member's MCP server did not start), else None."""
+        reasons = [self.broken[ref.location] for ref in self.request.group(group).plugins if ref.location in self.broken]
+        return "; ".join(reasons) or None
+
+    def tool_snapshot(self) -> dict[str, Any]:
+        """The tools each plugin group offered (names, descriptions, schemas) with their hash: stored with the job."""
+        from ..plugins.tool_snapshot import snapshot
+
+        return snapshot(self.toolsets)
 
     @property
     def total_runs(self) -> int:
@@ -73,18 +88,26 @@ def plan_job(
     loader = loader or PluginLoader(default_url_map(request.config.url_map), fallbacks=fallbacks)
     plugins: dict[str, Plugin] = {}
     toolsets: dict[str, ToolSet] = {}
+    broken: dict[str, str] = {}
+    listed = list_servers(request)  # MCP servers start in parallel: seconds each
     for group in request.plugin_groups:
         members = []
         for ref in group.plugins:
-            if ref.manifest_url not in plugins:
-                plugins[ref.manifest_url] = loader.load(ref.manifest_url)
-            members.append(plugins[ref.manifest_url])
+            key = ref.location
+            if key not in plugins and key not in broken:
+                try:
+                    plugins[key] = load_ref(loader, ref, request.config.timeout_sec, listed)
+                except McpStartError as exc:  # the job still runs: its runs fail with this reason
+                    broken[key] = str(exc)
+                    warnings.warn(str(exc), PermutateWarning, stacklevel=2)
+            if key in plugins:
+                members.append(plugins[key])
         toolsets[group.name] = build_toolset(members)
-        if not toolsets[group.name].tools:
+        if not toolsets[group.name].tools and not any(ref.location in broken for ref in group.plugins):
             where = ", ".join(p.openapi_location for p in members)
-            raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: "
-                                  f"check 'paths' in {where}")
-    return JobPlan(request, plugins, toolsets, languages_of(request))
+            check = "the tools of" if all(ref.manifest_url is None for ref in group.plugins) else "'paths' in"
+            raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: check {check} {where}")
+    return JobPlan(request, plugins, toolsets, languages_of(request), broken=broken)
 
 
 def _now() -> str:
@@ -105,7 +128,8 @@ class PermutateJob(Job[RunDetail]):
         self.executor = request.config.executor
         self._started_on = _now()
         self._specs: Matrix | None = None
-        self._selectors: list[ToolSelector] = []
+        self._selectors: list[ToolSelector | None] = []
+        self._failures: list[str | None] = []
         self._translation_errors: dict[tuple[int, str], str] = {}
         self._translations: dict[tuple[int, str], str] = {}
         self._scores: ScoreMemo = {}
@@ -131,6 +155,7 @@ class PermutateJob(Job[RunDetail]):
             request=request,
             job_id=job["id"],
             record=job,
+            tools=data.get("tools"),
         )
 
     @property
@@ -163,8 +188,9 @@ class PermutateJob(Job[RunDetail]):
         self._specs = expand_matrix(request, prompts)
         self._translations = {key: text for key, text in prompts.items()
                               if text is not None and untranslated_prompt(request.test_cases[key[0]], key[1]) is None}
-        self._selectors = [resources.selector(perm, self.plan.toolsets[perm.tool_selector.plugin_group_name])
-                           for perm in request.permutations]
+        self._failures = [self.plan.group_failure(perm.tool_selector.plugin_group_name) for perm in request.permutations]
+        self._selectors = [None if failure else resources.selector(perm, self.plan.toolsets[perm.tool_selector.plugin_group_name])
+                           for perm, failure in zip(request.permutations, self._failures)]
         names = tuple(p.name for p in request.permutations)
         return JobStarted(self._job_name(), len(self._specs), names, len(self._specs) // max(len(names), 1))
 
@@ -172,8 +198,10 @@ class PermutateJob(Job[RunDetail]):
         request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
         if spec.prompt is None:
             return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+        if self._failures[spec.permutation] is not None:  # a plugin of its group did not start
+            return failed_row(request, spec, self._failures[spec.permutation], 0.0, 0)  # type: ignore[arg-type]
         t0 = time.perf_counter()
-        selection = await self._selectors[spec.permutation].select(
+        selection = await self._selectors[spec.permutation].select(  # type: ignore[union-attr]
             spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
         elapsed = selection.elapsed
         return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed, self._scores)
@@ -202,7 +230,7 @@ class PermutateJob(Job[RunDetail]):
         return Ending(status)
 
     def store_data(self, kept: Tallies, elapsed: float) -> dict[str, Any]:
-        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3))}
+        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3)), "tools": self.plan.tool_snapshot()}
 
     def result(self, finished: Finished[RunDetail]) -> JobResult:
         request = self.plan.request
@@ -221,6 +249,7 @@ class PermutateJob(Job[RunDetail]):
             job_id=finished.job_id,
             tallies=finished.kept,
             record=finished.record,
+            tools=self.plan.tool_snapshot(),
         )
 
     def _job_name(self) -> str:

@@ -71,6 +71,7 @@ class JobResult(Result):
     request: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     tallies: Tallies | None = field(default=None, repr=False, compare=False)  # kept while the job ran
+    tools: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # per plugin group: the tools offered and their digest
     record: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # the store's record of the job
 
     kind: ClassVar[str] = "permutate"
@@ -137,13 +138,30 @@ class JobResult(Result):
             "summary_by_language": self.summary_by("language"),
             "summary_by_test_case": self.summary_by("test_case_name"),
             "job_id": self.job_id,
+            "tools": self.tools,
         }
 
     def compare(self, a: str, b: str) -> "PairedComparison":
-        """Permutation ``b`` against ``a`` over the same test cases and languages (``b`` minus ``a``)."""
+        """Permutation ``b`` against ``a`` over the same test cases and languages (``b`` minus ``a``);
+        ``tool_drift`` lists how their plugin groups' tools differ, if they do."""
         from ..stats.compare import compare_permutations
 
-        return compare_permutations(self.details, a, b)
+        return compare_permutations(self.details, a, b, tools=self.tools, groups=self._groups())
+
+    def _groups(self) -> dict[str, str]:
+        """Permutation name -> its plugin group, from the request."""
+        return {p.get("name"): (p.get("tool_selector") or {}).get("plugin_group_name")
+                for p in self.request.get("permutations", []) if isinstance(p, dict)}
+
+    @property
+    def tools_df(self) -> "pd.DataFrame":
+        """The tools this job offered, one row per plugin group and tool (description's first line,
+        parameters with ``*`` for required); the full schemas are in ``tools``."""
+        import pandas as pd
+
+        from ..plugins.tool_snapshot import tool_rows
+
+        return pd.DataFrame(tool_rows(self.tools), columns=["plugin_group", "tool", "description", "parameters"])
 
     def pairwise(self) -> "list[PairedComparison]":
         """Every pair of permutations sharing runs, Holm-adjusted; reads the rows only with 2+ permutations."""

@@ -112,7 +112,7 @@ def auth_headers(request: JobRequest) -> dict[str, dict[str, str]]:
     headers: dict[str, dict[str, str]] = {}
     refs = [ref for group in request.plugin_groups for ref in group.plugins]
     for ref in refs:
-        if ref.auth is None or ref.auth.type == "none":
+        if ref.auth is None or ref.auth.type == "none" or ref.manifest_url is None:
             continue
         token = env_value(ref.auth.token_env)
         if not token:
@@ -127,13 +127,22 @@ def auth_headers(request: JobRequest) -> dict[str, dict[str, str]]:
 class OperationExecutor:
     """Calls operations through the job's HTTP client, with a timeout and the plugin's auth."""
 
-    def __init__(self, client: httpx.AsyncClient, *, timeout: float, auth: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(self, client: httpx.AsyncClient | None, *, timeout: float, auth: Mapping[str, Mapping[str, str]] | None = None,
+                 tools: Any = None) -> None:
+        """``tools`` (a ``tool_sources.ToolCalls``) executes MCP and function tools; HTTP operations use ``client``."""
         self._client = client
         self.timeout = timeout
         self._auth = {key: dict(value) for key, value in (auth or {}).items()}
+        self._tools = tools
 
     async def execute(self, operation: Operation, arguments: Mapping[str, Any] | None) -> Execution:
+        if operation.kind != "openapi":
+            if self._tools is None:
+                return Execution(None, None, f"tool {operation.url} cannot be called here", 0.0)
+            return await self._tools.execute(operation, arguments or {})
         import httpx  # already loaded: the job's client is an httpx client
+
+        assert self._client is not None
 
         started = time.perf_counter()
         try:

@@ -41,6 +41,7 @@ class Operation:
     locations: dict
     human_usage_examples: tuple[str, ...] = ()
     prompt_helpers: tuple[str, ...] = ()
+    kind: str = "openapi"  # "mcp" (an MCP server's tool) or "function" (a function schema): ``url`` is the tool name
 
     def __hash__(self) -> int:
         """Hash the identity fields only: ``parameters`` and ``locations`` are dicts."""

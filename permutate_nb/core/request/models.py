@@ -32,6 +32,7 @@ __all__ = [
     "ToolSelectorConfig",
     "Permutation",
     "PluginRef",
+    "McpSpec",
     "OperationAuth",
     "PluginGroup",
     "TestCase",
@@ -64,16 +65,78 @@ class OperationAuth(_Strict):
         return self
 
 
+class McpSpec(_Strict):
+    """An MCP server: ``command`` (argv, over stdio, with ``env`` and ``cwd``) or ``url`` (streamable HTTP,
+    with ``headers``). Values in ``env`` and ``headers`` may name environment variables as ``${NAME}``, or
+    be ``{env: NAME}``: the request (and the job store) holds the name, never the secret."""
+
+    command: list[str] | None = None
+    env: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _argv(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "uvx mcp-server-time": split like a shell would
+            import shlex
+
+            return shlex.split(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> "McpSpec":
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of command (a stdio server: [program, args...]) or url (streamable HTTP)")
+        if self.command is not None and (not self.command or not self.command[0].strip()):
+            raise ValueError("command is empty: give the program and its arguments, e.g. [uvx, mcp-server-time]")
+        if self.url is not None and not self.url.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"url {self.url!r} must be an http(s) URL, e.g. http://127.0.0.1:8000/mcp")
+        for field_name in ("env", "headers"):
+            for key, value in getattr(self, field_name).items():
+                if isinstance(value, dict) and (set(value) != {"env"} or not isinstance(value["env"], str)):
+                    raise ValueError(f"{field_name}.{key}: give a string or {{env: NAME}}")
+        return self
+
+
 class PluginRef(_Strict):
-    manifest_url: str
+    """A plugin: a manifest or OpenAPI document (``manifest_url``), or a named tool source: an MCP
+    server (``mcp``) or function schemas (``functions``: a JSON file or an inline list). Expectations
+    name a manifest plugin by its location and a named source by its ``name``."""
+
+    manifest_url: str | None = None
+    name: str | None = None
+    mcp: McpSpec | None = None
+    functions: str | list[dict[str, Any]] | None = None
     auth: OperationAuth | None = None
 
     @field_validator("manifest_url")
     @classmethod
-    def _not_empty(cls, value: str) -> str:
-        if not value.strip():
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("manifest_url is empty: give the manifest's URL or file path")
-        return value.strip()
+        return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "PluginRef":
+        given = [key for key in ("manifest_url", "mcp", "functions") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError("a plugin needs exactly one of manifest_url, mcp (an MCP server) or functions "
+                             f"(function schemas); got {', '.join(given) or 'none'}")
+        if self.manifest_url is None and not (self.name or "").strip():
+            raise ValueError(f"a plugin with {given[0]} needs a name (what expected_plugin_used names)")
+        if self.manifest_url is None and self.auth is not None:
+            raise ValueError("auth is for manifest plugins; an MCP server over HTTP takes headers "
+                             "(e.g. {Authorization: 'Bearer ${TOKEN}'})")
+        if self.manifest_url is not None and self.name is not None:
+            raise ValueError("name is for mcp and functions plugins; a manifest plugin is named by its manifest_url")
+        return self
+
+    @property
+    def location(self) -> str:
+        """What identifies the plugin (its ``Plugin.id``): the manifest location, or the source's name."""
+        return self.manifest_url if self.manifest_url is not None else str(self.name).strip()
 
 
 class PluginGroup(_Strict):
@@ -435,6 +498,17 @@ def _check_consistency(request: JobRequest, origin: str, lines: LineIndex | None
             if item.name in seen:
                 problems.append(_with_line(f"duplicate name {item.name!r}; names must be unique", (key, i, "name"), origin, lines))
             seen.add(item.name)
+    sources: dict[str, tuple[int, int, PluginRef]] = {}
+    for gi, group in enumerate(request.plugin_groups):
+        for pi, ref in enumerate(group.plugins):
+            if ref.manifest_url is not None:
+                continue
+            first = sources.setdefault(ref.location, (gi, pi, ref))
+            if first[2].model_dump(exclude={"auth"}) != ref.model_dump(exclude={"auth"}):
+                problems.append(_with_line(
+                    f"plugin name {ref.location!r} names two different sources (also plugin_groups[{first[0]}]"
+                    f".plugins[{first[1]}]); give each its own name", ("plugin_groups", gi, "plugins", pi, "name"),
+                    origin, lines))
     known = [g.name for g in request.plugin_groups]
     for i, perm in enumerate(request.permutations):
         if perm.tool_selector.plugin_group_name not in known:
@@ -464,14 +538,22 @@ def _resolve_paths(request: JobRequest, base_dir: Path) -> JobRequest:
         return resolved[location]
 
     def fix(ref: PluginRef) -> PluginRef:
-        return ref.model_copy(update={"manifest_url": resolve(ref.manifest_url)})
+        if ref.manifest_url is not None:
+            return ref.model_copy(update={"manifest_url": resolve(ref.manifest_url)})
+        if isinstance(ref.functions, str):
+            return ref.model_copy(update={"functions": resolve(ref.functions)})
+        if ref.mcp is not None and ref.mcp.cwd:
+            return ref.model_copy(update={"mcp": ref.mcp.model_copy(update={"cwd": resolve(ref.mcp.cwd)})})
+        return ref
+
+    named = {ref.location for g in request.plugin_groups for ref in g.plugins if ref.manifest_url is None}
 
     def fix_case(case: TestCase) -> TestCase:
         if case.expected_calls:
-            calls = [c if resolve(c.plugin) == c.plugin else c.model_copy(update={"plugin": resolve(c.plugin)})
-                     for c in case.expected_calls]
+            calls = [c if c.plugin in named or resolve(c.plugin) == c.plugin
+                     else c.model_copy(update={"plugin": resolve(c.plugin)}) for c in case.expected_calls]
             return case.model_copy(update={"expected_calls": calls})
-        if case.expected_plugin_used is None:
+        if case.expected_plugin_used is None or case.expected_plugin_used in named:  # a named source (mcp, functions)
             return case
         location = resolve(case.expected_plugin_used)
         return case if location == case.expected_plugin_used else case.model_copy(update={"expected_plugin_used": location})

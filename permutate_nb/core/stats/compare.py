@@ -63,6 +63,7 @@ class PairedComparison:
     pass_to_fail: list[dict[str, Any]] = field(default_factory=list)  # passed under a, failed under b
     unpaired: int = 0
     p_adjusted: float | None = None  # Holm, when part of several comparisons
+    tool_drift: list[str] = field(default_factory=list)  # how the tools offered to b differ from a's
 
     @property
     def significant(self) -> bool:
@@ -82,6 +83,7 @@ class PairedComparison:
         ]
         if self.pass_to_fail:
             lines.append(f"passed under {self.a}, failed under {self.b}: " + _run_list(self.pass_to_fail))
+        lines += [f"tools differ (schema drift): {line}" for line in self.tool_drift]
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -150,13 +152,21 @@ def _by_permutation(details: Iterable["RunDetail"]) -> dict[str, list["RunDetail
     return groups
 
 
-def compare_permutations(details: Iterable["RunDetail"], a: str, b: str) -> PairedComparison:
-    """Two permutations of one job (``JobResult.compare``)."""
-    groups = _by_permutation(details)
+def compare_permutations(details: Iterable["RunDetail"], a: str, b: str, *, tools: dict[str, Any] | None = None,
+                         groups: dict[str, str] | None = None) -> PairedComparison:
+    """Two permutations of one job (``JobResult.compare``); with the job's tool snapshot (``tools``) and
+    each permutation's plugin group (``groups``), ``tool_drift`` says how their tools differ."""
+    by_name = _by_permutation(details)
     for name in (a, b):
-        if name not in groups:
-            raise RequestError(f"no permutation {name!r} in this job; it has {', '.join(map(repr, groups)) or 'no runs'}")
-    return compare_rows(groups[a], groups[b], a, b)
+        if name not in by_name:
+            raise RequestError(f"no permutation {name!r} in this job; it has {', '.join(map(repr, by_name)) or 'no runs'}")
+    comparison = compare_rows(by_name[a], by_name[b], a, b)
+    group_a, group_b = (groups or {}).get(a), (groups or {}).get(b)
+    if tools and group_a and group_b and group_a != group_b:
+        from ..plugins.tool_snapshot import drift
+
+        comparison = replace(comparison, tool_drift=drift(tools, tools, {group_a: group_b}))
+    return comparison
 
 
 def pairwise(details: Iterable["RunDetail"]) -> list[PairedComparison]:
@@ -177,6 +187,8 @@ def comparison_records(comparisons: Iterable[PairedComparison]) -> list[dict[str
                 row[f"{key}_low"], row[f"{key}_high"] = value or (None, None)
             elif key == "pass_to_fail":
                 row[key] = ", ".join(_run_label(r) for r in value)
+            elif key == "tool_drift":
+                row[key] = "; ".join(value)
             else:
                 row[key] = value
         rows.append(row)
@@ -207,6 +219,7 @@ class JobComparison:
     candidate: str
     permutations: dict[str, PairedComparison]
     missing: list[str]  # permutations only one job ran
+    tool_drift: list[str] = field(default_factory=list)  # how the candidate's tools differ from the baseline's
 
     def worse(self, points: float = 0.0) -> list[str]:
         """Permutations significantly worse (p < 0.05) by more than ``points``."""
@@ -222,7 +235,8 @@ class JobComparison:
     def _notes(self) -> list[str]:
         lines = [f"{name}: pass -> fail: " + _run_list(c.pass_to_fail)
                  for name, c in self.permutations.items() if c.pass_to_fail]
-        return lines + (["not in both jobs: " + ", ".join(self.missing)] if self.missing else [])
+        lines += ["not in both jobs: " + ", ".join(self.missing)] if self.missing else []
+        return lines + [f"tools differ (schema drift; an accuracy change may come from it): {line}" for line in self.tool_drift]
 
     def __str__(self) -> str:
         header = f"baseline {self.baseline} -> candidate {self.candidate}"
@@ -237,8 +251,12 @@ class JobComparison:
 
 
 def compare_labelled(base_label: str, base_rows: Iterable["RunDetail"], cand_label: str,
-                     cand_rows: Iterable["RunDetail"]) -> JobComparison:
-    """Candidate against baseline, per permutation, runs matched by test case, language and repeat."""
+                     cand_rows: Iterable["RunDetail"], base_tools: dict[str, Any] | None = None,
+                     cand_tools: dict[str, Any] | None = None) -> JobComparison:
+    """Candidate against baseline, per permutation, runs matched by test case, language and repeat;
+    with both jobs' tool snapshots, how the tools offered differ (schema drift)."""
+    from ..plugins.tool_snapshot import drift
+
     before, after = _by_permutation(base_rows), _by_permutation(cand_rows)
     shared = [name for name in before if name in after]
     if not shared:
@@ -247,4 +265,5 @@ def compare_labelled(base_label: str, base_rows: Iterable["RunDetail"], cand_lab
         baseline=base_label, candidate=cand_label,
         permutations={name: compare_rows(before[name], after[name], base_label, cand_label) for name in shared},
         missing=[name for name in {**before, **after} if name not in shared],
+        tool_drift=drift(base_tools, cand_tools),
     )
