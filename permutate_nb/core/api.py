@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Union
 
+from ..errors import one_line_warnings
 from .context import Context, open_store
 from .jobs.handle import JobHandle
 from .jobs.launch import launch
@@ -158,7 +159,8 @@ def submit(kind: Kind, source: Any, *, reporter: Reporter | None = None, concurr
         >>> handle.job_id, handle.status()
         >>> result = handle.wait()
     """
-    planned = _plan(kind, source, store, context, **planning)
+    with one_line_warnings():  # planning's notes (a snapshot used, a field ignored) as the job's own lines
+        planned = _plan(kind, source, store, context, **planning)
     job_id = planned.create()
     return JobHandle.start(planned.launch(_options(reporter, concurrency, cache, context, executor)),
                            job_id=job_id, store=planned.store, name=f"permutate-{kind}-{job_id}")
