@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 import permutate_nb as pn
-from permutate_nb.core.jobs.permutate import plan_job, run_async
+from permutate_nb.core.api import run_async
+from permutate_nb.core.jobs.permutate import plan_job
 
 from ..helpers import cli_process, stop_process, wait_until
 
