@@ -224,7 +224,7 @@ def test_a_server_that_does_not_start_fails_the_runs_with_one_line(scripted: Any
     with pytest.warns(pn.PermutateWarning) as caught:
         plan = plan_job(request)
     line = str(caught[0].message)
-    result = pn.run(request, plan=plan)
+    result = pn.run(plan)
     assert "\n" not in line and line.startswith("MCP server 'broken' (") and message in line
     (row,) = result.details
     assert not row.is_run_completed and row.error == line
