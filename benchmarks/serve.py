@@ -35,11 +35,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_api(home: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(home: str, *allow_urls: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``permutate serve`` on a free port; ``allow_urls``: the model endpoints the bodies name (``--allow-url``)."""
     port = _free_port()
     snapshots = ROOT / "permutate_nb" / "examples" / "snapshots"
+    flags = [arg for url in allow_urls for arg in ("--allow-url", url)]
     proc = subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", "serve", "--port", str(port),
-                             "--allow-dir", str(snapshots)], env={**os.environ, "PERMUTATE_HOME": home},
+                             "--allow-dir", str(snapshots), *flags], env={**os.environ, "PERMUTATE_HOME": home},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -81,7 +83,7 @@ def main() -> None:
     import permutate_nb as pn
 
     model, base_url = start_server(args.delay)
-    api, url = start_api(home)
+    api, url = start_api(home, base_url)
     try:
         request = build_request(base_url, args.runs, args.concurrency)
         request["config"]["cache"] = False

@@ -147,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="a folder whose files requests may name (manifests, url_map targets); repeatable")
     serve.add_argument("--allow-private-urls", action="store_true",
                        help="let requests fetch manifests and specs from loopback and private addresses")
+    serve.add_argument("--allow-url", action="append", default=[], metavar="PREFIX",
+                       help="a URL prefix requests may name (llm.base_url, tool_selector_endpoint, manifests, "
+                            "operations), private or not; repeatable; also PERMUTATE_ALLOW_URLS, comma-separated")
+    serve.add_argument("--allow-key-env", action="append", default=[], metavar="NAME",
+                       help="an environment variable requests may name as llm.api_key_env (or token_env); repeatable")
     serve.add_argument("--max-body-mb", type=float, help="largest request body (default 10, or PERMUTATE_MAX_BODY_MB)")
     serve.add_argument("--allow-mcp-command", action="append", default=[], metavar="NAME",
                        help="a program requests may start as an MCP server (mcp.command[0], exactly); repeatable")
@@ -489,7 +494,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
                                   allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb,
-                                  executor=_executor(args), allow_mcp_commands=args.allow_mcp_command))
+                                  executor=_executor(args), allow_mcp_commands=args.allow_mcp_command,
+                                  allow_urls=args.allow_url, allow_key_envs=args.allow_key_env))
     return 0
 
 

@@ -104,7 +104,7 @@ _NOTES_SHOWN: set[str] = set()
 
 
 def _show_note(text: str, file: object = None) -> None:
-    import html
+    from .core.html_text import escape_html
 
     if text in _NOTES_SHOWN:
         return
@@ -115,7 +115,7 @@ def _show_note(text: str, file: object = None) -> None:
         from IPython.display import display
 
         display({"text/plain": f"permutate: note: {text}",
-                 "text/html": f'<div style="color:#777;font-size:0.85em">permutate: note: {html.escape(text)}</div>'},
+                 "text/html": f'<div style="color:#777;font-size:0.85em">permutate: note: {escape_html(text)}</div>'},
                 raw=True)
     else:
         print(f"permutate: note: {text}", file=file or sys.stderr)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_response_bytes: int = Field(4 * 1024 * 1024, ge=256, description="Largest model reply read, in bytes.")
     api_key: SecretStr | None = Field(None, description="`permutate serve`: the key every request must carry.")
     max_body_mb: float = Field(10.0, gt=0, description="`permutate serve`: largest request body, in MB.")
+    allow_urls: str = Field("", description="`permutate serve`: URL prefixes a request body may name, comma-separated "
+                                            "(with `--allow-url`).")
     # the batch documents' limits, under their own names
     default_model: str = Field("local", validation_alias=_alias("PERMUTATE_DEFAULT_MODEL",
                                                                "ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME"),

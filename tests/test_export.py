@@ -78,3 +78,18 @@ def test_csv_rows(scripted: Any, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert [r["test_case_name"] for r in rows] == ["shirts", "shirts_params"]
     assert rows[1]["final_output"] == "'=danger()"
+
+
+def test_column_headers_that_look_like_formulas_stay_text(tmp_path: Path) -> None:
+    """A batch CSV's header is untrusted like its cells: ``=HYPERLINK(...)`` is text in XLSX and CSV."""
+    import pandas as pd
+
+    from permutate_nb.export import write_frame
+
+    header = '=HYPERLINK("http://example.com","x")'
+    frame = pd.DataFrame([{"prompt": "hi", header: "v"}])
+    sheet = load_workbook(write_frame(frame, tmp_path / "b.xlsx"))["Results"]
+    cell = next(c for c in sheet[1] if c.value == header)
+    assert cell.data_type == "s"
+    assert (write_frame(frame, tmp_path / "b.csv").read_text("utf-8").splitlines()[0]
+            == "prompt,\"'=HYPERLINK(\"\"http://example.com\"\",\"\"x\"\")\"")

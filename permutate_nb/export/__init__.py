@@ -142,7 +142,10 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
     ws.freeze_panes = "A2"
     header = []
     for name in columns:
-        cell = WriteOnlyCell(ws, value=name)
+        text = _xlsx_text(str(name))[0]
+        cell = WriteOnlyCell(ws, value=text)
+        if text.startswith(FORMULA_START):
+            cell.data_type = TYPE_STRING  # a column named "=HYPERLINK(...)" (a batch CSV's header) is text too
         cell.font, cell.fill, cell.alignment = header_font, header_fill, header_alignment
         header.append(cell)
     ws.append(header)

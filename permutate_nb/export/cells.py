@@ -38,6 +38,6 @@ def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence[
     path = Path(path)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow([csv_text(str(name)) for name in columns])  # headers are untrusted too (a batch CSV's)
         writer.writerows([csv_text(value) for value in row] for row in rows)
     return path

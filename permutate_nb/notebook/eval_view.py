@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import html
+from ..core.html_text import escape_html
 from typing import TYPE_CHECKING
 
-from .view import escaped
 from ..core.frames import is_nan
+from .view import styled
 
 if TYPE_CHECKING:
     from ..core.jobs.evals.results import EvalResult
@@ -29,11 +29,11 @@ def render_eval_text(result: "EvalResult") -> str:
 def render_eval_html(result: "EvalResult") -> str:
     df = result.summary_df
     status_colour = {"SUCCESS": "green", "PARTIAL_SUCCESS": "#b60", "ERROR": "#b00"}.get(result.status, "#666")
-    card = (f"<div style='font-family:sans-serif;margin:4px 0'><b>{html.escape(result.dataset['name'])}</b> "
+    card = (f"<div style='font-family:sans-serif;margin:4px 0'><b>{escape_html(result.dataset['name'])}</b> "
             f"v{result.dataset['version']} · {result.dataset['cases']} cases · models: "
-            f"{html.escape(', '.join(result.parameters['models']))} · judge: {html.escape(str(result.parameters['judge_model']))}"
+            f"{escape_html(', '.join(result.parameters['models']))} · judge: {escape_html(str(result.parameters['judge_model']))}"
             f" · <b style='color:{status_colour}'>{result.status}</b></div>")
-    table = (escaped(df.style.set_uuid("permutate-eval")).format({"mean": "{:.3f}", "ci95_low": "{:.3f}", "ci95_high": "{:.3f}"},
+    table = (styled(df).set_uuid("permutate-eval").format({"mean": "{:.3f}", "ci95_low": "{:.3f}", "ci95_high": "{:.3f}"},
                                                          na_rep="–", escape="html").hide(axis="index").to_html())
     models = list(dict.fromkeys(df["model"]))
     rows = []
@@ -45,9 +45,9 @@ def render_eval_html(result: "EvalResult") -> str:
             width = 0 if mean is None or is_nan(mean) else mean * 240
             ci = (f" [{_num(match['ci95_low'].iloc[0])}, {_num(match['ci95_high'].iloc[0])}]" if len(match) else "")
             bars.append(f"<div style='display:flex;align-items:center;gap:6px'><div style='background:{_COLOURS[i % 6]};"
-                        f"height:10px;width:{width:.1f}px'></div><span style='font-size:11px'>{html.escape(model)}: "
+                        f"height:10px;width:{width:.1f}px'></div><span style='font-size:11px'>{escape_html(model)}: "
                         f"{_num(mean)}{ci}</span></div>")
-        rows.append(f"<tr><td style='padding:2px 8px;text-align:left'>{html.escape(metric)}</td><td>{''.join(bars)}</td></tr>")
+        rows.append(f"<tr><td style='padding:2px 8px;text-align:left'>{escape_html(metric)}</td><td>{''.join(bars)}</td></tr>")
     chart = ("<div style='font-family:sans-serif'><b>Mean score by metric and model (95% CI)</b>"
              f"<table style='border-collapse:collapse'>{''.join(rows)}</table></div>")
     return card + f"<div style='overflow-x:auto'>{table}</div>" + chart  # a wide table scrolls, never cut off

@@ -10,11 +10,11 @@ line, never a widget whose model is gone ("Error displaying widget: model not fo
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..core.html_text import escape_html
 from ..core.jobs.events import JobStarted, Reporter
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class _Bar:
         self.total = total
         self.verdicts = verdicts
         self.done = self.passed = self.failed = self.errored = 0
-        self.label = widgets.HTML(f"<span title='{html.escape(label)}'>{html.escape(label)}</span>",
+        self.label = widgets.HTML(f"<span title='{escape_html(label)}'>{escape_html(label)}</span>",
                                   layout=widgets.Layout(min_width="180px"))
         self.bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), layout=widgets.Layout(width="320px"))
         self.text = widgets.HTML()
@@ -148,7 +148,7 @@ class NotebookProgress(Reporter):
     # -- reporter hooks (called on the engine's thread) ----------------------------------------
     def stage(self, name: str, detail: str = "") -> None:
         self._stage = f"{name} {detail}".strip()
-        self.stage_text.value = f"<span style='color:#666'>{html.escape(self._stage)}…</span>"
+        self.stage_text.value = f"<span style='color:#666'>{escape_html(self._stage)}…</span>"
 
     def job_started(self, event: JobStarted) -> None:
         self._running = self._last_finish = time.monotonic()
@@ -180,11 +180,11 @@ class NotebookProgress(Reporter):
         lines = self.end_lines(outcome)
         _close_tree(self.box)
         if self._handle is not None:
-            body = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
+            body = "".join(f"<div>{escape_html(line)}</div>" for line in lines)
             self._handle.update({
                 "text/plain": "\n".join([self._title, *lines]),
                 "text/html": f"<div class='permutate-progress-end' style='font-family:sans-serif;font-size:12px;"
-                             f"color:#555'>{html.escape(self._title)}{body}</div>",
+                             f"color:#555'>{escape_html(self._title)}{body}</div>",
             }, raw=True)
 
 

@@ -8,7 +8,7 @@ for those who want them.
 
 from __future__ import annotations
 
-import html
+from ..core.html_text import escape_html, text_frame
 from typing import TYPE_CHECKING, Any
 
 from ..core.stats.compare import comparison_frame, format_ci
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..core.jobs.permutate_result import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped", "summary_table",
+__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped", "styled", "summary_table",
            "SUMMARY_LABELS"]
 
 MAX_DETAIL_ROWS = 200
@@ -55,7 +55,7 @@ def _fmt(value: Any, pct: bool = False) -> str:
         return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return html.escape(str(value))
+    return escape_html(str(value))
 
 
 def _card(result: "JobResult") -> str:
@@ -69,7 +69,7 @@ def _card(result: "JobResult") -> str:
     )
     return (
         f'<div style="font-family:sans-serif;margin-bottom:8px"><div style="font-weight:600;margin:4px 0">'
-        f"{html.escape(result.job_name)}{status}</div>"
+        f"{escape_html(result.job_name)}{status}</div>"
         f'<div style="display:flex;flex-wrap:wrap;border:1px solid #ddd;border-radius:4px">{cells}</div></div>'
     )
 
@@ -82,7 +82,7 @@ def _bars(result: "JobResult") -> str:
         whisker = (f'<div style="position:absolute;top:6px;left:{low * 3.2:.1f}px;width:{(high - low) * 3.2:.1f}px;'
                    'height:2px;background:#222"></div>')  # the 95% interval as a line across the bar
         rows.append(
-            f'<tr><td style="padding:2px 8px;text-align:left">{html.escape(name)}</td>'
+            f'<tr><td style="padding:2px 8px;text-align:left">{escape_html(name)}</td>'
             f'<td style="width:320px;padding:2px"><div style="position:relative;height:14px">'
             f'<div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div>{whisker}</div></td>'
             f'<td style="padding:2px 8px">{format_ci(s["overall_accuracy"], s["overall_accuracy_ci"])}</td></tr>'
@@ -111,6 +111,11 @@ def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
     return frame
 
 
+def styled(frame: "pd.DataFrame") -> "Styler":
+    """``frame.style`` over ``text_frame(frame)`` (dict cells as JSON, no control characters), ``escaped``."""
+    return escaped(text_frame(frame).style)
+
+
 def escaped(styler: "Styler") -> "Styler":
     """Headers as text, never as HTML: a plugin or permutation named ``<img onerror=...>`` must
     not run in the notebook. Cells: every ``Styler.format`` call passes ``escape="html"`` (a
@@ -130,7 +135,7 @@ def _heatmap(result: "JobResult") -> str:
     frame = heatmap_frame(result)
     if frame.empty:
         return ""
-    styler = (escaped(frame.style.set_uuid("permutate-heatmap"))
+    styler = (styled(frame).set_uuid("permutate-heatmap")
               .map(lambda v: "" if is_nan(v) else _heat_colour(v))
               .format("{:.0f}%", na_rep="–", escape="html")
               .set_caption("Pass rate: test case x permutation"))
@@ -153,7 +158,7 @@ def _details(result: "JobResult") -> str:
         fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
         return [f"background-color: {fill}"] * len(row)
 
-    styler = (escaped(shown.style.set_uuid("permutate-details")).apply(colour, axis=1)
+    styler = (styled(shown).set_uuid("permutate-details").apply(colour, axis=1)
               .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
                        "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
               .hide(axis="index"))
@@ -180,7 +185,7 @@ def summary_table(result: "JobResult") -> "pd.DataFrame":
 
 def _permutations(result: "JobResult") -> str:
     formats = {SUMMARY_LABELS["average_response_time_sec"]: "{:.3f}", SUMMARY_LABELS["total_llm_api_cost"]: "{:.6f}"}
-    styler = escaped(summary_table(result).style.set_uuid("permutate-permutations"))
+    styler = styled(summary_table(result)).set_uuid("permutate-permutations")
     return styler.format(formats, na_rep="–", escape="html").to_html()
 
 
@@ -195,7 +200,7 @@ def _comparison(result: "JobResult") -> str:
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
     frame = comparison_frame(comparisons)
-    styler = (escaped(frame.style.set_uuid("permutate-comparison")).hide(axis="index")
+    styler = (styled(frame).set_uuid("permutate-comparison").hide(axis="index")
               .format({"p": "{:.4f}", "p (Holm)": "{:.4f}"}, escape="html")
               .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
     return styler.to_html()
@@ -213,7 +218,7 @@ def _flaky(result: "JobResult") -> str:
     frame = flaky_frame(result)
     if frame.empty:
         return ""
-    return (escaped(frame.style.set_uuid("permutate-flaky")).format(escape="html").hide(axis="index")
+    return (styled(frame).set_uuid("permutate-flaky").format(escape="html").hide(axis="index")
             .set_caption(f"Flaky cases: some but not all repeats pass ({len(frame)})").to_html())
 
 

@@ -10,13 +10,13 @@ shows them under that cell.
 
 from __future__ import annotations
 
-import html
 from typing import Any, Callable
 
 import ipywidgets as w
 import yaml
 
 from ..core.api import run
+from ..core.html_text import escape_html
 from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.plugins.fetch import default_url_map
 from ..core.plugins.loader import Plugin, PluginLoader
@@ -42,7 +42,7 @@ def _parameters(op: Any) -> str:
     params = op.parameters if isinstance(op.parameters, dict) else {}
     required = set(params.get("required") or ()) if isinstance(params.get("required"), list) else set()
     names = [f"{n}*" if n in required else str(n) for n in (params.get("properties") or {})]
-    return f" <span style='color:#666'>({html.escape(', '.join(names))})</span>" if names else ""
+    return f" <span style='color:#666'>({escape_html(', '.join(names))})</span>" if names else ""
 
 
 class RequestBuilder:
@@ -187,11 +187,11 @@ class RequestBuilder:
                 else:
                     location, plugin = self._load_source(source)
         except PermutateError as exc:
-            self.plugin_message.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            self.plugin_message.value = f"<span style='color:#b00'>{escape_html(str(exc))}</span>"
             return None
         self.plugins[location] = plugin
         if not quiet:
-            self.plugin_message.value = (f"<span style='color:green'>loaded {html.escape(plugin.name)}: "
+            self.plugin_message.value = (f"<span style='color:green'>loaded {escape_html(plugin.name)}: "
                                          f"{len(plugin.operations)} operations</span>")
         return plugin
 
@@ -233,9 +233,9 @@ class RequestBuilder:
 
     def _refresh_plugins(self) -> None:
         items = "".join(
-            f"<li><b title='{html.escape(loc, quote=True)}'>{html.escape(p.name)}</b> "
+            f"<li><b title='{escape_html(loc, quote=True)}'>{escape_html(p.name)}</b> "
             f"<span style='color:#666'>({len(p.operations)} operations; hover for the URL)</span><ul>"
-            + "".join(f"<li>{html.escape(f'{op.method} {op.url}'.strip())} — {html.escape(op.summary or '')}"
+            + "".join(f"<li>{escape_html(f'{op.method} {op.url}'.strip())} — {escape_html(op.summary or '')}"
                       + _parameters(op) + "</li>"
                       for op in p.operations[:20])
             + "</ul></li>"

@@ -13,6 +13,8 @@ from .. import __version__
 from .context import ServerContext, json_response
 from .errors import install_error_handlers
 from .gate import Gate
+from .openapi_doc import with_security_schemes
+from .schemas import Health
 from .routes_batch import router as batch_router
 from .routes_evals import router as evals_router
 from .routes_jobs import router as jobs_router
@@ -53,7 +55,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(Gate, api_key=settings.api_key, max_body_mb=settings.max_body_mb)
 
-    @app.get("/health", tags=["server"], summary="Liveness; needs no key")
+    @app.get("/health", tags=["server"], summary="Liveness; needs no key", openapi_extra={"security": []},
+             responses={200: {"model": Health}})
     async def health(request: Request) -> Any:
         ctx: ServerContext = request.app.state.ctx
         return json_response({"status": "ok", "version": __version__, "running_jobs": len(ctx.manager.tasks)})
@@ -61,4 +64,5 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(jobs_router)
     app.include_router(batch_router)
     app.include_router(evals_router)
+    with_security_schemes(app)
     return app

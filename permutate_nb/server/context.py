@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from .registry import Registry
 from .settings import ServerSettings
 
 __all__ = ["ServerContext", "context", "json_response", "json_response_async"]
+
+_PLAN_THREADS = 256
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:
@@ -45,6 +48,9 @@ class ServerContext:
     manager: JobManager
     guard: RequestGuard
     public_dir: Path
+    # Planning fetches manifests and specs (up to FETCH_DEADLINE each): its own threads, so requests
+    # whose documents drip in slowly never hold the worker threads every other request needs.
+    plan_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(_PLAN_THREADS, "permutate-plan"))
 
     @classmethod
     def open(cls, settings: ServerSettings) -> "ServerContext":
@@ -53,7 +59,8 @@ class ServerContext:
         registry = Registry(home / "server.sqlite")
         public = home / "public" / "batch_execution_results"
         public.mkdir(parents=True, exist_ok=True)
-        return cls(settings, store, registry, JobManager(store, registry), RequestGuard(settings), public)
+        guard = RequestGuard(settings)
+        return cls(settings, store, registry, JobManager(store, registry, guard.url_problem_async), guard, public)
 
     def plan_permutate(self, body: dict[str, Any], provider: str | None = None) -> JobPlan:
         """Validate and guard a request from a client, load its plugins through the guard; calls no model.
@@ -65,6 +72,10 @@ class ServerContext:
         mirror = default_url_map(request.config.url_map)
         self.guard.check_request(request, mirror)
         return plan_job(request, provider=provider, loader=PluginLoader(fetcher=self.guard.fetcher(mirror)))
+
+    async def plan_permutate_async(self, body: dict[str, Any], provider: str | None = None) -> JobPlan:
+        """``plan_permutate`` on the planning threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.plan_pool, self.plan_permutate, body, provider)
 
     def executor(self, request: JobRequest | None = None) -> ExecutorSpec | None:
         """A job's executor: the server's (``--executor``), or the body's ``config.executor`` (checked by
@@ -86,6 +97,7 @@ class ServerContext:
         return self.manager.resume_owned({kind: resumer for kind in ("permutate", "batch", "eval")})
 
     def close(self) -> None:
+        self.plan_pool.shutdown(wait=False, cancel_futures=True)
         self.registry.close()
         self.store.close()
 

@@ -26,6 +26,7 @@ _ORIGIN = re.compile(r"^(?:request|[^:\n]+\.(?:ya?ml|json))(?:, line \d+)?: ")
 _PATH = re.compile(r"^([A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*): (.+)$", re.S)
 _ROW = re.compile(r"^(row|case) (\d+)\b")
 _PART = re.compile(r"\[(\d+)\]|\.?([A-Za-z_][\w-]*)")
+_SERVER_PATH = re.compile(r" in \S+\.sqlite|; `permutate jobs` lists the jobs")
 
 
 def not_found(message: str) -> JSONResponse:
@@ -66,10 +67,17 @@ def error_detail(exc: PermutateError, row_loc: tuple[str, ...] = ()) -> list[dic
         {"loc": ["body"], "msg": str(exc) or type(exc).__name__, "type": kind}]
 
 
+def _message(error: dict[str, Any]) -> str:
+    """FastAPI's message, with the reason a body was not taken as JSON (``ctx.error``) when it has one."""
+    msg = str(error.get("msg", ""))
+    reason = (error.get("ctx") or {}).get("error")
+    return f"{msg}: {reason}" if error.get("type") == "json_invalid" and reason else msg
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownJobError)
     async def unknown(request: Request, exc: UnknownJobError) -> JSONResponse:
-        return not_found(str(exc))
+        return not_found(_SERVER_PATH.sub("", str(exc)))  # the store's path is the server's business
 
     @app.exception_handler(PermutateError)
     async def invalid(request: Request, exc: PermutateError) -> JSONResponse:
@@ -78,7 +86,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "value_error")}
+        detail = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "value_error")}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
 

@@ -1,21 +1,30 @@
 """A request that arrives over HTTP may not make the server read its own files or probe its network.
 
 Local manifest, ``url_map`` and model paths must lie under an ``--allow-dir``; http(s)
-manifests, OpenAPI documents and ``$ref`` targets that resolve to loopback, private,
-link-local or reserved addresses are refused unless ``--allow-private-urls``. URLs the
-*operator* mapped (``PERMUTATE_URL_MAP``, the bundled snapshots) are read from their files
-and never fetched, so they pass. The check resolves the name once before the fetch; a DNS
-answer that changes in between (rebinding) is not caught here.
+manifests, OpenAPI documents and ``$ref`` targets (and every redirect hop of their fetch) that
+resolve to loopback, private, link-local or reserved addresses, or do not resolve at all, are
+refused unless ``--allow-private-urls``. URLs the *operator* mapped (``PERMUTATE_URL_MAP``, the
+bundled snapshots) are read from their files and never fetched, so they pass, and so do URLs
+under an ``--allow-url`` prefix.
+
+A body's own endpoints (``llm.base_url``, ``config.tool_selector_endpoint``) are the server's
+choice: only an ``--allow-url`` prefix or the server's ``OPENAI_BASE_URL``. The operations that
+``execute_operations`` calls, selector services and LangChain model calls pass the same address
+check per request and per redirect hop (``url_policy``). A body names only the environment
+variables listed with ``--allow-key-env``. The check resolves the name once before the request;
+a DNS answer that changes in between (rebinding) is not caught here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import os
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..core.plugins.fetch import Fetcher, UrlMap
+from ..core.plugins.fetch import Fetcher, UrlMap, bundled_url_map
 from ..core.request.locations import is_http_url, local_path
 from ..core.request.models import JobRequest
 from ..errors import PluginLoadError, RequestError
@@ -42,16 +51,27 @@ class RequestGuard:
         path = local_path(location)
         return any(path.is_relative_to(root) for root in self.settings.allow_dirs)
 
+    def operator_allows(self, url: str) -> bool:
+        """Under an ``--allow-url`` prefix, or the model endpoint of the server's own environment."""
+        own = os.environ.get("OPENAI_BASE_URL", "").strip().rstrip("/")
+        if own and (url.rstrip("/") == own or url.startswith(own + "/")):
+            return True
+        return any(url.startswith(prefix) for prefix in self.settings.allow_urls)
+
     def private_address(self, url: str) -> str | None:
-        """The first loopback/private/reserved address ``url``'s host resolves to, else None."""
-        host = urlsplit(url).hostname or ""
+        """The first loopback/private/reserved address ``url``'s host resolves to, ``"unresolvable"``
+        when it resolves to nothing, else None."""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return "unresolvable"
         try:
             addresses = {ipaddress.ip_address(host)}
         except ValueError:
             try:
                 infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-            except OSError:
-                return None  # unresolvable: the fetch itself reports it
+            except (OSError, UnicodeError):
+                return "unresolvable"
             addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
         for address in sorted(addresses, key=str):
             if (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
@@ -59,19 +79,44 @@ class RequestGuard:
                 return str(address)
         return None
 
+    def url_problem(self, url: str) -> str | None:
+        """Why the server will not send a request to ``url`` for a client, or None."""
+        if self.operator_allows(url) or self.settings.allow_private_urls:
+            return None
+        address = self.private_address(url)
+        if address is None:
+            return None
+        if address == "unresolvable":
+            return f"{url}: the host does not resolve; this server refuses such URLs"
+        return (f"{url} resolves to a private address ({address}); this server refuses such URLs (start it with "
+                "--allow-url PREFIX or --allow-private-urls to allow them)")
+
+    async def url_problem_async(self, url: str) -> str | None:
+        """``url_problem`` off the event loop (it may ask DNS): the check for a job's HTTP requests."""
+        if self.operator_allows(url):
+            return None
+        return await asyncio.to_thread(self.url_problem, url)
+
     def check_location(self, location: str, loc: tuple[str | int, ...], mirror: UrlMap) -> None:
         """Refuse a manifest location this server may not read on a client's say-so."""
         if is_http_url(location):
-            if self.settings.allow_private_urls or mirror.lookup(location) is not None:
+            if mirror.lookup(location) is not None:
                 return
-            address = self.private_address(location)
-            if address is not None:
-                raise FieldError(loc, f"{location} resolves to a private address ({address}); this server refuses "
-                                      "such URLs (start it with --allow-private-urls to allow them)")
+            problem = self.url_problem(location)
+            if problem is not None and not (problem.endswith("does not resolve; this server refuses such URLs")
+                                            and bundled_url_map().lookup(location) is not None):
+                raise FieldError(loc, problem)  # (an unresolvable URL with a bundled snapshot is read from it)
             return
         if not self.local_allowed(location):
             raise FieldError(loc, f"{location}: a request sent over HTTP cannot read the server's files; use a URL, "
                                   "or a path under a folder the server allows (--allow-dir)")
+
+    def check_endpoint(self, url: str | None, loc: tuple[str | int, ...]) -> None:
+        """A model or selector endpoint a body names: the operator's (``--allow-url``, ``OPENAI_BASE_URL``) only."""
+        if url is None or self.operator_allows(url.strip()):
+            return
+        raise FieldError(loc, f"{url}: this server calls only the endpoints its operator allows (permutate serve "
+                              "--allow-url PREFIX, PERMUTATE_ALLOW_URLS, or its OPENAI_BASE_URL)")
 
     def check_request(self, request: JobRequest, mirror: UrlMap) -> None:
         """Every location, local path and environment-variable name a permutate request names."""
@@ -86,6 +131,9 @@ class RequestGuard:
                     self.check_mcp(ref.mcp, (*where, "mcp"), mirror)
                 if ref.auth is not None:
                     self.check_env(ref.auth.token_env, ("plugin_groups", gi, "plugins", pi, "auth", "token_env"))
+        if request.config.tool_selector_endpoint:
+            self.check_endpoint(request.config.tool_selector_endpoint, ("config", "tool_selector_endpoint"))
+        self.check_env(request.config.openplugin_api_key_env, ("config", "openplugin_api_key_env"))
         if request.test_plugin is not None:
             self.check_location(request.test_plugin.manifest_url, ("test_plugin", "manifest_url"), mirror)
         for prefix, target in request.config.url_map.items():
@@ -99,6 +147,7 @@ class RequestGuard:
             llms.append((("config", "translator"), request.config.translator))
         for loc, llm in llms:
             self.check_env(llm.api_key_env, (*loc, "api_key_env"))
+            self.check_endpoint(llm.base_url, (*loc, "base_url"))
             if llm.model_path and not self.local_allowed(llm.model_path):
                 raise FieldError((*loc, "model_path"),
                                  f"{llm.model_path}: a request sent over HTTP can load models only from under --allow-dir")
@@ -136,8 +185,14 @@ class RequestGuard:
                              "this server runs jobs in-process; start it with permutate serve --executor ray")
 
     def check_env(self, name: str | None, loc: tuple[str | int, ...]) -> None:
+        """A body may name only the environment variables the operator listed (``--allow-key-env``)."""
+        if name is None:
+            return
         if name in _SERVER_SECRETS:
             raise FieldError(loc, f"{name} is the server's own key; a request cannot send it anywhere")
+        if name not in self.settings.allow_key_envs:
+            raise FieldError(loc, f"{name}: a request sent over HTTP may name only the environment variables the "
+                                  "server allows (permutate serve --allow-key-env NAME)")
 
     def fetcher(self, mirror: UrlMap) -> "GuardedFetcher":
         return GuardedFetcher(self, mirror)
@@ -166,4 +221,10 @@ class GuardedFetcher(Fetcher):
         except FieldError as exc:
             raise PluginLoadError(str(exc)) from None
         return super().fetch_text(location)
+
+    def check_hop(self, url: str) -> None:
+        """Every request of a download, the first and each redirect, meets the address check."""
+        problem = self.guard.url_problem(url)
+        if problem is not None:
+            raise PluginLoadError(problem)
 

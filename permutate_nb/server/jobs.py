@@ -20,6 +20,7 @@ from ..core.jobs.permutate_result import RunDetail
 from ..core.store.job_store import JobStore
 from ..core.stats.tally import Tallies
 from ..core.status import ENDED, FINAL, JobStatus
+from ..core.plugins.url_policy import URL_CHECK, UrlCheck
 from ..errors import UnknownJobError
 from .registry import CANCELLED, DONE, Registry
 
@@ -83,8 +84,9 @@ Starter = Callable[[LiveProgress], Awaitable[Any]]
 class JobManager:
     """Owns the job tasks of one server. ``shutdown`` leaves its jobs to be resumed by the next start."""
 
-    def __init__(self, store: JobStore, registry: Registry) -> None:
+    def __init__(self, store: JobStore, registry: Registry, url_check: UrlCheck | None = None) -> None:
         self.store, self.registry = store, registry
+        self.url_check = url_check  # every HTTP request of the jobs' clients passes it (core.url_policy)
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.progress: dict[str, LiveProgress] = {}
         self.final_progress: OrderedDict[str, dict[str, Any]] = OrderedDict()  # the last counts of ended jobs
@@ -102,6 +104,7 @@ class JobManager:
         return task
 
     async def _guarded(self, job_id: str, job: Awaitable[Any], new: bool) -> Any:
+        URL_CHECK.set(self.url_check)  # this task's context (and the tasks it starts) only
         try:
             result = await job
         except asyncio.CancelledError:

@@ -10,8 +10,8 @@ working directory). The invocation id is the job id in the store. XLSX files are
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
+import json
+import os
 import re
 import tempfile
 import uuid
@@ -25,15 +25,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..core.api import run_planned
 from ..core.jobs.batch import plan_batch
 from ..core.jobs.batch_result import batch_frame
+from ..core.request.safe_load import read_csv
 from ..export import process_csv, write_frame
 from ..errors import UnknownJobError
+from .schemas import XLSX, BatchResults, ExecuteBatchResponse, ProcessCsvResponse, errors, file_response
+from .strict_json import StrictRoute
 from .context import ServerContext, context, json_response
 from ..core.status import JobStatus
 from .errors import not_found
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["batch executions"])
+router = APIRouter(tags=["batch executions"], route_class=StrictRoute)
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_-]+\.xlsx$")
 #: the batch document's status words for ours
 _STATUS = {JobStatus.PENDING: "pending", JobStatus.RUNNING: "running", JobStatus.SUCCESS: "completed",
@@ -47,7 +50,7 @@ class ProcessCsvBody(BaseModel):
 
 
 class Execution(BaseModel):
-    model_config = ConfigDict(extra="allow")  # other columns are carried through to the results
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)  # other columns are carried through to the results
     prompt: str
     model: str | None = None
 
@@ -61,27 +64,31 @@ class ResultsBody(BaseModel):
 
 
 def _csv_records(text: str) -> list[dict[str, Any]]:
-    """CSV text to rows here, so a one-line body can never be taken for a path on the server."""
-    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    """CSV text to rows here, so a one-line body can never be taken for a path on the server; a CR in an
+    unquoted field, a field over csv's limit or a repeated column is a 422 naming ``csv_content``."""
+    return read_csv(text.lstrip("\ufeff"), "csv_content")
 
 
 def _file_url(request: Request, name: str) -> str:
     return str(request.url_for("batch_file", file_name=name))
 
 
-@router.post("/system/batch_execution/process_csv/invoke", summary="Check a CSV; an XLSX with empty result columns")
+@router.post("/system/batch_execution/process_csv/invoke", summary="Check a CSV; an XLSX with empty result columns",
+             responses={200: {"model": ProcessCsvResponse}, **errors(401, 413, 422, 500)})
 async def process_csv_invoke(request: Request, body: ProcessCsvBody) -> Response:
     ctx = context(request)
     request.state.row_loc = ("csv_content",)
     name = f"batch_input_{uuid.uuid4().hex}.xlsx"
-    path = await asyncio.to_thread(process_csv, _csv_records(body.csv_content), ctx.public_dir / name)
-    rows = len(_csv_records(body.csv_content))
+    records = _csv_records(body.csv_content)
+    path = await asyncio.to_thread(process_csv, records, ctx.public_dir / name)
+    rows = len(records)
     return json_response({"status": "completed", "message": f"{rows} executions checked; nothing was run.",
                           "file_name": path.name, "path": f"public/batch_execution_results/{path.name}",
                           "xlsx_url": _file_url(request, path.name)})
 
 
-@router.post("/experience/batch_execution/execute_batch/invoke", summary="Start a batch; answers its invocation id")
+@router.post("/experience/batch_execution/execute_batch/invoke", summary="Start a batch; answers its invocation id",
+             responses={200: {"model": ExecuteBatchResponse}, **errors(401, 413, 422, 500)})
 async def execute_batch(request: Request, body: ExecuteBatchBody) -> Response:
     ctx = context(request)
     request.state.row_loc = ("executions", "#")
@@ -102,14 +109,30 @@ def _batch_job(ctx: ServerContext, invocation_id: str) -> dict[str, Any]:
 
 
 def _finished_files(ctx: ServerContext, job_id: str) -> tuple[str, str]:
-    """The XLSX (written once) and the CSV text (prompt, model, result) of a finished batch."""
+    """The XLSX and the CSV text (prompt, model, result) of a finished batch. The XLSX at its public
+    URL is rewritten whenever the job has changed since it was written (a resume, a finish)."""
+    job = ctx.store.job(job_id)
     rows = ctx.store.runs(job_id)
     frame = batch_frame([rows[i] for i in sorted(rows)])
     name = f"batch_execution_{job_id}.xlsx"
-    if not (ctx.public_dir / name).is_file():
-        write_frame(frame, ctx.public_dir / name)
+    path = ctx.public_dir / name
+    stamp = ctx.public_dir / f".{name}.stamp"
+    state = json.dumps([job["status"], job["finished_runs"], len(rows), job.get("ended_at"), job.get("attempts")],
+                       default=str)
+    written = stamp.read_text("utf-8") if stamp.is_file() else None
+    if not path.is_file() or written != state:
+        with tempfile.NamedTemporaryFile(dir=ctx.public_dir, prefix=".tmp-", suffix=".xlsx", delete=False) as tmp:
+            pass
+        write_frame(frame, tmp.name)
+        os.replace(tmp.name, path)  # a download in progress keeps the old file; the next one gets the new
+        stamp.write_text(state, "utf-8")
+    shown = frame.reindex(columns=["prompt", "model", "result"])
+    if "status" in frame:  # a failed row's result is its error, marked as such (an empty cell says nothing)
+        failed = frame["status"] != "completed"
+        errors = frame.get("error", frame["status"]).fillna(frame["status"])
+        shown.loc[failed, "result"] = "ERROR: " + errors[failed].astype(str)
     with tempfile.TemporaryDirectory() as folder:  # the export's formula-safe CSV writer
-        text = write_frame(frame.reindex(columns=["prompt", "model", "result"]), Path(folder) / "r.csv").read_text("utf-8")
+        text = write_frame(shown, Path(folder) / "r.csv").read_text("utf-8")
     return name, text.replace("\r\n", "\n").rstrip("\n")
 
 
@@ -135,17 +158,19 @@ async def _results(request: Request, body: ResultsBody) -> Response:
 
 
 router.add_api_route("/system/batch_execution/results", _results, methods=["POST"],
+                     responses={200: {"model": BatchResults}, **errors(401, 404, 422, 500)},
                      summary="Status and results of a batch (xlsx_url, csv_content)")
 router.add_api_route("/system/batch_execution/results/", _results, methods=["POST"], include_in_schema=False)
 
 
-@router.get("/public/batch_execution_results/{file_name}", name="batch_file", summary="Download a batch's XLSX")
+@router.get("/public/batch_execution_results/{file_name}", name="batch_file", summary="Download a batch's XLSX",
+            responses={200: file_response(XLSX), **errors(401, 404, 500)})
 async def batch_file(request: Request, file_name: str) -> Response:
     ctx = context(request)
     if not _FILE_NAME.match(file_name):
         return not_found(f"no file {file_name!r}")
     path = ctx.public_dir / file_name
-    if not path.is_file():
+    if file_name.startswith("batch_execution_"):  # a batch's results: rebuilt when the job has changed
         job_id = file_name.removeprefix("batch_execution_").removesuffix(".xlsx")
         try:
             job = _batch_job(ctx, job_id)
@@ -154,5 +179,7 @@ async def batch_file(request: Request, file_name: str) -> Response:
         if job["status"] in _UNDER_WAY:
             return not_found(f"{file_name}: the batch is still {job['status']}")
         await asyncio.to_thread(_finished_files, ctx, job_id)
+    elif not path.is_file():
+        return not_found(f"no file {file_name!r}")
     return FileResponse(path, filename=file_name,
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

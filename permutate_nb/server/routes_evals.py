@@ -10,9 +10,6 @@ cancelled one ERROR with ``error_code`` CANCELLED; ``data.job_status`` has the s
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,14 +19,17 @@ from ..core.jobs.evals.dataset import load_dataset
 from ..core.api import run_planned
 from ..core.jobs.evals.plan import plan_eval
 from ..core.status import JobStatus
+from ..core.request.safe_load import load_json, read_csv
 from ..errors import RequestError
 from .context import ServerContext, context, json_response
 from .errors import not_found
 from .guard import FieldError
+from .schemas import EvalDatasetRecord, EvalJobExecution, errors
+from .strict_json import StrictRoute
 
-__all__ = ["router", "LLM_MODELS"]
+__all__ = ["LLM_MODELS", "router"]
 
-router = APIRouter(tags=["eval-dataset executions"])
+router = APIRouter(tags=["eval-dataset executions"], route_class=StrictRoute)
 #: The document's llm_model values and the model names they run; any other value is taken as a model name.
 LLM_MODELS = {"GPT_3_5_TURBO": "gpt-3.5-turbo", "GPT_4": "gpt-4", "GPT_4_TURBO": "gpt-4-turbo", "GPT_4O": "gpt-4o",
               "GPT_4O_MINI": "gpt-4o-mini"}
@@ -60,9 +60,9 @@ class EvalExecuteBody(BaseModel):
 def _upload_records(raw: bytes, content_type: str) -> tuple[str | None, Any]:
     text = raw.decode("utf-8-sig", errors="replace")
     if "csv" in content_type:
-        return None, list(csv.DictReader(io.StringIO(text)))
+        return None, read_csv(text, "body")  # a CR in a bare field, a field over the limit: 422, as in the CLI
     try:
-        data = json.loads(text)
+        data = load_json(text, "body")  # the CLI's reader: its nesting limit, no NaN, no duplicate key
     except ValueError as exc:
         raise FieldError((), f"the body is not JSON ({exc}); send JSON rows, or CSV with Content-Type: text/csv") from None
     if isinstance(data, dict):
@@ -71,6 +71,7 @@ def _upload_records(raw: bytes, content_type: str) -> tuple[str | None, Any]:
 
 
 @router.post("/api/v1/pipelines/{pipeline_id}/eval-datasets", status_code=201, openapi_extra=_UPLOAD_DOC,
+             responses={201: {"model": EvalDatasetRecord}, **errors(401, 413, 422, 500)},
              summary="Upload an eval dataset (JSON rows or CSV); answers its id")
 async def upload_dataset(request: Request, pipeline_id: str) -> Response:
     ctx = context(request)
@@ -107,6 +108,7 @@ def _dataset(ctx: ServerContext, pipeline_id: str, dataset_id: str) -> dict[str,
 
 
 @router.post("/api/v1/pipelines/{pipeline_id}/eval-datasets/{eval_dataset_id}/execute",
+             responses={200: {"model": EvalJobExecution}, **errors(401, 404, 413, 422, 500)},
              summary="Execute an eval dataset; answers the job execution object")
 async def execute(request: Request, pipeline_id: str, eval_dataset_id: str, body: EvalExecuteBody) -> Response:
     ctx = context(request)
@@ -125,7 +127,8 @@ async def execute(request: Request, pipeline_id: str, eval_dataset_id: str, body
     judge = LLM_MODELS.get(params.judge_model, params.judge_model) if params.judge_model else None
     try:
         plan = await asyncio.to_thread(plan_eval, data, models=[model], judge_model=judge, metrics=params.metrics,
-                                       template=params.question_answering_template, name=stored["name"])
+                                       template=params.question_answering_template, name=stored["name"],
+                                       dataset_id=eval_dataset_id)
     except RequestError as exc:
         text = str(exc)
         field = "question_answering_template" if text.startswith("template") else ("metrics" if "metric" in text else None)
@@ -141,6 +144,7 @@ async def execute(request: Request, pipeline_id: str, eval_dataset_id: str, body
 
 
 @router.get("/api/v1/pipelines/{pipeline_id}/eval-datasets/{eval_dataset_id}/execute",
+            responses={200: {"model": list[EvalJobExecution]}, **errors(401, 404, 500)},
             summary="The executions of an eval dataset, in the document's schema")
 async def executions(request: Request, pipeline_id: str, eval_dataset_id: str) -> Response:
     ctx = context(request)

@@ -17,11 +17,14 @@ from ..core.jobs.batch_result import BatchResult
 from ..core.jobs.kinds import results
 from ..core.jobs.result_base import Result
 from ..core.status import STATUSES, JobStatus
+from .schemas import CSV, XLSX, JobAccepted, JobRecord, StartJobResponse, errors, file_response
+from .schemas import JobStatus as JobStatusBody
+from .strict_json import StrictRoute
 from .context import context, json_response, json_response_async
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(route_class=StrictRoute)
 KINDS = ("permutate", "batch", "eval")
 _HIDDEN = ("request", "data")
 _START_EXAMPLE = {
@@ -39,7 +42,9 @@ _START_EXAMPLE = {
 
 
 @router.post("/api/start-job", tags=["start-job"], summary="Run a permutate request (the start-job API)",
-             responses={202: {"description": "with ?wait=false: {job_id, status, status_url}"}})
+             responses={200: {"model": StartJobResponse},
+                        202: {"model": JobAccepted, "description": "with ?wait=false: {job_id, status, status_url}"},
+                        **errors(401, 413, 422, 500)})
 async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=[_START_EXAMPLE]),
                     wait: bool = Query(True, description="false: answer 202 at once and run in the background"),
                     provider: str | None = Query(None, description="run every permutation's LLM on this provider, as "
@@ -47,7 +52,7 @@ async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=
     """The body is a permutate request in JSON (flat or nested form). By default the job runs and the answer is the
     start-job response (``JobResult.to_dict()``); with ``?wait=false`` the answer is ``202 {job_id, status, status_url}``."""
     ctx = context(request)
-    plan = await asyncio.to_thread(ctx.plan_permutate, body, provider)
+    plan = await ctx.plan_permutate_async(body, provider)
     job_id = ctx.store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
     task = ctx.manager.launch(job_id, "permutate", lambda progress: run_planned(
         plan, store=ctx.store, job_id=job_id, reporter=progress, executor=ctx.executor(plan.request)))
@@ -62,7 +67,8 @@ def _public(job: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in job.items() if k not in _HIDDEN}
 
 
-@router.get("/api/jobs", tags=["jobs"], summary="List the stored jobs (every face's)")
+@router.get("/api/jobs", tags=["jobs"], summary="List the stored jobs (every face's)",
+            responses={200: {"model": list[JobRecord]}, **errors(401, 422, 500)})
 async def list_jobs(request: Request, status: str | None = None, kind: str | None = None) -> Response:
     if status is not None and status not in STATUSES:
         return JSONResponse({"detail": [{"loc": ["query", "status"], "type": "enum",
@@ -74,7 +80,8 @@ async def list_jobs(request: Request, status: str | None = None, kind: str | Non
     return json_response([job for job in jobs if status is None or job["status"] == status])
 
 
-@router.get("/api/jobs/{job_id}", name="job_status", tags=["jobs"], summary="A job's status, done/total, summary so far")
+@router.get("/api/jobs/{job_id}", name="job_status", tags=["jobs"], summary="A job's status, done/total, summary so far",
+            responses={200: {"model": JobStatusBody}, **errors(401, 404, 500)})
 async def job_status(request: Request, job_id: str) -> Response:
     ctx = context(request)
     job = ctx.store.job(job_id)
@@ -102,6 +109,10 @@ def _write_file(data: Result, path: Path) -> Path:
 
 
 @router.get("/api/jobs/{job_id}/result", name="job_result", tags=["jobs"],
+            responses={200: {"description": "JSON (a start-job response, an eval's result, or a batch's rows), or the file",
+                             "content": {"application/json": {"schema": {"type": "object"}},
+                                         **file_response(CSV, XLSX)["content"]}},
+                       **errors(401, 404, 422, 500)},
             summary="A job's result: JSON, or ?format=csv|xlsx to download the file")
 async def job_result(request: Request, job_id: str, format: Literal["json", "csv", "xlsx"] = "json") -> Response:
     ctx = context(request)
@@ -120,7 +131,8 @@ def _remove(path: Path) -> None:
     path.parent.rmdir()
 
 
-@router.delete("/api/jobs/{job_id}", tags=["jobs"], summary="Cancel a running job (its finished runs are kept)")
+@router.delete("/api/jobs/{job_id}", tags=["jobs"], summary="Cancel a running job (its finished runs are kept)",
+               responses={200: {"model": JobRecord}, **errors(401, 404, 409, 500)})
 async def cancel_job(request: Request, job_id: str) -> Response:
     ctx = context(request)
     job = ctx.store.job(job_id)

@@ -332,3 +332,74 @@ def test_non_mapping_documents_are_refused(text: str) -> None:
     with pytest.raises(PluginLoadError, match=r"^doc: expected a JSON/YAML object") as info:
         parse_document(text, "doc")
     assert "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- bounds: bytes, time, hops
+
+def test_local_files_have_the_download_byte_cap(tmp_path: Path) -> None:
+    with pytest.raises(PluginLoadError, match="/dev/zero: not a regular file"):
+        _fetcher(tmp_path).fetch_text("/dev/zero")
+    big = tmp_path / "big.json"
+    big.write_text("x" * 5000)
+    with pytest.raises(PluginLoadError, match="limit"):
+        _fetcher(tmp_path, max_bytes=1000).fetch_text(str(big))
+    assert _fetcher(tmp_path, max_bytes=5000).fetch_text(str(big))[0] == "x" * 5000
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    with pytest.raises(PluginLoadError, match="not a regular file"):
+        _fetcher(tmp_path).fetch_text(str(fifo))
+
+
+def test_a_dripping_server_meets_the_overall_deadline(tmp_path: Path) -> None:
+    class Drip(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the client gave up: that is the point
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/drip.json"
+        with pytest.raises(PluginLoadError, match="not complete after 0.5 s"):
+            _fetcher(tmp_path, deadline=0.5).fetch_text(url)  # each read is well within the read timeout
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_every_redirect_hop_is_shown_to_check_hop(tmp_path: Path, server: _Server) -> None:
+    server.route("/c.json", SPEC)
+    server.route("/b.json", "", status=302, Location="/c.json")
+    url = server.route("/a.json", "", status=301, Location="/b.json")
+    seen: list[str] = []
+
+    class Watching(Fetcher):
+        def check_hop(self, hop: str) -> None:
+            seen.append(hop)
+            if hop.endswith("/c.json"):
+                raise PluginLoadError(f"{hop}: refused")
+
+    with pytest.raises(PluginLoadError, match="c.json: refused"):
+        Watching(cache_dir=tmp_path / "cache", timeout=5.0).fetch_text(url)
+    assert [hop.rsplit("/", 1)[1] for hop in seen] == ["a.json", "b.json", "c.json"]
+    assert server.requests == ["/a.json", "/b.json"]  # the refused hop was never asked
+
+
+def test_too_many_redirects_are_named(tmp_path: Path, server: _Server) -> None:
+    url = server.route("/loop.json", "", status=302, Location="/loop.json")
+    with pytest.raises(PluginLoadError, match="redirects"):
+        _fetcher(tmp_path).fetch_text(url)

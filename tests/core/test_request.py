@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -141,3 +142,34 @@ def test_unknown_matcher_is_a_validation_error_naming_its_path() -> None:
     data["test_cases"][1]["expected_parameters"] = {"q": {"words": [{"$oneof": ["a"]}]}, "size": 5}
     with pytest.raises(RequestError, match=r"test_cases\[1\]\.expected_parameters: .*q\.words\[0\]\.\$oneof: unknown matcher"):
         load_request(data)
+
+
+_HONEST = """\
+name: x
+plugin_groups: [{name: g, plugins: [{manifest_url: /tmp/k.json}]}]
+permutations: [{name: p, llm: {model_name: m, temperature: 0, max_tokens: 5}, tool_selector: {plugin_group_name: g}}]
+test_cases: [{name: c, type: plugin_selector, prompt: hi, expected_plugin_used: /tmp/k.json, expected_api_used: u}]
+"""
+
+
+@pytest.mark.parametrize("change, message", [
+    (("temperature: 0", "temperature: .nan"), "permutations[0].llm.temperature: Input should be a finite number"),
+    (("temperature: 0", "temperature: .inf"), "permutations[0].llm.temperature: Input should be a finite number"),
+    (("max_tokens: 5", "max_tokens: 0"), "permutations[0].llm.max_tokens: Input should be greater than or equal to 1"),
+    (("name: x", "name: ''"), "name: the name is empty"),
+    (("name: c,", "name: '  ',"), "test_cases[0].name: the name is empty"),
+])
+def test_what_cannot_be_honest_is_refused(change: tuple[str, str], message: str) -> None:
+    with pytest.raises(RequestError, match=re.escape(message)):
+        load_request(_HONEST.replace(*change, 1))
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"name": "a", "name": "b"}', "duplicate key 'name'"),
+    ('{"name": "x", "config": {"timeout_sec": NaN}}', "NaN is not a JSON number"),
+    ('{"name": "\\ud800"}', "lone surrogate"),
+    ('{"a": ' + "[" * 300 + "]" * 300 + "}", "nested deeper than 200 levels"),
+])
+def test_json_requests_are_read_strictly(text: str, message: str) -> None:
+    with pytest.raises(RequestError, match=re.escape(message)):
+        load_request(text)

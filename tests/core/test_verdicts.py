@@ -51,3 +51,10 @@ def test_matchers_through_the_pipeline(scripted: Any) -> None:
     assert _run(scripted, {"q": "T-shirt", "size": 10}, expected_parameters=expected).details[0].passed
     row = _run(scripted, {"q": "hat", "size": 10}, expected_parameters=expected).details[0]
     assert not row.passed and [m["reason"] for m in row.parameter_mismatches] == ["value"]
+
+
+def test_a_regex_that_backtracks_for_ever_fails_its_run_with_regex_timeout(scripted: Any) -> None:
+    expected = {"q": {"$regex": "(a|aa)+$"}, "size": 5}
+    row = _run(scripted, {"q": "a" * 40 + "!", "size": 5}, expected_parameters=expected).details[0]
+    assert not row.passed and not row.is_run_completed
+    assert row.error == "regex timeout"

@@ -56,9 +56,9 @@ def test_good_verdicts(scripted: Any, settings: dict[str, Any]) -> None:
     second = {s["metric_type"]: s for s in data["outputs"][1]["metric_scores"]}
     assert second["faithfulness"]["score"] is None and "no context" in second["faithfulness"]["llm_metadata"]["reasoning"]
     assert second["token-f1"]["score"] == pytest.approx(2 * 1 * 0.5 / 1.5)
-    kinds = [(s["operation_type"], s["operation_status"]) for s in first["trace_spans"]]
+    kinds = [(s["operation_type"], s["operation_status"]) for s in first["interaction"]["trace_spans"]]
     assert kinds[0] == ("COMPLETION", "SUCCESS") and kinds.count(("EVALUATION", "SUCCESS")) == 5
-    span = first["trace_spans"][0]
+    span = first["interaction"]["trace_spans"][0]
     assert {"start_timestamp", "duration_ms", "input", "output"} <= set(span)
     assert first["test_case_version"]["test_case_data"]["expected_output"] == "Paris"
     judge_prompts = [r["json"] for r in scripted.requests if JUDGE in r["json"]["messages"][0]["content"]]
@@ -90,7 +90,7 @@ def test_judge_down_is_partial_success(scripted: Any, settings: dict[str, Any]) 
     scores = {s["metric_type"]: s for s in result.outputs[0]["metric_scores"]}
     assert scores["answer-relevance"]["score"] is None and "the judge failed" in scores["answer-relevance"]["llm_metadata"]["reasoning"]
     assert scores["rouge-l"]["score"] == 1.0
-    spans = result.outputs[0]["trace_spans"]
+    spans = result.outputs[0]["interaction"]["trace_spans"]
     assert ("EVALUATION", "ERROR") in [(s["operation_type"], s["operation_status"]) for s in spans]
 
 
@@ -100,7 +100,7 @@ def test_generation_down_is_error(scripted: Any, settings: dict[str, Any]) -> No
     assert result.status == "ERROR"
     record = pn.status(result.id)
     assert record["status"] == "ERROR" and record["error_code"] == "ALL_GENERATIONS_FAILED"
-    assert result.outputs[0]["trace_spans"][0]["operation_status"] == "ERROR"
+    assert result.outputs[0]["interaction"]["trace_spans"][0]["operation_status"] == "ERROR"
 
 
 def test_datasets_from_files(tmp_path: Path) -> None:

@@ -44,3 +44,25 @@ def test_the_result_view_shows_evil_names_and_answers_as_text(scripted: Any, tmp
     assert result.details[0].plugin_name == EVIL
     assert "<img" not in page and "<script>" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_model_arguments_raw_replies_and_nul_are_text_in_the_view(scripted: Any) -> None:
+    """The model picks the arguments: a dict cell (``plugin_parameters_mapped``) is rendered as
+    escaped JSON text, and NUL never reaches the page (issue 21, "no stored script")."""
+    scripted.set_script({"default": {"tool_call": {"name": "productsUsingGET",
+                                                   "arguments": {"q": EVIL + "\x00", "size": 5}}}})
+    data = klarna_request(base_url=scripted.base_url)
+    data["test_cases"][1]["name"] = "case\x00<b>bold</b>"
+    result = pn.run(data, cache=False, store=False)
+    assert result.details[0].plugin_parameters_mapped["q"] == EVIL + "\x00"
+    page = render_html(result)
+    assert "<img" not in page and "<b>bold" not in page and "\x00" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_escape_html_covers_controls_and_containers() -> None:
+    from permutate_nb.core.html_text import escape_html
+
+    assert escape_html({"a": "<i>\x00"}) == "{&quot;a&quot;: &quot;&lt;i&gt;\\u0000&quot;}"  # JSON's escape
+    assert escape_html("<i>\x00") == "&lt;i&gt;\ufffd"
+    assert escape_html("tab\tand\nnewline stay") == "tab\tand\nnewline stay"

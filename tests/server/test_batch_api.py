@@ -98,7 +98,21 @@ def test_a_failed_batch_says_so(http: Any, scripted: Any) -> None:
     started = http.post("/experience/batch_execution/execute_batch/invoke", json={"executions": [{"prompt": "hi", "model": "m"}]})
     result = _results(http, started.json()["invocationId"])
     assert result["status"] == "failed" and "400" in result["message"]
-    assert result["csv_content"] == "prompt,model,result\nhi,m,"
+    header, row = result["csv_content"].split("\n")
+    assert header == "prompt,model,result" and row.startswith("hi,m,ERROR: ") and "400" in row  # marked, not empty
+
+
+def test_max_prompt_length_holds_after_output_substitution(http: Any, scripted: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_PROMPT_LENGTH", "20")
+    scripted.set_script({"default": {"text": "a long answer of thirty chars"}})
+    started = http.post("/experience/batch_execution/execute_batch/invoke",
+                        json={"executions": [{"prompt": "first", "model": "m"}, {"prompt": "${output.1}", "model": "m"}]})
+    result = _results(http, started.json()["invocationId"])
+    assert result["status"] == "completed" and "1 of 2 executions failed" in result["message"]
+    last = result["csv_content"].split("\n")[2]
+    assert "ERROR: the prompt has 29 characters after ${output.n} substitution; MAX_PROMPT_LENGTH is 20" in last
+    assert len(scripted.requests) == 1  # the long prompt never went to the model
 
 
 def test_batches_beyond_max_concurrent_batches_wait_and_all_finish(http: Any, answers: None,

@@ -104,3 +104,40 @@ def test_bad_input_and_unknown_ids(http: Any, answers: None) -> None:
     for response in (http.post(f"{base}/nope/execute", json={"eval_execution_params": {"llm_model": "m"}}),
                      http.get(f"{base}/nope/execute"), http.get(f"/api/v1/pipelines/other/eval-datasets/{dataset['id']}/execute")):
         assert response.status_code == 404 and "no eval dataset" in response.json()["detail"]
+
+
+
+def _seed004() -> dict[str, Any]:
+    """Seed 004's example test-case output, as the document prints it."""
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "data" / "seed004_test_case_output.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_eval_outputs_have_seed_004s_test_case_output_shape(http: Any, answers: None) -> None:
+    seed = _seed004()
+    dataset = _upload(http, json=CASES)
+    path = f"/api/v1/pipelines/pipe-1/eval-datasets/{dataset['id']}/execute"
+    http.post(path, json={"eval_execution_params": {"llm_model": "GPT_4O_MINI",
+                                                    "metrics": ["answer-correctness", "exact-match"]}})
+    [done] = _listed(http, path)
+    output = done["data"]["outputs"][0]
+    assert list(output)[:len(seed)] == list(seed)  # every field of the document, in its order; ours after
+    assert output["evaluation_dataset_id"] == dataset["id"]  # the dataset's id, not its name
+    assert output["account_id"] is None and output["application_variant_id"] is None
+    interaction = output["interaction"]
+    assert list(interaction) == list(seed["interaction"])
+    assert output["application_interaction_id"] == interaction["id"]
+    assert set(seed["test_case_version"]) <= set(output["test_case_version"])
+    spans = interaction["trace_spans"]
+    root = spans[0]
+    assert root["operation_type"] == "COMPLETION" and root["parent_id"] is None and root["node_id"] == "completion"
+    for span in spans[1:]:
+        assert span["parent_id"] == root["id"] and span["node_id"].startswith("evaluation:")
+    for span in spans:
+        assert set(seed["interaction"]["trace_spans"][0]) <= set(span)
+        assert span["trace_id"] == interaction["id"] == span["application_interaction_id"]
+    assert output["metrics"] == {"answer-correctness": 0.8, "exact-match": 1.0}
+    assert output["custom_metric_types"] == ["exact-match"]  # not in the document's list: named in the extension
+    assert set(seed["metric_scores"][0]["llm_metadata"]) <= set(output["metric_scores"][0]["llm_metadata"])

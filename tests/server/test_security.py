@@ -22,7 +22,7 @@ KEY = "s3cret-server-key"
 @pytest.fixture
 def keyed(start_server: Callable[..., LiveServer], scripted: Any) -> LiveServer:
     scripted.set_script(TOOL_CALL)
-    return start_server(api_key=KEY, allow_dirs=(KLARNA.parent.resolve(),))
+    return start_server(api_key=KEY, allow_dirs=(KLARNA.parent.resolve(),), allow_urls=(scripted.base_url,))
 
 
 def test_with_a_key_every_endpoint_but_health_needs_it(keyed: LiveServer) -> None:
@@ -97,7 +97,7 @@ def test_local_files_only_under_allow_dir(start_server: Callable[..., LiveServer
     copy = tmp_path / "elsewhere" / "Klarna_Shopping.json"
     copy.parent.mkdir()
     copy.write_text(KLARNA.read_text())
-    server = start_server(allow_dirs=(KLARNA.parent.resolve(),))
+    server = start_server(allow_dirs=(KLARNA.parent.resolve(),), allow_urls=(scripted.base_url,))
     loc = ["body", "plugin_groups", 0, "plugins", 0, "manifest_url"]
     with server.client() as client:
         for location in (str(copy), copy.as_uri(), "../../../../etc/passwd"):
@@ -127,7 +127,7 @@ def test_private_addresses_need_allow_private_urls(start_server: Callable[..., L
             entry = assert_422(client.post("/api/start-job", json=request), loc, "resolves to a private address (127.0.0.1)")
             assert "--allow-private-urls" in entry["msg"]
             assert plugin_api.requests == []  # refused before anything was fetched
-        with start_server(allow_private_urls=True).client() as client:
+        with start_server(allow_private_urls=True, allow_urls=(scripted.base_url,)).client() as client:
             answer = client.post("/api/start-job", json=request)
             assert answer.status_code == 200, answer.text
             assert answer.json()["summary"]["overall_accuracy"] == 100.0
@@ -142,7 +142,7 @@ def test_private_addresses_need_allow_private_urls(start_server: Callable[..., L
     request = _manifest_request(scripted, "https://plugins.example.com/manifest.json")
     request["test_cases"] = [{**c, "expected_plugin_used": "https://plugins.example.com/manifest.json"}
                              for c in request["test_cases"]]
-    with start_server().client() as client:
+    with start_server(allow_urls=(scripted.base_url,)).client() as client:
         entry = assert_422(client.post("/api/start-job", json=request), ["body"],
                            "http://10.1.2.3/openapi.yaml resolves to a private address (10.1.2.3)")
         assert entry["type"] == "plugin_error"

@@ -105,8 +105,12 @@ class BatchJob(Job[Row]):
             if dep is None or dep["status"] != "completed":
                 return {**self._base(index), "error": f"depends on row {n}, which did not complete"}
         if row.depends_on:
-            self._prompts[index] = OUTPUT_REF.sub(lambda m: str(board.rows[int(m.group(1)) - 1]["result"] or ""),  # type: ignore[index]
-                                                  row.prompt)
+            prompt = OUTPUT_REF.sub(lambda m: str(board.rows[int(m.group(1)) - 1]["result"] or ""), row.prompt)  # type: ignore[index]
+            self._prompts[index] = prompt
+            limit = self.plan.limits.max_prompt_length
+            if len(prompt) > limit:  # the limit holds for the prompt the model would get, not only as written
+                return {**self._base(index), "error": f"the prompt has {len(prompt)} characters after ${{output.n}} "
+                                                      f"substitution; MAX_PROMPT_LENGTH is {limit}"}
         return None
 
     async def run(self, index: int, resources: JobResources) -> Row:

@@ -280,8 +280,10 @@ class JobResources:
 
             from ..llm.aiohttp_transport import AiohttpTransport
 
+            from ..plugins.url_policy import event_hooks
+
             self._http = httpx.AsyncClient(transport=AiohttpTransport(self.pool), timeout=self.config.timeout_sec,
-                                           follow_redirects=True)
+                                           follow_redirects=True, event_hooks=event_hooks())
         return self._http
 
     def langchain_http(self) -> httpx.AsyncClient:
@@ -293,8 +295,10 @@ class JobResources:
             from ..llm.langchain_models import CallPathTransport
 
             transport = CallPathTransport(AiohttpTransport(self.pool), self.call_path())
+            from ..plugins.url_policy import event_hooks
+
             self._langchain_http = httpx.AsyncClient(transport=transport, timeout=self.config.timeout_sec,
-                                                     follow_redirects=True)
+                                                     follow_redirects=True, event_hooks=event_hooks())
         return self._langchain_http
 
     def executor(self) -> OperationExecutor | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from ...errors import PermutateWarning, PluginLoadError
 from ..context import Context, default_context
 from .events import JobStarted, Reporter
@@ -23,7 +25,8 @@ from ..plugins.fetch import default_url_map
 from ..request.matrix import Matrix, expand_matrix, languages_of
 from ..plugins.loader import Plugin, PluginLoader
 from ..request.provider_override import override_provider
-from ..request.models import JobRequest, load_request
+from ..doc_time import doc_now, doc_time
+from ..request.models import JobRequest, Permutation, PluginRef, load_request
 from .permutate_result import JobResult, RunDetail
 from ..scoring.rows import ScoreMemo, failed_row, scored_row
 from .runner import Finished, Job
@@ -111,7 +114,7 @@ def plan_job(
 
 
 def _now() -> str:
-    return datetime.now().isoformat(timespec="microseconds")
+    return doc_now()  # UTC, the document's format (core.doc_time)
 
 
 class PermutateJob(Job[RunDetail]):
@@ -127,6 +130,7 @@ class PermutateJob(Job[RunDetail]):
         self.deadline = request.config.timeout_sec
         self.executor = request.config.executor
         self._started_on = _now()
+        self._completed_on: str | None = None
         self._specs: Matrix | None = None
         self._selectors: list[ToolSelector | None] = []
         self._failures: list[str | None] = []
@@ -142,14 +146,15 @@ class PermutateJob(Job[RunDetail]):
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> JobResult:
         request = job["request"]
         data = job.get("data") or {}
+        started = data.get("started_on") or doc_time(job["started_at"] or job["created_at"])
         return JobResult(
-            job_name=data.get("job_name") or f"{request.get('name')}-{request.get('version', '1.0.0')}-{job['created_at'][:10]}",
-            started_on=job["started_at"] or job["created_at"],
-            completed_on=job["ended_at"] or "",
-            test_plugin=request.get("test_plugin"),
-            permutations=request.get("permutations", []),
+            job_name=data.get("job_name") or f"{request.get('name')}-{request.get('version', '1.0.0')}-{started[:10]}",
+            started_on=started,
+            completed_on=data.get("completed_on") or doc_time(job["ended_at"]) or "",
+            test_plugin=full_test_plugin(request.get("test_plugin")),
+            permutations=full_permutations(request.get("permutations", [])),
             details=rows.rows_as(RunDetail.from_dict),
-            total_run_time=_seconds(job["started_at"], job["ended_at"]),
+            total_run_time=data.get("total_run_time", _seconds(job["started_at"], job["ended_at"])),
             status=job["status"],
             planned_runs=job["planned_runs"],
             request=request,
@@ -230,15 +235,19 @@ class PermutateJob(Job[RunDetail]):
         return Ending(status)
 
     def store_data(self, kept: Tallies, elapsed: float) -> dict[str, Any]:
-        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3)), "tools": self.plan.tool_snapshot()}
+        """What a later fetch needs to answer the same document as the blocking call."""
+        self._completed_on = self._completed_on or _now()
+        return {"job_name": self._job_name(), "summary": kept.summary(round(elapsed, 3)),
+                "started_on": self._started_on, "completed_on": self._completed_on,
+                "total_run_time": round(elapsed, 3), "tools": self.plan.tool_snapshot()}
 
     def result(self, finished: Finished[RunDetail]) -> JobResult:
         request = self.plan.request
         return JobResult(
             job_name=self._job_name(),
             started_on=self._started_on,
-            completed_on=_now(),
-            test_plugin=request.test_plugin.model_dump() if request.test_plugin else None,
+            completed_on=self._completed_on or _now(),
+            test_plugin=request.test_plugin.model_dump(mode="json", exclude_none=True) if request.test_plugin else None,
             permutations=[p.model_dump(mode="json", exclude_none=True) for p in request.permutations],
             details=(StoredRows(finished.store.path, finished.job_id, RunDetail.from_dict) if finished.store is not None
                      else [row for row in finished.kept.rows if row is not None]),
@@ -255,6 +264,24 @@ class PermutateJob(Job[RunDetail]):
     def _job_name(self) -> str:
         request = self.plan.request
         return f"{request.name}-{request.version}-{self._started_on[:10]}"
+
+
+def full_permutations(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored permutations (defaults left out) as the blocking call shows them: ``llm.provider``,
+    ``tool_selector.provider`` and ``pipeline_name`` even when they hold their defaults."""
+    try:
+        return [Permutation.model_validate(p).model_dump(mode="json", exclude_none=True) for p in stored]
+    except ValidationError:
+        return stored  # written by another version: shown as stored
+
+
+def full_test_plugin(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    if stored is None:
+        return None
+    try:
+        return PluginRef.model_validate(stored).model_dump(mode="json", exclude_none=True)
+    except ValidationError:
+        return stored
 
 
 def _seconds(start: str | None, end: str | None) -> float:

@@ -188,7 +188,7 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: bytes, heade
                     timeout: aiohttp.ClientTimeout, max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> bytes:
     """POST a JSON body; the raw 200 reply, else the error classified for the retry loop."""
     try:
-        async with session.post(url, data=body, headers=headers, timeout=timeout) as resp:
+        async with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as resp:
             raw = await read_limited(resp, url, max_bytes)
             status, retry_after = resp.status, resp.headers.get("Retry-After")
     except asyncio.TimeoutError:

@@ -11,12 +11,14 @@ import hashlib
 import logging
 import json
 import os
+import stat
 import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ...errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
@@ -27,7 +29,11 @@ from ..store.paths import permutate_home
 from ...settings import settings
 from ..request.safe_load import SAFE_LOADER, load_json, load_yaml, read_text
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
+    "FETCH_DEADLINE",
     "UrlMap",
     "default_url_map",
     "bundled_url_map",
@@ -43,6 +49,11 @@ log = logging.getLogger("permutate_nb")
 BUNDLED_URL_MAP = Path(__file__).resolve().parents[2] / "examples" / "snapshots" / "url_map.yaml"
 #: A cache entry younger than this is used without asking the network.
 CACHE_MAX_AGE = 24 * 3600.0
+#: Seconds one document fetch may take in all (connect, redirects, every read): a server that
+#: drips a byte a second must not hold a planning thread for longer.
+FETCH_DEADLINE = 30.0
+#: Redirects followed per fetch; each hop is checked (``Fetcher.check_hop``) before it is asked.
+MAX_REDIRECTS = 5
 
 
 
@@ -152,12 +163,14 @@ class Fetcher:
         timeout: float = 15.0,
         max_bytes: int = 20_000_000,
         fallbacks: set[str] | None = None,
+        deadline: float = FETCH_DEADLINE,
     ) -> None:
         user_map = default_url_map()
         self.url_map = user_map.merged(url_map) if url_map is not None else user_map
         self.cache_dir = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.deadline = deadline
         # URLs that could not be fetched and were served from a bundled snapshot in this process (the
         # context's set): later loads use the snapshot straight away (no second network wait or warning).
         self.fallbacks = default_context().fallbacks if fallbacks is None else fallbacks
@@ -202,9 +215,21 @@ class Fetcher:
         self._store(cache_file, data)
         return _decode(data, charset), location
 
+    def check_hop(self, url: str) -> None:
+        """Called before every request of a download, the first and each redirect; the server's
+        fetcher refuses private addresses here. Raises ``PluginLoadError`` to refuse."""
+
     def _read_file(self, path: Path, location: str) -> str:
+        """A regular file, at most ``max_bytes`` (the same cap as a download): ``/dev/zero`` or a FIFO is refused."""
         try:
-            return _decode(path.read_bytes())
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+            with os.fdopen(fd, "rb") as handle:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise PluginLoadError(f"cannot read {path}: not a regular file")
+                data = handle.read(self.max_bytes + 1)
+            if len(data) > self.max_bytes:
+                raise PluginLoadError(f"cannot read {path}: larger than the {self.max_bytes} byte limit")
+            return _decode(data)
         except FileNotFoundError:
             where = path if str(path) == location else f"{path} (for {location})"
             raise PluginLoadError(f"file not found: {where}") from None
@@ -212,28 +237,42 @@ class Fetcher:
             raise PluginLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def _download(self, url: str) -> tuple[bytes, str | None]:
+        """GET ``url`` within ``deadline`` seconds in all, following redirects by hand so that
+        ``check_hop`` sees every address before it is asked."""
         import httpx  # only a document that is fetched needs it
 
+        ends = time.monotonic() + self.deadline
         try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=True) as client:
-                with client.stream("GET", url, headers={"Accept": "application/json, application/yaml, */*"}) as resp:
-                    if not 200 <= resp.status_code < 300:
-                        raise _error(f"cannot fetch {url}: HTTP {resp.status_code}", f"HTTP {resp.status_code}")
-                    declared = resp.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self.max_bytes:
-                        raise self._too_big(url)
-                    chunks, size = [], 0
-                    for chunk in resp.iter_bytes():
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise self._too_big(url)
-                        chunks.append(chunk)
-                    return b"".join(chunks), resp.charset_encoding
+            with httpx.Client(timeout=min(self.timeout, self.deadline), follow_redirects=False) as client:
+                for _ in range(MAX_REDIRECTS + 1):
+                    self.check_hop(url)
+                    with client.stream("GET", url, headers={"Accept": "application/json, application/yaml, */*"}) as resp:
+                        if resp.is_redirect and "location" in resp.headers:
+                            url = str(resp.url.join(resp.headers["location"]))
+                            continue
+                        return self._body(resp, url, ends)
+                raise _error(f"cannot fetch {url}: more than {MAX_REDIRECTS} redirects", "too many redirects")
         except httpx.TimeoutException:
             raise _error(f"cannot fetch {url}: timed out after {self.timeout:g} s", "timed out") from None
         except httpx.HTTPError as exc:
             reason = _short_reason(exc)
             raise _error(f"cannot fetch {url}: {reason}", reason) from None
+
+    def _body(self, resp: "httpx.Response", url: str, ends: float) -> tuple[bytes, str | None]:
+        if not 200 <= resp.status_code < 300:
+            raise _error(f"cannot fetch {url}: HTTP {resp.status_code}", f"HTTP {resp.status_code}")
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_big(url)
+        chunks, size = [], 0
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_big(url)
+            if time.monotonic() > ends:
+                raise _error(f"cannot fetch {url}: not complete after {self.deadline:g} s", "too slow")
+            chunks.append(chunk)
+        return b"".join(chunks), resp.charset_encoding
 
     def _too_big(self, url: str) -> PluginLoadError:
         return _error(f"cannot fetch {url}: larger than the {self.max_bytes} byte limit", "too large")
@@ -286,7 +325,7 @@ def parse_document(text: str, location: str) -> dict:
     try:
         if stripped[:1] in ("{", "["):
             try:
-                data = load_json(text, location)
+                data = load_json(text, location, strict=False)  # a third party's document, as it is
             except json.JSONDecodeError as exc:
                 json_error = exc
         if json_error is not None or stripped[:1] not in ("{", "["):

@@ -6,6 +6,7 @@ to a row it cannot use is refused with the row and the rule named.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,9 +74,14 @@ def _number(value: Any, kind: type, row: int, column: str) -> Any:
     if _blank(value):
         return None
     try:
-        return kind(float(value)) if kind is int else kind(value)
+        number = kind(float(value)) if kind is int else kind(value)
     except (TypeError, ValueError, OverflowError):
         raise RequestError(f"row {row}: {column} {value!r} is not a number") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise RequestError(f"row {row}: {column} {value!r} is not a finite number")
+    if column == "max_tokens" and number < 1:
+        raise RequestError(f"row {row}: max_tokens {value!r} must be 1 or more")
+    return number
 
 
 def read_rows(source: Any, limits: BatchLimits) -> list[BatchRow]:

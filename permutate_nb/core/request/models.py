@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ...errors import PermutateWarning, RequestError
 from ...settings import settings
@@ -47,8 +47,19 @@ FunctionLanguage = Literal["python", "java", "javascript"]
 _WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
 
 
+def _named(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the name is empty; give it a name")
+    return value
+
+
+#: A ``name``: not empty, not only spaces (it labels rows, sheets and summaries).
+Name = Annotated[str, AfterValidator(_named)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # NaN and Infinity are refused in every number: the result JSON would carry NaN, which is not JSON
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class OperationAuth(_Strict):
@@ -140,7 +151,7 @@ class PluginRef(_Strict):
 
 
 class PluginGroup(_Strict):
-    name: str
+    name: Name
     plugins: list[PluginRef] = Field(min_length=1)
 
 
@@ -150,7 +161,7 @@ class LLMConfig(_Strict):
     provider: str = "OpenAIChat"
     model_name: str | None = None
     temperature: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(None, ge=1)
     top_p: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
@@ -186,7 +197,7 @@ class ToolSelectorConfig(_Strict):
 
 
 class Permutation(_Strict):
-    name: str
+    name: Name
     llm: LLMConfig
     tool_selector: ToolSelectorConfig
 
@@ -220,7 +231,7 @@ class ExpectedCall(_Strict):
 class TestCase(_Strict):
     __test__ = False  # not a pytest test class
 
-    name: str
+    name: Name
     type: Literal["plugin_selector", "api_signature_selector"]
     prompt: str
     expected_plugin_used: str | None = None  # required unless expected_calls / expect_no_call / expect_any_call
@@ -274,7 +285,7 @@ OPENPLUGIN_KEY_ENV = "OPENPLUGIN_API_KEY"  # where a resumed job reads a key its
 class JobConfig(BaseModel):
     """Job settings: the docs' fields plus our documented extensions. Unknown keys warn."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     tool_selector_endpoint: str | None = None
     openplugin_api_key: str | None = None
@@ -314,7 +325,7 @@ class JobRequest(_Strict):
     """
 
     version: str = "1.0.0"
-    name: str
+    name: Name
     config: JobConfig = Field(default_factory=JobConfig)
     test_plugin: PluginRef | None = None
     plugin_groups: list[PluginGroup] = Field(min_length=1)

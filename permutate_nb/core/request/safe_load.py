@@ -14,6 +14,7 @@ import csv
 import functools
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,11 @@ def read_csv(text: str, origin: str) -> list[dict[str, Any]]:
                            "(is this a text CSV file?)")
     reader = csv.DictReader(io.StringIO(text))
     try:
+        names = reader.fieldnames or []
+        repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
+        if repeated is not None:
+            raise RequestError(f"{origin}, line 1: the column {repeated!r} appears more than once; "
+                               "each column needs its own name")
         return list(reader)
     except csv.Error as exc:
         line = reader.reader.line_num
@@ -265,28 +271,75 @@ def yaml_error(exc: yaml.YAMLError, origin: str, text: str = "") -> RequestError
     return RequestError(f"{origin}: invalid YAML{where}: {problem}")
 
 
-def load_json(text: str, origin: str) -> Any:
-    """``json.loads`` that refuses documents nested deeper than ``MAX_DEPTH`` (no RecursionError)."""
+def load_json(text: str, origin: str, *, strict: bool = True) -> Any:
+    """``json.loads`` that refuses documents nested deeper than ``MAX_DEPTH`` (no RecursionError).
+
+    ``strict`` (requests, bodies): also refuses what JSON cannot mean honestly, as YAML does: a
+    duplicate key, ``NaN``/``Infinity`` (not JSON), and a lone surrogate (``"\\ud800"``: no text).
+    """
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant) if strict else json.loads(text)
     except RecursionError:
         raise RequestError(f"{origin}: nested deeper than {MAX_DEPTH} levels; refused") from None
+    except _Refused as exc:
+        raise RequestError(f"{origin}: {exc}") from None
     except json.JSONDecodeError:
         raise
     except ValueError as exc:
         raise value_error(exc, origin) from None
-    _check_depth(data, origin)
+    _check_depth(data, origin, text_too=strict)
     return data
 
 
-def _check_depth(data: Any, origin: str) -> None:
-    """Refuse parsed data nested deeper than ``MAX_DEPTH`` (walked without recursion)."""
+class _Refused(Exception):
+    """A JSON text that parses but cannot be taken honestly (a duplicate key, NaN)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Refused(f"duplicate key {key!r}; a key may appear once in an object")
+            seen.add(key)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not a JSON number; give a finite number")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(value: str, origin: str) -> None:
+    if _SURROGATE.search(value):
+        raise RequestError(f"{origin}: a string holds a lone surrogate (such as \\ud800), which is not text; refused")
+
+
+def _check_depth(data: Any, origin: str, text_too: bool = False) -> None:
+    """Refuse parsed data nested deeper than ``MAX_DEPTH`` (walked without recursion); ``text_too``:
+    also strings (keys and values) that hold a lone surrogate."""
     stack: list[tuple[Any, int]] = [(data, 0)]
+    if text_too and isinstance(data, str):
+        _check_text(data, origin)
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise RequestError(f"{origin}: nested deeper than {MAX_DEPTH} levels; refused")
         if isinstance(node, dict):
+            if text_too:
+                for key, value in node.items():
+                    _check_text(key, origin)
+                    if isinstance(value, str):
+                        _check_text(value, origin)
             stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
         elif isinstance(node, list):
+            if text_too:
+                for value in node:
+                    if isinstance(value, str):
+                        _check_text(value, origin)
             stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+
+

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
+
+from .regex_limits import RegexTimeout, compile_pattern, full_match, regex_error
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from typing import Any, Literal
 from .bfcl_check import bfcl_check, bfcl_checkable
 __all__ = [
     "REASONS",
+    "RegexTimeout",
     "MATCHER_KEYS",
     "Mismatch",
     "ParameterVerdict",
@@ -128,8 +131,8 @@ def matcher_problems(value: Any, path: str) -> Iterator[str]:
             yield f"{path}.{flag}: must be true or false"
     if "$regex" in value:
         try:
-            re.compile(value["$regex"]) if isinstance(value["$regex"], str) else None
-        except re.error as exc:
+            compile_pattern(value["$regex"]) if isinstance(value["$regex"], str) else None
+        except regex_error as exc:
             yield f"{path}.$regex: invalid regular expression ({exc})"
         if not isinstance(value["$regex"], str):
             yield f"{path}.$regex: must be a string"
@@ -255,7 +258,7 @@ class _Comparer:
             return None
         if "$regex" in m:
             text = actual if isinstance(actual, str) else _wire(actual)
-            ok = not isinstance(actual, (list, Mapping)) and re.fullmatch(m["$regex"], text) is not None
+            ok = not isinstance(actual, (list, Mapping)) and full_match(m["$regex"], text)
             return None if ok else Mismatch(path, m, actual, "value")
         if "$approx" in m:
             number = actual if _is_number(actual) else None

@@ -14,11 +14,11 @@ count, so both sides face the same cases. Every difference is *second minus firs
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict, dataclass, field, replace
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from ..html_text import escape_html
 from ...errors import RequestError
 from .exact import holm, mean_interval, mcnemar_exact, paired_difference, sign_test, wilson
 
@@ -89,7 +89,7 @@ class PairedComparison:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(str(self))}</pre>" + comparison_frame([self]).to_html(index=False)
+        return f"<pre>{escape_html(str(self))}</pre>" + comparison_frame([self]).to_html(index=False)
 
 
 def _run_label(run: dict[str, Any]) -> str:
@@ -245,8 +245,8 @@ class JobComparison:
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(line)}</li>" for line in self._notes())
-        return (f"<p>baseline {html.escape(self.baseline)} &rarr; candidate {html.escape(self.candidate)}</p>"
+        notes = "".join(f"<li>{escape_html(line)}</li>" for line in self._notes())
+        return (f"<p>baseline {escape_html(self.baseline)} &rarr; candidate {escape_html(self.candidate)}</p>"
                 + self.to_frame().to_html(index=False) + (f"<ul>{notes}</ul>" if notes else ""))
 
 

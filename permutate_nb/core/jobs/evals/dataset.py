@@ -60,7 +60,7 @@ def _chunks(value: Any, where: str) -> tuple[dict[str, Any], ...]:
         text = value.strip()
         if text.startswith("["):
             try:
-                return _chunks(json.loads(text), where)
+                return _chunks(load_json(text, where, strict=False), where)  # nested too deep: refused
             except ValueError:
                 pass
         return ({"text": value, "metadata": {}},)
@@ -91,7 +91,7 @@ def _case(record: dict[str, Any], index: int) -> EvalCase:
     metadata = record.get("metadata") or {}
     if isinstance(metadata, str):
         try:
-            metadata = json.loads(metadata)
+            metadata = load_json(metadata, f"{where}.metadata", strict=False)
         except ValueError:
             metadata = {"value": metadata}
     if not isinstance(metadata, dict):

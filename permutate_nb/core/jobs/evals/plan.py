@@ -30,10 +30,12 @@ class EvalPlan:
     metrics: list[Metric]
     template: str
     model_settings: dict[str, dict[str, Any]]
+    dataset_id: str | None = None  # the server's id of the uploaded dataset; else outputs carry its version
 
     def request(self) -> dict[str, Any]:
         return {"dataset": self.dataset.to_dict(), "models": self.models, "judge_model": self.judge_model,
-                "metrics": [m.name for m in self.metrics], "template": self.template, "model_settings": self.model_settings}
+                "metrics": [m.name for m in self.metrics], "template": self.template, "model_settings": self.model_settings,
+                "dataset_id": self.dataset_id}
 
     @property
     def units(self) -> list[tuple[int, int]]:
@@ -43,7 +45,8 @@ class EvalPlan:
 
 def plan_eval(dataset: Any, *, models: list[str] | str, judge_model: str | None = None,
               metrics: list[str] | str | None = None, template: str | None = None,
-              model_settings: Mapping[str, Any] | str | None = None, name: str | None = None) -> EvalPlan:
+              model_settings: Mapping[str, Any] | str | None = None, name: str | None = None,
+              dataset_id: str | None = None) -> EvalPlan:
     """Check everything an eval needs before any model is called."""
     data = load_dataset(dataset, name=name)
     names = [models] if isinstance(models, str) else list(models)
@@ -63,6 +66,6 @@ def plan_eval(dataset: Any, *, models: list[str] | str, judge_model: str | None 
     judge_config = model_config(judge_name, settings) if judge_name else None
     for label, llm in [*configs.items(), *([(f"judge {judge_name}", judge_config)] if judge_config else [])]:
         check_llm(llm, f"model {label}")
-    return EvalPlan(data, names, configs, judge_name, judge_config, chosen, template, settings)
+    return EvalPlan(data, names, configs, judge_name, judge_config, chosen, template, settings, dataset_id)
 
 

@@ -3,7 +3,7 @@
 ``to_dict()`` has the eval job's shape (top-level ``status``, ``outputs`` and the job's
 fields); each output has the application test-case output's shape (``test_case_id``,
 ``output.generation_output``, ``metric_scores`` with the judge's reasoning, time and usage,
-``trace_spans``, ``test_case_version``). Like every result: ``job_id``, ``status``,
+``interaction`` with its ``trace_spans``, ``test_case_version``: seed 004's shape, see ``output_shape``). Like every result: ``job_id``, ``status``,
 ``to_pandas()`` (the scores), ``write(path)`` and the rich display (``core.result_base``).
 """
 
