@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 when overall accuracy is below PCT")
     _max_errors(run)
     run.add_argument("--provider", help="replace every permutation's LLM, e.g. 'local' for the embedded model")
-    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no stage lines")
     _executor_flags(run)
 
     validate = sub.add_parser("validate", help="check a request and its plugins; calls no model")

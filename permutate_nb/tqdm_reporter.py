@@ -1,8 +1,15 @@
-"""A tqdm progress bar on stderr for terminals and CI logs."""
+"""A tqdm progress bar on stderr for terminals and CI logs, after a line per stage before the runs.
+
+The stages (reading plugins, loading the model, translating) can take most of a first run's
+time on a small machine; naming each, with the seconds since the command started, says where
+that time goes before the bar has anything to count. Stage lines are for a person at a terminal:
+on a pipe or a CI log stderr keeps its one-line errors (a stage line would come before them).
+"""
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from .core.jobs.events import JobStarted, Reporter
@@ -16,11 +23,20 @@ __all__ = ["TqdmReporter"]
 class TqdmReporter(Reporter):
     """``verdicts=False`` (batches, evals: rows have no pass/fail) counts done / errored."""
 
-    def __init__(self, stream: Any = None, *, verdicts: bool = True) -> None:
+    def __init__(self, stream: Any = None, *, verdicts: bool = True, stages: bool | None = None) -> None:
         self._stream = stream or sys.stderr
         self._verdicts = verdicts
+        self._stages = _is_terminal(self._stream) if stages is None else stages
         self._bar: Any = None
         self._passed = self._failed = self._errored = 0
+        self._began = time.monotonic()
+
+    def stage(self, name: str, detail: str = "") -> None:
+        """``permutate: 0.4 s  loading the model SmolLM2-135M-Instruct…`` (seconds since the reporter was made)."""
+        if not self._stages:
+            return
+        print(f"permutate: {time.monotonic() - self._began:.1f} s  {f'{name} {detail}'.strip()}…",
+              file=self._stream, flush=True)
 
     def job_started(self, event: JobStarted) -> None:
         from tqdm import tqdm
@@ -50,3 +66,11 @@ class TqdmReporter(Reporter):
         if self._bar is not None:
             self._bar.set_postfix(self._counts(), refresh=False)
             self._bar.close()
+
+
+def _is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (a person reads it) rather than a pipe or a file."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False

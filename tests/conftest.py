@@ -6,6 +6,7 @@ One server serves the whole session (starting a loop thread per test would be wa
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,26 @@ from pathlib import Path
 import pytest
 
 from permutate_nb.testing.scripted_server import ScriptedOpenAIServer
+
+from .helpers import TEST_TIMEOUT
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module blocked in sys.modules
+        return False
+
+
+# Suites of an extra are left out when it is not installed (pytest -m selects, it does not stop imports).
+collect_ignore = [] if _installed("fastapi") else ["server"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout bounds every test at ``TEST_TIMEOUT`` (15 x DEADLINE) unless it sets its own."""
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,12 +52,13 @@ def openai_server() -> Iterator[ScriptedOpenAIServer]:
 
 @pytest.fixture
 def scripted(openai_server: ScriptedOpenAIServer) -> Iterator[ScriptedOpenAIServer]:
-    """The session server with the default script, no delay, recording on, no requests, no hits."""
+    """The session server with the default script, no delay, recording on, no requests, no hits, not holding."""
     openai_server.set_script(None)
     openai_server.delay = 0.0
     openai_server.record = True
     openai_server.reset()
     yield openai_server
+    openai_server.release()
     openai_server.set_script(None)
     openai_server.delay = 0.0
     openai_server.record = True

@@ -17,6 +17,17 @@ from typing import Any
 
 import permutate_nb
 
+SLOWDOWN = float(os.environ.get("PERMUTATE_TEST_SLOWDOWN") or 1)
+DEADLINE = 120.0 * SLOWDOWN
+"""The one deadline of the suite: every wait, subprocess and poll derives from it (120 s, times
+``PERMUTATE_TEST_SLOWDOWN`` on a slower machine). It bounds waits for events that take
+milliseconds on an idle machine, so a busy one passes too; a test never asserts a duration."""
+FOREVER = 2 * DEADLINE
+"""A reply delay longer than any wait in a test: a job that returns within DEADLINE did not wait for
+that reply (and one that did shows the late reply, so the test fails on what it returned)."""
+TEST_TIMEOUT = 15 * DEADLINE
+"""pytest-timeout's bound on one test (tests/conftest.py), the backstop for a wait without a deadline."""
+
 SNAPSHOTS = Path(permutate_nb.__file__).parent / "examples" / "snapshots"
 KLARNA = SNAPSHOTS / "Klarna_Shopping.json"
 WEB_SEARCH = SNAPSHOTS / "Imprompt_Web_Search.json"
@@ -151,12 +162,66 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def wait_until(condition: Callable[[], bool], seconds: float, every: float) -> None:
-    """Poll ``condition`` every ``every`` seconds; fail the test after ``seconds``."""
+def wait_until(condition: Callable[[], bool], seconds: float = DEADLINE, every: float = 0.02,
+               what: str = "the condition") -> None:
+    """Poll ``condition`` every ``every`` seconds; fail the test after ``seconds`` (``DEADLINE``)."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out after {seconds:.0f} s waiting for {what}"
         time.sleep(every)
+
+
+def cpu_growth(work: Callable[[int], object], small: int, factor: int = 4) -> float:
+    """How many times the CPU time of ``work(small * factor)`` is that of ``work(small)`` (best of three each).
+
+    This thread's CPU time, not the clock: other processes on a busy machine do not add to it, and the
+    ratio of two measurements taken side by side leaves the machine's speed out. Work linear in its size
+    gives about ``factor`` (less, with fixed costs); quadratic work gives about ``factor ** 2``. The
+    collector is paused while measuring, as its passes grow with the objects alive, not with the work."""
+    import gc
+
+    def best(size: int) -> float:
+        times = []
+        for _ in range(3):
+            gc.collect()
+            gc.disable()
+            try:
+                began = time.thread_time()
+                work(size)
+                times.append(time.thread_time() - began)
+            finally:
+                gc.enable()
+        return min(times)
+
+    return best(small * factor) / max(best(small), 1e-6)
+
+
+def peak_mib(work: Callable[[], object]) -> float:
+    """The most memory ``work()`` held at once above what was held before it (Python allocations, MiB)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        work()
+        return (tracemalloc.get_traced_memory()[1] - base) / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def committed_runs(store_path: Path, job_id: str | None = None) -> int:
+    """Rows committed to the SQLite store at ``store_path`` (0 while the file or its tables are being made)."""
+    import sqlite3
+
+    if not store_path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(store_path, timeout=DEADLINE)) as db:
+            if job_id is None:
+                return int(db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM runs WHERE job_id=?", (job_id,)).fetchone()[0])
+    except sqlite3.OperationalError:  # the file exists, its tables are not made yet
+        return 0
 
 
 def cli_process(*args: str, home: Path) -> "subprocess.Popen[str]":
@@ -166,7 +231,7 @@ def cli_process(*args: str, home: Path) -> "subprocess.Popen[str]":
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def stop_process(proc: "subprocess.Popen[Any]", grace: float) -> None:
+def stop_process(proc: "subprocess.Popen[Any]", grace: float = DEADLINE) -> None:
     """Terminate a server the test started; kill it if it has not gone within ``grace`` seconds."""
     proc.terminate()
     try:

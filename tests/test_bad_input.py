@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import KLARNA, SNAPSHOTS, klarna_request
+from .helpers import DEADLINE, KLARNA, SNAPSHOTS, klarna_request
+
+pytestmark = pytest.mark.slow  # a minute or more on 2 cores: -m 'not slow' leaves it out
 
 CLOSED = "http://127.0.0.1:9/v1"
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -178,7 +180,7 @@ def _run_case(folder: Path, files: dict[str, str | bytes], argv: list[str]) -> s
         else:
             args.append(arg)
     return subprocess.run([sys.executable, "-m", "permutate_nb.cli", *args], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=folder)
+                          timeout=5 * DEADLINE, env=env, cwd=folder)
 
 
 @pytest.fixture(scope="module")

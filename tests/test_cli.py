@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from permutate_nb.cli import main
 
-from .helpers import PRODUCTS_URL, klarna_request
+from .helpers import DEADLINE, FOREVER, PRODUCTS_URL, committed_runs, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
@@ -114,7 +114,7 @@ def test_missing_api_key_in_a_real_process(tmp_path: Path) -> None:
     path = _write(tmp_path, klarna_request())
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     proc = subprocess.run([sys.executable, "-m", "permutate_nb.cli", "run", str(path)], env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=DEADLINE)
     assert proc.returncode == 2
     assert "no API key: set OPENAI_API_KEY" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -124,22 +124,25 @@ def test_missing_request_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert "request file not found" in capsys.readouterr().err
 
 
-def test_ctrl_c_keeps_finished_runs(scripted: Any, tmp_path: Path) -> None:
-    """SIGINT mid-job: the finished runs are printed and written, marked cancelled, exit 130."""
-    import signal
-    import time
+def test_ctrl_c_keeps_finished_runs(scripted: Any, tmp_path: Path, permutate_home: Path) -> None:
+    """SIGINT mid-job: the finished runs are printed and written, marked cancelled, exit 130.
 
-    scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}, {"responses": [{**GOOD, "delay": 30}]}]})
+    The signal goes once the first run is committed to the store and the second has reached the server,
+    which never answers it: a process that exits at all was interrupted."""
+    import signal
+
+    scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}, {"responses": [{**GOOD, "delay": FOREVER}]}]})
     path = _write(tmp_path, klarna_request(base_url=scripted.base_url, cache=False))
     out = tmp_path / "partial.json"
     proc = subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", "run", str(path), "--quiet", "--output", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while len(scripted.requests) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=30)
+    try:
+        wait_until(lambda: committed_runs(permutate_home / "jobs.sqlite") == 1 and len(scripted.requests) >= 2,
+                   what="one run committed and the other in flight")
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=DEADLINE)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, stderr
     assert "CANCELLED: 1 of 2 runs" in stdout and "Traceback" not in stderr
     data = json.loads(out.read_text())

@@ -15,7 +15,7 @@ import yaml
 from openpyxl import load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from .helpers import klarna_request
+from .helpers import DEADLINE, klarna_request
 
 CONTROL = "".join(chr(c) for c in range(32))
 REPLY = f"start{CONTROL}end"
@@ -23,7 +23,7 @@ REPLY = f"start{CONTROL}end"
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "permutate_nb.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ))
+                          timeout=DEADLINE, env=dict(os.environ))
 
 
 def _job(tmp_path: Path, scripted: Any) -> Path:
@@ -56,3 +56,50 @@ def test_a_failed_write_keeps_the_job_and_says_how_to_get_it(scripted: Any, tmp_
     again = tmp_path / "again.json"
     assert _cli("results", job_id, "--output", str(again)).returncode == 0
     assert len(json.loads(again.read_text())["details"]) == 2
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """``permutate ARGS`` with stderr on a pseudo-terminal (as a person at a shell sees it): exit code, stdout,
+    and what reached the terminal."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
+    proc = subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args], stdout=subprocess.PIPE,
+                            stderr=slave, text=True, env=dict(os.environ))
+    os.close(slave)
+    chunks = []
+    while True:  # until the process closes its end (EIO on Linux)
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    stdout, _ = proc.communicate(timeout=DEADLINE)
+    return proc.returncode, stdout, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_the_stages_before_the_first_result_are_named_on_a_terminal(scripted: Any, tmp_path: Path) -> None:
+    """Reading plugins and translating, each on its own stderr line before the bar; --quiet prints none of
+    them, nor does a pipe (its stderr keeps one-line errors)."""
+    scripted.set_script({"rules": [{"match": "Translate", "responses": [{"text": "Muéstrame camisetas"}]}],
+                         "default": {"text": "no tool"}})
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(klarna_request(base_url=scripted.base_url, auto_translate_to_languages=["Spanish"])))
+    code, stdout, terminal = _on_a_terminal("run", str(path), "--no-cache")
+    assert code == 0, terminal
+    stages = [line for line in terminal.splitlines() if line.startswith("permutate: ")]
+    assert [re.sub(r"^permutate: \d+\.\d s  ", "", line) for line in stages] == [
+        "reading plugins 1 plugin…", "translating 2 prompts…"], terminal
+    assert terminal.index("translating") < terminal.index("klarna_test")  # before the bar
+    assert "translating" not in stdout
+    code, _, terminal = _on_a_terminal("run", str(path), "--no-cache", "--quiet")
+    assert code == 0 and terminal == "", terminal
+    piped = _cli("run", str(path), "--no-cache")
+    assert piped.returncode == 0 and "reading plugins" not in piped.stderr and "klarna_test" in piped.stderr

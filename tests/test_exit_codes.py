@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .helpers import klarna_request
+from .helpers import DEADLINE, klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
@@ -19,7 +19,7 @@ GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PERMUTATE_HOME": str(cwd / "home")}
     return subprocess.run([sys.executable, "-m", "permutate_nb.cli", *args, "--quiet"], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=DEADLINE)
 
 
 def _request(tmp_path: Path, base_url: str) -> Path:

@@ -12,6 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from .helpers import DEADLINE
+
 ROOT = Path(__file__).resolve().parents[1]
 INSIDE_THE_CORE = "# Inside the core"  # pyproject.toml: the contracts after this line name the core's own modules
 
@@ -20,7 +22,7 @@ def _lint(config: Path, cwd: Path, pythonpath: Path) -> subprocess.CompletedProc
     code = ("import sys; from importlinter.cli import lint_imports; "
             "sys.exit(lint_imports(config_filename=sys.argv[1], no_cache=True, no_logo=True))")
     return subprocess.run([sys.executable, "-c", code, str(config)], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"}, timeout=120)
+                          env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"}, timeout=DEADLINE)
 
 
 def test_the_package_keeps_its_layers() -> None:
@@ -64,6 +66,6 @@ def test_importing_the_package_patches_nothing_and_loads_no_face() -> None:
         "assert context._default is None, 'a default context was created at import'\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipywidgets', 'matplotlib', 'llama_cpp')))\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"

@@ -24,3 +24,16 @@ def test_rows_without_a_verdict_count_done_and_errored() -> None:
 
 def test_permutate_runs_count_passed_failed_errored() -> None:
     assert "passed=2, failed=0, errored=1" in _bar(True)
+
+
+def test_a_stage_is_one_line_with_the_seconds_so_far() -> None:
+    stream = io.StringIO()
+    reporter = TqdmReporter(stream, stages=True)
+    reporter.stage("loading the model", "SmolLM2-135M-Instruct")
+    reporter.stage("translating")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("permutate: 0.") and lines[0].endswith("s  loading the model SmolLM2-135M-Instruct…")
+    assert lines[1].endswith("s  translating…")
+    quiet = io.StringIO()  # not a terminal: stderr stays for one-line errors
+    TqdmReporter(quiet).stage("translating")
+    assert quiet.getvalue() == ""

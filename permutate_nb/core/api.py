@@ -64,7 +64,8 @@ class _Planned:
         return await launch(self.job, store=self.store, job_id=self.job_id, done=self.done, **options)
 
 
-def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None, **planning: Any) -> _Planned:
+def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None, *, reporter: Reporter | None = None,
+          **planning: Any) -> _Planned:
     """Plan a job of ``kind`` (synchronous: manifests, datasets and CSVs are read here)."""
     if kind == "resume":
         from .jobs.kinds import KINDS
@@ -85,17 +86,18 @@ def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None,
         return _Planned(BfclJob(bfcl_plan(source, models, context=context, **planning)), job_store)
     if kind not in ("run", "batch", "evaluate", "generate"):
         raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume, generate or bfcl")
-    planned = _plan_new(kind, source, context, planning)
+    planned = _plan_new(kind, source, context, planning, reporter)
     return _Planned(job_for(planned), job_store)
 
 
-def _plan_new(kind: Kind, source: Any, context: Context | None, planning: dict[str, Any]) -> Any:
+def _plan_new(kind: Kind, source: Any, context: Context | None, planning: dict[str, Any],
+              reporter: Reporter | None = None) -> Any:
     """The plan of a new job (a plan given as ``source`` is taken as it is)."""
     if kind == "run":
         from .jobs.permutate import JobPlan, plan_job
 
         return source if isinstance(source, JobPlan) else plan_job(source, provider=planning.get("provider"),
-                                                                     context=context)
+                                                                     context=context, reporter=reporter)
     if kind == "batch":
         from .jobs.batch import BatchPlan, plan_batch
 
@@ -160,7 +162,7 @@ def submit(kind: Kind, source: Any, *, reporter: Reporter | None = None, concurr
         >>> result = handle.wait()
     """
     with one_line_warnings():  # planning's notes (a snapshot used, a field ignored) as the job's own lines
-        planned = _plan(kind, source, store, context, **planning)
+        planned = _plan(kind, source, store, context, reporter=reporter, **planning)
     job_id = planned.create()
     return JobHandle.start(planned.launch(_options(reporter, concurrency, cache, context, executor)),
                            job_id=job_id, store=planned.store, name=f"permutate-{kind}-{job_id}")
@@ -168,7 +170,7 @@ def submit(kind: Kind, source: Any, *, reporter: Reporter | None = None, concurr
 
 async def _run_planned(kind: Kind, source: Any, store: Store | None, context: Context | None,
                        options: dict[str, Any], **planning: Any) -> Any:
-    planned = await asyncio.to_thread(_plan, kind, source, store, context, **planning)
+    planned = await asyncio.to_thread(_plan, kind, source, store, context, reporter=options.get("reporter"), **planning)
     return await planned.launch(options)
 
 

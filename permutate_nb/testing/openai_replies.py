@@ -9,6 +9,7 @@ server (:mod:`permutate_nb.testing.scripted_server`) only routes requests here a
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -132,7 +133,7 @@ class Replies:
         """The script's next response as a chat completion (``chat``) or a legacy text completion."""
         script = self.script
         response = script.pick(_user_text(body) if chat else _prompt_text(body))
-        delay = self.delay if response.delay is None else response.delay
+        delay = math.inf if response.hold else self.delay if response.delay is None else response.delay
         if response.status is not None:
             return Reply(response.status, response.error_body, response.headers, delay)
         self.seq += 1

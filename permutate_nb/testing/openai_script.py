@@ -19,7 +19,7 @@ DEFAULT_REPLY = "This is a scripted reply."
 DEFAULT_MODEL = "scripted-model"
 FIRST_TOOL = "$first_tool"
 
-_RESPONSE_KEYS = frozenset({"tool_call", "tool_calls", "text", "status", "headers", "body", "delay", "usage"})
+_RESPONSE_KEYS = frozenset({"tool_call", "tool_calls", "text", "status", "headers", "body", "delay", "hold", "usage"})
 _RULE_KEYS = frozenset({"match", "responses", "response"})
 _SCRIPT_KEYS = frozenset({"default", "rules", "models"})
 
@@ -40,7 +40,7 @@ class ScriptError(ValueError):
 class ScriptedResponse:
     """One validated scripted response."""
 
-    __slots__ = ("delay", "error_body", "headers", "status", "text", "tool_calls", "usage")
+    __slots__ = ("delay", "error_body", "headers", "hold", "status", "text", "tool_calls", "usage")
 
     def __init__(self, spec: Any, where: str) -> None:
         if not isinstance(spec, dict):
@@ -86,6 +86,10 @@ class ScriptedResponse:
         if delay is not None and (not isinstance(delay, (int, float)) or delay < 0):
             raise ScriptError(f"{where}.delay: must be a number of seconds >= 0")
         self.delay: float | None = None if delay is None else float(delay)
+        hold = spec.get("hold", False)
+        if not isinstance(hold, bool):
+            raise ScriptError(f"{where}.hold: must be true or false")
+        self.hold = hold
         usage = spec.get("usage")
         if usage is not None and not isinstance(usage, dict):
             raise ScriptError(f"{where}.usage: must be a mapping with prompt_tokens/completion_tokens")

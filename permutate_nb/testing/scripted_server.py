@@ -27,7 +27,9 @@ Script format (a dict, e.g. loaded from YAML)::
 A bare list is taken as ``rules``. A rule without ``match`` matches everything. A response is
 one of ``{tool_call: {name, arguments}}`` (arguments: dict, or str sent verbatim),
 ``{tool_calls: [...]}``, ``{text: "..."}`` (may accompany a tool call as its content), or
-``{status: 4xx/5xx, headers: {...}, body: {...}}``; any response may add ``delay: seconds``
+``{status: 4xx/5xx, headers: {...}, body: {...}}``; any response may add ``hold: true`` (it
+waits for the next ``release()``: ``hold()`` keeps every reply so, and a test sees calls in flight
+without a clock), ``delay: seconds``
 and ``usage: {prompt_tokens, completion_tokens}``. On ``/v1/completions`` (matched on the
 prompt) a tool call is rendered as the text ``{"name": ..., "arguments": {...}}`` with the
 arguments spliced in raw.
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 import sys
 import threading
@@ -59,7 +62,26 @@ _MAX_BODY = 64 * 1024 * 1024
 _SHUTDOWN_GRACE_S = 0.25
 
 
-def _handler(replies: Replies) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
+class _Gate:
+    """Replies kept back by ``hold()`` until ``release()``; lives on the server's loop."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self._event: asyncio.Event | None = None
+
+    async def released(self) -> None:
+        if self._event is None:
+            self._event = asyncio.Event()
+        await self._event.wait()
+
+    def release(self) -> None:
+        self.held = False
+        event, self._event = self._event, None
+        if event is not None:
+            event.set()
+
+
+def _handler(replies: Replies, gate: _Gate) -> Callable[[web.BaseRequest], Awaitable[web.Response]]:
     """The one request handler: read the body, ask ``replies``, send the reply after its delay.
 
     It runs on aiohttp's low-level server: three fixed paths need no router, middleware or
@@ -75,7 +97,9 @@ def _handler(replies: Replies) -> Callable[[web.BaseRequest], Awaitable[web.Resp
                 await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # as aiohttp's router does
             raw = await request.content.read() if request.body_exists else b""
             reply = replies.answer(request.method, request.path, request.headers, raw)
-        if reply.delay > 0:
+        if gate.held or reply.delay == math.inf:  # hold(), or a ``hold: true`` response: until release()
+            await gate.released()
+        elif reply.delay > 0:
             await asyncio.sleep(reply.delay)
         return web.Response(body=reply.body, status=reply.status, headers=reply.headers,
                             content_type="application/json")
@@ -101,6 +125,7 @@ class ScriptedOpenAIServer:
         port: int = 0,
     ) -> None:
         self._replies = Replies(script, delay, record)
+        self._gate = _Gate()
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,6 +172,18 @@ class ScriptedOpenAIServer:
         with self._lock:
             self._replies.script = compiled  # a single assignment: the loop sees old or new, never half
 
+    def hold(self) -> None:
+        """Keep every reply from now on until ``release()``: a test sees calls in flight without a clock."""
+        self._gate.held = True
+
+    def release(self) -> None:
+        """Send the held replies and stop holding (callable from any thread)."""
+        loop = self._loop
+        if loop is None or not loop.is_running():  # served by start_async: the caller is on the server's loop
+            self._gate.release()
+        else:
+            loop.call_soon_threadsafe(self._gate.release)
+
     def reset(self) -> None:
         """Forget recorded requests and rule counters; the script stays."""
         with self._lock:
@@ -158,7 +195,7 @@ class ScriptedOpenAIServer:
     async def start_async(self) -> ScriptedOpenAIServer:
         """Listen on the running loop (for callers that already own an event loop)."""
         # No access log (it costs per request) and no signal handlers (they belong to the caller).
-        runner = web.ServerRunner(web.Server(_handler(self._replies)), handle_signals=False, access_log=None,
+        runner = web.ServerRunner(web.Server(_handler(self._replies, self._gate)), handle_signals=False, access_log=None,
                                   shutdown_timeout=_SHUTDOWN_GRACE_S)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..helpers import stop_process
+from ..helpers import DEADLINE, stop_process
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1400,1000"]
-RUN_TIMEOUT = 300  # seconds for Run All: the embedded model on a cold response cache, on 2 busy cores
+RUN_TIMEOUT = 5 * DEADLINE  # for Run All: the embedded model on a cold response cache, on 2 busy cores
 
 
 _LAB_SETTINGS = [
@@ -109,11 +109,11 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
             return server.poll() is not None  # it died: stop waiting, the assertion below says so
 
     try:
-        _wait("JupyterLab to start", up, 90)
+        _wait("JupyterLab to start", up, DEADLINE)
         assert server.poll() is None, (tmp_path / "jupyterlab.log").read_text()[-2000:]
         yield {"url": f"{base}/lab/tree/01_quickstart.ipynb?token={token}", "path": work / "01_quickstart.ipynb"}
     finally:
-        stop_process(server, 20)
+        stop_process(server)
         log.close()
 
 
@@ -148,10 +148,10 @@ def _click_menu(driver: Any, menu: str, item: str) -> None:
     from selenium.webdriver.common.by import By
 
     top = _wait(f"the {menu} menu", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")
-                                             if e.text == menu], 30)
+                                             if e.text == menu], DEADLINE)
     top[0].click()
     entry = _wait(f"{menu} > {item}", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")
-                                               if e.text == item], 10)
+                                               if e.text == item], DEADLINE)
     entry[0].click()
 
 
@@ -165,7 +165,7 @@ def _run_all(driver: Any) -> None:
     (a fast machine can open the menu as soon as the kernel is idle, before the notebook is ready)."""
     for _ in range(5):
         _click_menu(driver, "Run", "Run All Cells")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEADLINE / 4
         while time.monotonic() < deadline:
             if _started(driver):
                 return
@@ -192,7 +192,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
 
     started = time.monotonic()
     browser.get(lab["url"])
-    _wait("the notebook's kernel", lambda: _kernel_idle(browser), 120)
+    _wait("the notebook's kernel", lambda: _kernel_idle(browser), DEADLINE)
     _run_all(browser)
 
     seen_bar = []
@@ -221,13 +221,13 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
 
     _click_menu(browser, "File", "Save Notebook")
     _wait("the notebook saved with its outputs",
-          lambda: "permutate-progress-end" in lab["path"].read_text(), 30)
+          lambda: "permutate-progress-end" in lab["path"].read_text(), DEADLINE)
     saved = lab["path"].read_text()
     assert "application/vnd.jupyter.widget-view+json" not in saved  # nothing that could be a dead widget
     browser.refresh()
     _wait("the reopened notebook's outputs", lambda: browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
-          and browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details"), 120)
-    _wait("the kernel after reopening", lambda: _kernel_idle(browser), 60)
+          and browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details"), DEADLINE)
+    _wait("the kernel after reopening", lambda: _kernel_idle(browser), DEADLINE)
     assert "Error displaying widget" not in _text(browser)
     print(f"browser test: {time.monotonic() - started:.1f} s from opening the notebook to the reopened check")
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from openpyxl import load_workbook
 
 import permutate_nb as pn
 from permutate_nb.cli import main
+from tests.helpers import DEADLINE, FOREVER, wait_until
 
 
 @pytest.fixture
@@ -48,12 +48,14 @@ def test_chaining_and_carried_columns(scripted: Any, models: dict[str, Any]) -> 
 
 
 def test_independent_rows_run_concurrently(scripted: Any, models: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted.set_script({"default": {"text": "ok", "delay": 0.5}})
+    scripted.set_script({"default": {"text": "ok"}})
     monkeypatch.setenv("DEFAULT_MAX_THREADS", "4")
-    started = time.perf_counter()
-    frame = pn.batch([{"prompt": f"p{i}", "model": "fast"} for i in range(4)], models=models, cache=False).frame
-    assert time.perf_counter() - started < 1.5
-    assert (frame["status"] == "completed").all()
+    scripted.hold()  # no reply until all 4 calls are in flight at once
+    with ThreadPoolExecutor(1) as pool:
+        frame = pool.submit(pn.batch, [{"prompt": f"p{i}", "model": "fast"} for i in range(4)], models=models, cache=False)
+        _until(lambda: len(scripted.requests) == 4)
+        scripted.release()
+        assert (frame.result(timeout=DEADLINE).frame["status"] == "completed").all()
 
 
 def test_failed_dependency_fails_dependents(scripted: Any, models: dict[str, Any]) -> None:
@@ -67,13 +69,14 @@ def test_failed_dependency_fails_dependents(scripted: Any, models: dict[str, Any
 
 def test_timeout_and_429(scripted: Any, models: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     scripted.set_script({"rules": [
-        {"match": "slow", "responses": [{"text": "late", "delay": 3}]},
+        {"match": "slow", "responses": [{"text": "late", "delay": FOREVER}]},
         {"match": "busy", "responses": [{"status": 429, "headers": {"Retry-After": "0"}}, {"text": "now"}]},
     ]})
-    monkeypatch.setenv("EXECUTION_TIMEOUT", "0.5")
-    frame = pn.batch("prompt,model\nslow,fast\nbusy,fast\n", models=models, cache=False).frame
-    assert list(frame["status"]) == ["timeout", "completed"]
-    assert "EXECUTION_TIMEOUT=0.5" in frame.loc[0, "error"] and frame.loc[1, "result"] == "now"
+    frame = pn.batch("prompt,model\nbusy,fast\n", models=models, cache=False).frame  # the default EXECUTION_TIMEOUT
+    assert list(frame["status"]) == ["completed"] and frame.loc[0, "result"] == "now"
+    monkeypatch.setenv("EXECUTION_TIMEOUT", "0.5")  # a reply that never comes: nothing here may finish in time
+    frame = pn.batch("prompt,model\nslow,fast\n", models=models, cache=False).frame
+    assert list(frame["status"]) == ["timeout"] and "EXECUTION_TIMEOUT=0.5" in frame.loc[0, "error"]
 
 
 @pytest.mark.parametrize("rows, env, message", [
@@ -138,14 +141,12 @@ def test_process_csv_runs_nothing(scripted: Any, tmp_path: Path) -> None:
 
 
 def test_submit_returns_at_once_then_status_and_results(scripted: Any, models: dict[str, Any]) -> None:
-    scripted.set_script({"default": {"text": "done", "delay": 0.5}})
-    started = time.perf_counter()
+    scripted.set_script({"default": {"text": "done"}})
+    scripted.hold()  # submit returns while no call has been answered
     job_id = pn.submit("batch", [{"prompt": "a", "model": "fast"}, {"prompt": "b", "model": "fast"}], models=models, cache=False).job_id
-    assert time.perf_counter() - started < 0.4
     assert pn.status(job_id)["status"] in ("PENDING", "RUNNING")
-    deadline = time.monotonic() + 20
-    while pn.status(job_id)["status"] in ("PENDING", "RUNNING") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    scripted.release()
+    _until(lambda: pn.status(job_id)["status"] not in ("PENDING", "RUNNING"))
     record = pn.status(job_id)
     assert record["status"] == "SUCCESS" and record["finished_runs"] == 2 and record["attempts"] == 1
     assert list(pn.results(job_id).frame["result"]) == ["done", "done"]
@@ -154,19 +155,18 @@ def test_submit_returns_at_once_then_status_and_results(scripted: Any, models: d
 
 def test_max_concurrent_batches_queues_the_next_one(scripted: Any, models: dict[str, Any],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted.set_script({"default": {"text": "ok", "delay": 1.0}})
+    scripted.set_script({"default": {"text": "ok"}})
     monkeypatch.setenv("MAX_CONCURRENT_BATCHES", "1")
+    scripted.hold()  # the first batch's call waits until release()
     first = pn.submit("batch", [{"prompt": "a", "model": "fast"}], models=models, cache=False).job_id
-    _until(lambda: pn.status(first)["status"] == "RUNNING")
+    _until(lambda: len(scripted.requests) == 1)
     second = pn.submit("batch", [{"prompt": "b", "model": "fast"}], models=models, cache=False).job_id
-    time.sleep(0.3)
-    assert pn.status(first)["status"] == "RUNNING" and pn.status(second)["status"] == "PENDING"
+    _until(lambda: pn.status(second)["status"] == "PENDING")
+    assert pn.status(first)["status"] == "RUNNING" and len(scripted.requests) == 1  # the second asked nothing
+    scripted.release()
     _until(lambda: pn.status(second)["status"] == "SUCCESS")
     assert pn.status(first)["ended_at"] <= pn.status(second)["started_at"]
 
 
-def _until(condition: Any, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+def _until(condition: Any) -> None:
+    wait_until(condition)

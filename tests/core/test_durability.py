@@ -19,12 +19,12 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.events import Reporter
 from permutate_nb.core.store.job_store import JobStore, LEASE_EXPIRY_SEC
 
-from ..helpers import cli_process, klarna_request, wait_until
+from ..helpers import DEADLINE, FOREVER, cli_process, committed_runs, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
 
-def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
+def _wait(condition: Callable[[], bool], seconds: float = DEADLINE) -> None:
     wait_until(condition, seconds, every=0.01)
 
 
@@ -82,22 +82,23 @@ def _many_cases(tmp_path: Path, base_url: str, cases: int, concurrency: int) -> 
 
 def test_kill_then_resume_asks_again_only_what_was_in_flight(scripted: Any, tmp_path: Path) -> None:
     concurrency, cases = 4, 60
-    scripted.set_script({"rules": [{"responses": [{**GOOD, "delay": 0.03}]}]})
+    scripted.set_script({"rules": [{"responses": [GOOD] * 25 + [{**GOOD, "hold": True}]}]})  # 25 answers, then none
     path = _many_cases(tmp_path, scripted.base_url, cases, concurrency)
     home = tmp_path / "home"
     proc = _cli("run", str(path), "--quiet", home=home)
-    _wait(lambda: len(scripted.requests) >= 25)
+    _wait(lambda: committed_runs(home / "jobs.sqlite") == 25 and len(scripted.requests) == 25 + concurrency)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.wait(DEADLINE)
     asked_before = [r["json"]["messages"][0]["content"] for r in scripted.requests]
     job_id = JobStore(home / "jobs.sqlite").jobs()[0]["id"]
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})
 
     resumed = _cli("run", "--resume", job_id, "--quiet", home=home)
-    _, stderr = resumed.communicate(timeout=120)
+    _, stderr = resumed.communicate(timeout=DEADLINE)
     assert resumed.returncode == 0, stderr
     asked_again = [r["json"]["messages"][0]["content"] for r in scripted.requests[len(asked_before):]]
     repeated = [p for p in asked_again if p in asked_before]
-    assert len(repeated) <= concurrency, repeated  # only the calls in flight at the kill
+    assert len(repeated) == concurrency, repeated  # only the calls in flight at the kill
     assert sorted(set(asked_before) | set(asked_again)) == sorted(f"shirts number {i}" for i in range(cases))
     assert JobStore(home / "jobs.sqlite").job(job_id)["finished_runs"] == cases
 
@@ -113,7 +114,7 @@ def _slow_job(tmp_path: Path, base_url: str) -> tuple[Path, Path]:
 
 
 def test_a_running_job_is_leased_and_a_dead_one_is_interrupted(scripted: Any, tmp_path: Path) -> None:
-    scripted.set_script({"rules": [{"match": "slow", "responses": [{**GOOD, "delay": 60}]}, {"responses": [GOOD]}]})
+    scripted.set_script({"rules": [{"match": "slow", "responses": [{**GOOD, "delay": FOREVER}]}, {"responses": [GOOD]}]})
     path, home = _slow_job(tmp_path, scripted.base_url)
     store = JobStore(home / "jobs.sqlite") if (home / "jobs.sqlite").exists() else None
     proc = _cli("run", str(path), "--quiet", home=home)
@@ -125,15 +126,15 @@ def test_a_running_job_is_leased_and_a_dead_one_is_interrupted(scripted: Any, tm
 
     # a resume while the first process runs is refused, naming it
     second = _cli("run", "--resume", job_id, "--quiet", home=home)
-    out, err = second.communicate(timeout=60)
+    out, err = second.communicate(timeout=DEADLINE)
     assert second.returncode == 2, err
     assert err.strip().count("\n") == 0 and "Traceback" not in err
     assert f"job {job_id} is already running in pid {proc.pid}@" in err and " since 20" in err
 
     proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.wait(DEADLINE)
     listing = _cli("jobs", home=home)
-    out, _ = listing.communicate(timeout=60)
+    out, _ = listing.communicate(timeout=DEADLINE)
     assert job_id in out and "INTERRUPTED" in out and "RUNNING" not in out
     assert pn.status(job_id, store=store)["status"] == "INTERRUPTED"
     assert list(pn.jobs(store=store)["status"]) == ["INTERRUPTED"]
@@ -142,15 +143,15 @@ def test_a_running_job_is_leased_and_a_dead_one_is_interrupted(scripted: Any, tm
     first, other = (_cli("run", "--resume", job_id, "--quiet", home=home) for _ in range(2))
     _wait(lambda: first.poll() is not None or other.poll() is not None)
     loser, winner = (first, other) if first.poll() is not None else (other, first)
-    _, err = loser.communicate(timeout=60)
+    _, err = loser.communicate(timeout=DEADLINE)
     assert loser.returncode == 2 and f"pid {winner.pid}@" in err, err
     assert winner.poll() is None  # the winner is still waiting on its slow runs
     winner.send_signal(signal.SIGKILL)
-    winner.wait(10)
+    winner.wait(DEADLINE)
 
     scripted.set_script({"rules": [{"responses": [GOOD]}]})
     last = _cli("run", "--resume", job_id, "--quiet", home=home)
-    _, err = last.communicate(timeout=60)
+    _, err = last.communicate(timeout=DEADLINE)
     assert last.returncode == 0, err
     record = store.job(job_id)
     assert record["status"] == "SUCCESS" and record["finished_runs"] == 4 and record["attempts"] == 3

@@ -17,7 +17,7 @@ import permutate_nb as pn
 from permutate_nb.core.jobs.events import Reporter
 from permutate_nb.core.stats.exact import wilson
 
-from ..helpers import PRODUCTS_URL, klarna_request
+from ..helpers import DEADLINE, PRODUCTS_URL, klarna_request
 
 TRANSPORTS = ["http", "sdk"]
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
@@ -243,13 +243,23 @@ def test_reporter_sees_every_run(scripted: Any) -> None:
 def test_cancel_returns_partial_result(scripted: Any) -> None:
     scripted.set_script({"rules": [
         {"match": "Show me", "responses": [GOOD]},
-        {"responses": [{**GOOD, "delay": 5}]},
+        {"responses": [{**GOOD, "hold": True}]},  # answered only after the test ends
     ]})
     request = klarna_request(base_url=scripted.base_url, cache=False)
 
     async def main() -> pn.JobResult:
-        task = asyncio.create_task(pn.run_async(request, concurrency=2))
-        await asyncio.sleep(1.0)
+        finished = asyncio.Event()
+
+        class OneDone(pn.Reporter):
+            def run_finished(self, index: int, detail: Any) -> None:  # called on the job's event loop
+                finished.set()
+
+        task = asyncio.create_task(pn.run_async(request, concurrency=2, reporter=OneDone()))
+        await asyncio.wait_for(finished.wait(), DEADLINE)  # the fast run is done; the other waits for its reply
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while len(scripted.requests) < 2:
+            assert asyncio.get_running_loop().time() < deadline, "the second run sent nothing"
+            await asyncio.sleep(0.01)
         task.cancel()
         return await task
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import permutate_nb
+from tests.helpers import DEADLINE
 
 ROOT = Path(__file__).resolve().parents[2]
 URL_MAP = Path(permutate_nb.__file__).parent / "examples" / "snapshots" / "url_map.yaml"
@@ -21,7 +22,7 @@ _PRELUDE = '''
 import _thread, json, os, sys, threading, time
 import permutate_nb as pn
 from permutate_nb.testing.scripted_server import ScriptedOpenAIServer
-from tests.helpers import klarna_request
+from tests.helpers import DEADLINE, FOREVER, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 '''
@@ -51,7 +52,7 @@ class InterruptWhenOneIsDone(pn.Reporter):
 out = {}
 with ScriptedOpenAIServer() as server:
     server.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}, {"match": "fast", "responses": [{"text": "4"}]},
-                                 {"responses": [{"text": "late", "delay": 30}]}]})
+                                 {"responses": [{"text": "late", "delay": FOREVER}]}]})
     models = {"m": {"model_name": "gpt-4o-mini", "base_url": server.base_url}}
     jobs = {
         "run": lambda r: pn.run(klarna_request(base_url=server.base_url, cache=False), concurrency=2, reporter=r),
@@ -60,11 +61,10 @@ with ScriptedOpenAIServer() as server:
                                            {"id": "b", "input": "slow", "expected_output": "4"}], models=["m"],
                                           model_settings=models, metrics=["exact-match"], cache=False, reporter=r),
     }
-    for name, start in jobs.items():
-        began = time.perf_counter()
+    for name, start in jobs.items():  # the slow unit never answers: a job that returns at all was interrupted
         result = start(InterruptWhenOneIsDone())
         rows = len(result.to_pandas()) if name != "evaluate" else len(result.outputs)
-        out[name] = [result.status, pn.status(result.job_id)["status"], rows, round(time.perf_counter() - began, 2)]
+        out[name] = [result.status, pn.status(result.job_id)["status"], rows]
 print(json.dumps(out))
 '''
 
@@ -73,24 +73,22 @@ from permutate_nb.core.store.job_store import JobStore
 
 os.environ["MAX_CONCURRENT_BATCHES"] = "1"
 out = {}
-with ScriptedOpenAIServer() as server:
-    server.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": 4}]}], "default": {"text": "ok"}})
+with ScriptedOpenAIServer({"default": {"text": "ok"}}) as server:
     models = {"m": {"model_name": "gpt-4o-mini", "base_url": server.base_url}}
+    server.hold()  # A holds the only slot until release()
     a = pn.submit("batch", [{"prompt": "slow", "model": "m"}], models=models, cache=False).job_id
-    while pn.status(a)["status"] != "RUNNING":
-        time.sleep(0.02)
+    wait_until(lambda: len(server.requests) == 1, what="A's request")
 
-    def interrupt_when_b_waits():  # A holds the only slot for 4 s; B shows up as PENDING within milliseconds
+    def interrupt_when_b_waits():  # B shows up as PENDING: it waits for the slot A holds
         store = JobStore()
-        while not any(job["status"] == "PENDING" for job in store.jobs()):
-            time.sleep(0.01)
+        wait_until(lambda: any(job["status"] == "PENDING" for job in store.jobs()), what="B pending")
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_when_b_waits, daemon=True).start()
     b = pn.batch([{"prompt": "b", "model": "m"}], models=models, cache=False)
     out["b"] = [b.status, pn.status(b.job_id)["status"], len(b), pn.status(a)["status"]]
-    while pn.status(a)["status"] == "RUNNING":
-        time.sleep(0.05)
+    server.release()
+    wait_until(lambda: pn.status(a)["status"] not in ("PENDING", "RUNNING"), what="A to end")
     out["a"] = pn.status(a)["status"]
     c = pn.batch([{"prompt": "c", "model": "m"}], models=models, cache=False)  # the slot B waited for is free
     out["c"] = [c.status, list(c.frame["result"])]
@@ -103,7 +101,7 @@ def _python(code: str, tmp_path: Path) -> dict[str, list]:
            "OPENAI_API_KEY": "test-key", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     for name in ("MAX_CONCURRENT_BATCHES", "EXECUTION_TIMEOUT", "DEFAULT_MAX_THREADS"):
         env.pop(name, None)
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=DEADLINE)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -111,9 +109,7 @@ def _python(code: str, tmp_path: Path) -> dict[str, list]:
 def test_an_interrupt_returns_the_finished_runs_marked_cancelled(tmp_path: Path) -> None:
     out = _python(_INTERRUPTED_JOBS, tmp_path)
     for name in ("run", "batch", "evaluate"):
-        status, stored, rows, seconds = out[name]
-        assert (status, stored, rows) == ("CANCELLED", "CANCELLED", 1), (name, out[name])
-        assert seconds < 10, (name, seconds)  # the slow unit would have taken 30 s
+        assert out[name] == ["CANCELLED", "CANCELLED", 1], (name, out[name])
 
 
 def test_a_batch_interrupted_while_waiting_for_a_slot_gives_it_back(tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ray
+
+ray = pytest.importorskip("ray")  # the ray extra: without it the module is skipped, not an import error
+pytest.importorskip("fastapi")  # the api extra: LiveServer below
 
 import permutate_nb as pn
 from permutate_nb.cli import main
@@ -28,7 +30,7 @@ from permutate_nb.core.executors.spec import ExecutorSpec
 from permutate_nb.core.executors.ray import POOL, RayExecutor, shares
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.server import ServerSettings
-from tests.helpers import klarna_request, wait_until
+from tests.helpers import DEADLINE, committed_runs, klarna_request, wait_until
 from tests.server.conftest import LiveServer
 
 pytestmark = pytest.mark.ray
@@ -52,7 +54,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ.update({"RAY_USAGE_STATS_ENABLED": "0", "PERMUTATE_URL_MAP": str(URL_MAP), "OPENAI_API_KEY": "test-key",
                        "PERMUTATE_HOME": str(tmp_path_factory.mktemp("ray_home")),
                        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    for attempt in range(3):  # Ray gives its raylet a fixed 30 s to register: a busy machine may need another go
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            break
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for a startup timeout
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -151,24 +160,28 @@ def test_resume_runs_only_the_missing_units_on_ray(cluster: str, scripted: Any, 
 
 
 def test_an_actor_that_dies_hands_its_units_to_another(cluster: str, scripted: Any) -> None:
-    scripted.set_script({"rules": [{"match": "Show me", "responses": [dict(GOOD, delay=0.15)]}], "default": {"text": "x"}})
+    # 6 answers, then every call waits: the job cannot end before the kill, and both actors are stuck
+    scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD] * 6 + [dict(GOOD, hold=True)]}],
+                         "default": {"text": "x"}})
     request = klarna_request(base_url=scripted.base_url, cache=False, repeats=20, concurrency=4)
-    store = JobStore()
     killed: list[int] = []
     POOL.clear(ray)  # this job's actors are new ones, the only ones named now
 
     def kill_one() -> None:
-        wait_until(lambda: bool(store.jobs()) and store.jobs()[-1]["finished_runs"] >= 6, 60, 0.02)
+        held = lambda: sum("Show me" in json.dumps(r["json"]) for r in scripted.requests) - 6  # noqa: E731
+        wait_until(lambda: held() >= 4, what="every slot of both actors on a held call")
         names = sorted(n for n in ray.util.list_named_actors() if n.startswith("permutate-"))
         actor = ray.get_actor(names[0])
         pid = ray.get(actor.__ray_call__.remote(lambda self: os.getpid()))
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
+        scripted.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}], "default": {"text": "x"}})
+        scripted.release()
 
     killer = threading.Thread(target=kill_one, daemon=True)
     killer.start()
     result = pn.run(request, executor={"kind": "ray", "workers": 2})
-    killer.join(5)
+    killer.join(DEADLINE)
     assert killed, "no actor was killed"
     assert result.status == "SUCCESS" and len(result.details) == 40
     assert [d.passed for d in result.details] == [True] * 20 + [False] * 20  # every unit has its own row
@@ -191,78 +204,63 @@ def test_the_next_job_of_the_process_reuses_the_actors(cluster: str, scripted: A
 
 def test_a_slow_actor_holds_no_more_than_its_pool_and_one_chunk(cluster: str, scripted: Any) -> None:
     """Concurrency 2 over 2 actors: each runs one unit at a time and holds one more. The actor stuck on
-    the 2-second unit keeps one other unit; the other actor runs the remaining 18 meanwhile."""
-    scripted.set_script({"rules": [{"match": "slowly", "responses": [dict(GOOD, delay=2.0)]}], "default": GOOD})
+    unit 0 (its reply is held) keeps one other unit; the other actor runs the remaining 18 meanwhile, and
+    only then is unit 0 answered (had the stuck actor held more, the 18 would never finish)."""
+    scripted.set_script({"rules": [{"match": "slowly", "responses": [dict(GOOD, hold=True)]}], "default": GOOD})
     order: list[int] = []
 
     class Order(pn.Reporter):
         def run_finished(self, index: int, detail: Any) -> None:
             order.append(index)
+            if len(order) == 18:
+                scripted.release()
 
-    request = klarna_request(base_url=scripted.base_url, cache=False, concurrency=2)
+    request = klarna_request(base_url=scripted.base_url, cache=False, concurrency=2, timeout_sec=5 * DEADLINE)
     case = request["test_cases"][0]
     request["test_cases"] = [{**case, "name": f"c{i}", "prompt": "Show me T shirts" + " slowly" * (i == 0)} for i in range(20)]
     result = pn.run(request, executor={"kind": "ray", "workers": 2}, reporter=Order())
     assert len(result.details) == 20 and sorted(order) == list(range(20))
+    assert result.details[0].is_run_completed, result.details[0].error  # answered on release, not timed out
     assert order.index(0) >= 18, order  # unit 0 is the slow one: at most one unit waited behind it
 
 
 _INTERRUPTED = '''
-import json, os, sys, time
+import json, os, sys
 import ray
 import permutate_nb as pn
 from permutate_nb.testing.scripted_server import ScriptedOpenAIServer
-from tests.helpers import klarna_request
+from tests.helpers import FOREVER, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 with ScriptedOpenAIServer() as server:
-    server.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}], "default": {"text": "late", "delay": 30}})
+    server.set_script({"rules": [{"match": "Show me", "responses": [GOOD]}], "default": {"text": "late", "delay": FOREVER}})
     request = klarna_request(base_url=server.base_url, cache=False, repeats=4, concurrency=4)
     print("ready", flush=True)
-    began = time.perf_counter()
     result = pn.run(request, executor={"kind": "ray", "address": sys.argv[1], "workers": 2})
-    seconds = time.perf_counter() - began
-    free = 0.0
-    for _ in range(100):  # the cancelled actors give their CPUs back
-        free = ray.available_resources().get("CPU", 0.0)
-        if free == 2.0:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: ray.available_resources().get("CPU", 0.0) == 2.0, what="the cancelled actors' CPUs")
     print(json.dumps({"status": result.status, "stored": pn.status(result.job_id)["status"], "rows": len(result.details),
-                      "seconds": round(seconds, 2), "free_cpus": free, "passed": [d.passed for d in result.details]}))
+                      "passed": [d.passed for d in result.details]}))
 '''
 
 
 def test_ctrl_c_cancels_the_cluster_work_and_keeps_the_finished_rows(cluster: str, tmp_path: Path) -> None:
-    """SIGINT to a real process running a job on the module's cluster: the 4 fast runs are kept, the
-    4 slow ones (30 s each) are cancelled, and the actors are gone before the process exits."""
+    """SIGINT to a real process running a job on the module's cluster, once the 4 fast runs are committed:
+    they are kept, the 4 slow ones (which the server never answers) are cancelled, and the actors are gone
+    before the process exits (their CPUs are free while the job's process still runs)."""
     env = {**os.environ, "PERMUTATE_HOME": str(tmp_path / "home")}
     proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, cluster], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        home_store = tmp_path / "home" / "jobs.sqlite"
-
-        def four_rows() -> bool:
-            if not home_store.exists():
-                return False
-            try:
-                with sqlite3.connect(home_store) as db:
-                    return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 4
-            except sqlite3.OperationalError:  # the file exists, its tables are being made
-                return False
-
-        wait_until(four_rows, 60, 0.05)
+        wait_until(lambda: committed_runs(tmp_path / "home" / "jobs.sqlite") >= 4, every=0.05, what="4 committed runs")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=DEADLINE)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
     assert (report["status"], report["stored"], report["rows"]) == ("CANCELLED", "CANCELLED", 4), report
     assert report["passed"] == [True] * 4
-    assert report["seconds"] < 25  # a slow unit would have taken 30 s
-    assert report["free_cpus"] == 2.0  # the job's actors were killed by the cancel, not by the process exit
 
 
 def test_cli_flags_and_a_missing_extra(cluster: str, scripted: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -314,7 +312,7 @@ def test_serve_runs_jobs_on_ray_and_keeps_the_cluster_its_own(cluster: str, scri
                                                      {"prompt": "again ${output.1}", "model": "gpt-4o-mini"}]})
             invocation = started.json()["invocation_id"]
             wait_until(lambda: http.post("/system/batch_execution/results", json={"invocation_id": invocation})
-                       .json()["status"] == "completed", 60, 0.05)
+                       .json()["status"] == "completed", every=0.05)
             assert [kind for kind, _ in on_ray] == ["permutate", "batch"]
             named = http.post("/api/start-job", json={**body, "config": {**body["config"],
                                                                          "executor": {"kind": "ray", "address": "10.0.0.9:6379"}}})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -120,15 +119,11 @@ def test_every_document_loads_or_is_refused_in_one_line(tmp_path: Path, relative
 
 
 @pytest.mark.parametrize("relative", LARGE)
-def test_large_specs_load_fast(tmp_path: Path, relative: str) -> None:
-    fresh = loader(tmp_path)
-    start = time.perf_counter()
-    plugin = fresh.load(str(REALWORLD / relative))
+def test_large_specs_load(tmp_path: Path, relative: str) -> None:
+    """Every operation of a large document becomes one tool (the seconds it takes: benchmarks/planning.py)."""
+    plugin = loader(tmp_path).load(str(REALWORLD / relative))
     toolset = build_toolset([plugin])
-    elapsed = time.perf_counter() - start
-    print(f"{relative}: {len(plugin.operations)} operations, {len(toolset.tools_json)} bytes of tools "
-          f"in {elapsed:.3f} s")
-    assert elapsed < 1.0, f"{relative} took {elapsed:.3f} s to load (limit 1.0 s)"
+    assert len(plugin.operations) > 50 and len(toolset.tools) == len(plugin.operations)
 
 
 def test_manifests_use_the_url_map_not_the_network(tmp_path: Path) -> None:

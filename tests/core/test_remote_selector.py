@@ -9,7 +9,7 @@ import pytest
 
 import permutate_nb as pn
 
-from ..helpers import KLARNA, PRODUCTS_URL, klarna_request
+from ..helpers import DEADLINE, KLARNA, PRODUCTS_URL, klarna_request
 from ..selector_service import SelectorService
 
 
@@ -138,25 +138,25 @@ def test_a_resumed_job_reads_its_key_again_and_never_stores_it(service: Selector
 
     service.release.clear()  # the service holds its replies: the runs stay in flight
     proc = cli("run", str(tmp_path / "job.yaml"))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + DEADLINE
     while not service.requests:
         assert time.monotonic() < deadline and proc.poll() is None, "the job sent nothing"
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.wait(DEADLINE)
     service.release.set()
     assert service.requests[0]["headers"]["x-api-key"] == secret
     job_id = JobStore(home / "jobs.sqlite").jobs()[0]["id"]
 
     refused = cli("run", "--resume", job_id)
-    _, err = refused.communicate(timeout=60)
+    _, err = refused.communicate(timeout=DEADLINE)
     assert refused.returncode == 2 and err.strip() == (
         "permutate: error: config.openplugin_api_key_env names OPENPLUGIN_API_KEY, but that environment variable is "
         "not set (keys are not stored: a resumed job reads its key from the environment)")
 
     before = len(service.requests)
     resumed = cli("run", "--resume", job_id, OPENPLUGIN_API_KEY=secret)
-    _, err = resumed.communicate(timeout=60)
+    _, err = resumed.communicate(timeout=DEADLINE)
     assert resumed.returncode == 0, err
     keys = {r["headers"]["x-api-key"] for r in service.requests[before:]}
     assert keys == {secret} and len(service.requests) - before == 2

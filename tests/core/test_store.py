@@ -14,12 +14,12 @@ import permutate_nb as pn
 from permutate_nb.cli import main
 from permutate_nb.core.store.job_store import JobStore
 
-from ..helpers import cli_process, klarna_request, wait_until
+from ..helpers import DEADLINE, FOREVER, cli_process, klarna_request, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
 
-def _wait(condition: Callable[[], bool], seconds: float = 30) -> None:
+def _wait(condition: Callable[[], bool], seconds: float = DEADLINE) -> None:
     wait_until(condition, seconds, every=0.05)
 
 
@@ -59,7 +59,7 @@ def test_status_errors_and_all_failed(scripted: Any) -> None:
 
 
 def test_resume_after_sigkill(scripted: Any, tmp_path: Path) -> None:
-    scripted.set_script({"rules": [{"match": "slow", "responses": [{**GOOD, "delay": 60}]}, {"responses": [GOOD]}]})
+    scripted.set_script({"rules": [{"match": "slow", "responses": [{**GOOD, "delay": FOREVER}]}, {"responses": [GOOD]}]})
     path = _request(tmp_path, scripted.base_url)
     home = tmp_path / "home"
     proc = _cli("run", str(path), "--quiet", home=home)
@@ -67,7 +67,7 @@ def test_resume_after_sigkill(scripted: Any, tmp_path: Path) -> None:
     store = JobStore(home / "jobs.sqlite")
     _wait(lambda: bool(store.jobs()) and store.jobs()[0]["finished_runs"] == 3)
     proc.send_signal(signal.SIGKILL)  # at once: what the store shows is what survives
-    proc.wait(10)
+    proc.wait(DEADLINE)
     (job,) = store.jobs()
     assert job["status"] == "INTERRUPTED" and job["finished_runs"] == 3  # the three fast runs survived
     finished_before = store.runs(job["id"])
@@ -76,7 +76,7 @@ def test_resume_after_sigkill(scripted: Any, tmp_path: Path) -> None:
     scripted.set_script({"rules": [{"responses": [GOOD]}]})
     out = tmp_path / "resumed.json"
     resumed = _cli("run", "--resume", job["id"], "--quiet", "--output", str(out), home=home)
-    stdout, stderr = resumed.communicate(timeout=60)
+    stdout, stderr = resumed.communicate(timeout=DEADLINE)
     assert resumed.returncode == 0, stderr
     new_prompts = [r["json"]["messages"][0]["content"] for r in scripted.requests[calls_before:]]
     assert sorted(new_prompts) == [f"slow shirts {i}" for i in range(3, 6)]  # only the unfinished runs
@@ -93,7 +93,7 @@ def test_resume_after_sigkill(scripted: Any, tmp_path: Path) -> None:
 
 
 def test_batch_resume_after_sigkill(scripted: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    scripted.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": 60}]},
+    scripted.set_script({"rules": [{"match": "slow", "responses": [{"text": "late", "delay": FOREVER}]},
                                    {"responses": [{"text": "ok"}]}]})
     (tmp_path / "models.yaml").write_text(f"m: {{base_url: '{scripted.base_url}', model_name: gpt-4o-mini}}\n")
     (tmp_path / "b.csv").write_text("prompt,model\nfast 1,m\nfast 2,m\nslow 3,m\nafter ${output.3},m\n")
@@ -105,7 +105,7 @@ def test_batch_resume_after_sigkill(scripted: Any, tmp_path: Path, monkeypatch: 
     store = JobStore(home / "jobs.sqlite")
     _wait(lambda: bool(store.jobs()) and store.jobs()[0]["finished_runs"] == 2)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.wait(DEADLINE)
     job_id = store.jobs()[0]["id"]
     scripted.set_script({"rules": [{"match": "slow", "responses": [{"text": "now"}]}, {"responses": [{"text": "ok"}]}]})
     calls_before = len(scripted.requests)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from ..helpers import stop_process
+from ..helpers import DEADLINE, stop_process
 
 from permutate_nb.core.llm.local import default_model_path
 
@@ -41,7 +41,7 @@ def llama_server(gguf_path: str, tmp_path_factory: pytest.TempPathFactory) -> It
         )
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + DEADLINE
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"llama_cpp.server exited early:\n{log.read_text()[-2000:]}")
@@ -55,4 +55,4 @@ def llama_server(gguf_path: str, tmp_path_factory: pytest.TempPathFactory) -> It
             time.sleep(0.2)
         yield base
     finally:
-        stop_process(proc, 10)
+        stop_process(proc)

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
-from jupyter_client.manager import KernelManager
+
+KernelManager = pytest.importorskip("jupyter_client.manager").KernelManager  # a test tool: skipped without it
 
 from permutate_nb.core.store.job_store import JobStore
 
-from ..helpers import klarna_request
+from ..helpers import DEADLINE, klarna_request
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +38,10 @@ class Kernel:
         self.manager.start_kernel(env=env)
         self.client = self.manager.client()
         self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        self.client.wait_for_ready(timeout=DEADLINE)
         self.execute("%load_ext permutate_nb")
 
-    def execute(self, code: str, timeout: float = 120, on_message: Any = None) -> list[dict[str, Any]]:
+    def execute(self, code: str, timeout: float = DEADLINE, on_message: Any = None) -> list[dict[str, Any]]:
         msg_id = self.client.execute(code)
         messages = []
         deadline = time.monotonic() + timeout
@@ -57,7 +58,7 @@ class Kernel:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
         while True:  # the execute_reply, with its payloads (set_next_input)
-            reply = self.client.get_shell_msg(timeout=30)
+            reply = self.client.get_shell_msg(timeout=DEADLINE)
             if reply["parent_header"].get("msg_id") == msg_id:
                 return [*messages, reply]
 
@@ -121,18 +122,24 @@ def test_progress_ends_as_a_static_line_not_a_dead_widget(kernel: Kernel, script
 
 
 def test_the_clock_ticks_and_stages_are_named_while_nothing_finishes(kernel: Kernel, scripted: Any) -> None:
-    scripted.set_script({"default": {"text": "Muéstrame camisetas"}, "rules": [{"match": "Show me", "responses": [
-        {**GOOD, "delay": 2.5}]}]})
+    scripted.set_script({"default": {"text": "Muéstrame camisetas"},  # the runs' replies wait for release()
+                         "rules": [{"match": "Show me", "responses": [{**GOOD, "hold": True}, GOOD]}]})
     body = _cell(scripted.base_url, auto_translate_to_languages=["Spanish"], concurrency=1)
     data = yaml.safe_load(body)
     data["test_cases"] = data["test_cases"][:1]
     data["test_cases"][0]["translations"] = {"Spanish": "Show me 5 T shirts"}  # pinned: no delay on the way
     data["test_cases"].append({**data["test_cases"][0], "name": "again", "translations": {}})
-    out = kernel.execute("%%permutate --no-cache\n" + yaml.safe_dump(data, sort_keys=False))
+
+    def release_after_two_ticks(message: dict[str, Any]) -> None:
+        if any("0:02 elapsed" in t for t in _widget_texts([message])):
+            scripted.release()
+
+    # no run answers until the clock has shown 0:02: nothing finishes meanwhile
+    out = kernel.execute("%%permutate --no-cache\n" + yaml.safe_dump(data, sort_keys=False), on_message=release_after_two_ticks)
     texts = _widget_texts(out)
     assert any("translating 1 prompt…" in t for t in texts)
     assert any("running 2 runs" in t for t in texts)
-    clocks = [t for t in texts if t.startswith("0/2")]  # the first run takes 2.5 s: nothing finishes
+    clocks = [t for t in texts if t.startswith("0/2")]
     assert any("0:01 elapsed" in t for t in clocks) and any("0:02 elapsed" in t for t in clocks)
 
 

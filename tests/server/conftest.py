@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from permutate_nb.server import ServerSettings, create_app
+from tests.helpers import DEADLINE
 
 
 class LiveServer:
@@ -29,7 +30,7 @@ class LiveServer:
 
     def start(self) -> "LiveServer":
         self._thread.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + DEADLINE
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
@@ -38,12 +39,12 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{port}"
         return self
 
-    def client(self, **headers: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+    def client(self, *, timeout: float = DEADLINE, **headers: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self._thread.join(15)
+        self._thread.join(DEADLINE)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import DEADLINE
+
 DATA = Path(__file__).parent / "data"
 DOCS = Path(__file__).parents[1] / "data"  # the start-job document's bodies, verbatim (tests/test_start_job_docs.py)
 TOOL_CALL = {"default": {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}}
@@ -28,7 +30,7 @@ def start_job_bodies() -> dict[str, Any]:
             "rest": json.loads((DOCS / "start_job_rest.json").read_text())}
 
 
-def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...] = FINAL, timeout: float = 60) -> dict[str, Any]:
+def wait_for(client: httpx.Client, job_id: str, statuses: tuple[str, ...] = FINAL, timeout: float = DEADLINE) -> dict[str, Any]:
     """Poll the job's status until it is one of ``statuses``."""
     deadline = time.monotonic() + timeout
     while True:

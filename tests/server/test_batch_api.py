@@ -9,6 +9,8 @@ from typing import Any
 import openpyxl
 import pytest
 
+from tests.helpers import DEADLINE
+
 from .helpers import assert_422, body
 
 
@@ -20,7 +22,7 @@ def answers(scripted: Any) -> None:
 
 
 def _results(http: Any, invocation_id: str, path: str = "/system/batch_execution/results") -> dict[str, Any]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + DEADLINE
     while True:
         answer = http.post(path, json={"invocation_id": invocation_id})
         assert answer.status_code == 200, answer.text

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import DEADLINE
+
 from .helpers import assert_422
 
 JUDGE = "Grade an answer"
@@ -37,7 +39,7 @@ def _upload(http: Any, pipeline: str = "pipe-1", **kwargs: Any) -> dict[str, Any
 
 
 def _listed(http: Any, path: str) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + DEADLINE
     while True:
         executions = http.get(path).json()
         if all(e["status"] != "PENDING" for e in executions):

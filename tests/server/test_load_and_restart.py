@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.helpers import KLARNA, PRODUCTS_URL, klarna_request
+from tests.helpers import DEADLINE, FOREVER, KLARNA, PRODUCTS_URL, committed_runs, klarna_request, wait_until
 
 from .helpers import TOOL_CALL, wait_for
 
@@ -28,7 +29,7 @@ def test_100_concurrent_start_jobs_all_complete(http: Any, scripted: Any) -> Non
     def submit(i: int) -> str:
         request = klarna_request(base_url=scripted.base_url, cache=False)
         request["name"] = f"job{i}"
-        with httpx.Client(base_url=str(http.base_url), timeout=60) as client:
+        with httpx.Client(base_url=str(http.base_url), timeout=DEADLINE) as client:
             answer = client.post("/api/start-job", params={"wait": "false"}, json=request)
             assert answer.status_code == 202, answer.text
             return answer.json()["job_id"]
@@ -54,7 +55,7 @@ def _serve(home: Path, port: int, url_map: str, scripted_url: str) -> subprocess
 
 
 def _ready(url: str, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + DEADLINE
     while True:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         try:
@@ -76,8 +77,8 @@ def _free_port() -> int:
 
 def test_kill_9_mid_job_then_restart_finishes_without_redoing_runs(scripted: Any, permutate_home: Path,
                                                                    offline_snapshots: Path) -> None:
-    scripted.set_script(TOOL_CALL)
-    scripted.delay = 0.05
+    fast = TOOL_CALL["default"]
+    scripted.set_script({"default": [fast] * 12 + [{**fast, "delay": FOREVER}]})  # 12 answers, then none until killed
     request = klarna_request(base_url=scripted.base_url, concurrency=4, cache=False)
     request["test_cases"] = [{"name": f"case{i}", "type": "plugin_selector", "prompt": f"prompt number {i}",
                               "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL}
@@ -87,19 +88,20 @@ def test_kill_9_mid_job_then_restart_finishes_without_redoing_runs(scripted: Any
     server = _serve(permutate_home, port, str(offline_snapshots), scripted.base_url)
     try:
         _ready(url, server)
-        job_id = httpx.post(f"{url}/api/start-job", params={"wait": "false"}, json=request, timeout=30).json()["job_id"]
-        store = sqlite3.connect(permutate_home / "jobs.sqlite")
-        while store.execute("SELECT COUNT(*) FROM runs WHERE job_id=?", (job_id,)).fetchone()[0] < 12:
-            time.sleep(0.01)
+        job_id = httpx.post(f"{url}/api/start-job", params={"wait": "false"}, json=request, timeout=DEADLINE).json()["job_id"]
+        wait_until(lambda: committed_runs(permutate_home / "jobs.sqlite", job_id) == 12 and len(scripted.requests) == 16,
+                   what="12 runs committed and 4 waiting")
         server.send_signal(signal.SIGKILL)
-        server.wait(10)
-        stored = {json.loads(r)["prompt"] for (r,) in store.execute("SELECT result FROM runs WHERE job_id=?", (job_id,))}
-        assert 12 <= len(stored) < 60
+        server.wait(DEADLINE)
+        with closing(sqlite3.connect(permutate_home / "jobs.sqlite")) as store:
+            stored = {json.loads(r)["prompt"] for (r,) in store.execute("SELECT result FROM runs WHERE job_id=?", (job_id,))}
+        assert len(stored) == 12
         asked_before = Counter(r["json"]["messages"][-1]["content"] for r in scripted.requests)
+        scripted.set_script(TOOL_CALL)  # every call answers now
 
         server = _serve(permutate_home, port, str(offline_snapshots), scripted.base_url)
         _ready(url, server)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=DEADLINE) as client:
             status = wait_for(client, job_id)
             assert status["status"] == "SUCCESS" and status["attempts"] == 2
             result = client.get(f"/api/jobs/{job_id}/result").json()
@@ -113,6 +115,6 @@ def test_kill_9_mid_job_then_restart_finishes_without_redoing_runs(scripted: Any
     finally:
         server.send_signal(signal.SIGINT)
         try:
-            server.wait(15)
+            server.wait(DEADLINE)
         except subprocess.TimeoutExpired:
             server.kill()

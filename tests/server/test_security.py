@@ -11,7 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from permutate_nb.testing.plugin_api_server import PluginAPIServer
-from tests.helpers import KLARNA, PRODUCTS_URL, klarna_request
+from tests.helpers import DEADLINE, KLARNA, PRODUCTS_URL, klarna_request
 
 from .conftest import LiveServer
 from .helpers import TOOL_CALL, assert_422
@@ -67,7 +67,7 @@ def test_keys_never_appear_in_any_response(keyed: LiveServer, scripted: Any) -> 
 
 def test_a_public_address_without_a_key_is_refused_in_one_line() -> None:
     proc = subprocess.run([sys.executable, "-m", "permutate_nb.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
-                          capture_output=True, text=True, timeout=60, env=_env_without_key())
+                          capture_output=True, text=True, timeout=DEADLINE, env=_env_without_key())
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "permutate: error: refusing to listen on 0.0.0.0 without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1"]
@@ -75,7 +75,7 @@ def test_a_public_address_without_a_key_is_refused_in_one_line() -> None:
 
 def test_a_missing_extra_names_the_pip_command() -> None:
     code = "import sys; sys.modules['fastapi'] = None; from permutate_nb.cli import main; sys.exit(main(['serve']))"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=_env_without_key())
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE, env=_env_without_key())
     assert proc.returncode == 2
     assert proc.stderr.strip() == 'permutate: error: fastapi is not installed: run  pip install "permutate-nb[api]"'
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import openai
 import pytest
 
 from permutate_nb.testing.scripted_server import ScriptedOpenAIServer, ScriptError
+from tests.helpers import DEADLINE, FOREVER, wait_until
 
 TOOLS: list[dict[str, Any]] = [
     {"type": "function", "function": {"name": "productsUsingGET", "description": "Search products",
@@ -218,26 +220,56 @@ def test_delay_honoured(scripted: ScriptedOpenAIServer) -> None:
     scripted.delay = 0.2
     start = time.perf_counter()
     ask(scripted, "x")
-    assert 0.18 <= time.perf_counter() - start < 2
+    assert time.perf_counter() - start >= 0.18  # a lower bound: a busy machine only adds to it
+    scripted.delay = FOREVER
     scripted.set_script({"default": {"text": "fast", "delay": 0}})
-    start = time.perf_counter()
-    ask(scripted, "x")
-    assert time.perf_counter() - start < 0.15  # per-response delay overrides the server's
+    assert ask(scripted, "x").choices[0].message.content == "fast"  # per-response delay overrides the server's
+
+
+def _fire(scripted: ScriptedOpenAIServer, count: int) -> list[int]:
+    """``count`` chat calls at once from one event loop, on their own connections; their status codes."""
+    async def fire() -> list[int]:
+        async with httpx.AsyncClient(base_url=scripted.base_url, timeout=DEADLINE,
+                                     limits=httpx.Limits(max_connections=count)) as http:
+            replies = await asyncio.gather(*(
+                http.post("/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+                for _ in range(count)))
+        return [r.status_code for r in replies]
+
+    return asyncio.run(fire())
 
 
 def test_delays_run_concurrently(scripted: ScriptedOpenAIServer) -> None:
-    scripted.delay = 0.2
+    """50 calls whose delay is longer than the test may wait: all 50 are read while the first still waits,
+    so delays do not queue behind each other; then hold/release lets them go."""
+    scripted.delay = FOREVER
+    scripted.hold()  # release() sends them whatever their delay
+    with ThreadPoolExecutor(1) as pool:
+        codes = pool.submit(_fire, scripted, 50)
+        wait_until(lambda: len(scripted.requests) == 50, what="50 requests read while none was answered")
+        assert not codes.done()
+        scripted.release()
+        assert codes.result(timeout=DEADLINE) == [200] * 50
 
-    async def fire() -> list[int]:
-        async with httpx.AsyncClient(base_url=scripted.base_url, limits=httpx.Limits(max_connections=50)) as http:
-            replies = await asyncio.gather(*(
-                http.post("/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
-                for _ in range(50)))
-        return [r.status_code for r in replies]
 
-    start = time.perf_counter()
-    assert asyncio.run(fire()) == [200] * 50
-    assert time.perf_counter() - start < 1.5  # 50 x 0.2 s would be 10 s if serialised
+def test_hold_keeps_replies_until_release(scripted: ScriptedOpenAIServer) -> None:
+    scripted.hold()
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(ask, scripted, "x")
+        wait_until(lambda: len(scripted.requests) == 1, what="the request")
+        assert not answer.done()
+        scripted.release()
+        assert answer.result(timeout=DEADLINE).choices[0].message.content
+    assert ask(scripted, "y").choices[0].message.content  # released: replies flow again
+    scripted.set_script({"rules": [{"match": "wait", "responses": [{"text": "held", "hold": True}]}],
+                         "default": {"text": "free"}})
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(ask, scripted, "wait")
+        wait_until(lambda: len(scripted.requests) == 3, what="the held request")
+        assert ask(scripted, "other").choices[0].message.content == "free"  # only that response waits
+        assert not held.done()
+        scripted.release()
+        assert held.result(timeout=DEADLINE).choices[0].message.content == "held"
 
 
 def test_keep_alive_and_wire_format(scripted: ScriptedOpenAIServer) -> None:
@@ -269,7 +301,7 @@ def test_pipelined_replies_stay_in_order(scripted: ScriptedOpenAIServer) -> None
                 f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n")
         return head.encode() + body
 
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as sock:
         sock.sendall(request("slow") + request("fast", close=True))
         data = b""
         while chunk := sock.recv(65536):
@@ -365,7 +397,7 @@ def test_own_server_context_manager() -> None:
         assert ask(server, "x").choices[0].message.content == "own"
         url = server.base_url
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{url}/models", timeout=2)
+        httpx.get(f"{url}/models", timeout=DEADLINE)
     server.stop()  # idempotent
 
 
@@ -402,14 +434,14 @@ def test_cli_subprocess(tmp_path: Path) -> None:
             assert json.loads(call.function.arguments) == {"q": "T shirt", "size": 5}
         finally:
             proc.terminate()
-        assert proc.wait(timeout=10) == 0  # SIGTERM is a clean shutdown
+        assert proc.wait(timeout=DEADLINE) == 0  # SIGTERM is a clean shutdown
 
 
 def test_cli_bad_script_exits_2(tmp_path: Path) -> None:
     script = tmp_path / "bad.yaml"
     script.write_text("rules: [{match: x}]\n")
     done = subprocess.run([sys.executable, "-m", "permutate_nb.testing.scripted_server", "--script", str(script)],
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=DEADLINE)
     assert done.returncode == 2 and "responses" in done.stderr
 
 

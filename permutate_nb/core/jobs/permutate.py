@@ -78,15 +78,20 @@ def plan_job(
     loader: PluginLoader | None = None,
     check_keys: bool = True,
     context: Context | None = None,
+    reporter: Reporter | None = None,
 ) -> JobPlan:
     """Load the request and its plugins, build tool sets; calls no model.
 
     ``check_keys=False`` skips the API-key check: validating a request or showing its matrix needs none.
+    ``reporter`` hears the ``reading plugins`` stage (fetching manifests and OpenAPI documents can take a while).
     """
     request = load_request(source)
     if provider:
         request = override_provider(request, provider)
     check_request(request, keys=check_keys)
+    if reporter is not None:
+        count = len({ref.manifest_url for group in request.plugin_groups for ref in group.plugins})
+        reporter.stage("reading plugins", f"{count} plugin" + "s" * (count != 1))
     fallbacks = (context or default_context()).fallbacks
     loader = loader or PluginLoader(default_url_map(request.config.url_map), fallbacks=fallbacks)
     plugins: dict[str, Plugin] = {}
