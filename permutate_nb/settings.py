@@ -122,6 +122,11 @@ def _explain(exc: ValidationError, values: dict[str, str]) -> str:
     field = str(error["loc"][0]) if error["loc"] else ""
     env = next((e for e in ENV_NAMES.get(field, ()) if e in values), field)
     shown = "***" if "key" in field else repr(values.get(env, ""))
+    if error["type"] in ("float_parsing", "int_parsing", "int_from_float"):
+        return f"{env}={shown} is not a number"
+    if error["type"] in ("greater_than", "greater_than_equal"):
+        return f"{env}={shown} must be at least {error['ctx'].get('ge', '')}".rstrip() if "ge" in error.get("ctx", {}) \
+            else f"{env}={shown} must be greater than {error['ctx'].get('gt')}"
     return f"{env}={shown}: {error['msg']}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import scipy.stats
 
 from permutate_nb.core.jobs.evals.judge import parse_verdict
 from permutate_nb.core.jobs.evals.metrics import exact_match, normalise_answer, resolve_metrics, rouge_l, token_f1
@@ -50,7 +51,8 @@ def test_mean_ci() -> None:
     mean, low, high = mean_ci([0.0, 1.0])
     assert mean == 0.5 and low == 0.0 and high == 1.0  # clipped to 0..1
     mean, low, high = mean_ci([0.4, 0.5, 0.6])
-    assert mean == pytest.approx(0.5) and low == pytest.approx(0.5 - 4.303 * 0.1 / 3 ** 0.5, abs=1e-6)
+    t = scipy.stats.t.ppf(0.975, 2)  # 4.3027: the exact quantile, as stats.exact.mean_interval computes it
+    assert mean == pytest.approx(0.5) and low == pytest.approx(0.5 - t * 0.1 / 3 ** 0.5, abs=1e-9)
 
 
 def test_unknown_metric_lists_the_known_ones() -> None:

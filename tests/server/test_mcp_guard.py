@@ -38,7 +38,7 @@ def test_mcp_command_needs_the_operators_permission(start_server: Callable[..., 
         entry = assert_422(client.post("/api/start-job", json=body), [*LOC, "command"], "cannot start a program")
         assert f"--allow-mcp-command {sys.executable}" in entry["msg"]
     assert not log.exists()  # refused before anything started
-    with start_server(allow_mcp_commands=(sys.executable,)).client() as client:
+    with start_server(allow_mcp_commands=(sys.executable,), allow_urls=(scripted.base_url,)).client() as client:
         answer = client.post("/api/start-job", json=body)
         assert answer.status_code == 200, answer.text
         assert answer.json()["summary"]["overall_accuracy"] == 100.0
@@ -56,7 +56,7 @@ def test_mcp_url_goes_through_the_url_guard(start_server: Callable[..., LiveServ
         with start_server().client() as client:
             assert_422(client.post("/api/start-job", json=body), [*LOC, "url"], "resolves to a private address (127.0.0.1)")
         assert recorder.headers == []  # refused before any request reached the server
-        with start_server(allow_private_urls=True).client() as client:
+        with start_server(allow_private_urls=True, allow_urls=(scripted.base_url,)).client() as client:
             answer = client.post("/api/start-job", json=body)
             assert answer.status_code == 200, answer.text
             assert answer.json()["summary"]["overall_accuracy"] == 100.0
