@@ -89,7 +89,7 @@ def test_batch_cell(shell: Any, scripted: Any, tmp_path: Path) -> None:
     res = shell.run_cell(f"%%permutate batch --models my_models --out frame --export {export}\n"
                          "prompt,model\nCapital of France?,fast\nPeople in ${output.1}?,fast\n")
     assert res.success, res.error_in_exec
-    frame = shell.user_ns["frame"]
+    frame = shell.user_ns["frame"].frame
     assert list(frame["result"]) == ["Paris", "many"] and frame.loc[1, "prompt"] == "People in Paris?"
     assert export.exists()
     stored = shell.run_line_magic("permutate", "jobs")

@@ -32,6 +32,7 @@ import heapq
 import logging
 import os
 import threading
+import time
 import uuid
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -127,26 +128,48 @@ class _Dispatch:
 
 
 class _Pool:
-    """Idle actors of this process, per cluster address; taken by a job, given back when it ends well."""
+    """Idle actors of this process, per cluster address; taken by a job, given back when it ends well.
+
+    An idle actor still holds its CPU on the cluster, so one left idle for ``IDLE_S`` seconds is killed
+    (a burst of jobs shares actors; a quiet process gives the cluster its CPUs back)."""
+
+    IDLE_S = 30.0
 
     def __init__(self) -> None:
-        self._idle: dict[Any, list[Any]] = {}  # (address, Ray job id) -> idle actors
+        self._idle: dict[Any, list[tuple[Any, float]]] = {}  # (address, Ray job id) -> (idle actor, since)
         self._lock = threading.Lock()
 
     def take(self, key: Any, count: int) -> list[Any]:
         with self._lock:
             idle = self._idle.setdefault(key, [])
             taken, self._idle[key] = idle[:count], idle[count:]
-            return taken
+            return [actor for actor, _ in taken]
 
     def give_back(self, key: Any, actors: list[Any]) -> None:
         with self._lock:
-            self._idle.setdefault(key, []).extend(actors)
+            self._idle.setdefault(key, []).extend((actor, time.monotonic()) for actor in actors)
+        timer = threading.Timer(self.IDLE_S + 0.1, self._reap)
+        timer.daemon = True
+        timer.start()
+
+    def _reap(self) -> None:
+        """Kill the actors idle for IDLE_S or more."""
+        now = time.monotonic()
+        with self._lock:
+            old = [a for idle in self._idle.values() for a, since in idle if now - since >= self.IDLE_S]
+            for key, idle in self._idle.items():
+                self._idle[key] = [(a, since) for a, since in idle if now - since < self.IDLE_S]
+        if old:
+            import ray
+
+            for actor in old:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor)
 
     def clear(self, ray: Any = None) -> int:
         """Kill every idle actor (``ray.shutdown`` would too); returns how many there were."""
         with self._lock:
-            actors = [a for idle in self._idle.values() for a in idle]
+            actors = [a for idle in self._idle.values() for a, _ in idle]
             self._idle.clear()
         for actor in actors if ray is not None else ():
             with contextlib.suppress(Exception):
@@ -202,7 +225,7 @@ class RayExecutor:
             units: list[int] = []
             done: set[int] = set()
             try:
-                await started
+                await asyncio.shield(started)  # a lane that ends early must not cancel its actor's start
                 while not dispatch.over and actor not in failed:
                     units, done = dispatch.take(chunk), set()
                     if not units:
@@ -227,7 +250,6 @@ class RayExecutor:
             """An actor's lanes (its pool plus one chunk in hand); a failed actor leaves its units to the others."""
             chunk = max(1, min(MAX_CHUNK, share))
             started = starts[actor]
-            started.add_done_callback(lambda f: self.pids.append(f.result()) if not f.exception() else None)
             await asyncio.gather(*(lane(actor, started, chunk) for _ in range(-(-share // chunk) + 1)))
             if actor in failed:
                 ray.kill(actor)
@@ -243,6 +265,8 @@ class RayExecutor:
         except asyncio.CancelledError:
             await _stop(ray, tasks, actors, graceful=False)
             return False
+        outcomes = await asyncio.gather(*starts.values(), return_exceptions=True)  # each actor is closed after its start
+        self.pids = [pid for pid in outcomes if isinstance(pid, int)]
         closed = await _stop(ray, tasks, [a for a in actors if a not in failed], graceful=True)
         POOL.give_back(key, closed)
         if dispatch.crash is not None:
