@@ -91,5 +91,5 @@ class ServerContext:
 
 
 def context(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
