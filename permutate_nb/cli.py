@@ -518,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line
         return int(exc.code or 0)
-    warnings.formatwarning = _format_warning  # type: ignore[assignment]
+    warnings.formatwarning = _format_warning
     warnings.simplefilter("ignore" if args.log_quiet else "default", PermutateWarning)
     _log_to_stderr(logging.ERROR if args.log_quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)])
     if args.log_quiet and hasattr(args, "quiet"):

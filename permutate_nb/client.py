@@ -70,7 +70,7 @@ class _PollFeed:
             for slot, (key, completed, passed) in enumerate((("passed", True, True), ("failed", True, False),
                                                             ("errored", False, False))):
                 for _ in range(counts[key] - seen[slot]):
-                    self.reporter.run_finished(self.index, RunSeen(group, completed, passed))  # type: ignore[arg-type]
+                    self.reporter.run_finished(self.index, RunSeen(group, completed, passed))
                     self.index += 1
                 seen[slot] = counts[key]
 
@@ -134,11 +134,11 @@ class Client:
             progress: bool = True) -> JobResult:
         """Run a permutate job on the server and wait for its JobResult, showing progress."""
         job_id = self.submit(request, provider=provider)
-        return self.wait(job_id, reporter=reporter, progress=progress)  # type: ignore[no-any-return]
+        return self.wait(job_id, reporter=reporter, progress=progress)
 
     def status(self, job_id: str) -> dict[str, Any]:
         """Status, done/total and the summary so far."""
-        return self._call("GET", f"/api/jobs/{job_id}").json()  # type: ignore[no-any-return]
+        return self._call("GET", f"/api/jobs/{job_id}").json()
 
     def jobs(self, *, status: str | None = None, kind: str | None = None) -> Any:
         """The server's stored jobs as a DataFrame."""
@@ -149,7 +149,7 @@ class Client:
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a running job; its finished runs are kept."""
-        return self._call("DELETE", f"/api/jobs/{job_id}").json()  # type: ignore[no-any-return]
+        return self._call("DELETE", f"/api/jobs/{job_id}").json()
 
     def result(self, job_id: str) -> Any:
         """A JobResult, an EvalResult or a BatchResult (as ``pn.run``, ``pn.evaluate``, ``pn.batch`` give)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, TextIO
 
 __all__ = [
     "PermutateError",
@@ -103,7 +103,7 @@ class PermutateNote(PermutateWarning):
 _NOTES_SHOWN: set[str] = set()
 
 
-def _show_note(text: str, file: object = None) -> None:
+def _show_note(text: str, file: TextIO | None = None) -> None:
     from .core.html_text import escape_html
 
     if text in _NOTES_SHOWN:
@@ -129,7 +129,7 @@ def one_line_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         original = warnings.showwarning
 
-        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        def show(message, category, filename, lineno, file=None, line=None):
             if issubclass(category, PermutateNote):
                 _show_note(str(message), file)
             elif issubclass(category, PermutateWarning):

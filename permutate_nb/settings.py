@@ -106,9 +106,9 @@ def settings() -> Settings:
         return current
 
 
-def _by_field(values: dict[str, str]) -> dict[str, str]:
+def _by_field(values: dict[str, str]) -> dict[str, Any]:
     """Environment values keyed by field name, the first alias of each field winning."""
-    fields: dict[str, str] = {}
+    fields: dict[str, Any] = {}
     for name, envs in ENV_NAMES.items():
         for env in envs:
             if env in values:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from .core.jobs.events import JobStarted, Reporter
 
 if TYPE_CHECKING:
-    from .core.jobs.permutate_result import JobResult, RunDetail
+    from .core.jobs.permutate_result import RunDetail
+    from .core.jobs.result_base import Result
 
 __all__ = ["TqdmReporter"]
 
@@ -62,7 +63,7 @@ class TqdmReporter(Reporter):
             return {"passed": self._passed, "failed": self._failed, "errored": self._errored}
         return {"done": self._passed + self._failed, "errored": self._errored}
 
-    def job_finished(self, result: "JobResult") -> None:
+    def job_finished(self, result: "Result") -> None:
         if self._bar is not None:
             self._bar.set_postfix(self._counts(), refresh=False)
             self._bar.close()

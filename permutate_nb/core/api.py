@@ -182,14 +182,14 @@ def run(source: Any, *, provider: str | None = None, concurrency: int | None = N
     ``provider="local"`` puts the embedded model behind every permutation; ``executor="ray"`` runs on Ray.
     """
     return submit("run", source, provider=provider, concurrency=concurrency, cache=cache, reporter=reporter,
-                  store=store, context=context, executor=executor).wait()  # type: ignore[no-any-return]
+                  store=store, context=context, executor=executor).wait()
 
 
 async def run_async(source: Any, *, provider: str | None = None, concurrency: int | None = None,
                     cache: bool | None = None, reporter: Reporter | None = None, store: Store = True,
                     context: Context | None = None, executor: Any = None) -> JobResult:
     """``run`` on the caller's event loop."""
-    return await _run_planned("run", source, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+    return await _run_planned("run", source, store, context, _options(reporter, concurrency, cache, context, executor),
                               provider=provider)
 
 
@@ -197,7 +197,7 @@ def batch(source: Any, *, models: Mapping[str, Any] | str | None = None, name: s
           concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
           store: Store = True, context: Context | None = None, executor: Any = None) -> BatchResult:
     """Run prompts x models (CSV text or file, a DataFrame, or a list of dicts) and wait for the result."""
-    return submit("batch", source, models=models, name=name, concurrency=concurrency, cache=cache, reporter=reporter,  # type: ignore[no-any-return]
+    return submit("batch", source, models=models, name=name, concurrency=concurrency, cache=cache, reporter=reporter,
                   store=store, context=context, executor=executor).wait()
 
 
@@ -205,7 +205,7 @@ async def batch_async(source: Any, *, models: Mapping[str, Any] | str | None = N
                       concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
                       store: Store = True, context: Context | None = None, executor: Any = None) -> BatchResult:
     """``batch`` on the caller's event loop."""
-    return await _run_planned("batch", source, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+    return await _run_planned("batch", source, store, context, _options(reporter, concurrency, cache, context, executor),
                               models=models, name=name)
 
 
@@ -215,7 +215,7 @@ def evaluate(dataset: Any, *, models: list[str] | str | None = None, judge_model
              concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
              store: Store = True, context: Context | None = None, executor: Any = None) -> EvalResult:
     """Evaluate a dataset on one or more models (judged and deterministic metrics) and wait for the result."""
-    return submit("evaluate", dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,  # type: ignore[no-any-return]
+    return submit("evaluate", dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
                   model_settings=model_settings, name=name, concurrency=concurrency, cache=cache,
                   reporter=reporter, store=store, context=context, executor=executor).wait()
 
@@ -226,7 +226,7 @@ async def evaluate_async(dataset: Any, *, models: list[str] | str | None = None,
                          concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
                          store: Store = True, context: Context | None = None, executor: Any = None) -> EvalResult:
     """``evaluate`` on the caller's event loop."""
-    return await _run_planned("evaluate", dataset, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+    return await _run_planned("evaluate", dataset, store, context, _options(reporter, concurrency, cache, context, executor),
                               models=models, judge_model=judge_model, metrics=metrics, template=template,
                               model_settings=model_settings, name=name)
 
@@ -235,7 +235,7 @@ def resume(job_id: str, *, concurrency: int | None = None, cache: bool | None = 
            reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
            executor: Any = None) -> Result:
     """Finish a stored job of any kind: only the units without a stored row run."""
-    return submit("resume", job_id, concurrency=concurrency, cache=cache, reporter=reporter, store=store,  # type: ignore[no-any-return]
+    return submit("resume", job_id, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
                   context=context, executor=executor).wait()
 
 
@@ -243,7 +243,7 @@ async def resume_async(job_id: str, *, concurrency: int | None = None, cache: bo
                        reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
                        executor: Any = None) -> Result:
     """``resume`` on the caller's event loop."""
-    return await _run_planned("resume", job_id, store, context, _options(reporter, concurrency, cache, context, executor))  # type: ignore[no-any-return]
+    return await _run_planned("resume", job_id, store, context, _options(reporter, concurrency, cache, context, executor))
 
 
 def generate(manifest: str, *, per_operation: int = 5, llm: LLMConfig | dict[str, Any] | None = None,
@@ -286,7 +286,7 @@ def bfcl(categories: str | list[str], models: str | list[str] | list[dict[str, A
 
         >>> pn.bfcl("simple_python,parallel", ["gpt-4o-mini"], limit=30)
     """
-    return submit("bfcl", categories, models=models, provider=provider, base_url=base_url, limit=limit,  # type: ignore[no-any-return]
+    return submit("bfcl", categories, models=models, provider=provider, base_url=base_url, limit=limit,
                   config=config, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
                   context=context, executor=executor).wait()
 
@@ -297,7 +297,7 @@ async def bfcl_async(categories: str | list[str], models: str | list[str] | list
                      reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
                      executor: Any = None) -> BfclResult:
     """``bfcl`` on the caller's event loop."""
-    return await _run_planned("bfcl", categories, store, context, _options(reporter, concurrency, cache, context, executor),  # type: ignore[no-any-return]
+    return await _run_planned("bfcl", categories, store, context, _options(reporter, concurrency, cache, context, executor),
                               models=models, provider=provider, base_url=base_url, limit=limit, config=config)
 
 

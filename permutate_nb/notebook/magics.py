@@ -85,6 +85,12 @@ def matrix_frame(plan: JobPlan) -> Any:
 
 @magics_class
 class PermutateMagics(Magics):
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        """The notebook's variables (a magic always runs inside a shell)."""
+        assert self.shell is not None
+        return self.shell.user_ns
+
     @magic_arguments()
     @argument("command", nargs="?", default=None,
               help="'batch': the cell is a CSV of prompt,model,...; 'eval': a YAML eval; line magic 'jobs': the stored jobs")
@@ -121,7 +127,7 @@ class PermutateMagics(Magics):
             raise _short_error(exc) from None
 
     def _run_cell(self, args: Any, cell: str) -> Any:
-        body = fill_placeholders(cell, self.shell.user_ns)
+        body = fill_placeholders(cell, self._user_ns)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", PermutateWarning)
             plan = plan_job(body, provider=args.provider, check_keys=not args.dry_run)
@@ -139,8 +145,8 @@ class PermutateMagics(Magics):
     def _run_batch(self, args: Any, cell: str) -> Any:
         from ..core.jobs.batch import plan_batch
 
-        models = self.shell.user_ns.get(args.models, args.models) if args.models else None
-        plan = plan_batch(fill_placeholders(cell, self.shell.user_ns).strip() + "\n", models=models)
+        models = self._user_ns.get(args.models, args.models) if args.models else None
+        plan = plan_batch(fill_placeholders(cell, self._user_ns).strip() + "\n", models=models)
         totals: dict[str, int] = {}
         for row in plan.rows:
             totals[row.model] = totals.get(row.model, 0) + 1
@@ -153,7 +159,7 @@ class PermutateMagics(Magics):
         from ..core.jobs.evals.plan import plan_eval
         from ..core.request.safe_load import load_yaml
 
-        spec = load_yaml(fill_placeholders(cell, self.shell.user_ns), "the eval cell") or {}
+        spec = load_yaml(fill_placeholders(cell, self._user_ns), "the eval cell") or {}
         if not isinstance(spec, dict) or not ("dataset" in spec or "cases" in spec):
             raise RequestError("the eval cell needs YAML with dataset: (a file) or cases: [...], and models: [...]")
         unknown = set(spec) - {"dataset", "cases", "name", "models", "model", "judge_model", "metrics", "template",
@@ -163,8 +169,8 @@ class PermutateMagics(Magics):
                                "metrics, template, model_settings")
         dataset = spec.get("dataset") or {"name": spec.get("name", "dataset"), "cases": spec["cases"]}
         settings = spec.get("model_settings")
-        if isinstance(settings, str) and settings in self.shell.user_ns:
-            settings = self.shell.user_ns[settings]
+        if isinstance(settings, str) and settings in self._user_ns:
+            settings = self._user_ns[settings]
         plan = plan_eval(dataset, models=spec.get("models") or spec.get("model") or [], judge_model=spec.get("judge_model"),
                          metrics=spec.get("metrics"), template=spec.get("template"), model_settings=settings,
                          name=spec.get("name"))
@@ -183,7 +189,7 @@ class PermutateMagics(Magics):
         if args.export:
             print(f"wrote {result.write(args.export)}")
         if args.out:
-            self.shell.user_ns[args.out] = result
+            self._user_ns[args.out] = result
         return result
 
 

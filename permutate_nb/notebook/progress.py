@@ -19,7 +19,8 @@ from ..core.jobs.events import JobStarted, Reporter
 
 if TYPE_CHECKING:
     from ..core.jobs.permutate import JobPlan
-    from ..core.jobs.permutate_result import JobResult, RunDetail
+    from ..core.jobs.permutate_result import RunDetail
+    from ..core.jobs.result_base import Result
 
 __all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars"]
 
@@ -161,7 +162,7 @@ class NotebookProgress(Reporter):
             bar.record(detail)
             bar.refresh(self.clock())
 
-    def job_finished(self, result: "JobResult") -> None:
+    def job_finished(self, result: "Result") -> None:
         clock = self.clock()
         for bar in self._bars.values():
             bar.refresh(clock, force=True)

@@ -116,7 +116,7 @@ class RequestBuilder:
         """
         return cls(load_request(source).to_dict(), **kwargs)
 
-    def _button(self, label: str, action: Callable[[], None]) -> w.Button:
+    def _button(self, label: str, action: Callable[[], object]) -> w.Button:
         button = w.Button(description=label, icon="plus")
         button.on_click(lambda _: action())
         return button

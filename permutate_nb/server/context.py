@@ -103,5 +103,5 @@ class ServerContext:
 
 
 def context(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 

@@ -54,7 +54,7 @@ def _loc(line: str, row_loc: tuple[str, ...]) -> list[str | int]:
         path = _PATH.match(text)
         if path and path.group(1) != "request":
             return ["body", *[int(i) if i else name for i, name in _PART.findall(path.group(1))]]
-    return ["body", *[index if part == "#" else part for part in row_loc if part != "#" or index is not None]]
+    return ["body", *[index if part == "#" and index is not None else part for part in row_loc if part != "#" or index is not None]]
 
 
 def error_detail(exc: PermutateError, row_loc: tuple[str, ...] = ()) -> list[dict[str, Any]]:

@@ -69,7 +69,8 @@ class Gate:
 
     async def _read_chunked(self, receive: Receive) -> bytes | None:
         """A body without Content-Length, read up to the limit; None past it."""
-        chunks, seen = [], 0
+        chunks: list[bytes] = []
+        seen = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

@@ -72,7 +72,7 @@ class RequestGuard:
                 infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
             except (OSError, UnicodeError):
                 return "unresolvable"
-            addresses = {ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos}
+            addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
         for address in sorted(addresses, key=str):
             if (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
                     or address.is_multicast or address.is_unspecified):

@@ -9,6 +9,7 @@ reporter counts finished runs per group for status polls; the store has the rows
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -163,7 +164,7 @@ class JobManager:
             if status is None or status in ENDED:
                 self.registry.set_state(job_id, DONE)
                 continue
-            self.launch(job_id, kind, lambda progress, j=job_id, k=kind: resumers[k](j, progress), new=False)
+            self.launch(job_id, kind, functools.partial(resumers[kind], job_id), new=False)
             resumed.append(job_id)
         if resumed:
             log.info("resumed %d job(s): %s", len(resumed), ", ".join(resumed))

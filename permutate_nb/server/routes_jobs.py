@@ -6,7 +6,7 @@ import asyncio
 import json
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -86,6 +86,7 @@ async def job_status(request: Request, job_id: str) -> Response:
     ctx = context(request)
     job = ctx.store.job(job_id)
     live = ctx.manager.progress.get(job_id)
+    progress: dict[str, Any] | None
     if live is not None and live.total:
         progress, summary = live.to_dict(), live.summary()
         done, total = progress["done"], progress["total"]
@@ -96,11 +97,17 @@ async def job_status(request: Request, job_id: str) -> Response:
                           "summary": summary, "result_url": str(request.url_for("job_result", job_id=job_id))})
 
 
+class _Serialisable(Protocol):
+    """A result other than a batch's: it says itself as JSON."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 def _result_json(data: Result) -> dict[str, Any]:
     if isinstance(data, BatchResult):
         return {"job_id": data.job_id, "status": data.status,
                 "rows": json.loads(data.to_pandas().to_json(orient="records"))}
-    return data.to_dict()  # type: ignore[attr-defined,no-any-return]
+    return cast(_Serialisable, data).to_dict()
 
 
 def _write_file(data: Result, path: Path) -> Path:

@@ -77,7 +77,7 @@ def bfcl_verdict(checker: Any, entry: dict[str, Any], calls: list[list[Any]] | N
             decoded = None
     category = entry["category"]
     if "relevance" in category:
-        has_call = bool(decoded) and not (len(decoded) == 1 and len(decoded[0]) == 0)
+        has_call = decoded is not None and bool(decoded) and not (len(decoded) == 1 and len(decoded[0]) == 0)
         valid = not has_call if "irrelevance" in category else has_call
         return valid, "" if valid else ("irrelevance_error:decoder_success" if has_call else "relevance_error:decoder_failed")
     if decoded is None or not all(isinstance(v, dict) for d in decoded for v in d.values()):
@@ -199,7 +199,7 @@ def _call_variants(fn_doc: dict[str, Any], answer: dict[str, list[Any]], languag
     if language != "python":
         lit = {p: _literal(v, props.get(p, {}).get("type", "String"), (props.get(p, {}).get("items") or {}).get("type"),
                            language) for p, v in right.items()}
-        out = [("right", lit)]
+        out: list[tuple[str, dict[str, Any]]] = [("right", lit)]
         for p, value in right.items():
             kind = props.get(p, {}).get("type", "String")
             nested = (props.get(p, {}).get("items") or {}).get("type")
@@ -246,7 +246,7 @@ def candidates(entry: dict[str, Any], *, per_kind: int | None = None) -> list[di
     functions = entry["functions"]
     out: list[dict[str, Any]] = []
     if "relevance" in category:  # irrelevance, live_irrelevance, live_relevance
-        fn = functions[0] if functions else {"name": "no_function", "parameters": {"properties": {}}}
+        fn: dict[str, Any] = functions[0] if functions else {"name": "no_function", "parameters": {"properties": {}}}
         props = list((fn.get("parameters") or {}).get("properties", {}))
         out.append({"kind": "no_call", "calls": None})
         out.append({"kind": "call", "calls": [[fn["name"], {p: "x" for p in props[:1]}]]})
@@ -297,6 +297,7 @@ def pipeline_verdicts(cases: list[dict[str, Any]], server: Any, *, folder: Any =
     from ..core.jobs.handle import blocking
     from ..core.jobs.launch import launch
     from ..core.jobs.permutate import plan_job
+    from ..core.jobs.permutate_result import JobResult
 
     entries, rules = [], []
     for case in cases:
@@ -315,4 +316,5 @@ def pipeline_verdicts(cases: list[dict[str, Any]], server: Any, *, folder: Any =
     server.set_script({"rules": rules})
     server.record = False
     result = blocking(launch(BfclJob(plan_job(request))))
+    assert isinstance(result, JobResult)  # a BfclJob's result
     return {row.test_case_name: row for row in result.details}

@@ -16,7 +16,7 @@ __all__ = ["executor_for"]
 def executor_for(value: Any) -> Executor:
     """The executor for ``value``; an ``Executor`` passes through, None means in-process."""
     if hasattr(value, "run") and not isinstance(value, (str, dict)):
-        return value  # type: ignore[no-any-return]
+        return value
     spec = executor_spec(value)
     if spec is None or spec.kind == "asyncio":
         return AsyncioExecutor()

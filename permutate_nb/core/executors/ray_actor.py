@@ -99,7 +99,7 @@ class UnitActor:
         work = _worker(job, self._resources, self._board, self._finish, Reporter(), deadlines)
         self._tasks = [asyncio.create_task(self._pull(work)) for _ in range(self._width)]
         if deadlines is not None:
-            self._tasks.append(asyncio.create_task(deadlines.sweep()))  # type: ignore[arg-type]
+            self._tasks.append(asyncio.create_task(deadlines.sweep()))
         return os.getpid()
 
     async def _pull(self, work: Any) -> None:

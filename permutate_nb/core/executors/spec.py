@@ -38,7 +38,7 @@ def executor_spec(value: Any, *, address: str | None = None, workers: int | None
     elif isinstance(value, str):
         if value not in ("asyncio", "ray"):
             raise RequestError(f"executor {value!r}: use asyncio or ray")
-        spec = ExecutorSpec(kind=value)  # type: ignore[arg-type]
+        spec = ExecutorSpec(kind=value)
     elif value is None:
         spec = ExecutorSpec(kind="ray")  # --ray-address or --workers alone mean Ray
     else:

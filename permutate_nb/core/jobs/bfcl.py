@@ -176,8 +176,8 @@ def bfcl_plan(categories: str | list[str], models: str | list[str] | list[dict[s
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
     entries = [e for category in names for e in read_entries(category, limit=limit)]
-    models = [models] if isinstance(models, (str, dict)) else list(models)
+    chosen: list[Any] = [models] if isinstance(models, (str, dict)) else list(models)
     permutations = [m if isinstance(m, dict) else bfcl_permutation(m, provider=provider, base_url=base_url)
-                    for m in models]
+                    for m in chosen]
     request = build_request(entries, permutations, config=config, folder=folder)
     return plan_job(request, context=context)

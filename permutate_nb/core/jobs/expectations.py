@@ -7,12 +7,12 @@ or a parameter value of the wrong type fails every run; saying so up front saves
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..plugins.openapi import Operation
 from ..request.locations import normalise_url
-from ..request.models import Permutation, TestCase
+from ..request.models import ExpectedCall, Permutation, TestCase
 from ..scoring.matching import fits_type
 
 if TYPE_CHECKING:
@@ -43,9 +43,10 @@ def _case_warnings(plan: "JobPlan", case: TestCase) -> Iterator[str]:
             yield (f"{where}: expected_calls lists {len(case.expected_calls)} calls, but the selector of "
                    f"{', '.join(single)} returns one call, so it can never pass (use OpenAI function calling "
                    "or the Langchain tool-calling pipeline)")
-    legacy = case.expected_calls is None
-    for i, call in enumerate(case.expected_calls or ([] if case.multi_call else [case])):
-        if legacy:
+    calls: Sequence[ExpectedCall | TestCase] = case.expected_calls or ([] if case.multi_call else [case])
+    for i, call in enumerate(calls):
+        if isinstance(call, TestCase):  # no expected_calls: the case's own fields, required then
+            assert call.expected_plugin_used is not None and call.expected_api_used is not None
             fields = ("expected_plugin_used", "expected_api_used", "expected parameter", "expected value")
             spec = (call.expected_plugin_used, call.expected_api_used, call.expected_method, call.expected_parameters)
         else:

@@ -107,7 +107,7 @@ def parse_cases(text: str) -> list[tuple[str, dict[str, Any]]]:
     if not isinstance(items, list):
         lines = [_NUMBERED.sub("", line).strip().strip('"') for line in text.splitlines()]
         return [(line, {}) for line in lines if line and not line.endswith(":")]
-    cases = []
+    cases: list[tuple[str, dict[str, Any]]] = []
     for item in items:
         if isinstance(item, str):
             cases.append((item.strip(), {}))
@@ -139,7 +139,7 @@ async def _for_operation(client: LLMClient, llm: LLMConfig, plugin: Plugin, name
                           response_format=_response_format(llm, operation, n))
     outcome = await client.chat(request)
     seen: set[str] = set()
-    cases = []
+    cases: list[dict[str, Any]] = []
     for prompt, params in parse_cases(outcome.result.content or ""):
         if prompt.casefold() in seen or len(cases) == n:
             continue

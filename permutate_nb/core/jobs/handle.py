@@ -74,7 +74,7 @@ class JobHandle(Generic[T]):
             if task.cancelled():
                 handle._outcome.cancel()
             elif task.exception() is not None:
-                handle._outcome.set_exception(task.exception())  # type: ignore[arg-type]
+                handle._outcome.set_exception(task.exception())
             else:
                 handle._outcome.set_result(task.result())
 

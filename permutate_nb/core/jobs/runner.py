@@ -326,7 +326,7 @@ def _uncancel() -> None:
         task.uncancel()
 
 
-def _failed(job: Job[Row], index: int, exc: Exception, elapsed: float) -> Row:
+def _failed(job: Job[Row], index: int, exc: BaseException, elapsed: float) -> Row:
     if isinstance(exc, PermutateError):
         return job.failed(index, str(exc), elapsed, getattr(exc, "attempts", 1), False)
     return job.failed(index, f"{type(exc).__name__}: {exc}", elapsed, 1, False)  # a bug in one unit must not lose the job

@@ -234,7 +234,7 @@ def parse_chat_response(data: dict[str, Any]) -> ChatResult:
              or c.get("function")]
     if not calls and message.get("function_call"):  # legacy functions API
         calls = [_tool_call({"function": message["function_call"]}, 0)]
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    usage = found if isinstance(found := data.get("usage"), dict) else {}
     content = message.get("content")
     model = data.get("model")
     return ChatResult(
@@ -258,6 +258,7 @@ def _tool_call(call: Any, index: int) -> ToolCall:
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str) or not name:
         raise ProviderError(f"the reply's tool call {index} has no function name: {json.dumps(call)[:120]}")
+    assert isinstance(function, dict)  # a name was read from it
     arguments = function.get("arguments") or ""
     return ToolCall(name, arguments if isinstance(arguments, str) else json.dumps(arguments))
 

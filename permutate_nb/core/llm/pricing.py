@@ -41,10 +41,10 @@ class PriceTable:
         self._prices = dict(PRICES)
         env_file = settings().prices
         if env_file:
-            table = load_yaml(read_text(env_file, "price table (PERMUTATE_PRICES)"), env_file) or {}
+            table = load_yaml(read_text(env_file, "price table (PERMUTATE_PRICES)"), str(env_file)) or {}
             if not isinstance(table, Mapping):
                 raise ConfigurationError(f"{env_file}: PERMUTATE_PRICES must map model names to {{input, output}}")
-            self._merge(table, env_file)
+            self._merge(table, str(env_file))
         if overrides:
             self._merge(overrides, "config.prices")
         self._memo: dict[str, tuple[float, float] | None] = {}

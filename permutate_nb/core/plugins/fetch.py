@@ -309,7 +309,7 @@ def _short_reason(exc: Exception) -> str:
 # --------------------------------------------------------------------------- parsing
 
 
-class _DocLoader(SAFE_LOADER):  # type: ignore[misc, valid-type]
+class _DocLoader(SAFE_LOADER):
     """Safe loader that keeps timestamps as strings so documents stay JSON-serialisable."""
 
 

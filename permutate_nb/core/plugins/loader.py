@@ -113,7 +113,7 @@ class PluginLoader:
         return self._from_openapi(plugin_id, manifest, spec, spec_resolved)
 
     def _from_openapi(self, plugin_id: str, manifest: dict, spec: dict, spec_location: str) -> Plugin:
-        info = spec.get("info") if isinstance(spec.get("info"), dict) else {}
+        info = found if isinstance(found := spec.get("info"), dict) else {}
         name = _first_text(manifest.get("name_for_human"), manifest.get("name"), info.get("title"))
         name = name or Path(plugin_id.rstrip("/")).name
         description = _first_text(
@@ -126,7 +126,7 @@ class PluginLoader:
         hints = manifest.get("plugin_operations")
         if isinstance(hints, dict) and hints:
             operations = _attach_hints(operations, hints, plugin_id)
-        auth = manifest.get("auth") if isinstance(manifest.get("auth"), dict) else {"type": "none"}
+        auth = found if isinstance(found := manifest.get("auth"), dict) else {"type": "none"}
         return Plugin(
             id=plugin_id,
             name=name,

@@ -239,7 +239,7 @@ def _lift_boolean_required(schema: dict) -> None:
                 lifted.append(name)
             props[name] = {k: v for k, v in prop.items() if k != "required"}
     if lifted:
-        required = schema.get("required") if isinstance(schema.get("required"), list) else []
+        required = found if isinstance(found := schema.get("required"), list) else []
         schema["required"] = required + [n for n in lifted if n not in required]
 
 
@@ -368,7 +368,7 @@ def _server_base(op: dict, item: dict, doc: dict, location: str) -> str:
 
 def _server_url(server: dict, location: str) -> str:
     url = str(server.get("url") or "")
-    variables = server.get("variables") if isinstance(server.get("variables"), dict) else {}
+    variables = found if isinstance(found := server.get("variables"), dict) else {}
 
     def substitute(match: re.Match[str]) -> str:
         var = variables.get(match.group(1))
@@ -427,7 +427,7 @@ def _openapi3_args(resolver: RefResolver, item: dict, op: dict, item_doc: str) -
             continue
         raw = param.get("schema")
         if raw is None and isinstance(param.get("content"), dict) and param["content"]:
-            raw = next(iter(param["content"].values()), {}).get("schema")
+            raw = next(iter(param["content"].values()), dict[str, Any]()).get("schema")
         schema = resolver.schema(raw if raw is not None else {"type": "string"}, base)
         args.add(param["name"], _with_description(schema, param.get("description")), where,
                  where == "path" or bool(param.get("required")))

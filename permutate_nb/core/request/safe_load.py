@@ -181,7 +181,7 @@ def _walk(parser: Any, origin: str, build: bool) -> Any:
             mapping = kind is yaml.MappingStartEvent
             if event.anchor:
                 sizes[event.anchor] = None
-            value = None
+            value: Any = None
             if build:
                 if not event.implicit and event.tag not in (_MAP_TAG if mapping else _SEQ_TAG, "!"):
                     raise _Unusual  # !!set, !!omap, a custom tag
@@ -228,7 +228,7 @@ def _scalar(parser: Any, event: Any) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
         value = event.value
-        firsts = _first_chars(type(parser))
+        firsts = _first_chars(parser.__class__)
         if not event.implicit[0] or (firsts is not None and value[:1] not in firsts):
             return value  # quoted, or no implicit type (int, bool, null, ...) starts so: a string, as PyYAML makes it
         tag = parser.resolve(yaml.ScalarNode, value, event.implicit)
@@ -239,7 +239,7 @@ def _scalar(parser: Any, event: Any) -> Any:
 
 
 @functools.cache
-def _first_chars(loader: type) -> frozenset[str] | None:
+def _first_chars(loader: type[Any]) -> frozenset[str] | None:
     """The first characters for which a loader's implicit resolvers may type a plain scalar ('' included:
     an empty plain scalar is null); None when some resolver takes any first character."""
     firsts = loader.yaml_implicit_resolvers

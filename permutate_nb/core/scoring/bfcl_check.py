@@ -167,7 +167,7 @@ def _answer_type(answers: list[Any]) -> type | None:
     return None
 
 
-def _type_checker(value: Any, answers: list[Any], wanted: type, nested: type | None) -> tuple[bool, bool]:
+def _type_checker(value: Any, answers: list[Any], wanted: type[Any], nested: type[Any] | None) -> tuple[bool, bool]:
     """BFCL's ``type_checker``: (valid, is_variable)."""
     answer_type = _answer_type(answers)
     is_variable = answer_type is not None and answer_type != wanted

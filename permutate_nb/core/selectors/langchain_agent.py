@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseLLM
@@ -157,7 +158,7 @@ class LangchainSelector:
         if pipeline == "tool-calling":
             self._bound = model.bind_tools(self._tools, tool_choice="auto") if self._tools else model
         self._react_head = {
-            "tools": render_text_description_and_args(self._tools),
+            "tools": render_text_description_and_args(list(self._tools)),
             "tool_names": ", ".join(self._by_name),
         }
 
@@ -198,7 +199,7 @@ class LangchainSelector:
         return message.content if isinstance(message.content, str) else str(message.content)
 
     def _usage(self, selection: Selection, message: AIMessage) -> None:
-        usage = message.usage_metadata or {}
+        usage: Mapping[str, Any] = message.usage_metadata or {}
         self._count(selection, int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0))
 
     async def _run_tool(self, name: str, arguments: dict[str, Any], call_id: str, selection: Selection) -> str:
@@ -217,6 +218,7 @@ class LangchainSelector:
     async def _react(self, prompt: str, selection: Selection) -> None:
         scratchpad = ""
         steps = selection.intermediate_steps
+        assert steps is not None  # select() starts every selection with a list
         for _ in range(MAX_STEPS):
             reply = await self._complete(REACT_PROMPT.format(input=prompt, agent_scratchpad=scratchpad,
                                                              **self._react_head), selection)
@@ -254,6 +256,7 @@ class LangchainSelector:
     async def _tool_calling(self, prompt: str, selection: Selection) -> None:
         messages: list[Any] = [HumanMessage(content=prompt)]
         steps = selection.intermediate_steps
+        assert steps is not None  # select() starts every selection with a list
         for _ in range(MAX_STEPS):
             reply: AIMessage = await self._bound.ainvoke(messages)
             self._usage(selection, reply)
