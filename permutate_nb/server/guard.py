@@ -134,7 +134,7 @@ class RequestGuard:
         if request.config.tool_selector_endpoint:
             self.check_endpoint(request.config.tool_selector_endpoint, ("config", "tool_selector_endpoint"))
         self.check_env(request.config.openplugin_api_key_env, ("config", "openplugin_api_key_env"))
-        if request.test_plugin is not None:
+        if request.test_plugin is not None and request.test_plugin.manifest_url is not None:
             self.check_location(request.test_plugin.manifest_url, ("test_plugin", "manifest_url"), mirror)
         for prefix, target in request.config.url_map.items():
             if not self.local_allowed(target):

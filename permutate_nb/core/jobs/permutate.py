@@ -151,7 +151,7 @@ class PermutateJob(Job[RunDetail]):
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> JobResult:
         request = job["request"]
         data = job.get("data") or {}
-        started = data.get("started_on") or doc_time(job["started_at"] or job["created_at"])
+        started: str = data.get("started_on") or doc_time(job["started_at"] or job["created_at"]) or ""
         return JobResult(
             job_name=data.get("job_name") or f"{request.get('name')}-{request.get('version', '1.0.0')}-{started[:10]}",
             started_on=started,

@@ -150,7 +150,7 @@ class JobResult(Result):
 
     def _groups(self) -> dict[str, str]:
         """Permutation name -> its plugin group, from the request."""
-        return {p.get("name"): (p.get("tool_selector") or {}).get("plugin_group_name")
+        return {str(p.get("name")): str((p.get("tool_selector") or {}).get("plugin_group_name"))
                 for p in self.request.get("permutations", []) if isinstance(p, dict)}
 
     @property

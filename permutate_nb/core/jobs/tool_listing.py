@@ -29,7 +29,7 @@ def tool_lines(plugin: "Plugin", group: str | None = None) -> list[ToolLine]:
     for op in plugin.operations:
         params = op.parameters if isinstance(op.parameters, dict) else {}
         required = set(params.get("required") or ()) if isinstance(params.get("required"), list) else set()
-        properties = params.get("properties") if isinstance(params.get("properties"), dict) else {}
+        properties = found if isinstance(found := params.get("properties"), dict) else {}
         lines.append({
             **({"group": group} if group is not None else {}),
             "plugin": plugin.id, "plugin_name": plugin.name, "kind": op.kind, "tool": op.url, "method": op.method,
