@@ -17,8 +17,8 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time

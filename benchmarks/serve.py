@@ -22,10 +22,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
-
 from throughput import ROOT, build_request, start_server
 
 

@@ -96,7 +96,7 @@ def main() -> None:
               f"{tokens:,} tokens (SmolLM2 tokenizer)")
         few = request(base_url, args.runs, args.concurrency, SERVERS)
         few_plan = plan_job(few)
-        small = build_toolset([p for p in few_plan.plugins.values()][:1])
+        small = build_toolset(list(few_plan.plugins.values())[:1])
         small.tools, small.by_name = small.tools[:5], dict(list(small.by_name.items())[:5])
         import hashlib
         import json

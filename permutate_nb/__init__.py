@@ -72,8 +72,22 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .client import Client
-    from .core.api import (batch, batch_async, bfcl, bfcl_async, evaluate, evaluate_async, generate,
-                           generate_async, generate_test_cases, resume, resume_async, run, run_async, submit)
+    from .core.api import (
+        batch,
+        batch_async,
+        bfcl,
+        bfcl_async,
+        evaluate,
+        evaluate_async,
+        generate,
+        generate_async,
+        generate_test_cases,
+        resume,
+        resume_async,
+        run,
+        run_async,
+        submit,
+    )
     from .core.jobs.batch_result import BatchResult
     from .core.jobs.comparing import compare_jobs as compare
     from .core.jobs.evals.dataset import load_dataset
@@ -129,7 +143,7 @@ hooks.register_renderer(_render)
 hooks.register_writer(_write)
 
 
-def validate(source: Any, *, provider: str | None = None) -> "JobPlan":
+def validate(source: Any, *, provider: str | None = None) -> JobPlan:
     """Check a request and load its plugins without calling any model (no API key needed)."""
     from .core.jobs.permutate import plan_job
 

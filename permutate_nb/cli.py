@@ -11,14 +11,15 @@ import logging
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
-from .core.status import CANCELLED, FINAL
 from . import __version__
+from .core.status import CANCELLED, FINAL
 from .errors import PermutateError, PermutateWarning, PluginLoadError, RequestError
-from .settings import load_env_file
 from .export import RESULT_TYPES, check_output
+from .settings import load_env_file
 
 __all__ = ["main"]
 
@@ -214,8 +215,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .core.jobs.permutate import plan_job
     from .core.jobs.expectations import expectation_warnings
+    from .core.jobs.permutate import plan_job
 
     plan = plan_job(args.request, provider=args.provider, check_keys=False)
     if plan.broken:  # an MCP server that did not start: its runs could only fail

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from .core.jobs.events import JobStarted, Reporter, RunSeen
 from .core.frames import is_dataframe
-from .core.status import FINAL
+from .core.jobs.events import JobStarted, Reporter, RunSeen
 from .core.jobs.permutate_result import JobResult, RunDetail
+from .core.status import FINAL
 from .errors import ConfigurationError, PermutateError, RequestError, UnknownJobError
 
 __all__ = ["Client"]
@@ -91,7 +91,7 @@ class Client:
         """Close the HTTP connection pool."""
         self._http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -226,7 +226,7 @@ class Client:
 def _totals(live: dict[str, Any]) -> dict[str, int]:
     groups = list(live["by_group"]) or ["job"]
     per = live["runs_per_group"] or max(live["total"] // len(groups), 1)
-    return {group: per for group in groups}
+    return dict.fromkeys(groups, per)
 
 
 def _default_reporter(totals: dict[str, int], title: str) -> tuple[Reporter, Any]:

@@ -45,7 +45,7 @@ class TqdmReporter(Reporter):
         self._bar = tqdm(total=event.total_runs, desc=event.job_name, unit="run", file=self._stream,
                          mininterval=0.2, dynamic_ncols=True)
 
-    def run_finished(self, index: int, detail: "RunDetail") -> None:
+    def run_finished(self, index: int, detail: RunDetail) -> None:
         if not detail.is_run_completed:
             self._errored += 1
         elif detail.passed:
@@ -63,7 +63,7 @@ class TqdmReporter(Reporter):
             return {"passed": self._passed, "failed": self._failed, "errored": self._errored}
         return {"done": self._passed + self._failed, "errored": self._errored}
 
-    def job_finished(self, result: "Result") -> None:
+    def job_finished(self, result: Result) -> None:
         if self._bar is not None:
             self._bar.set_postfix(self._counts(), refresh=False)
             self._bar.close()

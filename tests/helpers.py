@@ -224,14 +224,14 @@ def committed_runs(store_path: Path, job_id: str | None = None) -> int:
         return 0
 
 
-def cli_process(*args: str, home: Path) -> "subprocess.Popen[str]":
+def cli_process(*args: str, home: Path) -> subprocess.Popen[str]:
     """``permutate ARGS`` as a real process on this interpreter, with its own PERMUTATE_HOME."""
     env = {**os.environ, "PERMUTATE_HOME": str(home)}
     return subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def stop_process(proc: "subprocess.Popen[Any]", grace: float = DEADLINE) -> None:
+def stop_process(proc: subprocess.Popen[Any], grace: float = DEADLINE) -> None:
     """Terminate a server the test started; kill it if it has not gone within ``grace`` seconds."""
     proc.terminate()
     try:

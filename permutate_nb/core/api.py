@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ..errors import one_line_warnings
 from .context import Context, open_store
@@ -48,7 +49,7 @@ Store = Union["JobStore", bool]
 class _Planned:
     """A job planned and ready to launch: the job, and the stored rows a resume starts from."""
 
-    def __init__(self, job: "Job[Any]", store: "JobStore | None", job_id: str | None = None,
+    def __init__(self, job: Job[Any], store: JobStore | None, job_id: str | None = None,
                  done: Any = ()) -> None:
         self.job, self.store, self.job_id, self.done = job, store, job_id, done
 

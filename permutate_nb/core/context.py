@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .store.paths import permutate_home
 from .jobs.slots import Slots
+from .store.paths import permutate_home
 
 if TYPE_CHECKING:
     from .llm.local import ModelRegistry
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Context", "default_context", "open_store"]
 
 
-def _models() -> "ModelRegistry":
+def _models() -> ModelRegistry:
     from .llm.local import ModelRegistry  # stdlib-only at import; llama_cpp loads with the first model
 
     return ModelRegistry()
@@ -32,7 +32,7 @@ def _models() -> "ModelRegistry":
 @dataclass(eq=False)
 class Context:
     home: Path | None = None  # None: $PERMUTATE_HOME (default ~/.permutate) at each use
-    models: "ModelRegistry" = field(default_factory=_models)
+    models: ModelRegistry = field(default_factory=_models)
     fallbacks: set[str] = field(default_factory=set)  # URLs served from a bundled snapshot in this process
     batch_slots: dict[int, Slots] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -40,7 +40,7 @@ class Context:
     def home_dir(self) -> Path:
         return self.home or permutate_home()
 
-    def store(self) -> "JobStore":
+    def store(self) -> JobStore:
         """A connection to the job store in the home folder."""
         from .store.job_store import JobStore
 
@@ -67,7 +67,7 @@ def default_context() -> Context:
 
 
 
-def open_store(store: Any, context: Context | None = None) -> "JobStore | None":
+def open_store(store: Any, context: Context | None = None) -> JobStore | None:
     """A job's ``store=`` argument: ``True`` the context's job store, ``False``/None none, a JobStore itself."""
     if store is True:
         return (context or default_context()).store()

@@ -7,14 +7,14 @@ this one spelling.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["doc_now", "doc_time"]
 
 
 def doc_now() -> str:
     """Now, in UTC, in the document's format."""
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def doc_time(value: str | None) -> str | None:
@@ -23,5 +23,5 @@ def doc_time(value: str | None) -> str | None:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")

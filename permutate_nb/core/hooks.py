@@ -10,8 +10,9 @@ whenever a result exists.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["register_writer", "register_renderer", "write", "render"]
 

@@ -74,7 +74,7 @@ class RunOutcome(StrEnum):
         return repr(self.value)
 
     @classmethod
-    def of(cls, completed: bool, passed: bool) -> "RunOutcome":
+    def of(cls, completed: bool, passed: bool) -> RunOutcome:
         """A run that completed passed or was wrong; one that did not complete errored."""
         if not completed:
             return cls.ERRORED

@@ -11,19 +11,29 @@ spreadsheet cannot execute it. Percentages go into XLSX as numbers with a % form
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..core import hooks
-from ..core.jobs.batch_result import BatchResult, batch_frame
-from ..core.scoring.matching import describe_mismatches
-from ..core.jobs.permutate_result import JobResult
 from ..core.frames import is_nan
+from ..core.jobs.batch_result import BatchResult, batch_frame
+from ..core.jobs.permutate_result import JobResult
+from ..core.scoring.matching import describe_mismatches
 from ..errors import ConfigurationError
 from .cells import FORMULA_START, csv_text, safe_cell, write_csv
-from .details import (DETAIL_FIELDS, check_xlsx_rows, detail_dicts, pyarrow_modules, require_pyarrow, to_csv, to_json,
-                      to_jsonl, to_parquet)
+from .details import (
+    DETAIL_FIELDS,
+    check_xlsx_rows,
+    detail_dicts,
+    pyarrow_modules,
+    require_pyarrow,
+    to_csv,
+    to_json,
+    to_jsonl,
+    to_parquet,
+)
 
 if TYPE_CHECKING:
     from ..core.jobs.evals.results import EvalResult
@@ -150,9 +160,9 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
         header.append(cell)
     ws.append(header)
     count = 0
-    for count, row in enumerate(first, start=1):
+    for count, row in enumerate(first, start=1):  # noqa: B007 - count is the rows written, read after the loops
         ws.append(row)
-    for count, values in enumerate(rows, start=count + 1):
+    for count, values in enumerate(rows, start=count + 1):  # noqa: B007, B020
         ws.append(cells(values))
     if count and columns:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
@@ -179,9 +189,8 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
     Written in openpyxl's write-only mode, the detail rows as they are read; a job with more
     rows than a sheet holds is refused before anything is written.
     """
-    from openpyxl import Workbook
-
     import yaml
+    from openpyxl import Workbook
 
     from ..core.stats.compare import comparison_records
     from ..core.stats.repeats import flat_repeat_table, repeat_table
@@ -261,7 +270,7 @@ def _batch_writers(result: BatchResult) -> dict[str, Callable[[Path], Path]]:
             ".parquet": lambda p: _frame_parquet(frame, p)}
 
 
-def _eval_writers(result: "EvalResult") -> dict[str, Callable[[Path], Path]]:
+def _eval_writers(result: EvalResult) -> dict[str, Callable[[Path], Path]]:
     return {".json": lambda p: _write_json(result.to_dict(), p),
             ".jsonl": lambda p: _write_jsonl(result.outputs, p),
             ".csv": lambda p: write_csv(p, *_table(result.scores_df)),

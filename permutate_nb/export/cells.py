@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 __all__ = ["FORMULA_START", "safe_cell", "csv_text", "write_csv"]
 

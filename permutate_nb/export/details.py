@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..core.jobs.permutate_result import RunDetail
 from ..core.store.stored_rows import StoredRows
@@ -35,7 +36,7 @@ _JSON_FIELDS = frozenset(("plugin_parameters_mapped", "intermediate_steps", "par
 _PARQUET_BATCH = 4_000  # rows per block and row group: about 4 MB of JSON in memory at a time
 
 
-def detail_dicts(result: "JobResult") -> Iterator[dict[str, Any]]:
+def detail_dicts(result: JobResult) -> Iterator[dict[str, Any]]:
     """The detail rows as dicts, in unit order; a stored result's straight from the store."""
     if isinstance(result.details, StoredRows):
         return result.details.dicts()
@@ -50,13 +51,13 @@ def check_xlsx_rows(path: str | Path, rows: int) -> None:
             "write .csv or .parquet instead")
 
 
-def to_csv(result: "JobResult", path: str | Path) -> Path:
+def to_csv(result: JobResult, path: str | Path) -> Path:
     """The detail rows, one per run, written as they are read."""
     columns = list(DETAIL_FIELDS) if len(result.details) else []
     return write_csv(path, columns, ([row.get(c) for c in columns] for row in detail_dicts(result)))
 
 
-def to_jsonl(result: "JobResult", path: str | Path) -> Path:
+def to_jsonl(result: JobResult, path: str | Path) -> Path:
     """JSON Lines: one detail row per line."""
     path = Path(path)
     with path.open("w", encoding="utf-8") as handle:
@@ -71,7 +72,7 @@ def to_jsonl(result: "JobResult", path: str | Path) -> Path:
     return path
 
 
-def to_json(result: "JobResult", path: str | Path) -> Path:
+def to_json(result: JobResult, path: str | Path) -> Path:
     """``result.to_dict()`` as indented JSON, its ``details`` array written row by row."""
     path = Path(path)
     head = result.to_dict(details=False)
@@ -127,7 +128,7 @@ def pyarrow_modules() -> tuple[Any, Any]:
     return pa, pq
 
 
-def to_parquet(result: "JobResult", path: str | Path) -> Path:
+def to_parquet(result: JobResult, path: str | Path) -> Path:
     """The detail rows as a Parquet file; objects and lists (parameters, steps, mismatches) as JSON text.
 
     The rows go to pyarrow as JSON Lines blocks, parsed in C++ against a fixed schema, one row
@@ -147,7 +148,7 @@ def to_parquet(result: "JobResult", path: str | Path) -> Path:
     return path
 
 
-def _json_blocks(result: "JobResult") -> Iterator[bytes]:
+def _json_blocks(result: JobResult) -> Iterator[bytes]:
     """The detail rows as JSON Lines, ``_PARQUET_BATCH`` rows a block, objects and lists as JSON strings."""
     details = result.details
     if isinstance(details, StoredRows):

@@ -7,7 +7,8 @@ the builder and written out again is the same request.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 
@@ -33,7 +34,7 @@ def _options(values: list[str], current: str | None) -> list[str]:
 class _Row:
     fields: tuple[str, ...] = ()
 
-    def __init__(self, extra: dict[str, Any], on_remove: Callable[["_Row"], None]) -> None:
+    def __init__(self, extra: dict[str, Any], on_remove: Callable[[_Row], None]) -> None:
         self.extra = extra
         self.remove = w.Button(icon="trash", tooltip="remove", layout=w.Layout(width="36px"))
         self.remove.on_click(lambda _: on_remove(self))

@@ -6,7 +6,8 @@ its metric card (``eval_view``), a ``BatchResult`` its DataFrame's own display.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..core.jobs.batch_result import BatchResult
 from ..core.jobs.evals.results import EvalResult

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..core.html_text import escape_html
 from typing import TYPE_CHECKING
 
 from ..core.frames import is_nan
+from ..core.html_text import escape_html
 from .view import styled
 
 if TYPE_CHECKING:
@@ -20,13 +20,13 @@ def _num(value: object) -> str:
     return "–" if value is None or is_nan(value) else f"{value:.3f}"
 
 
-def render_eval_text(result: "EvalResult") -> str:
+def render_eval_text(result: EvalResult) -> str:
     df = result.summary_df
     head = f"eval {result.dataset['name']} ({result.dataset['cases']} cases) [{result.status}]"
     return head + ("\n" + df.to_string(index=False) if not df.empty else "")
 
 
-def render_eval_html(result: "EvalResult") -> str:
+def render_eval_html(result: EvalResult) -> str:
     df = result.summary_df
     status_colour = {"SUCCESS": "green", "PARTIAL_SUCCESS": "#b60", "ERROR": "#b00"}.get(result.status, "#666")
     card = (f"<div style='font-family:sans-serif;margin:4px 0'><b>{escape_html(result.dataset['name'])}</b> "

@@ -20,11 +20,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..core.api import batch, evaluate, run
 from ..core.jobs.permutate import JobPlan, plan_job
-from ..core.store.queries import jobs
-from ..core.request.matrix import expand_matrix
 from ..core.jobs.result_base import Result
-from ..core.store.job_store import created_in_this_process
 from ..core.jobs.translate import untranslated_prompt
+from ..core.request.matrix import expand_matrix
+from ..core.store.job_store import created_in_this_process
+from ..core.store.queries import jobs
 from ..errors import PermutateError, PermutateWarning, RequestError, one_line_warnings
 from .progress import permutation_bars, with_progress
 

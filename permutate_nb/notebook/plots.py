@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .view import heatmap_frame
 from ..core.frames import is_nan
+from .view import heatmap_frame
 
 if TYPE_CHECKING:
     from ..core.jobs.permutate_result import JobResult
@@ -25,7 +25,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_accuracy(result: "JobResult") -> Any:
+def plot_accuracy(result: JobResult) -> Any:
     """Bars: overall accuracy and steps a/b/c per permutation, in percent, with 95% Wilson intervals."""
     plt = _pyplot()
     summary = result.summary_df.drop(index="(all)")
@@ -48,7 +48,7 @@ def plot_accuracy(result: "JobResult") -> Any:
     return fig
 
 
-def plot_heatmap(result: "JobResult") -> Any:
+def plot_heatmap(result: JobResult) -> Any:
     """Pass rate over the repeats per test case (rows) and permutation (columns)."""
     plt = _pyplot()
     frame = heatmap_frame(result)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..core.html_text import escape_html
 from ..core.jobs.events import JobStarted, Reporter
@@ -78,7 +79,7 @@ class _Bar:
             words = [part(self.done - self.errored, "done", "green")]
         return " · ".join([f"{self.done}/{self.total}", *words, part(self.errored, "errored", "#b60")])
 
-    def record(self, detail: "RunDetail") -> None:
+    def record(self, detail: RunDetail) -> None:
         self.done += 1
         if not detail.is_run_completed:
             self.errored += 1
@@ -155,14 +156,14 @@ class NotebookProgress(Reporter):
         self._running = self._last_finish = time.monotonic()
         self.stage("running", f"{event.total_runs} runs")
 
-    def run_finished(self, index: int, detail: "RunDetail") -> None:
+    def run_finished(self, index: int, detail: RunDetail) -> None:
         bar = self._bars.get(detail.permutation_name)
         if bar is not None:
             self._last_finish = time.monotonic()
             bar.record(detail)
             bar.refresh(self.clock())
 
-    def job_finished(self, result: "Result") -> None:
+    def job_finished(self, result: Result) -> None:
         clock = self.clock()
         for bar in self._bars.values():
             bar.refresh(clock, force=True)
@@ -189,7 +190,7 @@ class NotebookProgress(Reporter):
             }, raw=True)
 
 
-def permutation_bars(plan: "JobPlan") -> tuple[dict[str, int], str, dict[str, str]]:
+def permutation_bars(plan: JobPlan) -> tuple[dict[str, int], str, dict[str, str]]:
     """A permutate job's bars: runs per permutation, the title, and labels naming the model that runs."""
     perms = plan.request.permutations
     per = plan.total_runs // max(len(perms), 1)

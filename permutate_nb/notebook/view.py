@@ -8,12 +8,12 @@ for those who want them.
 
 from __future__ import annotations
 
-from ..core.html_text import escape_html, text_frame
 from typing import TYPE_CHECKING, Any
 
-from ..core.stats.compare import comparison_frame, format_ci
-from ..core.scoring.matching import describe_mismatches
 from ..core.frames import is_nan
+from ..core.html_text import escape_html, text_frame
+from ..core.scoring.matching import describe_mismatches
+from ..core.stats.compare import comparison_frame, format_ci
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,7 +58,7 @@ def _fmt(value: Any, pct: bool = False) -> str:
     return escape_html(str(value))
 
 
-def _card(result: "JobResult") -> str:
+def _card(result: JobResult) -> str:
     s = result.summary
     status = "" if len(result.details) == result.planned_runs else (
         f" · <b>{result.status}</b> ({len(result.details)} of {result.planned_runs} runs)")
@@ -74,7 +74,7 @@ def _card(result: "JobResult") -> str:
     )
 
 
-def _bars(result: "JobResult") -> str:
+def _bars(result: JobResult) -> str:
     rows = []
     for name, s in result.summary_by("permutation_name").items():
         value = s["overall_accuracy"] or 0.0
@@ -91,7 +91,7 @@ def _bars(result: "JobResult") -> str:
             f'<table style="border-collapse:collapse">{"".join(rows)}</table></div>')
 
 
-def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
+def heatmap_frame(result: JobResult) -> pd.DataFrame:
     """Pass rate (%) per test case (rows) and permutation (columns), from the repeat cells' counts."""
     import pandas as pd
 
@@ -111,12 +111,12 @@ def heatmap_frame(result: "JobResult") -> "pd.DataFrame":
     return frame
 
 
-def styled(frame: "pd.DataFrame") -> "Styler":
+def styled(frame: pd.DataFrame) -> Styler:
     """``frame.style`` over ``text_frame(frame)`` (dict cells as JSON, no control characters), ``escaped``."""
     return escaped(text_frame(frame).style)
 
 
-def escaped(styler: "Styler") -> "Styler":
+def escaped(styler: Styler) -> Styler:
     """Headers as text, never as HTML: a plugin or permutation named ``<img onerror=...>`` must
     not run in the notebook. Cells: every ``Styler.format`` call passes ``escape="html"`` (a
     later call resets the cells it does not name)."""
@@ -131,7 +131,7 @@ def _heat_colour(value: float) -> str:
     return f"background-color: #{red:02x}{green:02x}{blue:02x}"
 
 
-def _heatmap(result: "JobResult") -> str:
+def _heatmap(result: JobResult) -> str:
     frame = heatmap_frame(result)
     if frame.empty:
         return ""
@@ -142,7 +142,7 @@ def _heatmap(result: "JobResult") -> str:
     return styler.to_html()
 
 
-def _details(result: "JobResult") -> str:
+def _details(result: JobResult) -> str:
     """The first ``MAX_DETAIL_ROWS`` detail rows (read alone from the store) and how many there are."""
     import pandas as pd
 
@@ -154,7 +154,7 @@ def _details(result: "JobResult") -> str:
     if "parameter_mismatches" in shown.columns:  # why step c failed, in words
         shown = shown.assign(parameter_mismatches=shown["parameter_mismatches"].map(describe_mismatches))
 
-    def colour(row: "pd.Series") -> list[str]:
+    def colour(row: pd.Series) -> list[str]:
         fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
         return [f"background-color: {fill}"] * len(row)
 
@@ -170,7 +170,7 @@ def _details(result: "JobResult") -> str:
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
 
 
-def summary_table(result: "JobResult") -> "pd.DataFrame":
+def summary_table(result: JobResult) -> pd.DataFrame:
     """The per-permutation summary as shown: the model that ran, then the figures under people's labels,
     each accuracy with its 95% interval (``62.5% [30.6, 86.3]``)."""
     models = {p["name"]: f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]"
@@ -183,7 +183,7 @@ def summary_table(result: "JobResult") -> "pd.DataFrame":
     return df.rename(columns=SUMMARY_LABELS)
 
 
-def _permutations(result: "JobResult") -> str:
+def _permutations(result: JobResult) -> str:
     formats = {SUMMARY_LABELS["average_response_time_sec"]: "{:.3f}", SUMMARY_LABELS["total_llm_api_cost"]: "{:.6f}"}
     styler = styled(summary_table(result)).set_uuid("permutate-permutations")
     return styler.format(formats, na_rep="–", escape="html").to_html()
@@ -194,7 +194,7 @@ def _scroll(part: str) -> str:
     return f'<div style="overflow-x:auto;max-width:100%">{part}</div>' if part else ""
 
 
-def _comparison(result: "JobResult") -> str:
+def _comparison(result: JobResult) -> str:
     """All pairs of permutations, paired over the same runs, with Holm-adjusted p-values."""
     comparisons = result.pairwise()
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
@@ -206,7 +206,7 @@ def _comparison(result: "JobResult") -> str:
     return styler.to_html()
 
 
-def flaky_frame(result: "JobResult") -> "pd.DataFrame":
+def flaky_frame(result: JobResult) -> pd.DataFrame:
     """Cells (permutation x test case x language) where some but not all repeats passed."""
     import pandas as pd
 
@@ -214,7 +214,7 @@ def flaky_frame(result: "JobResult") -> "pd.DataFrame":
                         columns=["permutation_name", "test_case_name", "language", "passes", "repeats"])
 
 
-def _flaky(result: "JobResult") -> str:
+def _flaky(result: JobResult) -> str:
     frame = flaky_frame(result)
     if frame.empty:
         return ""
@@ -222,12 +222,12 @@ def _flaky(result: "JobResult") -> str:
             .set_caption(f"Flaky cases: some but not all repeats pass ({len(frame)})").to_html())
 
 
-def render_html(result: "JobResult") -> str:
+def render_html(result: JobResult) -> str:
     return "".join([_card(result), _scroll(_permutations(result)), _bars(result), _scroll(_comparison(result)),
                     _scroll(_flaky(result)), _scroll(_heatmap(result)), _scroll(_details(result))])
 
 
-def render_text(result: "JobResult") -> str:
+def render_text(result: JobResult) -> str:
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
             f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
@@ -241,7 +241,7 @@ def render_text(result: "JobResult") -> str:
 class JobResultView:
     """Display wrapper; ``JobResult`` delegates its ``_repr_mimebundle_`` here."""
 
-    def __init__(self, result: "JobResult") -> None:
+    def __init__(self, result: JobResult) -> None:
         self.result = result
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

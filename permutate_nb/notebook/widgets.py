@@ -10,7 +10,8 @@ shows them under that cell.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as w
 import yaml
@@ -108,7 +109,7 @@ class RequestBuilder:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def from_request(cls, source: Any, **kwargs: Any) -> "RequestBuilder":
+    def from_request(cls, source: Any, **kwargs: Any) -> RequestBuilder:
         """A builder holding a request given as a path, YAML/JSON text, a dict or a JobRequest.
 
         The request is validated and written in its plain form (defaults left out), so
@@ -199,8 +200,8 @@ class RequestBuilder:
         """A named source (``{name, mcp: ...}`` or ``{name, functions: ...}``): its tools listed now."""
         from pydantic import ValidationError
 
-        from ..core.request.models import PluginRef
         from ..core.plugins.tool_sources import load_ref
+        from ..core.request.models import PluginRef
         from ..errors import RequestError
 
         try:

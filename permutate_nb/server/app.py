@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 
@@ -14,10 +15,10 @@ from .context import ServerContext, json_response
 from .errors import install_error_handlers
 from .gate import Gate
 from .openapi_doc import with_security_schemes
-from .schemas import Health
 from .routes_batch import router as batch_router
 from .routes_evals import router as evals_router
 from .routes_jobs import router as jobs_router
+from .schemas import Health
 from .settings import ServerSettings
 
 __all__ = ["create_app"]

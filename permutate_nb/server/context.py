@@ -11,14 +11,14 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from ..core.jobs.permutate import JobPlan, plan_job
-from ..core.executors.spec import ExecutorSpec
-from ..core.plugins.fetch import default_url_map
 from ..core.api import resume_async
-from ..core.store.paths import permutate_home
+from ..core.executors.spec import ExecutorSpec
+from ..core.jobs.permutate import JobPlan, plan_job
+from ..core.plugins.fetch import default_url_map
 from ..core.plugins.loader import PluginLoader
 from ..core.request.models import JobRequest, load_request
 from ..core.store.job_store import JobStore
+from ..core.store.paths import permutate_home
 from .guard import RequestGuard
 from .jobs import JobManager
 from .registry import Registry
@@ -53,7 +53,7 @@ class ServerContext:
     plan_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(_PLAN_THREADS, "permutate-plan"))
 
     @classmethod
-    def open(cls, settings: ServerSettings) -> "ServerContext":
+    def open(cls, settings: ServerSettings) -> ServerContext:
         home = permutate_home()
         store = JobStore()
         registry = Registry(home / "server.sqlite")
@@ -94,7 +94,7 @@ class ServerContext:
             # the server's executor, also for a job whose stored request asked for Ray on a server that had it
             return resume_async(job_id, store=store, reporter=progress, executor=self.settings.executor or ExecutorSpec())
 
-        return self.manager.resume_owned({kind: resumer for kind in ("permutate", "batch", "eval")})
+        return self.manager.resume_owned(dict.fromkeys(("permutate", "batch", "eval"), resumer))
 
     def close(self) -> None:
         self.plan_pool.shutdown(wait=False, cancel_futures=True)

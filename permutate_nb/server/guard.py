@@ -194,7 +194,7 @@ class RequestGuard:
             raise FieldError(loc, f"{name}: a request sent over HTTP may name only the environment variables the "
                                   "server allows (permutate serve --allow-key-env NAME)")
 
-    def fetcher(self, mirror: UrlMap) -> "GuardedFetcher":
+    def fetcher(self, mirror: UrlMap) -> GuardedFetcher:
         return GuardedFetcher(self, mirror)
 
 

@@ -13,15 +13,16 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..core.jobs.events import JobStarted, Reporter
 from ..core.jobs.handle import JobHandle
 from ..core.jobs.permutate_result import RunDetail
-from ..core.store.job_store import JobStore
+from ..core.plugins.url_policy import URL_CHECK, UrlCheck
 from ..core.stats.tally import Tallies
 from ..core.status import ENDED, FINAL, JobStatus
-from ..core.plugins.url_policy import URL_CHECK, UrlCheck
+from ..core.store.job_store import JobStore
 from ..errors import UnknownJobError
 from .registry import CANCELLED, DONE, Registry
 

@@ -26,13 +26,13 @@ from ..core.api import run_planned
 from ..core.jobs.batch import plan_batch
 from ..core.jobs.batch_result import batch_frame
 from ..core.request.safe_load import read_csv
-from ..export import process_csv, write_frame
+from ..core.status import JobStatus
 from ..errors import UnknownJobError
+from ..export import process_csv, write_frame
+from .context import ServerContext, context, json_response
+from .errors import not_found
 from .schemas import XLSX, BatchResults, ExecuteBatchResponse, ProcessCsvResponse, errors, file_response
 from .strict_json import StrictRoute
-from .context import ServerContext, context, json_response
-from ..core.status import JobStatus
-from .errors import not_found
 
 __all__ = ["router"]
 

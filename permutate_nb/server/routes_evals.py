@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from ..core.jobs.evals.dataset import load_dataset
 from ..core.api import run_planned
+from ..core.jobs.evals.dataset import load_dataset
 from ..core.jobs.evals.plan import plan_eval
-from ..core.status import JobStatus
 from ..core.request.safe_load import load_json, read_csv
+from ..core.status import JobStatus
 from ..errors import RequestError
 from .context import ServerContext, context, json_response
 from .errors import not_found

@@ -17,10 +17,10 @@ from ..core.jobs.batch_result import BatchResult
 from ..core.jobs.kinds import results
 from ..core.jobs.result_base import Result
 from ..core.status import STATUSES, JobStatus
+from .context import context, json_response, json_response_async
 from .schemas import CSV, XLSX, JobAccepted, JobRecord, StartJobResponse, errors, file_response
 from .schemas import JobStatus as JobStatusBody
 from .strict_json import StrictRoute
-from .context import context, json_response, json_response_async
 
 __all__ = ["router"]
 

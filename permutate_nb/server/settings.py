@@ -45,7 +45,7 @@ class ServerSettings:
                  allow_private_urls: bool = False, max_body_mb: float | None = None,
                  executor: ExecutorSpec | None = None, allow_urls: list[str] | tuple[str, ...] = (),
                  allow_key_envs: list[str] | tuple[str, ...] = (),
-                 allow_mcp_commands: list[str] | tuple[str, ...] = ()) -> "ServerSettings":
+                 allow_mcp_commands: list[str] | tuple[str, ...] = ()) -> ServerSettings:
         """Settings from flags plus the environment; refuses what would be unsafe or unusable."""
         dirs = []
         for raw in allow_dirs:

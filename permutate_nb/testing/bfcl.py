@@ -249,7 +249,7 @@ def candidates(entry: dict[str, Any], *, per_kind: int | None = None) -> list[di
         fn: dict[str, Any] = functions[0] if functions else {"name": "no_function", "parameters": {"properties": {}}}
         props = list((fn.get("parameters") or {}).get("properties", {}))
         out.append({"kind": "no_call", "calls": None})
-        out.append({"kind": "call", "calls": [[fn["name"], {p: "x" for p in props[:1]}]]})
+        out.append({"kind": "call", "calls": [[fn["name"], dict.fromkeys(props[:1], "x")]]})
         out.append({"kind": "call_empty", "calls": [[fn["name"], {}]]})
         out.append({"kind": "malformed", "calls": [[fn["name"], "{not json"]]})
         if len(functions) > 1:

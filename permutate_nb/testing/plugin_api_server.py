@@ -136,7 +136,7 @@ class PluginAPIServer:
 
         return Handler
 
-    def start(self) -> "PluginAPIServer":
+    def start(self) -> PluginAPIServer:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="plugin-api", daemon=True)
         self._thread.start()
         return self
@@ -145,7 +145,7 @@ class PluginAPIServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "PluginAPIServer":
+    def __enter__(self) -> PluginAPIServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

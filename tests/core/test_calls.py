@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import permutate_nb as pn
-from permutate_nb.core.scoring.calls import Call, ExpectedCallSpec, score_calls
 from permutate_nb.core.jobs.expectations import expectation_warnings
 from permutate_nb.core.plugins.openapi import extract_operations
+from permutate_nb.core.scoring.calls import Call, ExpectedCallSpec, score_calls
 from permutate_nb.errors import RequestError
 
 BASE = "https://weather.test"

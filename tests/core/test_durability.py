@@ -9,15 +9,16 @@ from __future__ import annotations
 import signal
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
 
 import permutate_nb as pn
 from permutate_nb.core.jobs.events import Reporter
-from permutate_nb.core.store.job_store import JobStore, LEASE_EXPIRY_SEC
+from permutate_nb.core.store.job_store import LEASE_EXPIRY_SEC, JobStore
 
 from ..helpers import DEADLINE, FOREVER, cli_process, committed_runs, klarna_request, wait_until
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 import permutate_nb as pn
-from permutate_nb.core.plugins.execute import OperationExecutor
 from permutate_nb.core.llm.aiohttp_transport import AiohttpTransport
 from permutate_nb.core.llm.openai_chat import SessionPool
+from permutate_nb.core.plugins.execute import OperationExecutor
 from permutate_nb.core.plugins.openapi import Operation
 from permutate_nb.errors import ConfigurationError
 from permutate_nb.testing.plugin_api_server import PluginAPIServer, search_products

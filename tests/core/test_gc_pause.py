@@ -6,8 +6,8 @@ import gc
 from typing import Any
 
 import permutate_nb as pn
-from permutate_nb.core.jobs.gc_pause import YOUNG_THRESHOLD, fewer_collections
 from permutate_nb.core.jobs.events import Reporter
+from permutate_nb.core.jobs.gc_pause import YOUNG_THRESHOLD, fewer_collections
 
 from ..helpers import klarna_request
 

@@ -12,8 +12,8 @@ import yaml
 
 from permutate_nb.core.plugins import fetch
 from permutate_nb.core.plugins.fetch import Fetcher, UrlMap
-from permutate_nb.core.plugins.openapi import RefResolver
 from permutate_nb.core.plugins.loader import Operation, Plugin, PluginLoader, load_plugin
+from permutate_nb.core.plugins.openapi import RefResolver
 from permutate_nb.errors import PermutateWarning, PluginLoadError
 
 

@@ -26,8 +26,8 @@ pytest.importorskip("fastapi")  # the api extra: LiveServer below
 import permutate_nb as pn
 from permutate_nb.cli import main
 from permutate_nb.core.api import resume
-from permutate_nb.core.executors.spec import ExecutorSpec
 from permutate_nb.core.executors.ray import POOL, RayExecutor, shares
+from permutate_nb.core.executors.spec import ExecutorSpec
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.server import ServerSettings
 from tests.helpers import DEADLINE, committed_runs, klarna_request, wait_until

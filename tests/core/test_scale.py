@@ -19,9 +19,9 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 import permutate_nb as pn
-from permutate_nb.core.store import stored_rows
 from permutate_nb.core.jobs.kinds import results
 from permutate_nb.core.jobs.permutate_result import RunDetail, summarise
+from permutate_nb.core.store import stored_rows
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.core.store.stored_rows import StoredRows
 from permutate_nb.export.details import DETAIL_FIELDS, XLSX_MAX_ROWS, check_xlsx_rows

@@ -8,12 +8,12 @@ import pytest
 
 from permutate_nb.core.plugins.execute import build_call
 from permutate_nb.core.plugins.fetch import default_url_map
-from permutate_nb.core.plugins.openapi import Operation
 from permutate_nb.core.plugins.loader import PluginLoader
+from permutate_nb.core.plugins.openapi import Operation
+from permutate_nb.core.plugins.tools import build_toolset
 from permutate_nb.core.selectors.base import Selection
 from permutate_nb.core.selectors.prompt_selector import build_prompt, parse_answer
 from permutate_nb.core.selectors.remote import selection_from_reply
-from permutate_nb.core.plugins.tools import build_toolset
 from permutate_nb.errors import ProviderError
 
 from ..helpers import KLARNA, PRODUCTS_URL

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from ..helpers import DEADLINE, stop_process
-
 from permutate_nb.core.llm.local import default_model_path
+
+from ..helpers import DEADLINE, stop_process
 
 
 def _free_port() -> int:

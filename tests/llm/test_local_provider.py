@@ -15,8 +15,8 @@ from permutate_nb.cli import main
 from permutate_nb.core.context import default_context
 from permutate_nb.core.llm import local
 from permutate_nb.core.llm.base import ChatRequest
-from permutate_nb.core.request.models import LLMConfig
 from permutate_nb.core.plugins.tools import build_toolset
+from permutate_nb.core.request.models import LLMConfig
 
 from ..helpers import DEADLINE, KLARNA, WEB_SEARCH, klarna_request, wait_until
 

@@ -28,7 +28,7 @@ class LiveServer:
         self.url = ""
         self._thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread.start()
         deadline = time.monotonic() + DEADLINE
         while not self.server.started:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 

@@ -7,9 +7,9 @@ import io
 from typing import Any
 
 import openpyxl
-import permutate_nb as pn
 import pytest
 
+import permutate_nb as pn
 from tests.helpers import DEADLINE, FOREVER, klarna_request, wait_until
 
 from .helpers import TOOL_CALL, assert_422, start_job_bodies, wait_for

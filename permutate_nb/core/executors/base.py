@@ -8,7 +8,8 @@ work happens. ``AsyncioExecutor`` runs them in this process; ``RayExecutor`` on 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterable, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["Executor", "AsyncioExecutor", "run_pool"]
 

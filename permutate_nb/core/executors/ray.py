@@ -34,13 +34,14 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from ...errors import ConfigurationError, PermutateError
 from ..jobs.events import Reporter
+from ..jobs.runner import Job
 from .ray_actor import job_path
 from .spec import ExecutorSpec
-from ..jobs.runner import Job
 
 __all__ = ["RayExecutor", "connect", "shares"]
 
@@ -220,7 +221,7 @@ class RayExecutor:
             for index, _ in rows:
                 dispatch.arrived(index)
 
-        async def lane(actor: Any, started: "asyncio.Future[int]", chunk: int) -> None:
+        async def lane(actor: Any, started: asyncio.Future[int], chunk: int) -> None:
             """Hand ``actor`` a chunk, take its rows as they stream back, ask for the next."""
             units: list[int] = []
             done: set[int] = set()
@@ -288,7 +289,7 @@ async def _stop(ray: Any, tasks: list[asyncio.Task[None]], actors: list[Any], *,
             outcomes = await asyncio.wait_for(
                 asyncio.gather(*(a.close.remote() for a in actors), return_exceptions=True), 10)
             closed = [a for a, outcome in zip(actors, outcomes) if not isinstance(outcome, BaseException)]
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     for actor in actors:
         if actor not in closed:

@@ -13,11 +13,12 @@ by what finished together; the driver alone stores and reports them. Imported on
 from __future__ import annotations
 
 import asyncio
-import importlib
 import contextlib
 import gc
+import importlib
 import os
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from ..context import Context
 from ..jobs.deadline import Deadlines

@@ -11,19 +11,20 @@ Batches beyond MAX_CONCURRENT_BATCHES wait (PENDING) for a slot of the context's
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from ..request.batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
-from .batch_result import BatchResult, batch_frame
 from ..context import Context
-from .events import JobStarted, Reporter, RunSeen
-from .factory import JobResources, check_llm
 from ..llm.base import ChatRequest
+from ..request.batch_input import OUTPUT_REF, BatchLimits, BatchRow, check_rows, load_models, model_config, read_rows
 from ..request.models import JobConfig, LLMConfig
-from .runner import Board, Finished, Job
 from ..status import ERROR, Ending, from_counts
 from ..store.job_store import utc_now
 from ..store.stored_rows import StoredRows
+from .batch_result import BatchResult, batch_frame
+from .events import JobStarted, Reporter, RunSeen
+from .factory import JobResources, check_llm
+from .runner import Board, Finished, Job
 
 __all__ = ["BatchPlan", "BatchJob", "plan_batch", "empty_rows"]
 
@@ -65,7 +66,7 @@ class BatchJob(Job[Row]):
         self._prompts: dict[int, str] = {}
 
     @classmethod
-    def from_request(cls, request: dict[str, Any]) -> "BatchJob":
+    def from_request(cls, request: dict[str, Any]) -> BatchJob:
         return cls(plan_batch(request["rows"], models=request.get("models"), name=request.get("name", "batch")))
 
     @classmethod

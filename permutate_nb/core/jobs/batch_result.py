@@ -20,7 +20,7 @@ RESULT_COLUMNS = ["row", "prompt", "model", "result", "status", "error", "durati
                   "prompt_tokens", "completion_tokens", "total_tokens", "cost"]
 
 
-def batch_frame(rows: list[dict[str, Any]]) -> "pd.DataFrame":
+def batch_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Result rows as a DataFrame: the result columns first, carried columns after."""
     import pandas as pd
 
@@ -48,17 +48,17 @@ class BatchResult(Result):
     kind = "batch"
     __slots__ = ("job_id", "status", "_frame", "record")
 
-    def __init__(self, job_id: str | None, status: str, frame: "pd.DataFrame",
+    def __init__(self, job_id: str | None, status: str, frame: pd.DataFrame,
                  record: dict[str, Any] | None = None) -> None:
         self.job_id, self.status, self._frame, self.record = job_id, status, frame, record
         frame.attrs["job_id"], frame.attrs["status"] = job_id, status
 
     @property
-    def frame(self) -> "pd.DataFrame":
+    def frame(self) -> pd.DataFrame:
         """The result DataFrame: one row per execution."""
         return self._frame
 
-    def to_pandas(self) -> "pd.DataFrame":
+    def to_pandas(self) -> pd.DataFrame:
         """The result DataFrame (``attrs`` holds ``job_id`` and ``status``)."""
         return self._frame
 

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bfcl_suite import CATEGORIES, build_request, check_categories, read_entries, report
 from ..context import Context
-from .permutate import JobPlan, PermutateJob, plan_job
-from .events import Reporter
-from .factory import JobResources
-from ..request.matrix import RunSpec
 from ..plugins.openapi import Operation
-from .permutate_result import JobResult, RunDetail
+from ..plugins.tools import ToolSet, toolset_of
+from ..request.matrix import RunSpec
 from ..scoring.rows import failed_row, scored_row
-from .runner import Finished
 from ..selectors.base import ToolSelector
 from ..store.stored_rows import StoredRows
-from ..plugins.tools import ToolSet, toolset_of
+from .bfcl_suite import CATEGORIES, build_request, check_categories, read_entries, report
+from .events import Reporter
+from .factory import JobResources
+from .permutate import JobPlan, PermutateJob, plan_job
+from .permutate_result import JobResult, RunDetail
+from .runner import Finished
 
 __all__ = ["BfclJob", "BfclResult", "bfcl_permutation"]
 
@@ -110,7 +110,7 @@ class BfclJob(PermutateJob):
         self._case_selectors: dict[tuple[int, int], ToolSelector] = {}
 
     @classmethod
-    def from_request(cls, request: dict[str, Any]) -> "BfclJob":
+    def from_request(cls, request: dict[str, Any]) -> BfclJob:
         return cls(plan_job(request))
 
     @classmethod

@@ -26,8 +26,8 @@ from typing import Any
 
 from ...errors import ConfigurationError, MissingExtraError
 from ..scoring.bfcl_check import LANGUAGE_ITEMS_KEY, LANGUAGE_TYPE_KEY
-from ..store.paths import permutate_home
 from ..stats.exact import wilson
+from ..store.paths import permutate_home
 
 __all__ = ["BFCL_EVAL_VERSION", "BFCL_SERVER", "CATEGORIES", "bfcl_data_dir", "build_request", "category_of",
            "check_categories", "expected_parameters", "json_schema", "language_of", "openapi_document",

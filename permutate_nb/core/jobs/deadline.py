@@ -20,7 +20,7 @@ from contextvars import ContextVar
 
 __all__ = ["Clock", "Deadlines", "remaining", "passed", "extend"]
 
-_CURRENT: ContextVar["Clock | None"] = ContextVar("permutate_unit_clock", default=None)
+_CURRENT: ContextVar[Clock | None] = ContextVar("permutate_unit_clock", default=None)
 
 
 class Clock:
@@ -28,7 +28,7 @@ class Clock:
 
     __slots__ = ("task", "loop", "due", "expired")
 
-    def __init__(self, task: "asyncio.Task[object]") -> None:
+    def __init__(self, task: asyncio.Task[object]) -> None:
         self.task, self.loop = task, task.get_loop()
         self.due: float | None = None
         self.expired = False

@@ -35,7 +35,7 @@ class RunSeen:
         return RunOutcome.of(self.is_run_completed, self.passed)
 
     @classmethod
-    def of(cls, group: str, ok: bool) -> "RunSeen":
+    def of(cls, group: str, ok: bool) -> RunSeen:
         return cls(group, ok, ok)
 
 

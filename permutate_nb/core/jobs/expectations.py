@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["expectation_warnings"]
 
 
-def expectation_warnings(plan: "JobPlan") -> list[str]:
+def expectation_warnings(plan: JobPlan) -> list[str]:
     """One line per expectation that cannot be met, in test case order."""
     return [line for case in plan.request.test_cases for line in _case_warnings(plan, case)]
 
@@ -35,7 +35,7 @@ def _multi_call_selector(perm: Permutation) -> bool:
     return ts.provider == "Langchain" and ts.pipeline_name != "zero-shot-react-description"
 
 
-def _case_warnings(plan: "JobPlan", case: TestCase) -> Iterator[str]:
+def _case_warnings(plan: JobPlan, case: TestCase) -> Iterator[str]:
     where = f"test case {case.name!r}"
     if case.expected_calls is not None and len(case.expected_calls) > 1:
         single = [p.name for p in plan.request.permutations if not _multi_call_selector(p)]
@@ -56,7 +56,7 @@ def _case_warnings(plan: "JobPlan", case: TestCase) -> Iterator[str]:
         yield from _call_warnings(plan, where, fields, *spec)
 
 
-def _call_warnings(plan: "JobPlan", where: str, fields: tuple[str, str, str, str], plugin_url: str, api: str,
+def _call_warnings(plan: JobPlan, where: str, fields: tuple[str, str, str, str], plugin_url: str, api: str,
                    method: str | None, parameters: Mapping | None) -> Iterator[str]:
     wanted = normalise_url(plugin_url)
     groups = {p.tool_selector.plugin_group_name for p in plan.request.permutations}

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-from ...settings import env_value
 from ...errors import ConfigurationError, MissingExtraError
-from ..store.cache import ResponseCache
+from ...settings import env_value
 from ..context import Context, default_context
-from .events import Reporter
-from ..plugins.execute import OperationExecutor, auth_headers
 from ..llm.base import ChatProvider
 from ..llm.client import CallPath, LLMClient
 from ..llm.openai_chat import OpenAIChatProvider, SessionPool, resolve_endpoint
 from ..llm.pricing import PriceTable
+from ..plugins.execute import OperationExecutor, auth_headers
+from ..plugins.tools import ToolSet
 from ..request.matrix import languages_of
 from ..request.models import JobConfig, JobRequest, LLMConfig, Permutation
 from ..selectors.base import ToolSelector
-from ..plugins.tools import ToolSet
+from ..store.cache import ResponseCache
+from .events import Reporter
 from .translate import untranslated_prompt
 
 if TYPE_CHECKING:  # httpx is imported when a job first needs it (~80 ms at start-up)
@@ -36,23 +37,23 @@ __all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm"
            "openplugin_key", "translator_llm"]
 
 
-def _openai_chat(llm: LLMConfig, res: "JobResources") -> ChatProvider:
+def _openai_chat(llm: LLMConfig, res: JobResources) -> ChatProvider:
     return OpenAIChatProvider(llm, res.pool)
 
 
-def _openai_completion(llm: LLMConfig, res: "JobResources") -> ChatProvider:
+def _openai_completion(llm: LLMConfig, res: JobResources) -> ChatProvider:
     from ..llm.openai_completion import OpenAICompletionProvider
 
     return OpenAICompletionProvider(llm, res.pool)
 
 
-def _local(llm: LLMConfig, res: "JobResources") -> ChatProvider:
+def _local(llm: LLMConfig, res: JobResources) -> ChatProvider:
     from ..llm.local import LocalProvider
 
     return LocalProvider(llm, res.context.models)
 
 
-PROVIDERS: dict[str, Callable[[LLMConfig, "JobResources"], ChatProvider]] = {
+PROVIDERS: dict[str, Callable[[LLMConfig, JobResources], ChatProvider]] = {
     "OpenAIChat": _openai_chat,
     "OpenAI": _openai_completion,  # the legacy completions endpoint
     "local": _local,
@@ -62,7 +63,7 @@ PROVIDERS: dict[str, Callable[[LLMConfig, "JobResources"], ChatProvider]] = {
 # --------------------------------------------------------------------------- selectors
 
 
-def _openai_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+def _openai_selector(res: JobResources, perm: Permutation, toolset: ToolSet) -> ToolSelector:
     """Function calling on chat models; selection by prompt on a completion model."""
     client = res.client(perm.llm)
     if perm.llm.provider == "OpenAI":
@@ -81,7 +82,7 @@ def _openai_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -
     return ExecutingSelector(selector, executor)
 
 
-def _langchain_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+def _langchain_selector(res: JobResources, perm: Permutation, toolset: ToolSet) -> ToolSelector:
     from ..llm.langchain_models import build_langchain_model
     from ..selectors.langchain_agent import LangchainSelector
 
@@ -94,7 +95,7 @@ def _langchain_selector(res: "JobResources", perm: Permutation, toolset: ToolSet
     )
 
 
-def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+def _remote_selector(res: JobResources, perm: Permutation, toolset: ToolSet) -> ToolSelector:
     from ..selectors.remote import RemoteSelector
 
     return RemoteSelector(
@@ -104,7 +105,7 @@ def _remote_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -
     )
 
 
-def _imprompt_selector(res: "JobResources", perm: Permutation, toolset: ToolSet) -> ToolSelector:
+def _imprompt_selector(res: JobResources, perm: Permutation, toolset: ToolSet) -> ToolSelector:
     """The selector service at ``config.tool_selector_endpoint``; without one, the pipeline in-process."""
     if _remote(res.config):
         return _remote_selector(res, perm, toolset)
@@ -148,7 +149,7 @@ def openplugin_key(config: JobConfig) -> str | None:
 class SelectorKind:
     """A tool selector: the LLM providers and pipelines it takes, how to check and build it."""
 
-    build: Callable[["JobResources", Permutation, ToolSet], ToolSelector]
+    build: Callable[[JobResources, Permutation, ToolSet], ToolSelector]
     providers: tuple[str, ...] | None  # None: any
     pipelines: tuple[str, ...] | None  # None: any name (it is reported, not interpreted)
     check: Callable[[Permutation, JobConfig, str], None] | None = None
@@ -279,7 +280,6 @@ class JobResources:
             import httpx
 
             from ..llm.aiohttp_transport import AiohttpTransport
-
             from ..plugins.url_policy import event_hooks
 
             self._http = httpx.AsyncClient(transport=AiohttpTransport(self.pool), timeout=self.config.timeout_sec,

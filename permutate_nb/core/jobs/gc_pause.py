@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = ["fewer_collections", "YOUNG_THRESHOLD"]
 

@@ -21,20 +21,20 @@ import yaml
 from pydantic import ValidationError
 
 from ...errors import PermutateError, PermutateWarning, RequestError
-from .factory import JobResources, check_llm
-from ..plugins.fetch import default_url_map
 from ..llm.base import ChatRequest
 from ..llm.client import LLMClient
 from ..llm.local import tool_call_schema
-from ..plugins.openapi import Operation
+from ..plugins.fetch import default_url_map
 from ..plugins.loader import Plugin, PluginLoader
+from ..plugins.openapi import Operation
+from ..plugins.tools import build_toolset
 from ..request.models import JobConfig, LLMConfig
 from ..status import ERROR, Ending, from_counts
 from ..store.stored_rows import StoredRows
 from .events import JobStarted, Reporter, RunSeen
+from .factory import JobResources, check_llm
 from .result_base import Result
 from .runner import Board, Finished, Job
-from ..plugins.tools import build_toolset
 
 __all__ = ["GenerateJob", "GeneratePlan", "GenerateResult", "plan_generate", "test_cases_of", "test_cases_yaml",
            "DEFAULT_GENERATE_MODEL"]
@@ -233,7 +233,7 @@ class GenerateJob(Job[Row]):
         self._names = list(plan.operations)
 
     @classmethod
-    def from_request(cls, request: dict[str, Any]) -> "GenerateJob":
+    def from_request(cls, request: dict[str, Any]) -> GenerateJob:
         return cls(plan_generate(request["manifest"], per_operation=request["per_operation"], llm=request["llm"]))
 
     @classmethod

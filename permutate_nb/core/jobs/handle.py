@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Coroutine
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import Future
-from typing import Any, Coroutine, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ...errors import one_line_warnings
 from ..status import JobStatus
@@ -40,7 +41,7 @@ class JobHandle(Generic[T]):
 
     @classmethod
     def start(cls, coro: Coroutine[Any, Any, T], *, job_id: str | None = None, store: Any = None,
-              name: str = "permutate-job") -> "JobHandle[T]":
+              name: str = "permutate-job") -> JobHandle[T]:
         """Run ``coro`` in a worker thread with its own event loop."""
         handle: JobHandle[T] = cls(job_id, store)
         loop = asyncio.new_event_loop()
@@ -64,7 +65,7 @@ class JobHandle(Generic[T]):
 
     @classmethod
     def start_on_loop(cls, coro: Coroutine[Any, Any, T], *, job_id: str | None = None, store: Any = None,
-                      name: str = "permutate-job") -> "JobHandle[T]":
+                      name: str = "permutate-job") -> JobHandle[T]:
         """Run ``coro`` as a task on the running event loop (``await handle.task`` to wait there)."""
         handle: JobHandle[T] = cls(job_id, store)
         handle._loop = asyncio.get_running_loop()
@@ -82,7 +83,7 @@ class JobHandle(Generic[T]):
         return handle
 
     @property
-    def task(self) -> "asyncio.Task[T]":
+    def task(self) -> asyncio.Task[T]:
         """The job's task on its loop (for a caller on that loop: ``await handle.task``)."""
         assert self._task is not None
         return self._task

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .batch import BatchJob
 from ..context import default_context
-from .bfcl import BfclJob
-from .generate import GenerateJob
-from .permutate import PermutateJob
-from .evals.runner import EvalJob
-from .result_base import Result
-from .runner import Job
 from ..store.job_store import JobStore
 from ..store.stored_rows import StoredRows
+from .batch import BatchJob
+from .bfcl import BfclJob
+from .evals.runner import EvalJob
+from .generate import GenerateJob
+from .permutate import PermutateJob
+from .result_base import Result
+from .runner import Job
 
 __all__ = ["KINDS", "results"]
 

@@ -19,24 +19,24 @@ from pydantic import ValidationError
 
 from ...errors import PermutateWarning, PluginLoadError
 from ..context import Context, default_context
-from .events import JobStarted, Reporter
-from .factory import JobResources, check_request, translator_llm
-from ..plugins.fetch import default_url_map
-from ..request.matrix import Matrix, expand_matrix, languages_of
-from ..plugins.loader import Plugin, PluginLoader
-from ..request.provider_override import override_provider
 from ..doc_time import doc_now, doc_time
-from ..request.models import JobRequest, Permutation, PluginRef, load_request
-from .permutate_result import JobResult, RunDetail
-from ..scoring.rows import ScoreMemo, failed_row, scored_row
-from .runner import Finished, Job
-from ..selectors.base import ToolSelector
-from ..status import Ending, from_counts
-from ..store.stored_rows import StoredRows
-from ..stats.tally import Tallies
+from ..plugins.fetch import default_url_map
+from ..plugins.loader import Plugin, PluginLoader
 from ..plugins.mcp_source import McpStartError
 from ..plugins.tool_sources import list_servers, load_ref
 from ..plugins.tools import ToolSet, build_toolset
+from ..request.matrix import Matrix, expand_matrix, languages_of
+from ..request.models import JobRequest, Permutation, PluginRef, load_request
+from ..request.provider_override import override_provider
+from ..scoring.rows import ScoreMemo, failed_row, scored_row
+from ..selectors.base import ToolSelector
+from ..stats.tally import Tallies
+from ..status import Ending, from_counts
+from ..store.stored_rows import StoredRows
+from .events import JobStarted, Reporter
+from .factory import JobResources, check_request, translator_llm
+from .permutate_result import JobResult, RunDetail
+from .runner import Finished, Job
 from .translate import build_prompts, untranslated_prompt
 
 __all__ = ["JobPlan", "PermutateJob", "plan_job"]
@@ -144,7 +144,7 @@ class PermutateJob(Job[RunDetail]):
         self._scores: ScoreMemo = {}
 
     @classmethod
-    def from_request(cls, request: dict[str, Any]) -> "PermutateJob":
+    def from_request(cls, request: dict[str, Any]) -> PermutateJob:
         return cls(plan_job(request))
 
     @classmethod

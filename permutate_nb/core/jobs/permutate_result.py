@@ -7,13 +7,14 @@ stay in every denominator: an error is a miss, never a row dropped from an avera
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..scoring.detail import _FIELDS, RunDetail
-from .result_base import Result
-from ..store.stored_rows import StoredRows
 from ..stats.tally import GROUP_KEYS, Tallies
+from ..store.stored_rows import StoredRows
+from .result_base import Result
 
 if TYPE_CHECKING:  # pandas is imported on first use: it costs ~0.3 s at start-up
     import pandas as pd
@@ -141,7 +142,7 @@ class JobResult(Result):
             "tools": self.tools,
         }
 
-    def compare(self, a: str, b: str) -> "PairedComparison":
+    def compare(self, a: str, b: str) -> PairedComparison:
         """Permutation ``b`` against ``a`` over the same test cases and languages (``b`` minus ``a``);
         ``tool_drift`` lists how their plugin groups' tools differ, if they do."""
         from ..stats.compare import compare_permutations
@@ -154,7 +155,7 @@ class JobResult(Result):
                 for p in self.request.get("permutations", []) if isinstance(p, dict)}
 
     @property
-    def tools_df(self) -> "pd.DataFrame":
+    def tools_df(self) -> pd.DataFrame:
         """The tools this job offered, one row per plugin group and tool (description's first line,
         parameters with ``*`` for required); the full schemas are in ``tools``."""
         import pandas as pd
@@ -163,18 +164,18 @@ class JobResult(Result):
 
         return pd.DataFrame(tool_rows(self.tools), columns=["plugin_group", "tool", "description", "parameters"])
 
-    def pairwise(self) -> "list[PairedComparison]":
+    def pairwise(self) -> list[PairedComparison]:
         """Every pair of permutations sharing runs, Holm-adjusted; reads the rows only with 2+ permutations."""
         from ..stats.compare import pairwise
 
         return pairwise(self.details) if len(self._tallies().names("permutation_name")) > 1 else []
 
-    def to_pandas(self) -> "pd.DataFrame":
+    def to_pandas(self) -> pd.DataFrame:
         """The detail rows as a DataFrame (``details_df``)."""
         return self.details_df
 
     @property
-    def details_df(self) -> "pd.DataFrame":
+    def details_df(self) -> pd.DataFrame:
         """The detail rows as a DataFrame; stored rows come through one SQL query."""
         import pandas as pd
 
@@ -183,7 +184,7 @@ class JobResult(Result):
         return pd.DataFrame([d.to_dict() for d in self.details], columns=list(_FIELDS))
 
     @property
-    def repeats_df(self) -> "pd.DataFrame":
+    def repeats_df(self) -> pd.DataFrame:
         """Per permutation x test case x language: repeats, passes, pass rate and interval, pass@k, pass^k, flaky."""
         import pandas as pd
 
@@ -193,7 +194,7 @@ class JobResult(Result):
         return pd.DataFrame(rows, columns=columns)
 
     @property
-    def summary_df(self) -> "pd.DataFrame":
+    def summary_df(self) -> pd.DataFrame:
         """One row per permutation and a final ``(all)`` row."""
         import pandas as pd
 
@@ -214,7 +215,7 @@ _JSON_FIELDS = ("plugin_parameters_mapped", "intermediate_steps", "parameter_mis
                 "calls_expected", "call_pairings")
 
 
-def _stored_frame(rows: StoredRows[RunDetail]) -> "pd.DataFrame":
+def _stored_frame(rows: StoredRows[RunDetail]) -> pd.DataFrame:
     """Stored rows as the detail DataFrame, one column per field read by SQLite (``json_extract``):
     booleans come back as 0/1 and objects as JSON text, so both are turned back here."""
     import json

@@ -55,7 +55,7 @@ class Result:
         """Runs (units) with a stored row."""
         return int(self._record().get("finished_runs") or 0)
 
-    def to_pandas(self) -> "pd.DataFrame":
+    def to_pandas(self) -> pd.DataFrame:
         """The result as one table: detail rows, batch rows, or eval scores."""
         raise NotImplementedError
 

@@ -20,19 +20,20 @@ import contextlib
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Generic, Iterable, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ...errors import PermutateError
 from ..context import Context, default_context
-from .deadline import Deadlines
-from .events import JobStarted, Reporter
-from .gc_pause import fewer_collections
 from ..executors.base import AsyncioExecutor, Executor
-from .result_base import Result
 from ..status import ERROR, Ending
 from ..store.job_store import ReportNow
 from ..store.stored_rows import StoredRows
+from .deadline import Deadlines
+from .events import JobStarted, Reporter
+from .gc_pause import fewer_collections
+from .result_base import Result
 
 __all__ = ["Job", "Board", "Finished", "execute"]
 
@@ -91,7 +92,7 @@ class Job(ABC, Generic[Row]):
 
     @classmethod
     @abstractmethod
-    def from_request(cls, request: dict[str, Any]) -> "Job[Any]":
+    def from_request(cls, request: dict[str, Any]) -> Job[Any]:
         """The job planned again from its stored request (resume)."""
 
     @classmethod

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 __all__ = ["Slots"]
 
 
-def _grant(future: "asyncio.Future[None]") -> None:
+def _grant(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 

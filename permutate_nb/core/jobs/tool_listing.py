@@ -5,7 +5,8 @@ parameters), from a request's plugin groups or from one source. It is what a use
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import PermutateWarning, RequestError
 
@@ -22,7 +23,7 @@ def _one_line(text: str, limit: int = 100) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def tool_lines(plugin: "Plugin", group: str | None = None) -> list[ToolLine]:
+def tool_lines(plugin: Plugin, group: str | None = None) -> list[ToolLine]:
     """One line per operation: what expectations name (``plugin`` = expected_plugin_used,
     ``tool`` = expected_api_used, ``method`` = expected_method, empty for tools) and its parameters."""
     lines = []
@@ -65,14 +66,15 @@ def tools_of_source(*, manifest: str | None = None, openapi: str | None = None, 
         raise RequestError("give a request file, or exactly one of --manifest, --openapi, --functions, "
                            "--mcp-command, --mcp-url")
     from ..plugins.loader import PluginLoader
-    from ..request.models import PluginRef
     from ..plugins.tool_sources import load_ref
+    from ..request.models import PluginRef
 
     if manifest or openapi:
         ref = PluginRef(manifest_url=manifest or openapi)
     elif functions:
-        from ..request.locations import resolve_location
         from pathlib import Path
+
+        from ..request.locations import resolve_location
 
         ref = PluginRef(name="functions", functions=resolve_location(functions, Path.cwd()))
     else:

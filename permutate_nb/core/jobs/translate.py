@@ -8,7 +8,7 @@ translated once per test case by the translator model, through the response cach
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from ...errors import PermutateError
 from ..llm.base import ChatRequest

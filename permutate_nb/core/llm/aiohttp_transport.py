@@ -10,8 +10,6 @@ connection pool per endpoint and job. Whole bodies only: nothing here streams.
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import httpx
 
@@ -41,7 +39,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 content = await read_limited(response, str(url), self._pool.max_response_bytes)
                 status = response.status
                 out_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DECODED]
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise httpx.ReadTimeout(f"no answer from {url} in time", request=request) from None
         except aiohttp.ClientConnectionError as exc:
             raise httpx.ConnectError(str(exc), request=request) from None

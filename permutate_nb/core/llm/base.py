@@ -37,7 +37,7 @@ class ChatResult:
         }
 
     @classmethod
-    def from_json_dict(cls, data: dict[str, Any]) -> "ChatResult":
+    def from_json_dict(cls, data: dict[str, Any]) -> ChatResult:
         return cls(
             content=data.get("content"),
             tool_calls=[ToolCall(n, a) for n, a in data.get("tool_calls", [])],

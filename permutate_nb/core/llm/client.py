@@ -11,16 +11,16 @@ LangChain's models (through ``langchain_models.CallPathTransport``).
 
 from __future__ import annotations
 
-import logging
-
 import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import ProviderError, TransientProviderError
-from ..store.cache import ResponseCache, cache_key
 from ..jobs.deadline import extend, passed, remaining
+from ..store.cache import ResponseCache, cache_key
 from .base import ChatProvider, ChatRequest, ChatResult
 
 if TYPE_CHECKING:  # tenacity is imported by the first retry (~40 ms at start-up)
@@ -101,7 +101,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], max_retries: int) -> tu
         raise
 
 
-def _log_retry(state: "RetryCallState") -> None:
+def _log_retry(state: RetryCallState) -> None:
     """tenacity's ``before_sleep``: one log line per retry (``permutate -v`` shows them)."""
     error = state.outcome.exception() if state.outcome is not None else None
     wait = state.next_action.sleep if state.next_action is not None else 0.0

@@ -22,11 +22,11 @@ import contextvars
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
-
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -114,7 +114,7 @@ class CallPathTransport(httpx.AsyncBaseTransport):
         except _RetryableReply as exc:
             if exc.response is not None:
                 return exc.response
-            raise exc.raised or exc
+            raise exc.raised or exc  # noqa: B904 - the provider's own error, as the caller would see it
         return response
 
     async def _send(self, request: httpx.Request) -> httpx.Response:

@@ -10,7 +10,6 @@ from pre-serialised pieces, so the tool schemas are never re-encoded per call.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from typing import Any
@@ -191,7 +190,7 @@ async def post_json(session: aiohttp.ClientSession, url: str, body: bytes, heade
         async with session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as resp:
             raw = await read_limited(resp, url, max_bytes)
             status, retry_after = resp.status, resp.headers.get("Retry-After")
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise TransientProviderError(f"no answer from {url} within {timeout.total:g} s") from None
     except aiohttp.ClientError as exc:
         raise TransientProviderError(f"cannot reach {url}: {exc}") from None

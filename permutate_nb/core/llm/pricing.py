@@ -9,7 +9,7 @@ never 0; local models are free. Dated names match their family by longest prefix
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ...errors import ConfigurationError
 from ...settings import settings

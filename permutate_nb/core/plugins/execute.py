@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ...settings import env_value
 from ...errors import ConfigurationError, ProviderError
+from ...settings import env_value
 from ..request.locations import normalise_url
-from .openapi import Operation
 from ..request.models import JobRequest
+from .openapi import Operation
 
 if TYPE_CHECKING:
     import httpx

@@ -8,8 +8,8 @@ disk-cache entry, the network, the snapshots bundled with the package, a stale c
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import os
 import stat
 import time
@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ...errors import PermutateNote, PermutateWarning, PluginLoadError, RequestError
-
+from ...settings import settings
 from ..context import default_context
 from ..request.locations import is_http_url, local_path
-from ..store.paths import permutate_home
-from ...settings import settings
 from ..request.safe_load import SAFE_LOADER, load_json, load_yaml, read_text
+from ..store.paths import permutate_home
 
 if TYPE_CHECKING:
     import httpx
@@ -258,7 +257,7 @@ class Fetcher:
             reason = _short_reason(exc)
             raise _error(f"cannot fetch {url}: {reason}", reason) from None
 
-    def _body(self, resp: "httpx.Response", url: str, ends: float) -> tuple[bytes, str | None]:
+    def _body(self, resp: httpx.Response, url: str, ends: float) -> tuple[bytes, str | None]:
         if not 200 <= resp.status_code < 300:
             raise _error(f"cannot fetch {url}: HTTP {resp.status_code}", f"HTTP {resp.status_code}")
         declared = resp.headers.get("content-length", "")

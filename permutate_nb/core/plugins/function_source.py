@@ -14,8 +14,9 @@ import hashlib
 import inspect
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...errors import PluginLoadError
 
@@ -103,10 +104,10 @@ def _bfcl_rows(data: Any) -> Any:
     return data
 
 
-def function_plugin(name: str, functions: str | list[dict[str, Any]]) -> "Plugin":
+def function_plugin(name: str, functions: str | list[dict[str, Any]]) -> Plugin:
     """The plugin a functions file or inline list makes."""
-    from .mcp_source import tool_operations
     from .loader import Plugin
+    from .mcp_source import tool_operations
 
     origin = functions if isinstance(functions, str) else f"plugin {name!r}: functions"
     data = _bfcl_rows(_read(functions)) if isinstance(functions, str) else functions

@@ -14,8 +14,8 @@ from typing import Any
 
 from permutate_nb.errors import PermutateWarning, PluginLoadError
 
-from .fetch import Fetcher, UrlMap, parse_document
 from ..request.locations import check_reference, resolve_location, resolve_reference
+from .fetch import Fetcher, UrlMap, parse_document
 from .openapi import Operation, extract_operations
 
 __all__ = ["Operation", "Plugin", "PluginLoader", "load_plugin", "normalise_location"]

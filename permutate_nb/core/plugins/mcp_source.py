@@ -18,15 +18,16 @@ import shlex
 import tempfile
 import threading
 import warnings
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigurationError, MissingExtraError, PermutateWarning, PluginLoadError
 from .openapi import Operation
 
 if TYPE_CHECKING:
-    from .loader import Plugin
     from ..request.models import McpSpec
+    from .loader import Plugin
 
 __all__ = ["McpServer", "McpServers", "McpStartError", "describe", "expand_env", "list_tools", "list_many", "mcp_plugin",
            "schema_problem", "tool_result_text"]
@@ -38,7 +39,7 @@ class McpStartError(PluginLoadError):
     """The server did not start, exited early or did not answer ``initialize`` in time."""
 
 
-def describe(name: str, spec: "McpSpec") -> str:
+def describe(name: str, spec: McpSpec) -> str:
     """``MCP server 'time' (uvx mcp-server-time)``: how messages name a server."""
     where = shlex.join(spec.command) if spec.command else spec.url
     return f"MCP server {name!r} ({where})"
@@ -83,7 +84,7 @@ class McpServer:
     them; the owner task does both, so any task of the loop may call tools and any may close it.
     """
 
-    def __init__(self, name: str, spec: "McpSpec", timeout: float) -> None:
+    def __init__(self, name: str, spec: McpSpec, timeout: float) -> None:
         self.name = name
         self.spec = spec
         self.timeout = timeout
@@ -92,19 +93,19 @@ class McpServer:
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._error: BaseException | None = None
-        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - lives with the server
 
     @property
     def label(self) -> str:
         return describe(self.name, self.spec)
 
-    async def start(self) -> "McpServer":
+    async def start(self) -> McpServer:
         """Start the server and finish its handshake within ``timeout`` seconds, or raise ``McpStartError``."""
         _require_sdk()
         self._owner = asyncio.get_running_loop().create_task(self._own(), name=f"mcp-{self.name}")
         try:
             await asyncio.wait_for(self._ready.wait(), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             message = f"{self.label} did not answer initialize within {self.timeout:g} s{self._stderr_tail()}"
             await self.aclose()
             raise McpStartError(message) from None
@@ -187,7 +188,7 @@ class McpServer:
         if owner is not None and not owner.done():
             try:
                 await asyncio.wait_for(asyncio.shield(owner), self.timeout + 10)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing must not fail a job
+            except (TimeoutError, Exception):  # noqa: BLE001 - closing must not fail a job
                 owner.cancel()
         self._stderr.close()
 
@@ -195,7 +196,7 @@ class McpServer:
 class McpServers:
     """A job's MCP connections: one per server, started on first use, all stopped by ``aclose``."""
 
-    def __init__(self, specs: Mapping[str, "McpSpec"], timeout: float) -> None:
+    def __init__(self, specs: Mapping[str, McpSpec], timeout: float) -> None:
         self._specs = dict(specs)
         self._timeout = timeout
         self._servers: dict[str, McpServer] = {}
@@ -244,29 +245,29 @@ def _in_thread(coro: Any) -> Any:
     return box["value"]
 
 
-async def _list(name: str, spec: "McpSpec", timeout: float) -> list[dict[str, Any]]:
+async def _list(name: str, spec: McpSpec, timeout: float) -> list[dict[str, Any]]:
     server = await McpServer(name, spec, timeout).start()
     try:
         tools = await server.list_tools()
-    except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - one line naming the server
+    except (TimeoutError, Exception) as exc:  # noqa: BLE001 - one line naming the server
         raise McpStartError(f"{server.label}: tools/list failed: {type(_leaf(exc)).__name__}: {_leaf(exc)}") from None
     finally:
         await server.aclose()
     return [{"name": t.name, "description": t.description or "", "input_schema": t.input_schema} for t in tools]
 
 
-def list_tools(name: str, spec: "McpSpec", timeout: float) -> list[dict[str, Any]]:
+def list_tools(name: str, spec: McpSpec, timeout: float) -> list[dict[str, Any]]:
     """The server's ``tools/list`` as ``{name, description, input_schema}`` dicts (starts and stops it)."""
     _require_sdk()
     return _in_thread(_list(name, spec, timeout))
 
 
-def list_many(specs: Mapping[str, "McpSpec"], timeout: float) -> dict[str, list[dict[str, Any]] | McpStartError]:
+def list_many(specs: Mapping[str, McpSpec], timeout: float) -> dict[str, list[dict[str, Any]] | McpStartError]:
     """``list_tools`` of several servers at once (each start costs seconds: a request may name many);
     per server its tools, or the ``McpStartError`` it failed with."""
     _require_sdk()
 
-    async def each(name: str, spec: "McpSpec") -> list[dict[str, Any]] | McpStartError:
+    async def each(name: str, spec: McpSpec) -> list[dict[str, Any]] | McpStartError:
         try:
             return await _list(name, spec, timeout)
         except McpStartError as exc:
@@ -312,7 +313,7 @@ def tool_operations(plugin_id: str, tools: list[dict[str, Any]], kind: str, orig
     return operations
 
 
-def mcp_plugin(name: str, spec: "McpSpec", timeout: float, tools: list[dict[str, Any]] | None = None) -> "Plugin":
+def mcp_plugin(name: str, spec: McpSpec, timeout: float, tools: list[dict[str, Any]] | None = None) -> Plugin:
     """The plugin a server's tools make (``tools``: already listed); raises ``McpStartError`` (one line naming the server)."""
     from .loader import Plugin
 

@@ -9,7 +9,8 @@ comparisons list the differences.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .tools import ToolSet
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["snapshot", "drift", "tool_rows"]
 
 
-def snapshot(toolsets: Mapping[str, "ToolSet"]) -> dict[str, Any]:
+def snapshot(toolsets: Mapping[str, ToolSet]) -> dict[str, Any]:
     """``{group: {digest, tools: [{name, description, parameters}, ...]}}``."""
     return {name: {"digest": ts.digest, "tools": [dict(tool["function"]) for tool in ts.tools]}
             for name, ts in toolsets.items()}

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from .execute import Execution, MAX_TEXT
+from .execute import MAX_TEXT, Execution
 
 if TYPE_CHECKING:
-    from .openapi import Operation
-    from .loader import Plugin, PluginLoader
     from ..request.models import JobRequest, PluginRef
+    from .loader import Plugin, PluginLoader
+    from .openapi import Operation
 
 __all__ = ["load_ref", "list_servers", "ToolCalls", "mcp_specs"]
 
 
-def load_ref(loader: "PluginLoader", ref: "PluginRef", timeout: float, listed: Mapping[str, Any] | None = None) -> "Plugin":
+def load_ref(loader: PluginLoader, ref: PluginRef, timeout: float, listed: Mapping[str, Any] | None = None) -> Plugin:
     """The plugin behind one entry; an MCP server that does not start raises ``McpStartError``.
     ``listed`` holds what ``list_servers`` found (tools, or the start error) by plugin name."""
     if ref.mcp is not None:
@@ -34,7 +35,7 @@ def load_ref(loader: "PluginLoader", ref: "PluginRef", timeout: float, listed: M
     return loader.load(str(ref.manifest_url))
 
 
-def list_servers(request: "JobRequest") -> dict[str, Any]:
+def list_servers(request: JobRequest) -> dict[str, Any]:
     """Every MCP server of the request listed at once (started, listed, stopped): tools or error by name."""
     specs = mcp_specs(request)
     if not specs:
@@ -44,7 +45,7 @@ def list_servers(request: "JobRequest") -> dict[str, Any]:
     return list_many(specs, request.config.timeout_sec)
 
 
-def mcp_specs(request: "JobRequest") -> dict[str, Any]:
+def mcp_specs(request: JobRequest) -> dict[str, Any]:
     """Every MCP server the request names, by plugin name."""
     return {ref.location: ref.mcp for group in request.plugin_groups for ref in group.plugins if ref.mcp is not None}
 
@@ -58,12 +59,12 @@ class ToolCalls:
     """Executes tool operations for a job: MCP tools through the job's servers (``tools/call``),
     function tools through the Python callable registered for them."""
 
-    def __init__(self, request: "JobRequest | None", timeout: float) -> None:
+    def __init__(self, request: JobRequest | None, timeout: float) -> None:
         self.timeout = timeout
         self._specs = mcp_specs(request) if request is not None else {}
         self._servers: Any = None
 
-    async def execute(self, operation: "Operation", arguments: Mapping[str, Any]) -> Execution:
+    async def execute(self, operation: Operation, arguments: Mapping[str, Any]) -> Execution:
         started = time.perf_counter()
         try:
             if operation.kind == "mcp":
@@ -72,7 +73,7 @@ class ToolCalls:
         except Exception as exc:  # noqa: BLE001 - a failed call is the row's note, not the run's end
             return Execution(None, None, f"tool {operation.url}: {type(exc).__name__}: {exc}", time.perf_counter() - started)
 
-    async def _mcp(self, operation: "Operation", arguments: Mapping[str, Any], started: float) -> Execution:
+    async def _mcp(self, operation: Operation, arguments: Mapping[str, Any], started: float) -> Execution:
         import asyncio
 
         from .mcp_source import McpServers, McpStartError, tool_result_text
@@ -87,7 +88,7 @@ class ToolCalls:
             return Execution(None, None, str(exc), time.perf_counter() - started)
         try:
             result = await asyncio.wait_for(server.call_tool(operation.url, arguments), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Execution(None, None, f"{server.label}: tool {operation.url} did not answer within {self.timeout:g} s",
                              time.perf_counter() - started)
         text = _text(tool_result_text(result))
@@ -96,7 +97,7 @@ class ToolCalls:
             return Execution(None, text, f"tool {operation.url} reported an error: {text[:500]}", elapsed)
         return Execution(None, text, None, elapsed)
 
-    async def _function(self, operation: "Operation", arguments: Mapping[str, Any], started: float) -> Execution:
+    async def _function(self, operation: Operation, arguments: Mapping[str, Any], started: float) -> Execution:
         from .function_source import call_function, find_callable
 
         fn = find_callable(operation.url, operation.parameters)

@@ -12,8 +12,8 @@ import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
-from .openapi import Operation
 from .loader import Plugin
+from .openapi import Operation
 
 __all__ = ["ToolSet", "build_toolset", "toolset_of", "tool_name_for", "tool_description_for", "MAX_NAME", "MAX_DESCRIPTION"]
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
 from ...errors import RequestError
+from ...settings import Settings, settings
 from ..frames import is_blank, is_dataframe
 from .models import LLMConfig
-from ...settings import Settings, settings
 from .safe_load import load_yaml, names_a_path, read_csv, read_text
 
 __all__ = ["BatchLimits", "BatchRow", "read_rows", "check_rows", "model_config", "load_models", "OUTPUT_REF"]
@@ -38,7 +39,7 @@ class BatchLimits:
     execution_timeout: float = 300.0
 
     @classmethod
-    def from_env(cls, env: Settings | None = None) -> "BatchLimits":
+    def from_env(cls, env: Settings | None = None) -> BatchLimits:
         """The limits of ``env`` (default: this process's ``settings()``)."""
         env = env or settings()
         return cls(default_model=env.default_model, max_threads=env.max_threads,

@@ -6,8 +6,9 @@ slices of the list to other processes or machines.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence, overload
+from typing import overload
 
 from .models import JobRequest
 

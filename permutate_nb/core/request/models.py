@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from ...errors import PermutateWarning, RequestError
 from ...settings import settings
 from ..executors.spec import ExecutorSpec
-from .locations import resolve_location
 from ..scoring.matching import matcher_problems
+from .locations import resolve_location
 from .safe_load import load_json, names_a_path, read_text
 from .yaml_lines import LineIndex, parse_yaml_with_lines
 
@@ -70,7 +70,7 @@ class OperationAuth(_Strict):
     token_env: str | None = None
 
     @model_validator(mode="after")
-    def _bearer_needs_env(self) -> "OperationAuth":
+    def _bearer_needs_env(self) -> OperationAuth:
         if self.type == "bearer" and not self.token_env:
             raise ValueError("a bearer auth needs token_env, the name of the environment variable holding the token")
         return self
@@ -97,7 +97,7 @@ class McpSpec(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _one_transport(self) -> "McpSpec":
+    def _one_transport(self) -> McpSpec:
         if (self.command is None) == (self.url is None):
             raise ValueError("give exactly one of command (a stdio server: [program, args...]) or url (streamable HTTP)")
         if self.command is not None and (not self.command or not self.command[0].strip()):
@@ -130,7 +130,7 @@ class PluginRef(_Strict):
         return value.strip() if value is not None else None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "PluginRef":
+    def _one_source(self) -> PluginRef:
         given = [key for key in ("manifest_url", "mcp", "functions") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError("a plugin needs exactly one of manifest_url, mcp (an MCP server) or functions "
@@ -181,7 +181,7 @@ class LLMConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _name_local_model(self) -> "LLMConfig":
+    def _name_local_model(self) -> LLMConfig:
         if self.provider == "local" and not self.model_name:
             self.model_name = Path(self.model_path).stem if self.model_path else DEFAULT_LOCAL_MODEL
         return self
@@ -253,7 +253,7 @@ class TestCase(_Strict):
         return _check_matchers(value)
 
     @model_validator(mode="after")
-    def _one_expectation(self) -> "TestCase":
+    def _one_expectation(self) -> TestCase:
         if self.expected_calls is not None and self.expected_parameters is not None:
             raise ValueError("expected_parameters: give each call's parameters inside expected_calls, not beside it")
         shapes = [name for name, given in (

@@ -40,7 +40,7 @@ class Call:
     url: str | None = None
     method: str | None = None
     arguments: dict[str, Any] | None = None
-    operation: "Operation | None" = None
+    operation: Operation | None = None
 
     @property
     def decoded(self) -> bool:

@@ -107,7 +107,7 @@ class RunDetail:
         return {name: (dict(value) if isinstance(value := getattr(self, name), dict) else value) for name in _FIELDS}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunDetail":
+    def from_dict(cls, data: dict[str, Any]) -> RunDetail:
         """A row from ``to_dict``'s output (unknown keys ignored, so older stored rows load)."""
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import re
-
-from .regex_limits import RegexTimeout, compile_pattern, full_match, regex_error
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .bfcl_check import bfcl_check, bfcl_checkable
+from .regex_limits import RegexTimeout, compile_pattern, full_match, regex_error
+
 __all__ = [
     "REASONS",
     "RegexTimeout",
@@ -502,7 +502,7 @@ def compare_parameters(
     return ParameterVerdict(matched, len(expected), tuple(mismatches))
 
 
-def _bfcl_parameters(comparer: "_Comparer", expected: Mapping[str, Any], actual: Mapping[str, Any],
+def _bfcl_parameters(comparer: _Comparer, expected: Mapping[str, Any], actual: Mapping[str, Any],
                      schema: Mapping[str, Any] | None, properties: Mapping[str, Any], language: str) -> ParameterVerdict:
     """BFCL's ``simple_function_checker`` over one call's arguments: required ones present, none the
     function does not declare or the answer does not list, each value as BFCL checks it."""

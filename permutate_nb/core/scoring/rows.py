@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .calls import ExpectedCallSpec, score_calls
 from ..request.matrix import RunSpec
 from ..request.models import JobRequest, TestCase
-from .detail import RunDetail
-from .steps import StepScores, score_selection
 from ..selectors.base import Selection
+from .calls import ExpectedCallSpec, score_calls
+from .detail import RunDetail
 from .similarity import match_score
+from .steps import StepScores, score_selection
 
 __all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo", "expected_calls_of"]
 

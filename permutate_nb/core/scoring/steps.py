@@ -9,8 +9,9 @@ operation's schema, with matchers, in the ``lenient``/``strict``/``bfcl`` modes)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..request.locations import normalise_url
 from .matching import Mismatch, compare_parameters

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..scoring.calls import Call
 from ..plugins.openapi import Operation
+from ..scoring.calls import Call
 
 __all__ = ["Selection", "ToolSelector", "selection_from_outcome"]
 

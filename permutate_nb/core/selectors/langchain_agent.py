@@ -34,9 +34,9 @@ from langchain_core.tools import StructuredTool
 from langchain_core.tools.render import render_text_description_and_args
 
 from ...errors import ProviderError
-from ..plugins.execute import OperationExecutor
 from ..llm.langchain_models import end_run, start_run
 from ..llm.pricing import PriceTable
+from ..plugins.execute import OperationExecutor
 from ..plugins.openapi import Operation
 from ..plugins.tools import ToolSet
 from .base import Selection

@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..llm.base import ChatRequest
 from ..llm.client import LLMClient
 from ..llm.pricing import PriceTable
-from ..request.locations import normalise_url
 from ..plugins.openapi import Operation
 from ..plugins.tools import ToolSet
+from ..request.locations import normalise_url
 from .base import Selection, selection_from_outcome
 from .openai_functions import selection_from_tool_call
 

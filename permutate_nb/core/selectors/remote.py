@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
-from ...settings import env_value
 from ...errors import ProviderError, TransientProviderError
+from ...settings import env_value
 from ..llm.client import CallPath
 from ..llm.openai_chat import status_error
+from ..plugins.tools import ToolSet
 from ..request.locations import normalise_url
 from ..request.models import LLMConfig
-from ..plugins.tools import ToolSet
 from .base import Selection
 
 __all__ = ["RemoteSelector", "REMOTE_PATHS", "check_reply", "selection_from_reply"]

@@ -14,13 +14,14 @@ count, so both sides face the same cases. Every difference is *second minus firs
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..html_text import escape_html
 from ...errors import RequestError
-from .exact import holm, mean_interval, mcnemar_exact, paired_difference, sign_test, wilson
+from ..html_text import escape_html
+from .exact import holm, mcnemar_exact, mean_interval, paired_difference, sign_test, wilson
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +103,7 @@ def _run_list(runs: list[dict[str, Any]], limit: int = 10) -> str:
     return ", ".join(_run_label(r) for r in runs[:limit]) + more
 
 
-def _key(row: "RunDetail") -> tuple[str, str, int]:
+def _key(row: RunDetail) -> tuple[str, str, int]:
     return row.test_case_name, row.language, row.repeat
 
 
@@ -110,7 +111,7 @@ def _pct(part: int, whole: int) -> float:
     return round(part / whole * 100, 2)
 
 
-def compare_rows(rows_a: Iterable["RunDetail"], rows_b: Iterable["RunDetail"], a: str, b: str) -> PairedComparison:
+def compare_rows(rows_a: Iterable[RunDetail], rows_b: Iterable[RunDetail], a: str, b: str) -> PairedComparison:
     """Compare two sets of runs paired by test case, language and repeat (see the module doc)."""
     passed_a = {_key(r): r.passed for r in rows_a}
     passed_b = {_key(r): r.passed for r in rows_b}
@@ -145,14 +146,14 @@ def compare_rows(rows_a: Iterable["RunDetail"], rows_b: Iterable["RunDetail"], a
     )
 
 
-def _by_permutation(details: Iterable["RunDetail"]) -> dict[str, list["RunDetail"]]:
-    groups: dict[str, list["RunDetail"]] = {}
+def _by_permutation(details: Iterable[RunDetail]) -> dict[str, list[RunDetail]]:
+    groups: dict[str, list[RunDetail]] = {}
     for row in details:
         groups.setdefault(row.permutation_name, []).append(row)
     return groups
 
 
-def compare_permutations(details: Iterable["RunDetail"], a: str, b: str, *, tools: dict[str, Any] | None = None,
+def compare_permutations(details: Iterable[RunDetail], a: str, b: str, *, tools: dict[str, Any] | None = None,
                          groups: dict[str, str] | None = None) -> PairedComparison:
     """Two permutations of one job (``JobResult.compare``); with the job's tool snapshot (``tools``) and
     each permutation's plugin group (``groups``), ``tool_drift`` says how their tools differ."""
@@ -169,7 +170,7 @@ def compare_permutations(details: Iterable["RunDetail"], a: str, b: str, *, tool
     return comparison
 
 
-def pairwise(details: Iterable["RunDetail"]) -> list[PairedComparison]:
+def pairwise(details: Iterable[RunDetail]) -> list[PairedComparison]:
     """Every pair of a job's permutations that share runs (in request order), with Holm-adjusted p-values."""
     groups = _by_permutation(details)
     keys = {name: {_key(r) for r in rows} for name, rows in groups.items()}
@@ -195,7 +196,7 @@ def comparison_records(comparisons: Iterable[PairedComparison]) -> list[dict[str
     return rows
 
 
-def comparison_frame(comparisons: Iterable[PairedComparison]) -> "pd.DataFrame":
+def comparison_frame(comparisons: Iterable[PairedComparison]) -> pd.DataFrame:
     """One row per comparison, intervals printed as ``62.5% [30.6, 86.3]``."""
     import pandas as pd
 
@@ -225,7 +226,7 @@ class JobComparison:
         """Permutations significantly worse (p < 0.05) by more than ``points``."""
         return [name for name, c in self.permutations.items() if c.p_value < ALPHA and c.difference < -points]
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per permutation: before, after, difference, interval, p-value, runs that went from pass to fail."""
         frame = comparison_frame(self.permutations.values()).drop(columns=["a", "b"])
         frame = frame.rename(columns={"accuracy a": "before", "accuracy b": "after", "difference (b - a)": "difference"})
@@ -250,8 +251,8 @@ class JobComparison:
                 + self.to_frame().to_html(index=False) + (f"<ul>{notes}</ul>" if notes else ""))
 
 
-def compare_labelled(base_label: str, base_rows: Iterable["RunDetail"], cand_label: str,
-                     cand_rows: Iterable["RunDetail"], base_tools: dict[str, Any] | None = None,
+def compare_labelled(base_label: str, base_rows: Iterable[RunDetail], cand_label: str,
+                     cand_rows: Iterable[RunDetail], base_tools: dict[str, Any] | None = None,
                      cand_tools: dict[str, Any] | None = None) -> JobComparison:
     """Candidate against baseline, per permutation, runs matched by test case, language and repeat;
     with both jobs' tool snapshots, how the tools offered differ (schema drift)."""

@@ -18,7 +18,7 @@ no scipy. Percentages are 0-100 like every accuracy in a summary.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "Z95", "wilson", "pass_at_k", "pass_hat_k", "binomial_two_sided", "mcnemar_exact", "sign_test",

@@ -9,7 +9,8 @@ may leave cells short). A cell is *flaky* when some but not all of its repeats p
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .exact import pass_at_k, pass_hat_k, wilson
 
@@ -21,7 +22,7 @@ __all__ = ["CELL_KEYS", "cells", "repeat_table", "flat_repeat_table", "flaky_cas
 CELL_KEYS = ("permutation_name", "test_case_name", "language")
 
 
-def cells(details: Iterable["RunDetail"]) -> dict[tuple[str, str, str], tuple[int, int]]:
+def cells(details: Iterable[RunDetail]) -> dict[tuple[str, str, str], tuple[int, int]]:
     """(repeats, passes) per permutation x test case x language, in first-seen order."""
     groups: dict[tuple[str, str, str], list[int]] = {}
     for row in details:
@@ -35,7 +36,7 @@ def _pct(value: float) -> float:
     return round(value * 100, 2)
 
 
-def repeat_table(source: "Iterable[RunDetail] | Mapping[tuple[str, str, str], tuple[int, int]]") -> list[dict[str, Any]]:
+def repeat_table(source: Iterable[RunDetail] | Mapping[tuple[str, str, str], tuple[int, int]]) -> list[dict[str, Any]]:
     """One row per cell: repeats, passes, pass rate with its interval, pass@k and pass^k (percent).
     ``source`` is the detail rows, or their cells' counts as ``cells`` gives them."""
     counts = source if isinstance(source, Mapping) else cells(source)

@@ -12,11 +12,12 @@ which rows finish cannot change a rounded total.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..scoring.matching import REASONS as MISMATCH_REASONS
-from .repeats import CELL_KEYS, flaky_cases, pass_k_summary
 from .exact import wilson
+from .repeats import CELL_KEYS, flaky_cases, pass_k_summary
 
 if TYPE_CHECKING:
     from ..scoring.detail import RunDetail
@@ -62,7 +63,7 @@ class Tally:
         self.reasons: dict[str, int] | None = None  # mismatch reason -> count, once there is one
         self.first = _FIRST
 
-    def add(self, row: "RunDetail", index: int) -> None:
+    def add(self, row: RunDetail, index: int) -> None:
         self.runs += 1
         if index < self.first:
             self.first = index
@@ -91,7 +92,7 @@ class Tally:
             for mismatch in row.parameter_mismatches:
                 reasons[mismatch["reason"]] += 1
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         """Add ``other``'s rows to this one (exactly: the sums' partials are added one by one)."""
         for name in ("runs", "failed", "passed", "step_a", "step_b", "step_c", "c_cases", "tokens", "cached",
                      "cost_unknown", "scored"):
@@ -105,7 +106,7 @@ class Tally:
                 reasons[reason] += count
         self.first = min(self.first, other.first)
 
-    def summary(self, cells: "list[tuple[tuple[str, str, str], Tally]]", total_run_time: float | None = None) -> dict[str, Any]:
+    def summary(self, cells: list[tuple[tuple[str, str, str], Tally]], total_run_time: float | None = None) -> dict[str, Any]:
         """The start-job summary of these rows, whose repeat ``cells`` (in order) they are.
 
         ``total_run_time`` is the job's wall-clock time for the overall summary; for a subset
@@ -170,20 +171,20 @@ class Tallies:
 
     __slots__ = ("cells", "runs", "failed", "first_failure", "rows")
 
-    def __init__(self, rows: list["RunDetail | None"] | None = None) -> None:
+    def __init__(self, rows: list[RunDetail | None] | None = None) -> None:
         self.cells: dict[tuple[str, str, str], Tally] = {}
         self.runs = self.failed = 0
         self.first_failure: tuple[int, str | None] | None = None
         self.rows = rows
 
     @classmethod
-    def of(cls, rows: Iterable["RunDetail"]) -> "Tallies":
+    def of(cls, rows: Iterable[RunDetail]) -> Tallies:
         tallies = cls()
         for index, row in enumerate(rows):
             tallies.add(index, row)
         return tallies
 
-    def add(self, index: int, row: "RunDetail") -> None:
+    def add(self, index: int, row: RunDetail) -> None:
         key = (row.permutation_name, row.test_case_name, row.language)
         cell = self.cells.get(key)
         if cell is None:

@@ -20,14 +20,15 @@ import sqlite3
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import JobRunningError, UnknownJobError
+from ..status import STATUSES, JobStatus
 from .group_writer import connect
 from .paths import permutate_home
-from ..status import STATUSES, JobStatus
 
 __all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
            "created_in_this_process"]
@@ -61,7 +62,7 @@ _HOST = socket.gethostname()
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, Sequence, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 __all__ = ["StoredRows", "CHUNK"]
 
@@ -70,7 +71,7 @@ class StoredRows(Sequence[T], Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return self.dicts() if self._make is _as_is else map(self._make, self.dicts())  # type: ignore[return-value]
 
-    def rows_as(self, make: Callable[[dict[str, Any]], "U"]) -> "StoredRows[U]":
+    def rows_as(self, make: Callable[[dict[str, Any]], U]) -> StoredRows[U]:
         """The same rows, each made by ``make``."""
         return StoredRows(self.path, self.job_id, make)
 

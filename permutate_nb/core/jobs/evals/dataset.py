@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from ....errors import RequestError
 from ...frames import is_dataframe, is_nan
 from ...request.safe_load import load_json, load_yaml, read_csv, read_text

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from ...scoring.similarity import f1
 from ....errors import RequestError
+from ...scoring.similarity import f1
 
 __all__ = ["Metric", "METRICS", "resolve_metrics", "normalise_answer", "exact_match", "token_f1", "rouge_l",
            "DEFAULT_METRICS"]

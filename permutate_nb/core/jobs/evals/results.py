@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...stats.exact import mean_interval
-from ..result_base import Result
 from ...status import Ending, JobStatus
+from ..result_base import Result
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,8 +80,8 @@ class EvalResult(Result):
         return self.job
 
     @classmethod
-    def build(cls, job_id: str, plan: "EvalPlan", rows: list[dict[str, Any]], status: str, record: dict[str, Any] | None,
-              started: str, error_code: str | None, error_message: str | None) -> "EvalResult":
+    def build(cls, job_id: str, plan: EvalPlan, rows: list[dict[str, Any]], status: str, record: dict[str, Any] | None,
+              started: str, error_code: str | None, error_message: str | None) -> EvalResult:
         """The result of a finished run of ``plan`` from its rows (the job store's record, if any, adds its fields)."""
         from ...store.job_store import utc_now
 
@@ -94,7 +94,7 @@ class EvalResult(Result):
         return cls(job_id, status, parameters, rows, dataset, job)
 
     @classmethod
-    def from_store(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> "EvalResult":
+    def from_store(cls, job: dict[str, Any], rows: list[dict[str, Any]]) -> EvalResult:
         """Rebuild a stored eval job's result (``pn.results(id)``)."""
         request = job["request"]
         data = request["dataset"]
@@ -112,7 +112,7 @@ class EvalResult(Result):
         """The job's id in the job store (the same as ``id``)."""
         return self.id
 
-    def to_pandas(self) -> "pd.DataFrame":
+    def to_pandas(self) -> pd.DataFrame:
         """The scores, one row per case x model x metric (``scores_df``)."""
         return self.scores_df
 
@@ -122,7 +122,7 @@ class EvalResult(Result):
                 "parameters": {**self.parameters, "dataset": self.dataset}, "outputs": self.outputs}
 
     @property
-    def scores_df(self) -> "pd.DataFrame":
+    def scores_df(self) -> pd.DataFrame:
         """One row per case x model x metric."""
         import pandas as pd
 
@@ -141,14 +141,14 @@ class EvalResult(Result):
         return pd.DataFrame(rows, columns=columns)
 
     @property
-    def pivot_df(self) -> "pd.DataFrame":
+    def pivot_df(self) -> pd.DataFrame:
         """Scores with (model, case) rows and one column per metric."""
         df = self.scores_df
         return df.pivot_table(index=["model", "test_case_id"], columns="metric_type", values="score", aggfunc="mean",
                               sort=False, dropna=False)
 
     @property
-    def summary_df(self) -> "pd.DataFrame":
+    def summary_df(self) -> pd.DataFrame:
         """Per model and metric: mean score, its 95% confidence interval, scored and failed counts."""
         import pandas as pd
 
@@ -164,7 +164,7 @@ class EvalResult(Result):
                                            "scored", "failed", "cases"])
 
     @property
-    def outputs_df(self) -> "pd.DataFrame":
+    def outputs_df(self) -> pd.DataFrame:
         """One row per case x model: the generated answer and, if it failed, why."""
         import pandas as pd
 

@@ -15,20 +15,20 @@ import uuid
 from typing import Any
 
 from ....errors import PermutateError
-from ..events import JobStarted, Reporter, RunSeen
-from ..factory import JobResources
 from ...llm.base import ChatRequest
 from ...request.models import JobConfig
-from ..runner import Board, Finished, Job
+from ...status import Ending
 from ...store.job_store import utc_now
 from ...store.stored_rows import StoredRows
+from ..events import JobStarted, Reporter, RunSeen
+from ..factory import JobResources
+from ..runner import Board, Finished, Job
 from .dataset import EvalCase
-from .plan import DEFAULT_TEMPLATE, EvalPlan, plan_eval
 from .judge import Verdict, judge
 from .metrics import Metric
 from .output_shape import interaction, new_id, test_case_output
+from .plan import DEFAULT_TEMPLATE, EvalPlan, plan_eval
 from .results import EvalResult, unit_status
-from ...status import Ending
 
 __all__ = ["EvalPlan", "EvalJob", "plan_eval", "DEFAULT_TEMPLATE"]
 
@@ -129,7 +129,7 @@ class EvalJob(Job[Output]):
         self._started = utc_now()
 
     @classmethod
-    def from_request(cls, request: dict[str, Any]) -> "EvalJob":
+    def from_request(cls, request: dict[str, Any]) -> EvalJob:
         return cls(plan_eval(request["dataset"], models=request["models"], judge_model=request["judge_model"],
                              metrics=request["metrics"], template=request["template"],
                              model_settings=request["model_settings"], dataset_id=request.get("dataset_id")))
