@@ -208,6 +208,10 @@ class GenerateResult(Result):
         self.cases = [case for row in rows for case in row.get("cases") or ()]
         self.errors = [row["error"] for row in rows if row.get("error")]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The job's id and status, the test cases written and the operations the model wrote none for."""
+        return {"job_id": self.job_id, "status": str(self.status), "cases": self.cases, "errors": self.errors}
+
     def to_yaml(self, comment: str | None = None) -> str:
         """The ``test_cases:`` block, ready to paste into a request."""
         return test_cases_yaml(self.cases, comment=comment)
