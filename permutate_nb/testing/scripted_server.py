@@ -181,8 +181,15 @@ class ScriptedOpenAIServer:
         loop = self._loop
         if loop is None or not loop.is_running():  # served by start_async: the caller is on the server's loop
             self._gate.release()
-        else:
-            loop.call_soon_threadsafe(self._gate.release)
+            return
+        done = threading.Event()
+
+        def run() -> None:
+            self._gate.release()
+            done.set()
+
+        loop.call_soon_threadsafe(run)
+        done.wait(30)  # released before it returns: a hold() right after must not be undone by this release
 
     def reset(self) -> None:
         """Forget recorded requests and rule counters; the script stays."""
