@@ -18,73 +18,20 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from permutate_nb.testing.hostile_service import CANARY, HostileService
+
 sys.path.insert(0, str(Path(__file__).parent))
 from serve import start_api
 from throughput import ROOT, start_server
 
-CANARY = "canary-5e1b7"
 KLARNA = ROOT / "permutate_nb" / "examples" / "snapshots" / "Klarna_Shopping.json"
 PRODUCTS = "https://www.klarna.com/us/shopping/public/openai/v0/products"
 CLIENT_TIMEOUT = 60.0
-
-
-class Service:
-    """A loopback service: the canary, a 302 to ``redirect``, or a drip of one byte per half second."""
-
-    def __init__(self, *, redirect: str | None = None, drip: bool = False) -> None:
-        self.hits = 0
-        self.active = 0
-        self.stop = threading.Event()
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self) -> None:
-                service.hits += 1
-                if redirect:
-                    self.send_response(302)
-                    self.send_header("Location", redirect + self.path)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif drip:
-                    service.active += 1
-                    try:
-                        self.send_response(200)
-                        self.send_header("Content-Length", "100000")
-                        self.end_headers()
-                        while not service.stop.wait(0.5):
-                            self.wfile.write(b" ")
-                            self.wfile.flush()
-                    except OSError:
-                        pass
-                    finally:
-                        service.active -= 1
-                else:
-                    data = json.dumps({"secret": CANARY}).encode()
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-
-            do_GET = do_POST = answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def request(model: str, manifest: str = str(KLARNA), **config: Any) -> dict[str, Any]:
@@ -190,8 +137,8 @@ def main() -> None:
     os.environ["OPENAI_API_KEY"] = "sk-never-sent"  # batch rows name models of the default provider (never called)
     model_proc, model = start_server(0.0, {"default": {"tool_call": {"name": "productsUsingGET",
                                                                      "arguments": {"q": "a" * 40 + "!", "size": 5}}}})
-    secret, drip = Service(), Service(drip=True)
-    hop = Service(redirect=secret.url)
+    secret, drip = HostileService(), HostileService(drip=True)
+    hop = HostileService(redirect=secret.url)
     api, url = start_api(home, model, drip.url, hop.url)
     counts = {"tried": 0, "refused_4xx": 0, "answered_2xx": 0, "server_errors_5xx": 0, "hangs": 0,
               "canary_leaks": 0, "home_path_leaks": 0}

@@ -29,7 +29,14 @@ __all__ = ["JobStatus", "RunOutcome", "PENDING", "RUNNING", "SUCCESS", "PARTIAL_
            "INTERRUPTED", "STATUSES", "FINAL", "ENDED", "Ending", "from_counts"]
 
 
-class JobStatus(StrEnum):
+class _Word(StrEnum):
+    """A member ``repr``s as its string, so tuples, tables and test failures read plainly."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class JobStatus(_Word):
     """A job's status; shown and compared as its string (``repr`` too, so tuples and tables read plainly)."""
 
     PENDING = "PENDING"
@@ -39,9 +46,6 @@ class JobStatus(StrEnum):
     ERROR = "ERROR"
     CANCELLED = "CANCELLED"
     INTERRUPTED = "INTERRUPTED"
-
-    def __repr__(self) -> str:
-        return repr(self.value)
 
     @property
     def is_final(self) -> bool:
@@ -62,16 +66,13 @@ ENDED = frozenset({SUCCESS, PARTIAL_SUCCESS, ERROR})
 FINAL = ENDED | {CANCELLED}
 
 
-class RunOutcome(StrEnum):
+class RunOutcome(_Word):
     """What one run came to; shown and compared as its string."""
 
     PASSED = "passed"
     WRONG = "wrong"
     ERRORED = "errored"
     CANCELLED = "cancelled"
-
-    def __repr__(self) -> str:
-        return repr(self.value)
 
     @classmethod
     def of(cls, completed: bool, passed: bool) -> RunOutcome:

@@ -13,7 +13,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,75 +20,17 @@ import httpx
 import openpyxl
 import pytest
 
+from permutate_nb.testing.hostile_service import CANARY, HostileService
 from permutate_nb.testing.plugin_api_server import PluginAPIServer
 from tests.helpers import KLARNA, PRODUCTS_URL, klarna_request
 
 from .conftest import LiveServer
 from .helpers import assert_422, wait_for
 
-CANARY = "canary-7f3e9"
-
-
-class _Service:
-    """A loopback HTTP service: ``{"secret": CANARY}`` to anything, or a redirect, or a slow drip."""
-
-    def __init__(self, *, redirect: str | None = None, drip: bool = False) -> None:
-        self.requests: list[str] = []
-        self.active = 0
-        self.stop = threading.Event()
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                service.requests.append(self.path)
-                if redirect is not None:
-                    self.send_response(302)
-                    self.send_header("Location", redirect + self.path)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if drip:
-                    return self._drip()
-                data = json.dumps({"secret": CANARY}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _drip(self) -> None:
-                service.active += 1
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "100000")
-                    self.end_headers()
-                    while not service.stop.wait(0.5):
-                        self.wfile.write(b" ")
-                        self.wfile.flush()
-                except OSError:
-                    pass
-                finally:
-                    service.active -= 1
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @pytest.fixture
-def secret() -> Iterator[_Service]:
-    service = _Service()
+def secret() -> Iterator[HostileService]:
+    service = HostileService()
     yield service
     service.close()
 
@@ -130,7 +71,7 @@ def test_dev_zero_as_a_manifest_is_refused(start_server: Callable[..., LiveServe
 def test_seventy_dripping_manifests_leave_an_ordinary_start_job_answered(
         start_server: Callable[..., LiveServer], scripted: Any) -> None:
     scripted.set_script({"default": {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}})
-    drip = _Service(drip=True)
+    drip = HostileService(drip=True)
     server = _server(start_server, scripted, drip.url)
     answers: list[int] = []
 
@@ -160,7 +101,7 @@ def test_seventy_dripping_manifests_leave_an_ordinary_start_job_answered(
 # --------------------------------------------------------------------------- 2. no request reaches the network
 
 def test_a_body_names_only_endpoints_and_variables_the_operator_allows(
-        start_server: Callable[..., LiveServer], scripted: Any, secret: _Service) -> None:
+        start_server: Callable[..., LiveServer], scripted: Any, secret: HostileService) -> None:
     server = _server(start_server, scripted)
     with server.client() as client:
         llm = _request(scripted)
@@ -206,8 +147,8 @@ def test_executed_operations_cannot_reach_a_loopback_api(start_server: Callable[
 
 
 def test_every_redirect_hop_meets_the_guard(start_server: Callable[..., LiveServer], scripted: Any,
-                                            secret: _Service) -> None:
-    hop = _Service(redirect=secret.url)  # an address the operator allowed answers 302 to one it did not
+                                            secret: HostileService) -> None:
+    hop = HostileService(redirect=secret.url)  # an address the operator allowed answers 302 to one it did not
     try:
         server = _server(start_server, scripted, hop.url)
         with server.client() as client:
