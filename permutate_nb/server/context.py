@@ -60,7 +60,8 @@ class ServerContext:
         public = home / "public" / "batch_execution_results"
         public.mkdir(parents=True, exist_ok=True)
         guard = RequestGuard(settings)
-        return cls(settings, store, registry, JobManager(store, registry, guard.url_problem_async), guard, public)
+        manager = JobManager(store, registry, guard.url_problem_async, guard.address_problem)
+        return cls(settings, store, registry, manager, guard, public)
 
     def plan_permutate(self, body: dict[str, Any], provider: str | None = None) -> JobPlan:
         """Validate and guard a request from a client, load its plugins through the guard; calls no model.

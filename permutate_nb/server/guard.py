@@ -11,8 +11,13 @@ A body's own endpoints (``llm.base_url``, ``config.tool_selector_endpoint``) are
 choice: only an ``--allow-url`` prefix or the server's ``OPENAI_BASE_URL``. The operations that
 ``execute_operations`` calls, selector services and LangChain model calls pass the same address
 check per request and per redirect hop (``url_policy``). A body names only the environment
-variables listed with ``--allow-key-env``. The check resolves the name once before the request;
-a DNS answer that changes in between (rebinding) is not caught here.
+variables listed with ``--allow-key-env``.
+
+Those checks look at URLs before a request; a DNS answer that changes in between (rebinding)
+would slip past them. So every connection's own DNS answer is checked too (``address_problem``,
+through ``core.plugins.pinned_dns``) and the connection goes to that checked address: the
+fetcher's for documents, the job's aiohttp sessions for everything else. Hosts of an operator's
+``--allow-url`` prefix or ``OPENAI_BASE_URL`` are the operator's to trust, whatever they resolve to.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import socket
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.plugins.fetch import Fetcher, UrlMap, bundled_url_map
+from ..core.plugins.pinned_dns import lookup, pinned_transport
 from ..core.request.locations import is_http_url, local_path
 from ..core.request.models import JobRequest
 from ..errors import PluginLoadError, RequestError
@@ -58,6 +63,11 @@ class RequestGuard:
             return True
         return any(url.startswith(prefix) for prefix in self.settings.allow_urls)
 
+    def operator_origins(self) -> set[tuple[str, int]]:
+        """``(host, port)`` of every ``--allow-url`` prefix and of ``OPENAI_BASE_URL``: connections the operator trusts."""
+        urls = [*self.settings.allow_urls, os.environ.get("OPENAI_BASE_URL", "").strip()]
+        return {origin for origin in map(_origin, urls) if origin is not None}
+
     def private_address(self, url: str) -> str | None:
         """The first loopback/private/reserved address ``url``'s host resolves to, ``"unresolvable"``
         when it resolves to nothing, else None."""
@@ -69,15 +79,23 @@ class RequestGuard:
             addresses = {ipaddress.ip_address(host)}
         except ValueError:
             try:
-                infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-            except (OSError, UnicodeError):
+                addresses = {ipaddress.ip_address(address) for _, address in lookup(host, 0)}
+            except (OSError, UnicodeError, ValueError):
                 return "unresolvable"
-            addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
-        for address in sorted(addresses, key=str):
-            if (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
-                    or address.is_multicast or address.is_unspecified):
-                return str(address)
-        return None
+        return _first_internal(addresses)
+
+    def address_problem(self, host: str, port: int, addresses: list[str]) -> str | None:
+        """Why a connection to ``host``:``port`` at ``addresses`` (its DNS answer at connect time) is refused, or None."""
+        if self.settings.allow_private_urls or (host.lower().strip("[]"), port) in self.operator_origins():
+            return None
+        try:
+            internal = _first_internal({ipaddress.ip_address(a) for a in addresses})
+        except ValueError:
+            internal = next(iter(addresses), "none")
+        if internal is None:
+            return None
+        return (f"{host} resolves to a private address ({internal}) when connecting; this server refuses such "
+                "URLs (start it with --allow-url PREFIX or --allow-private-urls to allow them)")
 
     def url_problem(self, url: str) -> str | None:
         """Why the server will not send a request to ``url`` for a client, or None."""
@@ -198,6 +216,25 @@ class RequestGuard:
         return GuardedFetcher(self, mirror)
 
 
+def _first_internal(addresses: set[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str | None:
+    """The first address (in sorted order) that is not the public internet's, else None."""
+    for address in sorted(addresses, key=str):
+        if (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
+                or address.is_multicast or address.is_unspecified or not address.is_global):
+            return str(address)
+    return None
+
+
+def _origin(url: str) -> tuple[str, int] | None:
+    """``(host, port)`` of an http(s) URL (the scheme's port when none is written), None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    return (parts.hostname, port) if parts.hostname and port else None
+
+
 def _env_names(value: Any) -> list[str]:
     """The environment variables an ``mcp.env`` / ``mcp.headers`` value names."""
     import re
@@ -221,6 +258,10 @@ class GuardedFetcher(Fetcher):
         except FieldError as exc:
             raise PluginLoadError(str(exc)) from None
         return super().fetch_text(location)
+
+    def transport(self) -> Any:
+        """Each connection of a download goes to the address its own DNS answer gave, checked (no rebinding)."""
+        return pinned_transport(self.guard.address_problem)
 
     def check_hop(self, url: str) -> None:
         """Every request of a download, the first and each redirect, meets the address check."""

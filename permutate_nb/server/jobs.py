@@ -19,6 +19,7 @@ from typing import Any
 from ..core.jobs.events import JobStarted, Reporter
 from ..core.jobs.handle import JobHandle
 from ..core.jobs.permutate_result import RunDetail
+from ..core.plugins.pinned_dns import ADDRESS_CHECK, AddressCheck
 from ..core.plugins.url_policy import URL_CHECK, UrlCheck
 from ..core.stats.tally import Tallies
 from ..core.status import ENDED, FINAL, JobStatus
@@ -86,9 +87,11 @@ Starter = Callable[[LiveProgress], Awaitable[Any]]
 class JobManager:
     """Owns the job tasks of one server. ``shutdown`` leaves its jobs to be resumed by the next start."""
 
-    def __init__(self, store: JobStore, registry: Registry, url_check: UrlCheck | None = None) -> None:
+    def __init__(self, store: JobStore, registry: Registry, url_check: UrlCheck | None = None,
+                 address_check: AddressCheck | None = None) -> None:
         self.store, self.registry = store, registry
         self.url_check = url_check  # every HTTP request of the jobs' clients passes it (core.url_policy)
+        self.address_check = address_check  # and every connection's DNS answer (core.pinned_dns)
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.progress: dict[str, LiveProgress] = {}
         self.final_progress: OrderedDict[str, dict[str, Any]] = OrderedDict()  # the last counts of ended jobs
@@ -107,6 +110,7 @@ class JobManager:
 
     async def _guarded(self, job_id: str, job: Awaitable[Any], new: bool) -> Any:
         URL_CHECK.set(self.url_check)  # this task's context (and the tasks it starts) only
+        ADDRESS_CHECK.set(self.address_check)
         try:
             result = await job
         except asyncio.CancelledError:

@@ -88,7 +88,10 @@ class SessionPool:
     def get(self, base_url: str) -> aiohttp.ClientSession:
         session = self._sessions.get(base_url)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit, ttl_dns_cache=300)
+            from ..plugins.pinned_dns import resolver  # on serve: connect only to addresses that passed its check
+
+            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit, ttl_dns_cache=300,
+                                             resolver=resolver())
             session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps, auto_decompress=True)
             self._sessions[base_url] = session
         return session
