@@ -67,11 +67,23 @@ def error_detail(exc: PermutateError, row_loc: tuple[str, ...] = ()) -> list[dic
         {"loc": ["body"], "msg": str(exc) or type(exc).__name__, "type": kind}]
 
 
-def _message(error: dict[str, Any]) -> str:
-    """FastAPI's message, with the reason a body was not taken as JSON (``ctx.error``) when it has one."""
+def _message(error: dict[str, Any], content_type: str) -> str:
+    """FastAPI's message, with the reason a body was not taken as JSON (``ctx.error``) when it has one.
+
+    A whole body that is missing, or was not read as JSON because of its Content-Type, says so: FastAPI's
+    own words ("Field required", "Input should be a valid dictionary") would send the client looking
+    for a field."""
     msg = str(error.get("msg", ""))
     reason = (error.get("ctx") or {}).get("error")
-    return f"{msg}: {reason}" if error.get("type") == "json_invalid" and reason else msg
+    if error.get("type") == "json_invalid" and reason:
+        return f"{msg}: {reason}"
+    if tuple(error.get("loc", ())) == ("body",):
+        if error.get("type") == "missing":
+            return "the request body is empty; send a JSON object with Content-Type: application/json"
+        if "json" not in content_type:
+            return (f"the body must be JSON sent with Content-Type: application/json (got "
+                    f"{content_type or 'no Content-Type'})")
+    return msg
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -86,7 +98,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": e.get("type", "value_error")}
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()[:100]
+        detail = [{"loc": list(e.get("loc", ())), "msg": _message(e, content_type), "type": e.get("type", "value_error")}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
 
