@@ -66,7 +66,7 @@ def recompute(details: list[dict[str, Any]]) -> dict[str, Any]:
         "accuracy_step_b": pct("is_plugin_operation_found", details),
         "accuracy_step_c": pct("is_plugin_parameter_mapped", c_rows),
         "total_llm_tokens_used": tokens,
-        "average_llm_tokens_used": round(tokens / n, 2),
+        "average_llm_tokens_used": tokens // n,
         "average_response_time_sec": round(sum(d["response_time_sec"] for d in details) / n, 3),
         "total_llm_api_cost": None if None in costs else round(sum(costs), 6),
     }

@@ -12,15 +12,14 @@ import httpx
 
 from tests.helpers import DEADLINE
 
-DATA = Path(__file__).parent / "data"
-DOCS = Path(__file__).parents[1] / "data"  # the start-job document's bodies, verbatim (tests/test_start_job_docs.py)
+DOCS = Path(__file__).parents[1] / "data"  # the reference documents' bodies and examples, verbatim
 TOOL_CALL = {"default": {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}}
 FINAL = ("SUCCESS", "PARTIAL_SUCCESS", "ERROR", "CANCELLED")
 
 
 def body(name: str) -> Any:
     """A reference document's example body, as written (``None`` read as null)."""
-    return json.loads((DATA / name).read_text())
+    return json.loads((DOCS / name).read_text())
 
 
 def start_job_bodies() -> dict[str, Any]:

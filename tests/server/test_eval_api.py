@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import DEADLINE
 
-from .helpers import assert_422
+from .helpers import assert_422, body
 
 JUDGE = "Grade an answer"
 CASES = [
@@ -111,10 +111,7 @@ def test_bad_input_and_unknown_ids(http: Any, answers: None) -> None:
 
 def _seed004() -> dict[str, Any]:
     """Seed 004's example test-case output, as the document prints it."""
-    import json
-    from pathlib import Path
-
-    return json.loads((Path(__file__).parent / "data" / "seed004_test_case_output.json").read_text())  # type: ignore[no-any-return]
+    return body("seed004_test_case_output.json")  # type: ignore[no-any-return]
 
 
 def test_eval_outputs_have_seed_004s_test_case_output_shape(http: Any, answers: None) -> None:

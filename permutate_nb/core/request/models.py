@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator,
+                      model_validator)
 
 from ...errors import PermutateWarning, RequestError
 from ...settings import settings
@@ -179,6 +180,12 @@ class LLMConfig(_Strict):
         if value is not None and not value.strip().lower().startswith(("http://", "https://")):
             raise ValueError(f"base_url {value!r} must be an http(s) URL, e.g. http://127.0.0.1:8000/v1")
         return value
+
+    @field_serializer("temperature", "top_p", "frequency_penalty", "presence_penalty")
+    def _whole_as_integer(self, value: float | None) -> float | int | None:
+        """A whole number is written as the start-job document writes it (``"temperature": 0``, not ``0.0``):
+        a client that reads it as an integer, as the document's example suggests, still can."""
+        return int(value) if value is not None and value.is_integer() else value
 
     @model_validator(mode="after")
     def _name_local_model(self) -> LLMConfig:

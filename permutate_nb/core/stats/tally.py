@@ -128,7 +128,7 @@ class Tally:
             "total_run_time": round(total_run_time if total_run_time is not None else response_total, 3),
             "average_response_time_sec": round(response_total / n, 3) if n else None,
             "total_llm_tokens_used": self.tokens,
-            "average_llm_tokens_used": round(self.tokens / n, 2) if n else None,
+            "average_llm_tokens_used": self.tokens // n if n else None,  # an integer, as in the start-job document
             "total_llm_api_cost": None if self.cost_unknown else round(math.fsum(self.cost), 6),
             "passed_cases": self.passed,
             "step_a_passed": self.step_a,
