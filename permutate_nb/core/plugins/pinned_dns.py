@@ -101,7 +101,12 @@ def pinned_transport(check: AddressCheck, **kwargs: Any) -> Any:
                 found = checked(host, port, lookup(host, port), check)
             except OSError as exc:
                 raise httpcore.ConnectError(str(exc)) from None
-            return super().connect_tcp(found[0][1], port, timeout, local_address, socket_options)
+            for _, address in found[:-1]:  # each checked address in turn, as a plain connect would
+                try:
+                    return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError:
+                    continue
+            return super().connect_tcp(found[-1][1], port, timeout, local_address, socket_options)
 
     transport = httpx.HTTPTransport(**kwargs)
     # httpx has no public setting for the network backend; its pool (httpcore's) does.
