@@ -28,8 +28,8 @@ from typing import Any
 from ...errors import JobRunningError, UnknownJobError
 from ..status import STATUSES, JobStatus
 from .group_writer import connect
-from .row_json import dumps_row
 from .paths import permutate_home
+from .row_json import dumps_row
 
 __all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
            "created_in_this_process"]
