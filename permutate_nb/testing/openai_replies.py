@@ -155,7 +155,8 @@ class Replies:
         usage = response.usage or {}
         prompt_tokens = int(usage.get("prompt_tokens", size // 4))
         completion_tokens = int(usage.get("completion_tokens", 10))
-        model = body.get("model") if isinstance(body.get("model"), str) else script.models[0]
+        asked = body.get("model")
+        model: str = asked if isinstance(asked, str) else script.models[0]
         key = (chat, model, first)
         templates = response.templates
         if key not in templates:

@@ -95,7 +95,7 @@ class ScriptedResponse:
             raise ScriptError(f"{where}.usage: must be a mapping with prompt_tokens/completion_tokens")
         self.usage: dict[str, int] | None = usage
         # the reply's JSON with its per-request numbers left out, per (chat, model, first tool): see Replies
-        self.templates: dict[tuple[bool, str, str | None], tuple[bytes, ...] | None] = {}
+        self.templates: dict[tuple[bool, str, str | None], bytes | None] = {}
 
 
 def _tool_call_spec(spec: Any, where: str) -> tuple[str, Any]:
