@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import permutate_nb as pn  # noqa: E402
-from tests.helpers import KLARNA, PRODUCTS_URL, klarna_request  # noqa: E402
+from tests.helpers import klarna_cases_request, klarna_request, stored_job_of  # noqa: E402
 
 CLOSED = "http://127.0.0.1:9/v1"  # a port nothing listens on: planning calls no model
 
@@ -45,19 +44,9 @@ def best(work: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
-def big_request(cases: int) -> dict[str, Any]:
-    """The Klarna request with ``cases`` api-signature test cases (tests/core/test_scale.py's shape)."""
-    request = klarna_request(base_url=CLOSED, repeats=1, concurrency=32)
-    request["test_cases"] = [
-        {"name": f"case{i}", "type": "api_signature_selector", "prompt": f"Show me {i + 1} T shirts",
-         "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
-         "expected_parameters": {"q": "T shirt", "size": 5}} for i in range(cases)]
-    return request
-
-
 def planning(folder: Path, repeat: int) -> dict[str, float]:
     """``pn.validate`` of 20,000 test cases from JSON and from YAML; ``pn.load_dataset`` of 40,000 cases."""
-    data = big_request(20_000)
+    data = klarna_cases_request(CLOSED, 20_000)
     as_json, as_yaml = folder / "big.json", folder / "big.yaml"
     as_json.write_text(json.dumps(data))
     as_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -91,18 +80,11 @@ def refusals(folder: Path, repeat: int) -> dict[str, float]:
 def xlsx_refusal(folder: Path, repeat: int) -> dict[str, float]:
     """``result.write("x.xlsx")`` of a stored job of 1,048,576 rows: refused before reading them."""
     from permutate_nb.core.jobs.kinds import results
-    from permutate_nb.core.jobs.permutate_result import RunDetail
     from permutate_nb.core.store.job_store import JobStore
     from permutate_nb.export.details import XLSX_MAX_ROWS
 
     store = JobStore(folder / "jobs.sqlite")
-    job_id = store.create_job("permutate", "big", {"name": "big", "permutations": []}, XLSX_MAX_ROWS)
-    row = json.dumps(RunDetail("p", "s", "plugin_selector", "c", True, "English", "hi").to_dict())
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-                     "INSERT INTO runs (job_id, idx, result) SELECT ?, i, ? FROM n", (XLSX_MAX_ROWS - 1, job_id, row))
-    store.finish(job_id, "SUCCESS")
-    result = results(job_id, store=store)
+    result = results(stored_job_of(store, XLSX_MAX_ROWS), store=store)
 
     def refuse() -> None:
         try:

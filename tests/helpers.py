@@ -143,6 +143,39 @@ def klarna_request(
     })
 
 
+def klarna_cases_request(base_url: str, cases: int, repeats: int = 1, permutations: int = 1,
+                         **config: Any) -> dict[str, Any]:
+    """``permutations`` x ``cases`` x ``repeats`` runs on the Klarna snapshot, every case the same
+    api-signature question (the scale tests' and ``benchmarks/planning.py``'s request)."""
+    request = klarna_request(base_url=base_url, repeats=repeats, concurrency=32, **config)
+    llm = request["permutations"][0]["llm"]
+    request["permutations"] = [{"name": f"p{p}", "llm": {**llm, "temperature": p / 10},
+                                "tool_selector": {"provider": "OpenAI", "plugin_group_name": "klarna"}}
+                               for p in range(permutations)]
+    request["test_cases"] = [
+        {"name": f"case{i}", "type": "api_signature_selector", "prompt": f"Show me {i + 1} T shirts",
+         "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
+         "expected_parameters": {"q": "T shirt", "size": 5}} for i in range(cases)]
+    return request
+
+
+def stored_job_of(store: Any, rows: int) -> str:
+    """A finished permutate job of ``rows`` identical rows, inserted by SQL (a million rows in a second
+    or two); returns its id."""
+    import json
+    import sqlite3
+
+    from permutate_nb.core.jobs.permutate_result import RunDetail
+
+    job_id: str = store.create_job("permutate", "big", {"name": "big", "permutations": []}, rows)
+    row = json.dumps(RunDetail("p", "s", "plugin_selector", "c", True, "English", "hi").to_dict())
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                     "INSERT INTO runs (job_id, idx, result) SELECT ?, i, ? FROM n", (rows - 1, job_id, row))
+    store.finish(job_id, "SUCCESS")
+    return job_id
+
+
 @contextlib.contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 serving ``folder``; yields its base URL."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -24,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from ..errors import one_line_warnings
 from .context import Context, open_store
 from .jobs.handle import JobHandle
+from .jobs.kinds import job_class, job_for
 from .jobs.launch import launch
+from .jobs.runner import create_record
 
 if TYPE_CHECKING:  # each kind's module is imported when a job of that kind is planned
     from .jobs.batch_result import BatchResult
@@ -56,9 +57,7 @@ class _Planned:
     def create(self) -> str:
         """The job's id, creating its record in the store first (so a handle has it at once)."""
         if self.job_id is None:
-            job = self.job
-            self.job_id = (self.store.create_job(job.kind, job.name, job.request(), job.size) if self.store is not None
-                           else uuid.uuid4().hex[:12])
+            self.job_id = create_record(self.job, self.store)
         return self.job_id
 
     async def launch(self, options: dict[str, Any]) -> Result:
@@ -69,22 +68,21 @@ def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None,
           **planning: Any) -> _Planned:
     """Plan a job of ``kind`` (synchronous: manifests, datasets and CSVs are read here)."""
     if kind == "resume":
-        from .jobs.kinds import KINDS
         from .store.stored_rows import StoredRows
 
         job_store = open_store(True if store in (None, True) else store, context)
         assert job_store is not None
         record = job_store.job(str(source))
-        job = KINDS[record["kind"]].from_request(record["request"])
+        job = job_class(record["kind"]).from_request(record["request"])
         log.info("resuming %s job %s: %d of %d runs stored", record["kind"], source, record.get("finished_runs") or 0,
                  record.get("planned_runs") or 0)
         return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items())
     job_store = open_store(True if store is None else store, context)
     if kind == "bfcl":
-        from .jobs.bfcl import BfclJob, bfcl_plan
+        from .jobs.bfcl import bfcl_plan
 
         models = planning.pop("models")
-        return _Planned(BfclJob(bfcl_plan(source, models, context=context, **planning)), job_store)
+        return _Planned(job_for(bfcl_plan(source, models, context=context, **planning), "bfcl"), job_store)
     if kind not in ("run", "batch", "evaluate", "generate"):
         raise ValueError(f"kind {kind!r}: use run, batch, evaluate, resume, generate or bfcl")
     planned = _plan_new(kind, source, context, planning, reporter)
@@ -111,29 +109,6 @@ def _plan_new(kind: Kind, source: Any, context: Context | None, planning: dict[s
     from .jobs.generate import GeneratePlan, plan_generate
 
     return source if isinstance(source, GeneratePlan) else plan_generate(source, **planning)
-
-
-def job_for(plan: Any) -> Job[Any]:
-    """The job of a plan from ``plan_job``, ``plan_batch``, ``plan_eval`` or ``plan_generate`` (only the
-    plan's own kind is imported: a ``permutate run`` loads no batch, eval or generate code)."""
-    module = type(plan).__module__
-    if module.endswith(".permutate"):
-        from .jobs.permutate import PermutateJob
-
-        return PermutateJob(plan)
-    if module.endswith(".batch"):
-        from .jobs.batch import BatchJob
-
-        return BatchJob(plan)
-    if module.endswith(".evals.plan"):
-        from .jobs.evals.runner import EvalJob
-
-        return EvalJob(plan)
-    if module.endswith(".generate"):
-        from .jobs.generate import GenerateJob
-
-        return GenerateJob(plan)
-    raise TypeError(f"not a plan: {type(plan).__name__}")
 
 
 async def run_planned(plan: Any, *, store: Store = True, job_id: str | None = None, reporter: Reporter | None = None,

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..core.api import run_planned
 from ..core.jobs.batch import plan_batch
 from ..core.jobs.batch_result import batch_frame
+from ..core.jobs.kinds import job_for
+from ..core.jobs.runner import create_record
 from ..core.request.safe_load import read_csv
 from ..core.status import JobStatus
 from ..errors import UnknownJobError
@@ -94,7 +96,7 @@ async def execute_batch(request: Request, body: ExecuteBatchBody) -> Response:
     request.state.row_loc = ("executions", "#")
     rows = [execution.model_dump() for execution in body.executions]
     plan = await asyncio.to_thread(plan_batch, rows, name="batch_execution")
-    job_id = ctx.store.create_job("batch", plan.name, plan.request(), len(plan.rows))
+    job_id = create_record(job_for(plan), ctx.store)
     ctx.manager.launch(job_id, "batch", lambda progress: run_planned(plan, store=ctx.store, job_id=job_id,
                                                                       reporter=progress, executor=ctx.executor()))
     return json_response({"status": "pending", "invocationId": job_id, "invocation_id": job_id,

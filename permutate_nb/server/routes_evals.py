@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from ..core.api import run_planned
 from ..core.jobs.evals.dataset import load_dataset
 from ..core.jobs.evals.plan import plan_eval
+from ..core.jobs.kinds import job_for
+from ..core.jobs.runner import create_record
 from ..core.request.safe_load import load_json, read_csv
 from ..core.status import JobStatus
 from ..errors import RequestError
@@ -133,7 +135,7 @@ async def execute(request: Request, pipeline_id: str, eval_dataset_id: str, body
         text = str(exc)
         field = "question_answering_template" if text.startswith("template") else ("metrics" if "metric" in text else None)
         raise FieldError(("eval_execution_params", *([field] if field else [])), text) from None
-    job_id = ctx.store.create_job("eval", plan.dataset.name, plan.request(), len(plan.units))
+    job_id = create_record(job_for(plan), ctx.store)
     headers = request.headers
     ctx.registry.add_execution(job_id, pipeline_id, eval_dataset_id, body.model_dump(exclude_none=True),
                                headers.get("x-session-id"), headers.get("x-correlation-id"), headers.get("x-user-id"))

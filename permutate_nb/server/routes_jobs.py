@@ -14,8 +14,9 @@ from starlette.background import BackgroundTask
 
 from ..core.api import run_planned
 from ..core.jobs.batch_result import BatchResult
-from ..core.jobs.kinds import results
+from ..core.jobs.kinds import KINDS, job_for, results
 from ..core.jobs.result_base import Result
+from ..core.jobs.runner import create_record
 from ..core.status import STATUSES, JobStatus
 from .context import context, json_response, json_response_async
 from .schemas import CSV, XLSX, JobAccepted, JobRecord, StartJobResponse, errors, file_response
@@ -25,7 +26,6 @@ from .strict_json import StrictRoute
 __all__ = ["router"]
 
 router = APIRouter(route_class=StrictRoute)
-KINDS = ("permutate", "batch", "eval")
 _HIDDEN = ("request", "data")
 _START_EXAMPLE = {
     "version": "1.1.0", "name": "klarna_plugin_test",
@@ -53,7 +53,7 @@ async def start_job(request: Request, body: dict[str, Any] = Body(..., examples=
     start-job response (``JobResult.to_dict()``); with ``?wait=false`` the answer is ``202 {job_id, status, status_url}``."""
     ctx = context(request)
     plan = await ctx.plan_permutate_async(body, provider)
-    job_id = ctx.store.create_job("permutate", plan.request.name, plan.request.public_dict(), plan.total_runs)
+    job_id = create_record(job_for(plan), ctx.store)
     task = ctx.manager.launch(job_id, "permutate", lambda progress: run_planned(
         plan, store=ctx.store, job_id=job_id, reporter=progress, executor=ctx.executor(plan.request)))
     if not wait:

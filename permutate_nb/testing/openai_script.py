@@ -40,7 +40,7 @@ class ScriptError(ValueError):
 class ScriptedResponse:
     """One validated scripted response."""
 
-    __slots__ = ("delay", "error_body", "headers", "hold", "status", "text", "tool_calls", "usage")
+    __slots__ = ("delay", "error_body", "headers", "hold", "status", "templates", "text", "tool_calls", "usage")
 
     def __init__(self, spec: Any, where: str) -> None:
         if not isinstance(spec, dict):
@@ -94,6 +94,8 @@ class ScriptedResponse:
         if usage is not None and not isinstance(usage, dict):
             raise ScriptError(f"{where}.usage: must be a mapping with prompt_tokens/completion_tokens")
         self.usage: dict[str, int] | None = usage
+        # the reply's JSON with its per-request numbers left out, per (chat, model, first tool): see Replies
+        self.templates: dict[tuple[bool, str, str | None], bytes | None] = {}
 
 
 def _tool_call_spec(spec: Any, where: str) -> tuple[str, Any]:

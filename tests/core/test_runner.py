@@ -127,3 +127,24 @@ def test_duplicate_case_ids_are_found_in_linear_time() -> None:
     assert growth < 10, growth  # about 4.6 measured
     with pytest.raises(pn.RequestError, match="case id 'c7' appears twice"):
         pn.load_dataset([*cases, {"id": "c7", "input": "again"}])
+
+
+def test_the_kinds_table_names_real_jobs_and_plans() -> None:
+    """Every kind's Job class is found under the name the store records, and ``job_for`` turns each
+    plan class back into its kind (the table is the one place kinds are listed)."""
+    import importlib
+
+    from permutate_nb.core.jobs import kinds
+    from permutate_nb.core.jobs.kinds import KINDS, job_class, job_for
+
+    planned = set()
+    for kind, (_, plan_path) in KINDS.items():
+        assert job_class(kind).kind == kind
+        if plan_path is not None:
+            module, _, name = plan_path.partition(":")
+            plan_type = getattr(importlib.import_module(f"permutate_nb.core.jobs.{module}"), name)
+            assert kinds._PLANS[f"{plan_type.__module__}.{plan_type.__qualname__}"] == kind  # what job_for looks up
+            planned.add(kind)
+    assert planned == {"permutate", "batch", "eval", "generate"}
+    with pytest.raises(TypeError, match="not a plan"):
+        job_for(object())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -26,26 +25,12 @@ from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.core.store.stored_rows import StoredRows
 from permutate_nb.export.details import DETAIL_FIELDS, XLSX_MAX_ROWS, check_xlsx_rows
 from permutate_nb.notebook.view import MAX_DETAIL_ROWS, render_html
-from tests.helpers import DEADLINE, KLARNA, PRODUCTS_URL, cli_process, cpu_growth, klarna_request
+from tests.helpers import DEADLINE, cli_process, cpu_growth, klarna_cases_request, stored_job_of
 
 pytestmark = pytest.mark.slow  # a minute or more on 2 cores: -m 'not slow' leaves it out
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 WRONG = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 6}}}
-
-
-def _request(base_url: str, cases: int, repeats: int, permutations: int = 1, **config: Any) -> dict[str, Any]:
-    """``permutations`` x ``cases`` x ``repeats`` runs on the Klarna snapshot."""
-    request = klarna_request(base_url=base_url, repeats=repeats, concurrency=32, **config)
-    llm = request["permutations"][0]["llm"]
-    request["permutations"] = [{"name": f"p{p}", "llm": {**llm, "temperature": p / 10},
-                                "tool_selector": {"provider": "OpenAI", "plugin_group_name": "klarna"}}
-                               for p in range(permutations)]
-    request["test_cases"] = [
-        {"name": f"case{i}", "type": "api_signature_selector", "prompt": f"Show me {i + 1} T shirts",
-         "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
-         "expected_parameters": {"q": "T shirt", "size": 5}} for i in range(cases)]
-    return request
 
 
 _MEMORY_SCRIPT = """
@@ -68,8 +53,8 @@ def test_memory_stays_flat_as_a_job_grows(scripted: Any, tmp_path: Path) -> None
     scripted.set_script({"default": GOOD})
     scripted.record = False
     small, big = tmp_path / "small.json", tmp_path / "big.json"
-    small.write_text(json.dumps(_request(scripted.base_url, cases=10, repeats=100)))
-    big.write_text(json.dumps(_request(scripted.base_url, cases=260, repeats=100)))
+    small.write_text(json.dumps(klarna_cases_request(scripted.base_url, cases=10, repeats=100)))
+    big.write_text(json.dumps(klarna_cases_request(scripted.base_url, cases=260, repeats=100)))
     out = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(small), str(big)], capture_output=True, text=True,
                          timeout=5 * DEADLINE, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,7 +70,7 @@ def _mixed_job(scripted: Any, **kwargs: Any) -> pn.JobResult:
         {"match": "Show me 2 ", "responses": [{"status": 400, "body": {"error": {"message": "bad request"}}}]},
         {"responses": [GOOD]},
     ]})
-    return pn.run(_request(scripted.base_url, cases=3, repeats=4, permutations=2, max_retries=0), cache=False, **kwargs)
+    return pn.run(klarna_cases_request(scripted.base_url, cases=3, repeats=4, permutations=2, max_retries=0), cache=False, **kwargs)
 
 
 def test_the_summary_kept_while_running_is_the_one_the_stored_rows_give(scripted: Any) -> None:
@@ -160,12 +145,7 @@ def test_every_export_reads_back_as_the_rows(scripted: Any, tmp_path: Path, stor
 def test_xlsx_past_its_row_limit_refuses_in_one_line(tmp_path: Path, permutate_home: Path) -> None:
     """A stored job of 1,048,576 rows (inserted by SQL) is one more than a sheet holds below its header."""
     store = JobStore()
-    job_id = store.create_job("permutate", "big", {"name": "big", "permutations": []}, XLSX_MAX_ROWS)
-    row = json.dumps(RunDetail("p", "s", "plugin_selector", "c", True, "English", "hi").to_dict())
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-                     "INSERT INTO runs (job_id, idx, result) SELECT ?, i, ? FROM n", (XLSX_MAX_ROWS - 1, job_id, row))
-    store.finish(job_id, "SUCCESS")
+    job_id = stored_job_of(store, XLSX_MAX_ROWS)
     result = results(job_id, store=store)
     assert len(result.details) == XLSX_MAX_ROWS
     target = tmp_path / "big.xlsx"
@@ -189,7 +169,7 @@ def test_xlsx_past_its_row_limit_refuses_in_one_line(tmp_path: Path, permutate_h
 
 def test_the_notebook_view_shows_the_first_rows_and_the_counts(scripted: Any) -> None:
     scripted.set_script({"default": GOOD})
-    result = pn.run(_request(scripted.base_url, cases=5, repeats=50), cache=False)
+    result = pn.run(klarna_cases_request(scripted.base_url, cases=5, repeats=50), cache=False)
     html = render_html(pn.results(result.job_id))
     assert "Detail rows (250)</summary>" in html and f"{250 - MAX_DETAIL_ROWS:,} more rows" in html
     table = html[html.index("Detail rows (250)"):]
@@ -201,7 +181,7 @@ def test_twenty_thousand_test_cases_plan_in_linear_time(tmp_path: Path) -> None:
     paths = {}
     for cases in (5_000, 20_000):
         paths[cases] = tmp_path / f"big{cases}.json"
-        paths[cases].write_text(json.dumps(_request("http://127.0.0.1:9/v1", cases=cases, repeats=1)))
+        paths[cases].write_text(json.dumps(klarna_cases_request("http://127.0.0.1:9/v1", cases=cases, repeats=1)))
     assert pn.validate(paths[20_000]).total_runs == 20_000
     growth = cpu_growth(lambda n: pn.validate(paths[n]), 5_000)
     assert growth < 10, growth  # 4 times the cases: about 4-5 times the work; a quadratic step makes it 16
@@ -216,7 +196,7 @@ def test_a_big_yaml_request_loads_without_a_node_tree(tmp_path: Path) -> None:
 
     from permutate_nb.core.request.safe_load import load_yaml
 
-    text = yaml.safe_dump(_request("http://127.0.0.1:9/v1", cases=2_000, repeats=1), sort_keys=False)
+    text = yaml.safe_dump(klarna_cases_request("http://127.0.0.1:9/v1", cases=2_000, repeats=1), sort_keys=False)
     tracemalloc.start()
     try:
         data = load_yaml(text, "big.yaml")

@@ -450,3 +450,34 @@ def test_permutate_home_is_isolated(permutate_home: Path) -> None:
 
     assert os.environ["PERMUTATE_HOME"] == str(permutate_home)
     assert os.environ["OPENAI_API_KEY"]
+
+
+@pytest.mark.parametrize("response", [
+    {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}},
+    {"tool_calls": [{"name": "productsUsingGET", "arguments": "{bad"}, "$first_tool"], "text": "Both: "},
+    {"text": "Plain text", "usage": {"prompt_tokens": 7, "completion_tokens": 3}},
+    {"text": "the stand-in 987654321 in the script's own text"},  # no template: encoded per request
+])
+@pytest.mark.parametrize("chat", [True, False])
+def test_templated_reply_is_the_directly_encoded_one(response: dict[str, Any], chat: bool) -> None:
+    """A reply filled into its cached template is byte for byte what encoding it for the request makes."""
+    from permutate_nb.testing.openai_replies import Replies, _reply_json
+
+    replies = Replies({"default": response}, 0.0, False)
+    body = {"model": "gpt-test", "tools": TOOLS, "messages": [{"role": "user", "content": "hi"}], "prompt": "hi"}
+    raw = json.dumps(body).encode()
+    path = "/v1/chat/completions" if chat else "/v1/completions"
+    for seq in (1, 2, 123456789):  # the second and later replies come from the template
+        replies.seq = seq - 1
+        before = int(time.time())
+        sent = replies.answer("POST", path, {}, raw)
+        assert sent.status == 200
+        created = json.loads(sent.body)["created"]
+        assert before <= created <= int(time.time())
+        usage = response.get("usage", {})
+        prompt, completion = usage.get("prompt_tokens", len(raw) // 4), usage.get("completion_tokens", 10)
+        scripted = replies.script.default.responses[0]
+        assert sent.body == _reply_json(scripted, chat, "gpt-test", "productsUsingGET", seq, created, prompt,
+                                        completion, prompt + completion)
+    templated = [t is not None for t in scripted.templates.values()]
+    assert templated == ["987654321" not in response.get("text", "")]

@@ -141,7 +141,7 @@ class PermutateJob(Job[RunDetail]):
         self._failures: list[str | None] = []
         self._translation_errors: dict[tuple[int, str], str] = {}
         self._translations: dict[tuple[int, str], str] = {}
-        self._scores: ScoreMemo = {}
+        self._scores = ScoreMemo()
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> PermutateJob:

@@ -35,7 +35,7 @@ from .events import JobStarted, Reporter
 from .gc_pause import fewer_collections
 from .result_base import Result
 
-__all__ = ["Job", "Board", "Finished", "execute"]
+__all__ = ["Job", "Board", "Finished", "execute", "create_record"]
 
 Row = TypeVar("Row")
 T = TypeVar("T")
@@ -210,7 +210,7 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
     context = context or default_context()
     reporter = reporter or Reporter()
     if job_id is None:
-        job_id = store.create_job(job.kind, job.name, job.request(), job.size) if store is not None else uuid.uuid4().hex[:12]
+        job_id = create_record(job, store)
     width = concurrency or job.width
     kept = job.keep(store is not None)
     finished_units = bytearray(job.size)  # 1 for a unit with a row
@@ -267,6 +267,12 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
     except asyncio.CancelledError:  # cancelled while waiting for a slot: nothing ran
         _uncancel()
         return conclude(False)
+
+
+def create_record(job: Job[Any], store: Any) -> str:
+    """A new job's id: its record created in ``store`` (PENDING), or a fresh id when nothing is stored.
+    The one place a job is created: ``execute``, and ``api.submit`` (a handle has the id at once)."""
+    return store.create_job(job.kind, job.name, job.request(), job.size) if store is not None else uuid.uuid4().hex[:12]
 
 
 def _finisher(job: Job[Row], kept: Any, writer: Any) -> Callable[[int, Row], Awaitable[None]]:

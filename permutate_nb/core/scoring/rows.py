@@ -27,12 +27,13 @@ def capped(text: str | None, limit: int = RAW_RESPONSE_LIMIT) -> str | None:
     return f"{text[:limit]}\n[... truncated: {len(text):,} characters in all, the first {limit:,} kept]"
 
 
-def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, **fields: Any) -> RunDetail:
+def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, memo: ScoreMemo | None = None,
+         **fields: Any) -> RunDetail:
     perm = request.permutations[spec.permutation]
     case = request.test_cases[spec.test_case]
     return RunDetail(
         permutation_name=perm.name,
-        permutation_summary=perm.summary(),
+        permutation_summary=perm.summary() if memo is None else memo.summary(spec.permutation, perm),
         test_type=case.type,
         test_case_name=case.name,
         is_run_completed=completed,
@@ -69,7 +70,30 @@ def failed_row(request: JobRequest, spec: RunSpec, error: str, elapsed: float, a
 #: Scores remembered per job (``ScoreMemo``) before the memo starts afresh: bounded memory, and
 #: repeats of a case with the same answer (a cached re-run, a model at temperature 0) score once.
 MEMO_SIZE = 4096
-ScoreMemo = dict[tuple[Any, ...], StepScores]
+
+
+class ScoreMemo:
+    """What a job's rows repeat, worked out once: scores per (case, answer), whether a case expects
+    parameters, each permutation's summary. A job keeps one; rows of a job without one compute all."""
+
+    __slots__ = ("scores", "_expects", "_summaries")
+
+    def __init__(self) -> None:
+        self.scores: dict[tuple[Any, ...], StepScores] = {}
+        self._expects: dict[int, bool] = {}
+        self._summaries: dict[int, str] = {}
+
+    def expects_parameters(self, index: int, case: TestCase) -> bool:
+        known = self._expects.get(index)
+        if known is None:
+            known = self._expects[index] = _expects_parameters(case)
+        return known
+
+    def summary(self, index: int, permutation: Any) -> str:
+        known = self._summaries.get(index)
+        if known is None:
+            known = self._summaries[index] = permutation.summary()
+        return known
 
 
 def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float,
@@ -77,19 +101,22 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
     case = request.test_cases[spec.test_case]
     calls = sel.all_calls()
     pairings = None
-    key = None
-    if case.multi_call:
+    multi_call = case.multi_call
+    if multi_call:
         verdict = score_calls(expected_calls_of(case), calls, test_type=case.type, mode=request.matching_mode(case),
                               call_order=case.call_order, expect_no_call=case.expect_no_call,
                               expect_any_call=case.expect_any_call, language=request.language(case))
-        memo = None  # the memo's key holds one call
         pairings = [p.to_dict() for p in verdict.pairings]
-        multi = StepScores(verdict.plugin_detected, verdict.operation_found, verdict.parameters_mapped,
-                           verdict.parameter_percentage, verdict.passed, verdict.mismatches)
-    if memo is not None:
+        scores: StepScores | None = StepScores(verdict.plugin_detected, verdict.operation_found,
+                                               verdict.parameters_mapped, verdict.parameter_percentage,
+                                               verdict.passed, verdict.mismatches)
+        key = None  # the memo's key holds one call
+    elif memo is not None:
         arguments = None if sel.arguments is None else json.dumps(sel.arguments, sort_keys=True, default=str)
         key = (spec.test_case, sel.plugin_id, sel.url, sel.method, id(sel.operation), arguments)
-    scores = multi if case.multi_call else (memo.get(key) if memo is not None and key is not None else None)
+        scores = memo.scores.get(key)
+    else:
+        key = scores = None
     if scores is None:
         scores = score_selection(
             test_type=case.type,
@@ -107,11 +134,12 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
             language=request.language(case),
         )
         if memo is not None and key is not None:
-            if len(memo) >= MEMO_SIZE:
-                memo.clear()
-            memo[key] = scores
+            if len(memo.scores) >= MEMO_SIZE:
+                memo.scores.clear()
+            memo.scores[key] = scores
+    expects = memo.expects_parameters(spec.test_case, case) if memo is not None else _expects_parameters(case)
     return _row(
-        request, spec, True, elapsed,
+        request, spec, True, elapsed, memo,
         final_output=capped(sel.final_output),
         match_score=match_score(sel.final_output, case.expected_response),
         is_plugin_detected=scores.plugin_detected,
@@ -121,7 +149,7 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         plugin_operation=sel.url,
         plugin_parameters_mapped=sel.arguments,
         parameter_mapped_percentage=scores.parameter_percentage,
-        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if _expects_parameters(case) else None,
+        parameter_mismatches=[m.to_dict() for m in scores.mismatches] if expects else None,
         total_llm_tokens_used=sel.prompt_tokens + sel.completion_tokens if sel.total_tokens is None else sel.total_tokens,
         llm_api_cost=sel.cost,
         plugin_method=sel.method,
@@ -135,6 +163,6 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
         intermediate_steps=sel.intermediate_steps,
         operation_status=sel.operation_status,
         calls_made=[c.to_dict() for c in calls],
-        calls_expected=[c.to_dict() for c in expected_calls_of(case)] if case.multi_call else None,
+        calls_expected=[c.to_dict() for c in expected_calls_of(case)] if multi_call else None,
         call_pairings=pairings,
     )

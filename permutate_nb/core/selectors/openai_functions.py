@@ -39,8 +39,10 @@ def call_from_tool_call(toolset: ToolSet, name: str, arguments: Any) -> Call:
     return Call(name, operation.plugin_id, operation.plugin_name, operation.url, operation.method, parsed, operation)
 
 
-def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, selection: Selection) -> Selection:
-    """Fill ``selection`` from a tool call: map the name back to its operation, parse the JSON."""
+def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, selection: Selection,
+                             parsed: dict[str, Any] | None = None) -> Selection:
+    """Fill ``selection`` from a tool call: map the name back to its operation, parse the JSON
+    (``parsed``: the arguments already parsed from ``arguments_text``, so a run parses them once)."""
     operation = toolset.by_name.get(name)
     if operation is None:
         selection.note = f"the model called an unknown tool {name!r}"
@@ -51,10 +53,11 @@ def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, s
     selection.plugin_name = operation.plugin_name
     selection.url = operation.url
     selection.method = operation.method
-    try:
-        parsed: Any = json.loads(arguments_text) if arguments_text.strip() else {}
-    except ValueError:
-        parsed = None
+    if parsed is None:
+        try:
+            parsed = json.loads(arguments_text) if arguments_text.strip() else {}
+        except ValueError:
+            parsed = None
     if isinstance(parsed, dict):
         selection.arguments = parsed
     else:
@@ -86,4 +89,4 @@ class OpenAIFunctionsSelector:
             return selection
         selection.calls = [call_from_tool_call(self._toolset, c.name, c.arguments) for c in result.tool_calls]
         call = result.tool_calls[0]
-        return selection_from_tool_call(self._toolset, call.name, call.arguments, selection)
+        return selection_from_tool_call(self._toolset, call.name, call.arguments, selection, selection.calls[0].arguments)

@@ -15,6 +15,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .group_writer import GroupWriter
 from .paths import permutate_home
 
@@ -44,7 +46,12 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._read.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        try:
+            return orjson.loads(row[0])  # about twice the standard decoder's speed on a cached answer
+        except orjson.JSONDecodeError:  # NaN and the like, which only the standard decoder takes
+            return json.loads(row[0])
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Queue the answer; the writer thread commits it within milliseconds."""

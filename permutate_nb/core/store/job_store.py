@@ -29,6 +29,7 @@ from ...errors import JobRunningError, UnknownJobError
 from ..status import STATUSES, JobStatus
 from .group_writer import connect
 from .paths import permutate_home
+from .row_json import dumps_row
 
 __all__ = ["JobStore", "RunWriter", "ReportNow", "STATUSES", "utc_now", "HEARTBEAT_SEC", "LEASE_EXPIRY_SEC",
            "created_in_this_process"]
@@ -148,7 +149,8 @@ class RunWriter:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        rows = [(self._job_id, i, json.dumps(r, ensure_ascii=False, default=str)) for i, r, _ in batch]
+        job_id = self._job_id
+        rows = [(job_id, i, dumps_row(r)) for i, r, _ in batch]
         try:
             with self._conn:
                 self._conn.executemany(self._SQL, rows)
