@@ -105,8 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _executor_flags(evals)
 
-    bfcl = sub.add_parser("bfcl", help="run BFCL's single-turn categories on models, scored as BFCL does (extra: bfcl)")
-    bfcl.add_argument("--categories", required=True,
+    bfcl = sub.add_parser("bfcl", help="run BFCL's single- and multi-turn categories on models, scored as BFCL does (extra: bfcl)")
+    bfcl.add_argument("--categories", "--category", required=True,
                       help="comma-separated BFCL categories, e.g. simple_python,multiple,parallel,live_simple")
     bfcl.add_argument("--model", action="append", required=True, help="a model name (repeat for several: paired comparisons)")
     bfcl.add_argument("--provider", help="the models' provider: OpenAIChat (default) or local (the embedded model)")
@@ -388,8 +388,8 @@ def _finish_bfcl(result: Any, args: argparse.Namespace) -> int:
         print(f"  {'category':24} {'cases':>6} {'accuracy (95% CI)':>26}")
         for category, figures in scores["categories"].items():
             print(f"  {category:24} {figures['cases']:6} {format_ci(figures['accuracy'], figures['accuracy_ci']):>26}")
-        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "overall")
-                             if scores[k] is not None)
+        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "multi_turn",
+                                                                   "overall") if scores[k] is not None)
         print(f"  BFCL summary: {formulas}")
         cost = "unknown" if scores["cost"] is None else f"${scores['cost']:.4f}"
         print(f"  cost {cost}; latency mean {scores['latency_mean_sec']} s, p95 {scores['latency_p95_sec']} s")

@@ -219,3 +219,22 @@ def trajectories(entry: dict[str, Any]) -> list[dict[str, Any]]:
         turns[index + 1] = [done]
         out.append({"kind": "call_in_failing_turn", "turns": turns})
     return out
+
+
+# --------------------------------------------------------------------------- through the pipeline
+
+def scripted_rules(entry: dict[str, Any], trajectory: list[list[Any]]) -> list[dict[str, Any]]:
+    """Scripted-server rules answering ``entry``'s conversation with ``trajectory``: per turn (matched
+    on its user message), its steps in order, then text. Turns whose user messages repeat (a
+    miss_func turn) are not told apart: use entries without them."""
+    from ..core.jobs.bfcl_conversation import conversation_case
+
+    rules = []
+    for turn, steps in zip(conversation_case(entry)["turns"], trajectory):
+        responses: list[dict[str, Any]] = [
+            {"text": step} if isinstance(step, str) else
+            {"tool_calls": [{"name": name, "arguments": args} for name, args in step]} for step in steps]
+        if not responses or "text" not in responses[-1]:
+            responses.append({"text": "Done."})
+        rules.append({"match": turn["user"], "responses": responses})
+    return rules

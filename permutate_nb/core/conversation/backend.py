@@ -29,8 +29,9 @@ __all__ = ["BACKEND_KIND", "EndStateScorer", "backend_operations", "backend_stat
 
 BACKEND_KIND = "backend"  # ``Operation.kind`` of a backend method offered with a generated schema
 
-#: ``(instance, expected_state, case) -> mismatches`` (empty: the end state is right).
-EndStateScorer = Callable[[Any, Mapping[str, Any], Any], list[str]]
+#: ``(instance, expected_state, case, transcript) -> mismatches`` (empty: the end state is right). The
+#: transcript (the row's messages) serves checkers that replay the calls, as BFCL's does per turn.
+EndStateScorer = Callable[[Any, Mapping[str, Any], Any, list[dict[str, Any]]], list[str]]
 
 
 def load_backend(path: str) -> type:
@@ -142,7 +143,8 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def compare_state(instance: Any, expected: Mapping[str, Any], case: Any = None) -> list[str]:
+def compare_state(instance: Any, expected: Mapping[str, Any], case: Any = None,
+                  transcript: list[dict[str, Any]] | None = None) -> list[str]:
     """The default end-state check: each attribute ``expected_state`` names must equal the instance's
     (strict types; matchers such as ``$any`` and ``$approx`` allowed). Returns the differences in words."""
     state = backend_state(instance)

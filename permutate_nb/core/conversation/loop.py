@@ -61,15 +61,17 @@ async def converse(selector: OpenAIFunctionsSelector, case: TestCase, *, repeat:
     """Run the case's turns and score them; never raises for what the model does (provider errors do)."""
     out = ConversationOutcome()
     messages: list[dict[str, Any]] = []
-    toolset = selector.toolset
-    for number, turn in enumerate(case.turns or (), start=1):
+    turns = list(case.turns or ())
+    for number, turn in enumerate(turns, start=1):
+        # tools a later turn adds (add_tools) are not offered yet
+        turn_selector = selector.without({name for later in turns[number:] for name in later.add_tools or ()})
         user = {"role": "user", "content": turn.user}
         messages.append(user)
         out.transcript.append(dict(user))
         made: list[Call] = []
         text: str | None = None
         for step in range(case.max_steps):
-            selection, tool_calls = await selector.reply(messages, repeat=repeat)
+            selection, tool_calls = await turn_selector.reply(messages, repeat=repeat)
             out.prompt_tokens += selection.prompt_tokens
             out.completion_tokens += selection.completion_tokens
             out.cost = None if out.cost is None or selection.cost is None else out.cost + selection.cost
@@ -97,7 +99,7 @@ async def converse(selector: OpenAIFunctionsSelector, case: TestCase, *, repeat:
                 out.transcript.append(entry)
             made.extend(selection.calls)
         out.calls.extend(made)
-        verdict = score_turn(turn, made, toolset, trajectory=case.trajectory_match, mode=mode, language=language)
+        verdict = score_turn(turn, made, turn_selector.toolset, trajectory=case.trajectory_match, mode=mode, language=language)
         mismatches = list(verdict.mismatches)
         if text is None:
             mismatches.append(f"no text answer within max_steps={case.max_steps} model calls")
@@ -112,7 +114,7 @@ async def converse(selector: OpenAIFunctionsSelector, case: TestCase, *, repeat:
             out.fail(f"turn {number}: {'; '.join(mismatches)}")
     if case.expected_state is not None and backend is not None and text_reached(out):
         scorer = end_state or compare_state
-        problems = scorer(backend, case.expected_state, case)
+        problems = scorer(backend, case.expected_state, case, out.transcript)
         out.end_state = {"passed": not problems, "mismatches": problems, "state": _state(backend)}
         if problems:
             out.fail(f"end state: {'; '.join(problems)}")

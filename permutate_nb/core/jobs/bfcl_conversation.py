@@ -1,23 +1,37 @@
-"""BFCL's multi-turn categories read from the installed ``bfcl-eval`` (entries with their functions).
+"""BFCL's multi-turn categories: entries read from the installed ``bfcl-eval``, made conversation
+test cases, scored by BFCL's checker through the conversation engine's end-state hook.
 
 Why apart from ``bfcl_suite``: a multi-turn entry is a conversation over stateful backends, not one
 prompt; its functions are the docs of its ``involved_classes`` (BFCL's ``multi_turn_func_doc``),
 minus, in miss_func, the ones held out until the turn BFCL adds them back
 (``utils.populate_test_cases_with_predefined_functions``). ``excluded_function`` is not used by BFCL.
+
+As a test case (``conversation_case``): one turn per question turn (its user message; a miss_func
+turn without one says what BFCL says, and ``add_tools`` offers the held-out functions from then on),
+``backend`` the class combining the entry's classes (``bfcl_backends``), ``initial_config`` the
+entry's id and configuration, ``expected_state`` the ground truth (per turn, BFCL call strings),
+``max_steps`` 21 (BFCL ends a turn after 20 executed steps and fails the entry on the next one).
+No turn has expected calls: the verdict is BFCL's (``bfcl_end_state``), state after each turn, then
+the results of the ground truth's calls among the model's. A miss_param turn is a turn whose ground
+truth is empty: BFCL does not check it (the model should ask), as here.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigurationError
-from .bfcl_suite import BFCL_EVAL_VERSION, bfcl_data_dir
+from ..scoring.bfcl_multi_turn import check_multi_turn
+from .bfcl_backends import backend_path
+from .bfcl_suite import BFCL_EVAL_VERSION, MULTI_TURN_CATEGORIES, bfcl_data_dir
 
-__all__ = ["ADDED_FUNCTIONS_PROMPT", "MULTI_TURN_CATEGORIES", "read_multi_turn_entries"]
+__all__ = ["ADDED_FUNCTIONS_PROMPT", "MAX_STEPS", "MULTI_TURN_CATEGORIES", "bfcl_end_state", "conversation_case",
+           "read_multi_turn_entries", "turns_of"]
 
-MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
+MAX_STEPS = 21  # BFCL's MAXIMUM_STEP_LIMIT (20) executed steps per turn, the 21st ends the entry
 #: The user message BFCL sends at a miss_func turn, when it adds the held-out functions back
 #: (``DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC``).
 ADDED_FUNCTIONS_PROMPT = "I have updated some more functions you can choose from. What about now?"
@@ -61,3 +75,51 @@ def read_multi_turn_entries(category: str, *, data: Path | None = None, limit: i
                         "initial_config": q.get("initial_config") or {}, "involved_classes": q["involved_classes"],
                         "functions": functions, "held_out": held_out, "ground_truth": answers[q["id"]]})
     return entries
+
+
+def _user_text(messages: list[dict[str, Any]]) -> str:
+    if len(messages) == 1:
+        return str(messages[0].get("content", ""))
+    return "\n\n".join(f"{m.get('role', 'user')}: {m.get('content', '')}" for m in messages)
+
+
+def conversation_case(entry: Mapping[str, Any], plugin: str | None = None) -> dict[str, Any]:
+    """One multi-turn entry as a ``type: conversation`` test case (see the module's docstring);
+    ``plugin`` (the OpenAPI document of the job's functions) is not needed: no turn expects calls."""
+    turns = []
+    for index, messages in enumerate(entry["question"]):
+        turn: dict[str, Any] = {"user": _user_text(messages) if messages else ADDED_FUNCTIONS_PROMPT}
+        if index in entry["held_out"]:
+            turn["add_tools"] = [f["name"] for f in entry["held_out"][index]]
+        turns.append(turn)
+    return {"name": entry["id"], "type": "conversation", "turns": turns,
+            "backend": backend_path(list(entry["involved_classes"])),
+            "initial_config": {"entry_id": entry["id"], "initial_config": entry["initial_config"]},
+            "expected_state": {"ground_truth": entry["ground_truth"]}, "max_steps": MAX_STEPS}
+
+
+def turns_of(transcript: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """A conversation's transcript as BFCL's checker reads it: per user turn, per assistant
+    message, its calls ``(name, arguments)`` or its text."""
+    turns: list[list[Any]] = []
+    for message in transcript:
+        role = message.get("role")
+        if role == "user":
+            turns.append([])
+        elif role == "assistant" and turns:
+            calls = message.get("tool_calls")
+            turns[-1].append([(c.get("name", ""), c.get("arguments")) for c in calls] if calls
+                             else str(message.get("content") or ""))
+    return turns
+
+
+def bfcl_end_state(instance: Any, expected_state: Mapping[str, Any], case: Any,
+                   transcript: list[dict[str, Any]]) -> list[str]:
+    """The engine's end-state hook for a BFCL conversation: BFCL's verdict on the transcript's calls
+    (replayed on fresh backends, state compared after each turn); empty when valid, else BFCL's
+    error type and the reason."""
+    config = case.initial_config or {}
+    entry = {"id": config["entry_id"], "involved_classes": list(type(instance).classes),
+             "initial_config": config.get("initial_config") or {}}
+    verdict = check_multi_turn(entry, turns_of(transcript), expected_state["ground_truth"])
+    return [] if verdict.valid else [f"{verdict.error_type}: {verdict.reason}"]

@@ -42,13 +42,17 @@ class Conversations:
         self._end_state = end_state
         self._selectors: dict[tuple[int, int], OpenAIFunctionsSelector] = {}
 
+    def _toolset(self, spec: RunSpec) -> ToolSet:
+        """The tools a run's conversation starts from: its permutation's group (a BFCL job: its case's own)."""
+        return self._toolsets[self._request.permutations[spec.permutation].tool_selector.plugin_group_name]
+
     def _selector(self, spec: RunSpec, resources: JobResources) -> OpenAIFunctionsSelector:
         key = (spec.permutation, spec.test_case)
         selector = self._selectors.get(key)
         if selector is None:
             perm = self._request.permutations[spec.permutation]
             case = self._request.test_cases[spec.test_case]
-            toolset = self._toolsets[perm.tool_selector.plugin_group_name]
+            toolset = self._toolset(spec)
             if case.backend:
                 toolset = backend_toolset(case.backend, self._backends[case.backend], toolset)
             selector = self._selectors[key] = OpenAIFunctionsSelector(resources.client(perm.llm), toolset,

@@ -255,6 +255,7 @@ class Turn(_Strict):
     user: str
     expected_calls: list[TurnCall] | None = None  # matched by the case's trajectory_match
     expect_no_call: bool = False  # the model must answer this turn without calling a tool
+    add_tools: list[str] | None = None  # tools (name or operationId) first offered at this turn (BFCL's miss_func)
 
     @field_validator("user")
     @classmethod

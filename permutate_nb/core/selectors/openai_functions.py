@@ -10,7 +10,7 @@ happen score false and the raw reply is kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..llm.base import ChatRequest, ToolCall
@@ -70,10 +70,18 @@ class OpenAIFunctionsSelector:
         self._toolset = toolset
         self._prices = prices
         self._tool_choice = tool_choice if toolset.tools else None
+        self._tool_choice_given = tool_choice
 
     @property
     def toolset(self) -> ToolSet:
         return self._toolset
+
+    def without(self, names: Collection[str]) -> OpenAIFunctionsSelector:
+        """The same model over these tools minus ``names`` (a conversation's tools not offered yet)."""
+        toolset = self._toolset.without(frozenset(names))
+        if toolset is self._toolset:
+            return self
+        return OpenAIFunctionsSelector(self._client, toolset, self._prices, tool_choice=self._tool_choice_given)
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
         selection, _ = await self.reply(({"role": "user", "content": prompt},), repeat=repeat)
