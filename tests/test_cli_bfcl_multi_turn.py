@@ -105,3 +105,17 @@ def test_miss_func_offers_held_out_functions_from_their_turn_and_weighs_multi_tu
     scores = result.report["scripted-model"]
     assert (scores["multi_turn"], scores["irrelevance"]) == (100.0, 0.0)
     assert scores["overall"] == 75.0  # BFCL's weights: irrelevance 10, multi-turn 30
+
+
+def test_a_backend_that_does_not_import_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mpmath", None)  # as after pip install --no-deps bfcl-eval
+    monkeypatch.delitem(sys.modules, "bfcl_eval.eval_checker.multi_turn_eval.func_source_code.math_api", raising=False)
+    first_with_math = next(i for i, e in enumerate(read_multi_turn_entries("multi_turn_base"))
+                           if "MathAPI" in e["involved_classes"])
+    assert main(["bfcl", "--categories", "multi_turn_base", "--model", "m", "--limit", str(first_with_math + 1),
+                 "--quiet"]) == 2
+    assert capsys.readouterr().err == ("permutate: error: BFCL's MathAPI backend does not import: import of mpmath "
+                                       "halted; None in sys.modules (pip install mpmath)\n")

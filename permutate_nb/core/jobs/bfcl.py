@@ -26,7 +26,7 @@ from ..request.matrix import RunSpec
 from ..scoring.rows import failed_row, scored_row
 from ..selectors.base import ToolSelector
 from ..store.stored_rows import StoredRows
-from .bfcl_conversation import bfcl_end_state, conversation_case, read_multi_turn_entries
+from .bfcl_conversation import bfcl_end_state, check_backends, conversation_case, read_multi_turn_entries
 from .bfcl_suite import (
     ALL_CATEGORIES,
     MULTI_TURN_CATEGORIES,
@@ -210,6 +210,7 @@ def bfcl_plan(categories: str | list[str], models: str | list[str] | list[dict[s
         raise ValueError(f"limit must be 1 or more, got {limit}")
     entries = [e for category in names for e in (read_multi_turn_entries(category, limit=limit)
                                                   if category in MULTI_TURN_CATEGORIES else read_entries(category, limit=limit))]
+    check_backends([e for e in entries if e["category"] in MULTI_TURN_CATEGORIES])
     chosen: list[Any] = [models] if isinstance(models, (str, dict)) else list(models)
     permutations = [m if isinstance(m, dict) else bfcl_permutation(m, provider=provider, base_url=base_url)
                     for m in chosen]

@@ -18,6 +18,7 @@ truth is empty: BFCL does not check it (the model should ask), as here.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,7 +29,8 @@ from ..scoring.bfcl_multi_turn import check_multi_turn
 from .bfcl_backends import backend_path
 from .bfcl_suite import BFCL_EVAL_VERSION, MULTI_TURN_CATEGORIES, bfcl_data_dir
 
-__all__ = ["ADDED_FUNCTIONS_PROMPT", "MAX_STEPS", "MULTI_TURN_CATEGORIES", "bfcl_end_state", "conversation_case",
+__all__ = ["ADDED_FUNCTIONS_PROMPT", "MAX_STEPS", "MULTI_TURN_CATEGORIES", "bfcl_end_state", "check_backends",
+           "conversation_case",
            "read_multi_turn_entries", "turns_of"]
 
 MAX_STEPS = 21  # BFCL's MAXIMUM_STEP_LIMIT (20) executed steps per turn, the 21st ends the entry
@@ -123,3 +125,16 @@ def bfcl_end_state(instance: Any, expected_state: Mapping[str, Any], case: Any,
              "initial_config": config.get("initial_config") or {}}
     verdict = check_multi_turn(entry, turns_of(transcript), expected_state["ground_truth"])
     return [] if verdict.valid else [f"{verdict.error_type}: {verdict.reason}"]
+
+
+def check_backends(entries: Sequence[Mapping[str, Any]]) -> None:
+    """Every backend class the entries involve imports (BFCL's MathAPI needs ``mpmath``, which a
+    ``--no-deps`` install of bfcl-eval lacks): else one line naming the class and what is missing."""
+    from bfcl_eval.constants.executable_backend_config import CLASS_FILE_PATH_MAPPING
+
+    for name in dict.fromkeys(c for e in entries for c in e["involved_classes"]):
+        try:
+            importlib.import_module(CLASS_FILE_PATH_MAPPING[name])
+        except ImportError as exc:
+            missing = f"pip install {exc.name}" if exc.name else str(exc)
+            raise ConfigurationError(f"BFCL's {name} backend does not import: {exc} ({missing})") from None
