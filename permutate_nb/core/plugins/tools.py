@@ -43,7 +43,7 @@ class ToolSet:
         return [tool["function"]["name"] for tool in self.tools]
 
     def without(self, names: Container[str]) -> ToolSet:
-        """These tools minus those ``names`` names (by tool name or operationId), the rest unchanged."""
+        """These tools minus the ones ``names`` lists (by tool name or operationId), the rest unchanged."""
         gone = {n for n, op in self.by_name.items() if n in names or op.operation_id in names}
         if not gone:
             return self
