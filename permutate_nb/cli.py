@@ -156,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-mb", type=float, help="largest request body (default 10, or PERMUTATE_MAX_BODY_MB)")
     serve.add_argument("--allow-mcp-command", action="append", default=[], metavar="NAME",
                        help="a program requests may start as an MCP server (mcp.command[0], exactly); repeatable")
+    serve.add_argument("--allow-backend", action="append", default=[], metavar="MODULE",
+                       help="a module whose classes conversation test cases may name as backend (and its submodules); "
+                            "repeatable; also PERMUTATE_ALLOW_BACKENDS, comma-separated")
     _executor_flags(serve)
     return parser
 
@@ -496,7 +499,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
                                   allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb,
                                   executor=_executor(args), allow_mcp_commands=args.allow_mcp_command,
-                                  allow_urls=args.allow_url, allow_key_envs=args.allow_key_env))
+                                  allow_urls=args.allow_url, allow_key_envs=args.allow_key_env,
+                                  allow_backends=args.allow_backend))
     return 0
 
 
