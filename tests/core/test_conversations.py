@@ -216,3 +216,22 @@ def test_the_cache_key_holds_the_history(scripted: Any) -> None:
     changed = pn.run(request(scripted.base_url, {**case, "tool_results": {"get_weather": "9 C"}}, cache=True)).details[0]
     assert not changed.cached and len(scripted.requests) == 3  # same first message (cached), new history after it
     assert json.loads(json.dumps(changed.transcript))[2]["content"] == "9 C"
+
+
+def test_executed_operations_answer_the_calls_over_http(scripted: Any) -> None:
+    from permutate_nb.testing.plugin_api_server import PluginAPIServer
+    from tests.helpers import klarna_request
+
+    scripted.set_script({"rules": [{"responses": [
+        {"tool_call": call("productsUsingGET", q="T shirt", size=2)}, {"text": "Here are two shirts."}]}]})
+    with PluginAPIServer() as api:
+        data = klarna_request(manifest=api.manifest_url, base_url=scripted.base_url, execute_operations=True, cache=False)
+        data["test_cases"] = [{"name": "shop", "type": "conversation", "turns": [
+            {"user": "two T shirts please", "expected_calls": [
+                {"plugin": api.manifest_url, "api": api.products_url, "method": "get", "parameters": {"q": "T shirt"}}]}]}]
+        (row,) = pn.run(data).details
+        assert [r["query"] for r in api.requests if r["path"].endswith("/products")] == [{"q": "T shirt", "size": "2"}]
+    assert row.passed, row.reason
+    result = next(m for m in row.transcript if m["role"] == "tool")
+    assert "products" in json.loads(result["content"]) and "error" not in result
+    assert scripted.requests[1]["json"]["messages"][2]["content"] == result["content"]
