@@ -10,10 +10,10 @@ import pytest
 
 import permutate_nb as pn
 from permutate_nb.core.conversation.backend import compare_state, load_backend, new_backend
-from permutate_nb.core.request.models import Turn
-from permutate_nb.core.scoring.calls import Call
 from permutate_nb.core.conversation.trajectory import score_turn
 from permutate_nb.core.plugins.tools import ToolSet
+from permutate_nb.core.request.models import Turn
+from permutate_nb.core.scoring.calls import Call
 
 WEATHER = [{"type": "function", "function": {"name": name, "description": f"{name} of a city.", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
