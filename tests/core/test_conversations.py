@@ -3,6 +3,7 @@ SQLite store; tool results fed back (scripted, a backend, the executor), traject
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -204,6 +205,22 @@ def test_repeats_give_pass_hat_k_and_flaky_conversations(scripted: Any) -> None:
     assert result.summary["pass_hat_k"] == {"1": 50.0, "2": 0.0}  # C(1,2)/C(2,2) = 0
     assert result.summary["flaky_cases"] == [{"permutation_name": "p", "test_case_name": "c", "language": "English",
                                               "passes": 1, "repeats": 2}]
+    # the CLI table and the notebook view show them beside the accuracy
+    from permutate_nb.cli import print_summary
+    from permutate_nb.notebook.view import render_html, render_text
+
+    out = io.StringIO()
+    print_summary(result, out)
+    header, first, *rest = out.getvalue().splitlines()
+    assert header.split()[:6] == ["permutation", "runs", "failed", "overall", "turns", "pass^2"]
+    assert first.split()[6:8] == ["50.0%", "0.0%"]  # after "50.0% [9.4, 90.5]"
+    assert "flaky: c on p (English): 1 of 2 repeats passed" in rest
+    text = render_text(result)
+    assert "turn accuracy" in text and "pass^2" in text
+    html = render_html(result)
+    assert "1 ✗ get_weather(&#34;city&#34;: &#34;Rome&#34;) – call get_weather: city: value" in html or \
+        "1 ✗ get_weather(&quot;city&quot;: &quot;Rome&quot;) – call get_weather: city: value" in html, html
+    assert "Flaky cases" in html
 
 
 def test_the_cache_key_holds_the_history(scripted: Any) -> None:
