@@ -72,13 +72,17 @@ def score_turn(turn: Turn, made: Sequence[Call], toolset: ToolSet, *, trajectory
             if trajectory != "subset":
                 problems.append(f"missing call {spec.api}")
             continue
-        paired.add(pairing.made)
         call = made[pairing.made]
+        other = call.url is None or normalise_url(call.url) != normalise_url(spec.api)
+        if other and trajectory != "strict":  # an unrelated call: this one is missing, that one extra
+            if trajectory != "subset":
+                problems.append(f"missing call {spec.api}")
+            continue
+        paired.add(pairing.made)
         if pairing.passed:
             continue
-        if call.url is None or normalise_url(call.url) != normalise_url(spec.api):
-            where = f"call {pairing.made + 1}" if trajectory == "strict" else "a call"
-            problems.append(f"{where}: {_label(call)} instead of {spec.api}")
+        if other:
+            problems.append(f"call {pairing.made + 1}: {_label(call)} instead of {spec.api}")
         elif not call.decoded:
             problems.append(f"call {_label(call)}: its arguments are not a JSON object")
         else:
