@@ -80,7 +80,7 @@ def pipeline(categories: list[str], kinds: list[str], limit: int | None) -> int:
 
     import permutate_nb as pn
     from permutate_nb.core.jobs.bfcl_conversation import conversation_case, turns_of
-    from permutate_nb.testing.bfcl_multi_turn import scripted_rules
+    from permutate_nb.testing.bfcl_multi_turn import calls_of, scripted_rules
     from permutate_nb.testing.scripted_server import ScriptedOpenAIServer
 
     bfcl = load_multi_turn_checker()
@@ -89,7 +89,7 @@ def pipeline(categories: list[str], kinds: list[str], limit: int | None) -> int:
         return 2
     os.environ.setdefault("OPENAI_API_KEY", "scripted")
     os.environ["PERMUTATE_HOME"] = tempfile.mkdtemp()  # a store of its own: nothing cached from earlier runs
-    print(f"{'category':26} {'kind':16} {'runs':>5} {'left out':>8} {'BFCL valid':>10} {'agree':>6}")
+    print(f"{'category':26} {'kind':22} {'runs':>5} {'left out':>8} {'as played':>9} {'BFCL valid':>10} {'agree':>6}")
     all_runs = all_agree = 0
     with ScriptedOpenAIServer() as server:
         for category in categories:
@@ -103,17 +103,19 @@ def pipeline(categories: list[str], kinds: list[str], limit: int | None) -> int:
                                    "default": {"text": "unscripted"}})
                 started = time.perf_counter()
                 result = pn.bfcl(category, ["scripted-model"], base_url=server.base_url, limit=limit,
-                                 config={"timeout_sec": 600})
+                                 config={"timeout_sec": 600}, cache=False)
                 rows = {r.test_case_name: r for r in result.details}
-                valid = agree = 0
+                valid = agree = as_played = 0
                 for entry in chosen:
                     row = rows[entry["id"]]
-                    theirs = bfcl_multi_turn_verdict(bfcl, entry, turns_of(row.transcript or []))[0]
+                    recorded = turns_of(row.transcript or [])
+                    as_played += calls_of(recorded) == calls_of(played[entry["id"]])  # type: ignore[arg-type]
+                    theirs = bfcl_multi_turn_verdict(bfcl, entry, recorded)[0]
                     valid += theirs
                     agree += bool(row.passed) == theirs
                 all_runs += len(chosen)
                 all_agree += agree
-                print(f"{category:26} {kind:16} {len(chosen):5} {len(entries) - len(kept):8} {valid:10} {agree:6}"
+                print(f"{category:26} {kind:22} {len(chosen):5} {len(entries) - len(kept):8} {as_played:9} {valid:10} {agree:6}"
                       f"  ({time.perf_counter() - started:.0f} s)")
                 sys.stdout.flush()
     print(f"all: {all_agree} of {all_runs} runs agree ({100 * all_agree / max(all_runs, 1):.2f}%)")

@@ -24,6 +24,7 @@ from permutate_nb.core.jobs.bfcl_conversation import (
 )
 from permutate_nb.testing.bfcl_multi_turn import (
     bfcl_multi_turn_verdict,
+    calls_of,
     load_multi_turn_checker,
     scripted_rules,
     trajectories,
@@ -38,11 +39,6 @@ def _trajectory(entry: dict[str, Any], kind: str) -> list[list[Any]]:
     return next(c["turns"] for c in trajectories(entry) if c["kind"] == kind)
 
 
-def _calls(turns: list[list[Any]]) -> list[list[list[Any]]]:
-    """Per turn, per step, the calls (text steps left out), as ``[name, arguments]``."""
-    return [[[list(c) for c in step] for step in turn if not isinstance(step, str)] for turn in turns]
-
-
 def test_bfcl_multi_turn_base_gives_bfcls_verdicts(scripted: Any, capsys: pytest.CaptureFixture[str]) -> None:
     entries = read_multi_turn_entries("multi_turn_base", limit=3)
     chosen = {entries[0]["id"]: "right", entries[1]["id"]: "right_stepwise", entries[2]["id"]: "wrong_argument"}
@@ -50,7 +46,7 @@ def test_bfcl_multi_turn_base_gives_bfcls_verdicts(scripted: Any, capsys: pytest
     scripted.set_script({"rules": [r for e in entries for r in scripted_rules(e, played[e["id"]])],
                          "default": {"text": "unscripted"}})
     code = main(["bfcl", "--category", "multi_turn_base", "--model", "scripted-model", "--base-url", scripted.base_url,
-                 "--limit", "3", "--quiet"])
+                 "--limit", "3", "--quiet", "--no-cache"])
     out = capsys.readouterr().out
     assert code == 0
     assert re.search(r"\n  multi_turn_base +3 +66\.7% \[20\.8, 93\.8\]\n", out), out
@@ -62,7 +58,7 @@ def test_bfcl_multi_turn_base_gives_bfcls_verdicts(scripted: Any, capsys: pytest
     for entry in entries:
         row = rows[entry["id"]]
         recorded = turns_of(row.transcript)
-        assert _calls(recorded) == _calls(played[entry["id"]])  # the scripted trajectory, as the row keeps it
+        assert calls_of(recorded) == calls_of(played[entry["id"]])  # the scripted trajectory, as the row keeps it
         expected = chosen[entry["id"]] != "wrong_argument"
         assert row.passed is expected
         assert bfcl_multi_turn_verdict(bfcl, entry, recorded)[0] is expected
@@ -86,7 +82,8 @@ def test_miss_func_offers_held_out_functions_from_their_turn_and_weighs_multi_tu
     scripted.set_script({"rules": [*scripted_rules(entry, _trajectory(entry, "right")),
                                    {"match": irrelevant["prompt"], "responses": [{"tool_call": "$first_tool"}]}],
                          "default": {"text": "unscripted"}})
-    result = pn.bfcl("multi_turn_miss_func,irrelevance", ["scripted-model"], base_url=scripted.base_url, limit=1)
+    result = pn.bfcl("multi_turn_miss_func,irrelevance", ["scripted-model"], base_url=scripted.base_url, limit=1,
+                     cache=False)
     row = next(r for r in result.details if r.test_case_name == entry["id"])
     bfcl = load_multi_turn_checker()
     assert bfcl is not None

@@ -28,7 +28,8 @@ from typing import Any
 from ..core.scoring.bfcl_multi_turn import Backends
 from .bfcl import _wrong
 
-__all__ = ["bfcl_multi_turn_verdict", "load_multi_turn_checker", "parse_call", "trajectories"]
+__all__ = ["bfcl_multi_turn_verdict", "calls_of", "load_multi_turn_checker", "parse_call", "scripted_rules",
+           "trajectories"]
 
 _SERIAL = itertools.count()
 
@@ -222,6 +223,12 @@ def trajectories(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- through the pipeline
+
+def calls_of(trajectory: list[list[Any]]) -> list[list[list[list[Any]]]]:
+    """Per turn, per step, the calls ``[name, arguments]`` (text steps left out): to compare the
+    trajectory a row's transcript records (``bfcl_conversation.turns_of``) with the one played."""
+    return [[[list(c) for c in step] for step in turn if not isinstance(step, str)] for turn in trajectory]
+
 
 def scripted_rules(entry: dict[str, Any], trajectory: list[list[Any]]) -> list[dict[str, Any]]:
     """Scripted-server rules answering ``entry``'s conversation with ``trajectory``: per turn (matched
