@@ -21,6 +21,7 @@ import importlib.util
 import inspect
 import itertools
 import json
+import re
 import types
 from pathlib import Path
 from typing import Any
@@ -232,7 +233,7 @@ def calls_of(trajectory: list[list[Any]]) -> list[list[list[list[Any]]]]:
 
 def scripted_rules(entry: dict[str, Any], trajectory: list[list[Any]]) -> list[dict[str, Any]]:
     """Scripted-server rules answering ``entry``'s conversation with ``trajectory``: per turn (matched
-    on its user message), its steps in order, then text. Turns whose user messages repeat (a
+    on its whole user message), its steps in order, then text. Turns whose user messages repeat (a
     miss_func turn) are not told apart: use entries without them."""
     from ..core.jobs.bfcl_conversation import conversation_case
 
@@ -243,5 +244,5 @@ def scripted_rules(entry: dict[str, Any], trajectory: list[list[Any]]) -> list[d
             {"tool_calls": [{"name": name, "arguments": args} for name, args in step]} for step in steps]
         if not responses or "text" not in responses[-1]:
             responses.append({"text": "Done."})
-        rules.append({"match": turn["user"], "responses": responses})
+        rules.append({"match": f"re:^{re.escape(turn['user'])}$", "responses": responses})  # the whole message
     return rules
