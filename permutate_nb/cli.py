@@ -105,8 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     evals.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _executor_flags(evals)
 
-    bfcl = sub.add_parser("bfcl", help="run BFCL's single-turn categories on models, scored as BFCL does (extra: bfcl)")
-    bfcl.add_argument("--categories", required=True,
+    bfcl = sub.add_parser("bfcl", help="run BFCL's single- and multi-turn categories on models, scored as BFCL does (extra: bfcl)")
+    bfcl.add_argument("--categories", "--category", required=True,
                       help="comma-separated BFCL categories, e.g. simple_python,multiple,parallel,live_simple")
     bfcl.add_argument("--model", action="append", required=True, help="a model name (repeat for several: paired comparisons)")
     bfcl.add_argument("--provider", help="the models' provider: OpenAIChat (default) or local (the embedded model)")
@@ -156,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-mb", type=float, help="largest request body (default 10, or PERMUTATE_MAX_BODY_MB)")
     serve.add_argument("--allow-mcp-command", action="append", default=[], metavar="NAME",
                        help="a program requests may start as an MCP server (mcp.command[0], exactly); repeatable")
+    serve.add_argument("--allow-backend", action="append", default=[], metavar="MODULE",
+                       help="a module whose classes conversation test cases may name as backend (and its submodules); "
+                            "repeatable; also PERMUTATE_ALLOW_BACKENDS, comma-separated")
     _executor_flags(serve)
     return parser
 
@@ -234,6 +237,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -244,6 +251,7 @@ def _fmt(value: Any) -> str:
 
 def print_summary(result: Any, stream: Any = None) -> None:
     from .core.stats.compare import format_ci
+    from .core.stats.repeats import top_pass_hat_k
 
     stream = stream or sys.stdout
     columns = ["runs", "failed", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
@@ -254,12 +262,22 @@ def print_summary(result: Any, stream: Any = None) -> None:
          _fmt(s["average_response_time_sec"]), _fmt(s["total_llm_tokens_used"]), _fmt(s["total_llm_api_cost"])]
         for name, s in rows
     ]
+    conversations = bool(result.summary.get("conversation_runs"))
+    if conversations:  # conversations: per-turn accuracy and pass^k beside the conversations' accuracy
+        top = top_pass_hat_k(result.summary)
+        columns[3:3] = ["turns", *([f"pass^{top[0]}"] if top else [])]
+        for row, (_, s) in zip(table, rows):
+            row[4:4] = [_pct(s.get("turn_accuracy")), *([_pct(s["pass_hat_k"].get(str(top[0])))] if top else [])]
     header = ["permutation", *columns]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
     print(line, file=stream)
     for row in table:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))), file=stream)
+    if conversations:
+        for cell in result.summary.get("flaky_cases") or ():
+            print(f"flaky: {cell['test_case_name']} on {cell['permutation_name']} ({cell['language']}): "
+                  f"{cell['passes']} of {cell['repeats']} repeats passed", file=stream)
     status = "" if result.status in FINAL and result.status != CANCELLED else (
         f" ({result.status}: {result.summary['total_test_cases']} of {result.planned_runs} runs)")
     print(f"{result.job_name}: wall time {result.total_run_time:.2f} s{status}", file=stream)
@@ -388,8 +406,8 @@ def _finish_bfcl(result: Any, args: argparse.Namespace) -> int:
         print(f"  {'category':24} {'cases':>6} {'accuracy (95% CI)':>26}")
         for category, figures in scores["categories"].items():
             print(f"  {category:24} {figures['cases']:6} {format_ci(figures['accuracy'], figures['accuracy_ci']):>26}")
-        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "overall")
-                             if scores[k] is not None)
+        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "multi_turn",
+                                                                   "overall") if scores[k] is not None)
         print(f"  BFCL summary: {formulas}")
         cost = "unknown" if scores["cost"] is None else f"${scores['cost']:.4f}"
         print(f"  cost {cost}; latency mean {scores['latency_mean_sec']} s, p95 {scores['latency_p95_sec']} s")
@@ -496,7 +514,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     serve(ServerSettings.from_env(host=args.host, port=args.port, allow_dirs=args.allow_dir,
                                   allow_private_urls=args.allow_private_urls, max_body_mb=args.max_body_mb,
                                   executor=_executor(args), allow_mcp_commands=args.allow_mcp_command,
-                                  allow_urls=args.allow_url, allow_key_envs=args.allow_key_env))
+                                  allow_urls=args.allow_url, allow_key_envs=args.allow_key_env,
+                                  allow_backends=args.allow_backend))
     return 0
 
 

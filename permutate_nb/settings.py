@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     max_body_mb: float = Field(10.0, gt=0, description="`permutate serve`: largest request body, in MB.")
     allow_urls: str = Field("", description="`permutate serve`: URL prefixes a request body may name, comma-separated "
                                             "(with `--allow-url`).")
+    allow_backends: str = Field("", description="`permutate serve`: modules whose classes a conversation test case may "
+                                                "name as its backend, comma-separated (with `--allow-backend`).")
     # the batch documents' limits, under their own names
     default_model: str = Field("local", validation_alias=_alias("PERMUTATE_DEFAULT_MODEL",
                                                                "ASSISTANTS_DEFAULT_MODEL_ID_OR_NAME"),

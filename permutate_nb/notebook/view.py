@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..core.conversation.text import turns_text
 from ..core.frames import is_nan
 from ..core.html_text import escape_html, text_frame
 from ..core.scoring.matching import describe_mismatches
 from ..core.stats.compare import comparison_frame, format_ci
+from ..core.stats.repeats import top_pass_hat_k
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,6 +155,9 @@ def _details(result: JobResult) -> str:
     shown = pd.DataFrame(first)[[c for c in _DETAIL_COLUMNS if c in first[0]]]
     if "parameter_mismatches" in shown.columns:  # why step c failed, in words
         shown = shown.assign(parameter_mismatches=shown["parameter_mismatches"].map(describe_mismatches))
+    if any(row.get("turns") for row in first):  # conversations: each turn in a line, and why the run failed
+        shown = shown.assign(turns=[turns_text(row.get("turns")) for row in first],
+                             reason=[row.get("reason") for row in first])
 
     def colour(row: pd.Series) -> list[str]:
         fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
@@ -180,6 +185,12 @@ def summary_table(result: JobResult) -> pd.DataFrame:
     for key in _ACCURACIES:
         df[key] = [format_ci(None if is_nan(v) else v, ci) for v, ci in zip(summary[key], summary[f"{key}_ci"])]
     df.insert(0, "model", [models.get(name, "") for name in df.index])
+    if result.summary.get("conversation_runs"):  # per-turn accuracy and pass^k beside the conversations' accuracy
+        at = list(df.columns).index("overall_accuracy") + 1
+        df.insert(at, "turn accuracy", [_fmt(None if is_nan(v) else v, True) for v in summary["turn_accuracy"]])
+        top = top_pass_hat_k(result.summary)
+        if top is not None:
+            df.insert(at + 1, f"pass^{top[0]}", [_fmt(figures.get(str(top[0])), True) for figures in summary["pass_hat_k"]])
     return df.rename(columns=SUMMARY_LABELS)
 
 

@@ -2,7 +2,7 @@
 
     pip install "permutate-nb[api]"
     permutate serve [--host 127.0.0.1] [--port 8989] [--allow-dir DIR ...] [--allow-private-urls] [--max-body-mb N]
-                    [--allow-url PREFIX ...] [--allow-key-env NAME ...]
+                    [--allow-url PREFIX ...] [--allow-key-env NAME ...] [--allow-backend MODULE ...]
                     [--executor ray [--ray-address ADDR] [--workers N]]
 """
 

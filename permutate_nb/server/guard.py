@@ -11,7 +11,8 @@ A body's own endpoints (``llm.base_url``, ``config.tool_selector_endpoint``) are
 choice: only an ``--allow-url`` prefix or the server's ``OPENAI_BASE_URL``. The operations that
 ``execute_operations`` calls, selector services and LangChain model calls pass the same address
 check per request and per redirect hop (``url_policy``). A body names only the environment
-variables listed with ``--allow-key-env``.
+variables listed with ``--allow-key-env``, and imports a conversation's backend only from a module
+listed with ``--allow-backend``.
 
 Those checks look at URLs before a request; a DNS answer that changes in between (rebinding)
 would slip past them. So every connection's own DNS answer is checked too (``address_problem``,
@@ -159,6 +160,8 @@ class RequestGuard:
                 raise FieldError(("config", "url_map", prefix),
                                  f"{target}: a request sent over HTTP can map URLs only to files under --allow-dir")
         self.check_executor(request)
+        for i, case in enumerate(request.test_cases):
+            self.check_backend(case.backend, ("test_cases", i, "backend"))
         llms: list[tuple[tuple[str | int, ...], Any]] = [(("permutations", i, "llm"), p.llm)
                                                          for i, p in enumerate(request.permutations)]
         if request.config.translator is not None:
@@ -201,6 +204,16 @@ class RequestGuard:
         if server is None or server.kind != "ray":
             raise FieldError(("config", "executor", "kind"),
                              "this server runs jobs in-process; start it with permutate serve --executor ray")
+
+    def check_backend(self, path: str | None, loc: tuple[str | int, ...]) -> None:
+        """Strangers do not import code: a conversation's backend only from a module the operator allowed
+        (``--allow-backend MODULE``: that module and the modules under it)."""
+        if path is None:
+            return
+        module = path.partition(":")[0]
+        if not any(module == allowed or module.startswith(allowed + ".") for allowed in self.settings.allow_backends):
+            raise FieldError(loc, f"{path}: a request sent over HTTP cannot import a backend unless the server allows "
+                                  f"its module (permutate serve --allow-backend {module})")
 
     def check_env(self, name: str | None, loc: tuple[str | int, ...]) -> None:
         """A body may name only the environment variables the operator listed (``--allow-key-env``)."""

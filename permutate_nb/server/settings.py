@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,13 +40,15 @@ class ServerSettings:
     allow_mcp_commands: tuple[str, ...] = ()  # programs a request may start as MCP servers (--allow-mcp-command)
     allow_urls: tuple[str, ...] = ()  # URL prefixes a body may name whatever they resolve to (--allow-url)
     allow_key_envs: tuple[str, ...] = ()  # environment variables a body may name as api_key_env (--allow-key-env)
+    allow_backends: tuple[str, ...] = ()  # modules whose classes a conversation may import as its backend (--allow-backend)
 
     @classmethod
     def from_env(cls, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, allow_dirs: list[str] | tuple[str, ...] = (),
                  allow_private_urls: bool = False, max_body_mb: float | None = None,
                  executor: ExecutorSpec | None = None, allow_urls: list[str] | tuple[str, ...] = (),
                  allow_key_envs: list[str] | tuple[str, ...] = (),
-                 allow_mcp_commands: list[str] | tuple[str, ...] = ()) -> ServerSettings:
+                 allow_mcp_commands: list[str] | tuple[str, ...] = (),
+                 allow_backends: list[str] | tuple[str, ...] = ()) -> ServerSettings:
         """Settings from flags plus the environment; refuses what would be unsafe or unusable."""
         dirs = []
         for raw in allow_dirs:
@@ -64,6 +67,10 @@ class ServerSettings:
         for prefix in prefixes:
             if not prefix.lower().startswith(("http://", "https://")):
                 raise ConfigurationError(f"--allow-url {prefix}: give an http(s) URL prefix, e.g. http://127.0.0.1:8000/v1")
+        modules = tuple(dict.fromkeys(m.strip() for m in [*allow_backends, *env.allow_backends.split(",")] if m.strip()))
+        for module in modules:
+            if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module):
+                raise ConfigurationError(f"--allow-backend {module}: give a module's dotted name, e.g. mypackage.backends")
         for name in allow_key_envs:
             if name == "PERMUTATE_API_KEY":
                 raise ConfigurationError("--allow-key-env PERMUTATE_API_KEY: that is the server's own key")
@@ -73,7 +80,7 @@ class ServerSettings:
         settings = cls(host=host, port=port, allow_dirs=tuple(dirs), allow_private_urls=allow_private_urls,
                        api_key=env.api_key.get_secret_value() if env.api_key else None, max_body_mb=max_body_mb, executor=executor,
                        allow_urls=prefixes, allow_key_envs=tuple(dict.fromkeys(allow_key_envs)),
-                       allow_mcp_commands=tuple(allow_mcp_commands))
+                       allow_mcp_commands=tuple(allow_mcp_commands), allow_backends=modules)
         if not settings.api_key and not _is_loopback(host):
             raise ConfigurationError(
                 f"refusing to listen on {host} without an API key: set PERMUTATE_API_KEY, or bind 127.0.0.1")

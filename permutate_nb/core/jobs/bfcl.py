@@ -1,4 +1,8 @@
-"""``permutate bfcl``: BFCL's single-turn categories run as a job on the one runner, scored as BFCL does.
+"""``permutate bfcl``: BFCL's categories run as a job on the one runner, scored as BFCL does.
+
+Single-turn cases are one call each; multi-turn entries are conversations (``bfcl_conversation``)
+run by the conversation engine, over their case's functions, scored by BFCL's multi-turn checker
+through the engine's end-state hook.
 
 Why a job kind of its own: a permutate job offers every test case the whole tool set of its
 permutation's plugin group, while BFCL offers each case only its own functions. ``BfclJob`` is a
@@ -22,7 +26,17 @@ from ..request.matrix import RunSpec
 from ..scoring.rows import failed_row, scored_row
 from ..selectors.base import ToolSelector
 from ..store.stored_rows import StoredRows
-from .bfcl_suite import CATEGORIES, build_request, check_categories, read_entries, report
+from .bfcl_conversation import bfcl_end_state, check_backends, conversation_case, read_multi_turn_entries
+from .bfcl_suite import (
+    ALL_CATEGORIES,
+    MULTI_TURN_CATEGORIES,
+    build_request,
+    check_categories,
+    read_entries,
+    report,
+    test_case,
+)
+from .conversations import Conversations
 from .events import Reporter
 from .factory import JobResources
 from .permutate import JobPlan, PermutateJob, plan_job
@@ -39,7 +53,7 @@ class BfclResult(JobResult):
     @property
     def report(self) -> dict[str, Any]:
         """Per permutation: each category's accuracy and Wilson interval, BFCL's summary formulas
-        (simple, non_live, live, irrelevance, relevance, overall), cost, latency mean / p95."""
+        (simple, non_live, live, irrelevance, relevance, multi_turn, overall), cost, latency mean / p95."""
         return report(self.details)
 
     def table(self) -> list[dict[str, Any]]:
@@ -48,7 +62,7 @@ class BfclResult(JobResult):
         for perm, scores in self.report.items():
             for category, figures in scores["categories"].items():
                 rows.append({"model": perm, "category": category, **figures})
-            for key in ("non_live", "live", "irrelevance", "relevance", "overall"):
+            for key in ("non_live", "live", "irrelevance", "relevance", "multi_turn", "overall"):
                 if scores[key] is not None:
                     rows.append({"model": perm, "category": f"({key})", "accuracy": scores[key]})
         return rows
@@ -64,7 +78,7 @@ class BfclResult(JobResult):
 
         fig, ax = plt.subplots(figsize=(10, 4))
         report_ = self.report
-        categories = [c for c in CATEGORIES if any(c in s["categories"] for s in report_.values())]
+        categories = [c for c in ALL_CATEGORIES if any(c in s["categories"] for s in report_.values())]
         width = 0.8 / max(len(report_), 1)
         for k, (perm, scores) in enumerate(report_.items()):
             xs: list[float] = []
@@ -99,6 +113,18 @@ def _as_bfcl(result: JobResult) -> BfclResult:
     return BfclResult(**{f.name: getattr(result, f.name) for f in dataclasses.fields(JobResult)})
 
 
+class _CaseConversations(Conversations):
+    """A BFCL job's conversations: each offered its case's own functions, scored by BFCL's checker."""
+
+    def __init__(self, plan: JobPlan, case_tools: dict[tuple[str, int], ToolSet]) -> None:
+        super().__init__(plan.request, plan.toolsets, plan.backends, end_state=bfcl_end_state)
+        self._case_tools = case_tools  # filled by BfclJob.prepare
+
+    def _toolset(self, spec: RunSpec) -> ToolSet:
+        group = self._request.permutations[spec.permutation].tool_selector.plugin_group_name
+        return self._case_tools[(group, spec.test_case)]
+
+
 class BfclJob(PermutateJob):
     """BFCL cases x permutations; each run offers the model only its case's functions."""
 
@@ -108,6 +134,7 @@ class BfclJob(PermutateJob):
         super().__init__(plan)
         self._case_tools: dict[tuple[str, int], ToolSet] = {}
         self._case_selectors: dict[tuple[int, int], ToolSelector] = {}
+        self._conversations = _CaseConversations(plan, self._case_tools)
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> BfclJob:
@@ -143,6 +170,8 @@ class BfclJob(PermutateJob):
         request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
         if spec.prompt is None:
             return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
+        if request.test_cases[spec.test_case].type == "conversation":  # a multi-turn entry
+            return await self._conversations.run(spec, resources)
         t0 = time.perf_counter()
         selection = await self._selector(spec, resources).select(
             spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)
@@ -167,6 +196,10 @@ def bfcl_permutation(model: str, *, provider: str | None = None, base_url: str |
     return {"name": name or model, "llm": settings, "tool_selector": {"provider": "OpenAI", "plugin_group_name": "bfcl"}}
 
 
+def _case_of(entry: Any, plugin: str) -> dict[str, Any]:
+    return conversation_case(entry, plugin) if entry["category"] in MULTI_TURN_CATEGORIES else test_case(entry, plugin)
+
+
 def bfcl_plan(categories: str | list[str], models: str | list[str] | list[dict[str, Any]], *,
               provider: str | None = None, base_url: str | None = None, limit: int | None = None,
               config: dict[str, Any] | None = None, folder: Path | None = None,
@@ -175,9 +208,11 @@ def bfcl_plan(categories: str | list[str], models: str | list[str] | list[dict[s
     names = check_categories(categories.split(",") if isinstance(categories, str) else categories)
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be 1 or more, got {limit}")
-    entries = [e for category in names for e in read_entries(category, limit=limit)]
+    entries = [e for category in names for e in (read_multi_turn_entries(category, limit=limit)
+                                                  if category in MULTI_TURN_CATEGORIES else read_entries(category, limit=limit))]
+    check_backends([e for e in entries if e["category"] in MULTI_TURN_CATEGORIES])
     chosen: list[Any] = [models] if isinstance(models, (str, dict)) else list(models)
     permutations = [m if isinstance(m, dict) else bfcl_permutation(m, provider=provider, base_url=base_url)
                     for m in chosen]
-    request = build_request(entries, permutations, config=config, folder=folder)
+    request = build_request(entries, permutations, config=config, folder=folder, case_of=_case_of)
     return plan_job(request, context=context)

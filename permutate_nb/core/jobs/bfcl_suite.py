@@ -20,7 +20,7 @@ import hashlib
 import importlib.util
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from ..scoring.bfcl_check import LANGUAGE_ITEMS_KEY, LANGUAGE_TYPE_KEY
 from ..stats.exact import wilson
 from ..store.paths import permutate_home
 
-__all__ = ["BFCL_EVAL_VERSION", "BFCL_SERVER", "CATEGORIES", "bfcl_data_dir", "build_request", "category_of",
+__all__ = ["ALL_CATEGORIES", "BFCL_EVAL_VERSION", "MULTI_TURN_CATEGORIES", "BFCL_SERVER", "CATEGORIES", "bfcl_data_dir", "build_request", "category_of",
            "check_categories", "expected_parameters", "json_schema", "language_of", "openapi_document",
            "operation_url", "read_entries", "report", "test_case"]
 
@@ -38,6 +38,9 @@ BFCL_SERVER = "https://bfcl.test"
 CATEGORIES = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
               "irrelevance", "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
               "live_irrelevance", "live_relevance")
+#: The multi-turn categories (conversations over BFCL's backends: ``bfcl_conversation``).
+MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
+ALL_CATEGORIES = CATEGORIES + MULTI_TURN_CATEGORIES
 _TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}  # BFCL checks "any" as str
 _KEEP = ("description", "enum", "default")
 _HINT = {"java": " Note that the provided function is in Java 8 SDK syntax.",
@@ -58,12 +61,12 @@ def bfcl_data_dir() -> Path:
 
 
 def check_categories(names: Iterable[str]) -> list[str]:
-    """The category names, checked against BFCL's single-turn categories (an error lists them)."""
+    """The category names, checked against BFCL's single- and multi-turn categories (an error lists them)."""
     names = [n.strip() for n in names if n.strip()]
-    unknown = [n for n in names if n not in CATEGORIES]
+    unknown = [n for n in names if n not in ALL_CATEGORIES]
     if unknown or not names:
         shown = f"unknown BFCL category {unknown[0]!r}" if unknown else "no BFCL category given"
-        raise ConfigurationError(f"{shown}; valid categories: {', '.join(CATEGORIES)}")
+        raise ConfigurationError(f"{shown}; valid categories: {', '.join(ALL_CATEGORIES)}")
     return list(dict.fromkeys(names))
 
 
@@ -228,11 +231,14 @@ test_case.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 def build_request(entries: Sequence[Mapping[str, Any]], permutations: list[dict[str, Any]], *,
-                  config: Mapping[str, Any] | None = None, name: str = "bfcl",
-                  folder: Path | None = None) -> dict[str, Any]:
+                  config: Mapping[str, Any] | None = None, name: str = "bfcl", folder: Path | None = None,
+                  case_of: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None) -> dict[str, Any]:
     """The request running these cases on these permutations; the OpenAPI document goes to
-    ``folder`` (default ``$PERMUTATE_HOME/bfcl``), named by its content so a resumed job finds it."""
-    doc = openapi_document([(e["id"], e["functions"]) for e in entries],
+    ``folder`` (default ``$PERMUTATE_HOME/bfcl``), named by its content so a resumed job finds it.
+    ``case_of(entry, plugin)`` makes each test case (default ``test_case``); an entry's ``held_out``
+    functions (miss_func) are in the document beside its ``functions``."""
+    doc = openapi_document([(e["id"], [*e["functions"], *(f for fs in (e.get("held_out") or {}).values() for f in fs)])
+                            for e in entries],
                            language_of_case={e["id"]: language_of(e["category"]) for e in entries})
     text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
     folder = folder or permutate_home() / "bfcl"
@@ -249,7 +255,7 @@ def build_request(entries: Sequence[Mapping[str, Any]], permutations: list[dict[
         "config": {"parameter_matching": "bfcl", **(config or {})},
         "plugin_groups": [{"name": g, "plugins": [{"manifest_url": plugin}]} for g in sorted(groups)],
         "permutations": permutations,
-        "test_cases": [test_case(e, plugin) for e in entries],
+        "test_cases": [(case_of or test_case)(e, plugin) for e in entries],
     }
 
 
@@ -282,7 +288,8 @@ def _formula(acc: Mapping[str, tuple[float, int]]) -> dict[str, float | None]:
     """BFCL's summary formulas (``eval_runner_helper``) over the categories run: simple is the
     unweighted mean of the three languages; non-live the unweighted mean of simple, multiple,
     parallel, parallel_multiple; live the mean weighted by case counts; irrelevance the mean of
-    both; overall BFCL's weights (10, 10, 10) for non-live, live and irrelevance."""
+    both; multi_turn the unweighted mean of its four categories; overall BFCL's weights
+    (10, 10, 10, 30) for non-live, live, irrelevance and multi-turn (agentic's 40 is not run)."""
     get = acc.get
     simple = _unweighted([get("simple_python"), get("simple_java"), get("simple_javascript")])
     non_live = _unweighted([None if simple is None else (simple, 1), get("multiple"), get("parallel"),
@@ -291,9 +298,11 @@ def _formula(acc: Mapping[str, tuple[float, int]]) -> dict[str, float | None]:
     irrelevance = _unweighted([get("irrelevance"), get("live_irrelevance")])
     relevance_part = get("live_relevance")
     relevance = relevance_part[0] if relevance_part else None
-    overall = _unweighted([None if x is None else (x, 1) for x in (non_live, live, irrelevance)])
+    multi_turn = _unweighted([get(c) for c in MULTI_TURN_CATEGORIES])
+    overall = _weighted([None if x is None else (x, w) for x, w in
+                         ((non_live, 10), (live, 10), (irrelevance, 10), (multi_turn, 30))])
     return {"simple_ast": simple, "non_live": non_live, "live": live, "irrelevance": irrelevance,
-            "relevance": relevance, "overall": overall}
+            "relevance": relevance, "multi_turn": multi_turn, "overall": overall}
 
 
 def report(rows: Iterable[Any]) -> dict[str, Any]:
@@ -307,7 +316,7 @@ def report(rows: Iterable[Any]) -> dict[str, Any]:
         categories = {}
         acc: dict[str, tuple[float, int]] = {}
         everything: list[Any] = []
-        for category in [c for c in CATEGORIES if c in cats] + [c for c in cats if c not in CATEGORIES]:
+        for category in [c for c in ALL_CATEGORIES if c in cats] + [c for c in cats if c not in ALL_CATEGORIES]:
             group = cats[category]
             everything += group
             passed = sum(bool(r.passed) for r in group)

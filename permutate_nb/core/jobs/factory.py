@@ -33,7 +33,8 @@ from .translate import untranslated_prompt
 if TYPE_CHECKING:  # httpx is imported when a job first needs it (~80 ms at start-up)
     import httpx
 
-__all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_llm", "check_permutation", "check_request",
+__all__ = ["JobResources", "PROVIDERS", "SELECTORS", "SelectorKind", "check_conversations", "check_llm",
+           "check_permutation", "check_request",
            "openplugin_key", "translator_llm"]
 
 
@@ -218,6 +219,7 @@ def check_request(request: JobRequest, *, keys: bool = True) -> None:
            for language in languages_of(request) for case in request.test_cases):
         where = "config.translator" if request.config.translator else "permutations[0].llm (the translator)"
         check_llm(translator_llm(request), where, keys=keys)
+    check_conversations(request)
     if request.config.execute_operations:
         auth_headers(request)
     if keys and _remote(request.config) and any(p.tool_selector.provider == "Imprompt" for p in request.permutations):
@@ -232,6 +234,18 @@ def check_request(request: JobRequest, *, keys: bool = True) -> None:
                     f"permutations[{i}].tool_selector: the selector service at config.tool_selector_endpoint loads "
                     f"plugins by manifest URL; {named[0]!r} is an MCP server or function schemas (use the OpenAI or "
                     "Langchain selector, or Imprompt without tool_selector_endpoint)")
+
+
+def check_conversations(request: JobRequest) -> None:
+    """Conversations need a chat model with tools and the OpenAI selector (it carries the history)."""
+    if not any(case.type == "conversation" for case in request.test_cases):
+        return
+    for i, perm in enumerate(request.permutations):
+        if perm.tool_selector.provider != "OpenAI" or perm.llm.provider not in ("OpenAIChat", "local"):
+            raise ConfigurationError(
+                f"permutations[{i}]: conversation test cases run on tool_selector.provider OpenAI with llm.provider "
+                f"OpenAIChat or local (function calling over a chat history); this one is "
+                f"{perm.tool_selector.provider} on {perm.llm.provider}")
 
 
 class JobResources:

@@ -33,6 +33,7 @@ from ..selectors.base import ToolSelector
 from ..stats.tally import Tallies
 from ..status import Ending, from_counts
 from ..store.stored_rows import StoredRows
+from .conversations import Conversations, load_backends
 from .events import JobStarted, Reporter
 from .factory import JobResources, check_request, translator_llm
 from .permutate_result import JobResult, RunDetail
@@ -52,6 +53,7 @@ class JobPlan:
     languages: list[str]
     warnings: list[str] = field(default_factory=list)
     broken: dict[str, str] = field(default_factory=dict)  # plugin id -> why its source did not start (an MCP server)
+    backends: dict[str, type] = field(default_factory=dict)  # a conversation's backend path -> its class
 
     def group_failure(self, group: str) -> str | None:
         """Why the runs of ``group`` cannot run (a member's MCP server did not start), else None."""
@@ -115,7 +117,7 @@ def plan_job(
             where = ", ".join(p.openapi_location for p in members)
             check = "the tools of" if all(ref.manifest_url is None for ref in group.plugins) else "'paths' in"
             raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: check {check} {where}")
-    return JobPlan(request, plugins, toolsets, languages_of(request), broken=broken)
+    return JobPlan(request, plugins, toolsets, languages_of(request), broken=broken, backends=load_backends(request))
 
 
 def _now() -> str:
@@ -142,6 +144,7 @@ class PermutateJob(Job[RunDetail]):
         self._translation_errors: dict[tuple[int, str], str] = {}
         self._translations: dict[tuple[int, str], str] = {}
         self._scores = ScoreMemo()
+        self._conversations = Conversations(request, plan.toolsets, plan.backends)
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> PermutateJob:
@@ -210,6 +213,8 @@ class PermutateJob(Job[RunDetail]):
             return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
         if self._failures[spec.permutation] is not None:  # a plugin of its group did not start
             return failed_row(request, spec, self._failures[spec.permutation], 0.0, 0)  # type: ignore[arg-type]
+        if request.test_cases[spec.test_case].type == "conversation":
+            return await self._conversations.run(spec, resources)
         t0 = time.perf_counter()
         selection = await self._selectors[spec.permutation].select(  # type: ignore[union-attr]
             spec.prompt, repeat=spec.repeat, test_type=request.test_cases[spec.test_case].type)

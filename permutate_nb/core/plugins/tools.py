@@ -42,6 +42,17 @@ class ToolSet:
     def names(self) -> list[str]:
         return [tool["function"]["name"] for tool in self.tools]
 
+    def without(self, names: Container[str]) -> ToolSet:
+        """These tools minus the ones ``names`` lists (by tool name or operationId), the rest unchanged."""
+        gone = {n for n, op in self.by_name.items() if n in names or op.operation_id in names}
+        if not gone:
+            return self
+        tools = [t for t in self.tools if t["function"]["name"] not in gone]
+        tools_json = json.dumps(tools, separators=(",", ":"), sort_keys=True)
+        return ToolSet(tools=tools, by_name={n: op for n, op in self.by_name.items() if n not in gone},
+                       tools_json=tools_json, digest=hashlib.sha256(tools_json.encode("utf-8")).hexdigest(),
+                       plugins=self.plugins)
+
 
 def _slug(text: str) -> str:
     return re.sub(r"_+", "_", _INVALID.sub("_", text)).strip("_")

@@ -10,6 +10,7 @@ one shape. Errors name the field path and, when the request came from YAML, its 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -46,11 +47,16 @@ __all__ = [
     "PluginGroup",
     "TestCase",
     "ExpectedCall",
+    "Turn",
+    "TurnCall",
     "load_request",
 ]
 
 DEFAULT_LOCAL_MODEL = "SmolLM2-135M-Instruct"  # the embedded model's name when llm.model_path is not set
-TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector")
+TEST_CASE_TYPES = ("plugin_selector", "api_signature_selector", "conversation")
+TrajectoryMatch = Literal["strict", "unordered", "subset", "superset"]
+#: ``backend: package.module:Class``: an import path, checked for shape here and imported when the job is planned
+_BACKEND_PATH = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 ParameterMatching = Literal["lenient", "strict", "bfcl"]
 FunctionLanguage = Literal["python", "java", "javascript"]
 _WRAPPERS = {"plugin_groups": "plugin_group", "plugins": "plugin", "permutations": "permutation", "test_cases": "test_case"}
@@ -243,12 +249,49 @@ class ExpectedCall(_Strict):
         return _check_matchers(value)
 
 
+class TurnCall(_Strict):
+    """One expected call of a conversation turn: ``expected_calls``' form, with ``plugin`` optional
+    (by default the plugin of the tool ``api`` names: a function or backend method name, or an operation URL)."""
+
+    plugin: str | None = None
+    api: str
+    method: str | None = None
+    parameters: dict[str, Any] | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_matchers(value)
+
+
+class Turn(_Strict):
+    """One user turn of a conversation, with the calls expected of the model before it answers in text."""
+
+    user: str
+    expected_calls: list[TurnCall] | None = None  # matched by the case's trajectory_match
+    expect_no_call: bool = False  # the model must answer this turn without calling a tool
+    add_tools: list[str] | None = None  # tools (name or operationId) first offered at this turn (BFCL's miss_func)
+
+    @field_validator("user")
+    @classmethod
+    def _said_something(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the user message is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> Turn:
+        if self.expect_no_call and self.expected_calls:
+            raise ValueError("expect_no_call: a turn expects either calls (expected_calls) or none, not both")
+        return self
+
+
 class TestCase(_Strict):
     __test__ = False  # not a pytest test class
 
     name: Name
-    type: Literal["plugin_selector", "api_signature_selector"]
-    prompt: str
+    type: Literal["plugin_selector", "api_signature_selector", "conversation"]
+    prompt: str  # a conversation's is its first turn's user message (set when not given)
     expected_plugin_used: str | None = None  # required unless expected_calls / expect_no_call / expect_any_call
     expected_api_used: str | None = None
     expected_method: str | None = None
@@ -261,6 +304,33 @@ class TestCase(_Strict):
     expect_no_call: bool = False  # passes when the model calls nothing (BFCL's irrelevance)
     expect_any_call: bool = False  # passes when the model calls anything (BFCL's relevance)
     function_language: FunctionLanguage | None = None  # overrides config.function_language for this case
+    # type conversation (docs/guides/conversations.md)
+    turns: list[Turn] | None = None  # the user turns, in order
+    tool_results: dict[str, Any] | None = None  # tool name or operationId -> its result, or a list used in call order
+    backend: str | None = None  # package.module:Class whose methods are the tools (one fresh instance per run)
+    initial_config: dict[str, Any] | None = None  # the backend's starting state (_load_scenario, else Class(**it))
+    expected_state: dict[str, Any] | None = None  # the backend's public attributes expected after the conversation
+    max_steps: int = Field(10, ge=1, le=1000)  # model calls per turn before the run fails with reason "max steps"
+    trajectory_match: TrajectoryMatch = "unordered"  # how each turn's calls are compared with its expected_calls
+
+    @model_validator(mode="before")
+    @classmethod
+    def _conversation_prompt(cls, data: Any) -> Any:
+        """A conversation's ``prompt`` (what rows and tables show) is its first turn's user message."""
+        if isinstance(data, dict) and data.get("type") == "conversation" and "prompt" not in data:
+            turns = data.get("turns")
+            first = turns[0] if isinstance(turns, list) and turns else None
+            if isinstance(first, dict) and isinstance(first.get("user"), str):
+                return {**data, "prompt": first["user"]}
+            return {**data, "prompt": ""}  # the turns' own error is reported
+        return data
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_path(cls, value: str | None) -> str | None:
+        if value is not None and not _BACKEND_PATH.fullmatch(value.strip()):
+            raise ValueError(f"{value!r} is not an import path: give package.module:Class")
+        return value.strip() if value is not None else None
 
     @field_validator("expected_parameters")
     @classmethod
@@ -269,6 +339,11 @@ class TestCase(_Strict):
 
     @model_validator(mode="after")
     def _one_expectation(self) -> TestCase:
+        if self.type == "conversation":
+            return self._conversation_fields()
+        given = [f for f in _CONVERSATION_FIELDS if getattr(self, f) is not None]
+        if given:
+            raise ValueError(f"{given[0]}: only a test case of type conversation has it")
         if self.expected_calls is not None and self.expected_parameters is not None:
             raise ValueError("expected_parameters: give each call's parameters inside expected_calls, not beside it")
         shapes = [name for name, given in (
@@ -288,11 +363,28 @@ class TestCase(_Strict):
                              "or expect_any_call)")
         return self
 
+    def _conversation_fields(self) -> TestCase:
+        if not self.turns:
+            raise ValueError("turns: a conversation test case needs turns, a list of {user, expected_calls} or "
+                             "{user, expect_no_call: true}")
+        single = [f for f in ("expected_plugin_used", "expected_api_used", "expected_method", "expected_parameters",
+                              "expected_calls") if getattr(self, f) is not None]
+        single += [f for f in ("expect_no_call", "expect_any_call") if getattr(self, f)]
+        if single:
+            raise ValueError(f"{single[0]}: a conversation expects calls per turn (turns[i].expected_calls)")
+        if self.expected_state is not None and self.backend is None:
+            raise ValueError("expected_state: an end state needs a backend (backend: package.module:Class)")
+        if self.initial_config is not None and self.backend is None:
+            raise ValueError("initial_config: configures a backend; give backend: package.module:Class")
+        return self
+
     @property
     def multi_call(self) -> bool:
         """Whether the case is scored over every call made (``core.calls``) rather than the first."""
         return self.expected_calls is not None or self.expect_no_call or self.expect_any_call
 
+
+_CONVERSATION_FIELDS = ("turns", "tool_results", "backend", "initial_config", "expected_state")
 
 OPENPLUGIN_KEY_ENV = "OPENPLUGIN_API_KEY"  # where a resumed job reads a key its request gave literally
 
@@ -461,7 +553,8 @@ def _infer_case_types(data: dict[str, Any], origin: str) -> None:
         return
     untyped = sum(isinstance(c, dict) and "type" not in c for c in cases)
     data["test_cases"] = [
-        {**c, "type": "api_signature_selector" if c.get("expected_parameters") else "plugin_selector"}
+        {**c, "type": "conversation" if "turns" in c else
+         "api_signature_selector" if c.get("expected_parameters") else "plugin_selector"}
         if isinstance(c, dict) and "type" not in c else c
         for c in cases
     ]
@@ -546,8 +639,17 @@ def _check_consistency(request: JobRequest, origin: str, lines: LineIndex | None
             problems.append(_with_line(
                 "an api_signature_selector test case needs expected_parameters (or use type plugin_selector)",
                 ("test_cases", i), origin, lines))
+        if case.type == "conversation" and languages_of_config(request.config) != ["English"]:
+            problems.append(_with_line(
+                "a conversation runs its turns as written, in English only; run it in a job without "
+                "config.auto_translate_to_languages (or with just English)", ("test_cases", i, "turns"), origin, lines))
     if problems:
         raise RequestError("\n".join(problems[:5]))
+
+
+def languages_of_config(config: JobConfig) -> list[str]:
+    """The job's languages, each once, in order."""
+    return list(dict.fromkeys(config.auto_translate_to_languages))
 
 
 def _warn_unknown_config(config: JobConfig, origin: str) -> None:
@@ -574,7 +676,16 @@ def _resolve_paths(request: JobRequest, base_dir: Path) -> JobRequest:
 
     named = {ref.location for g in request.plugin_groups for ref in g.plugins if ref.manifest_url is None}
 
+    def fix_turn_call(call: TurnCall) -> TurnCall:
+        if call.plugin is None or call.plugin in named or resolve(call.plugin) == call.plugin:
+            return call
+        return call.model_copy(update={"plugin": resolve(call.plugin)})
+
     def fix_case(case: TestCase) -> TestCase:
+        if case.turns:
+            turns = [t.model_copy(update={"expected_calls": [fix_turn_call(c) for c in t.expected_calls]})
+                     if t.expected_calls else t for t in case.turns]
+            return case.model_copy(update={"turns": turns})
         if case.expected_calls:
             calls = [c if c.plugin in named or resolve(c.plugin) == c.plugin
                      else c.model_copy(update={"plugin": resolve(c.plugin)}) for c in case.expected_calls]

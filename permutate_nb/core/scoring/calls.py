@@ -159,8 +159,14 @@ def score_calls(
     expect_no_call: bool = False,
     expect_any_call: bool = False,
     language: str = "python",
+    coverage: str = "exact",
 ) -> CallsVerdict:
-    """Score every call made against the expectation; see the module docstring for the steps."""
+    """Score every call made against the expectation; see the module docstring for the steps.
+
+    ``coverage`` (a conversation turn's ``trajectory_match``): ``exact``, every expected call made and
+    nothing else; ``superset``, every expected call made, extra calls allowed; ``subset``, every call
+    made was expected, missing ones allowed.
+    """
     made = [c for c in calls if c.decoded] if (expect_no_call or expect_any_call) else list(calls)
     if expect_no_call or expect_any_call:
         ok = not made if expect_no_call else bool(made)
@@ -175,11 +181,18 @@ def score_calls(
         passed_pairs = {i: j for i, j in order.items() if checks[i, j].passed}
         plugin_ok, operation_ok = on("plugin"), on("operation") and n == m
     else:
-        pair = _greedy if mode == "bfcl" else _max_matching
+        pair = _greedy if mode == "bfcl" and coverage == "exact" else _max_matching
         passed_pairs = pair(n, m, lambda i, j: checks[i, j].passed)
         plugin_ok = len(_max_matching(n, m, lambda i, j: checks[i, j].plugin)) == n
         operation_ok = n == m and len(_max_matching(n, m, lambda i, j: checks[i, j].operation)) == n
-    passed = n == m and len(passed_pairs) == n
+    if coverage == "superset":
+        passed, operation_ok = len(passed_pairs) == n, plugin_ok and len(
+            _max_matching(n, m, lambda i, j: checks[i, j].operation)) == n
+    elif coverage == "subset":
+        passed = len(passed_pairs) == m
+        operation_ok = len(_max_matching(n, m, lambda i, j: checks[i, j].operation)) == m
+    else:
+        passed = n == m and len(passed_pairs) == n
     pairings = _pairings(n, m, checks, passed_pairs, strict=call_order == "strict")
     total = sum(len(e.parameters) for e in expected if e.parameters is not None)
     matched = sum(checks[p.expected, p.made].matched for p in pairings if p.made is not None)

@@ -58,6 +58,12 @@ class RunDetail:
         calls_made: Every call of the answer (plugin, api, method, parameters, tool), for several-call cases.
         calls_expected: The calls the test case expects (``[]`` for ``expect_no_call``).
         call_pairings: Each expected call's pairing with a call made: indices, passed, parameter_mismatches.
+        transcript: A conversation's messages in OpenAI chat form: user, assistant (with ``tool_calls``:
+            id, name, arguments) and tool (``tool_call_id``, name, content; ``error`` when it failed).
+        turns: A conversation's turns: turn (from 1), user, verdict, calls_made, calls_expected,
+            mismatches (in words), final_text.
+        reason: Why a conversation failed: ``max steps``, ``turn 2: missing call get_weather``, ``end state: ...``.
+        end_state: A conversation backend's end-state check: passed, mismatches, state.
     """
 
     permutation_name: str
@@ -95,6 +101,10 @@ class RunDetail:
     calls_made: list[dict[str, Any]] | None = None  # every call of the answer: plugin, api, method, parameters, tool
     calls_expected: list[dict[str, Any]] | None = None  # the calls the test case expects ([] for expect_no_call)
     call_pairings: list[dict[str, Any]] | None = None  # expected index, made index, passed, parameter_mismatches
+    transcript: list[dict[str, Any]] | None = None  # a conversation's messages: user, assistant, tool
+    turns: list[dict[str, Any]] | None = None  # a conversation's per-turn verdicts, calls and mismatches
+    reason: str | None = None  # why a conversation failed (max steps, a turn's mismatch, the end state)
+    end_state: dict[str, Any] | None = None  # a conversation backend's end-state check: passed, mismatches, state
 
     @property
     def outcome(self) -> RunOutcome:

@@ -13,7 +13,7 @@ from .detail import RunDetail
 from .similarity import match_score
 from .steps import StepScores, score_selection
 
-__all__ = ["failed_row", "scored_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo", "expected_calls_of"]
+__all__ = ["failed_row", "scored_row", "base_row", "RAW_RESPONSE_LIMIT", "capped", "ScoreMemo", "expected_calls_of"]
 
 #: Characters of a reply kept in a row's ``raw_response`` and ``final_output`` (scores use all of it):
 #: rows live in memory and in the job store.
@@ -43,6 +43,9 @@ def _row(request: JobRequest, spec: RunSpec, completed: bool, elapsed: float, me
         repeat=spec.repeat,
         **fields,
     )
+
+
+base_row = _row  # the fields every row has (a conversation's row adds its own)
 
 
 def expected_calls_of(case: TestCase) -> list[ExpectedCallSpec]:

@@ -10,9 +10,10 @@ happen score false and the raw reply is kept.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from ..llm.base import ChatRequest
+from ..llm.base import ChatRequest, ToolCall
 from ..llm.client import LLMClient
 from ..llm.pricing import PriceTable
 from ..plugins.tools import ToolSet
@@ -72,10 +73,29 @@ class OpenAIFunctionsSelector:
         self._toolset = toolset
         self._prices = prices
         self._tool_choice = tool_choice if toolset.tools else None
+        self._tool_choice_given = tool_choice
+
+    @property
+    def toolset(self) -> ToolSet:
+        return self._toolset
+
+    def without(self, names: Collection[str]) -> OpenAIFunctionsSelector:
+        """The same model over these tools minus ``names`` (a conversation's tools not offered yet)."""
+        toolset = self._toolset.without(frozenset(names))
+        if toolset is self._toolset:
+            return self
+        return OpenAIFunctionsSelector(self._client, toolset, self._prices, tool_choice=self._tool_choice_given)
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        selection, _ = await self.reply(({"role": "user", "content": prompt},), repeat=repeat)
+        return selection
+
+    async def reply(self, messages: Sequence[dict[str, Any]], *, repeat: int) -> tuple[Selection, list[ToolCall]]:
+        """The model's next message after ``messages`` (a conversation's history, tool results included):
+        the selection made of it and its tool calls as sent (raw argument text, for the history). The
+        history is part of the cache key, so a cached reply is never reused for another history."""
         request = ChatRequest(
-            messages=({"role": "user", "content": prompt},),
+            messages=tuple(messages),
             tools_json=self._toolset.tools_json if self._toolset.tools else None,
             tools_digest=self._toolset.digest,
             tool_choice=self._tool_choice,
@@ -86,7 +106,10 @@ class OpenAIFunctionsSelector:
         if not result.tool_calls:
             selection.note = "the model answered without calling a tool"
             selection.raw_response = result.content
-            return selection
+            return selection, []
         selection.calls = [call_from_tool_call(self._toolset, c.name, c.arguments) for c in result.tool_calls]
         call = result.tool_calls[0]
-        return selection_from_tool_call(self._toolset, call.name, call.arguments, selection, selection.calls[0].arguments)
+        return (
+            selection_from_tool_call(self._toolset, call.name, call.arguments, selection, selection.calls[0].arguments),
+            result.tool_calls,
+        )

@@ -17,7 +17,7 @@ from .exact import pass_at_k, pass_hat_k, wilson
 if TYPE_CHECKING:
     from ..scoring.detail import RunDetail
 
-__all__ = ["CELL_KEYS", "cells", "repeat_table", "flat_repeat_table", "flaky_cases", "pass_k_summary"]
+__all__ = ["CELL_KEYS", "cells", "repeat_table", "flat_repeat_table", "flaky_cases", "pass_k_summary", "top_pass_hat_k"]
 
 CELL_KEYS = ("permutation_name", "test_case_name", "language")
 
@@ -87,3 +87,13 @@ def pass_k_summary(cell_map: dict[tuple[str, str, str], tuple[int, int]]) -> dic
         "pass_at_k": {str(k): mean(pass_at_k, k) for k in range(1, top + 1)},
         "pass_hat_k": {str(k): mean(pass_hat_k, k) for k in range(1, top + 1)},
     }
+
+
+def top_pass_hat_k(summary: Mapping[str, Any]) -> tuple[int, float] | None:
+    """A summary's pass^k at the largest k it has (every repeat passes), or None with fewer than two repeats:
+    what tables show beside the accuracy of conversation cases (tau-bench's reliability figure)."""
+    figures = summary.get("pass_hat_k") or {}
+    if not figures:
+        return None
+    k = max(int(key) for key in figures)
+    return (k, figures[str(k)]) if k > 1 else None

@@ -52,11 +52,13 @@ class Tally:
     """The counters and exact sums of one set of rows; ``first`` is the smallest unit index seen (its order)."""
 
     __slots__ = ("runs", "failed", "passed", "step_a", "step_b", "step_c", "c_cases", "tokens", "cached",
-                 "response", "cost", "cost_unknown", "score", "scored", "reasons", "first")
+                 "response", "cost", "cost_unknown", "score", "scored", "reasons", "first", "conversations", "turns",
+                 "turns_passed")
 
     def __init__(self) -> None:
         self.runs = self.failed = self.passed = self.step_a = self.step_b = self.step_c = self.c_cases = 0
         self.tokens = self.cached = self.scored = self.cost_unknown = 0
+        self.conversations = self.turns = self.turns_passed = 0  # conversation cases: runs, turns, turns passed
         self.response: list[float] = []
         self.cost: list[float] = []
         self.score: list[float] = []
@@ -85,6 +87,10 @@ class Tally:
         if row.match_score is not None:
             self.scored += 1
             _add_exact(self.score, row.match_score)
+        if row.test_type == "conversation":
+            self.conversations += 1
+            self.turns += len(row.turns or ())
+            self.turns_passed += sum(bool(turn.get("verdict")) for turn in row.turns or ())
         if row.parameter_mismatches:
             reasons = self.reasons
             if reasons is None:
@@ -95,7 +101,7 @@ class Tally:
     def merge(self, other: Tally) -> None:
         """Add ``other``'s rows to this one (exactly: the sums' partials are added one by one)."""
         for name in ("runs", "failed", "passed", "step_a", "step_b", "step_c", "c_cases", "tokens", "cached",
-                     "cost_unknown", "scored"):
+                     "cost_unknown", "scored", "conversations", "turns", "turns_passed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for mine, theirs in ((self.response, other.response), (self.cost, other.cost), (self.score, other.score)):
             for x in theirs:
@@ -142,6 +148,10 @@ class Tally:
             "accuracy_step_a_ci": wilson(self.step_a, n),
             "accuracy_step_b_ci": wilson(self.step_b, n),
             "accuracy_step_c_ci": wilson(self.step_c, self.c_cases),
+            "conversation_runs": self.conversations,
+            "conversation_turns": self.turns,
+            "conversation_turns_passed": self.turns_passed,
+            "turn_accuracy": _pct(self.turns_passed, self.turns),
             **pass_k_summary(cell_map),
             "flaky_cases": flaky_cases(cell_map),
             **{f"parameter_mismatches_{reason}": count for reason, count in reasons.items()},
