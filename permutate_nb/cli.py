@@ -218,7 +218,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .core.jobs.expectations import expectation_warnings
     from .core.jobs.permutate import plan_job
 
-    plan = plan_job(args.request, provider=args.provider, check_keys=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = plan_job(args.request, provider=args.provider, check_keys=False)
+    for warning in caught:  # the expectation warnings are printed below, with the matrix
+        if not str(warning.message).startswith("impossible expectation: "):
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     if plan.broken:  # an MCP server that did not start: its runs could only fail
         raise PluginLoadError(next(iter(plan.broken.values())))
     r = plan.request

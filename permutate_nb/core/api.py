@@ -50,8 +50,9 @@ class _Planned:
     """A job planned and ready to launch: the job, and the stored rows a resume starts from."""
 
     def __init__(self, job: Job[Any], store: JobStore | None, job_id: str | None = None,
-                 done: Any = ()) -> None:
+                 done: Any = (), stored_options: dict[str, Any] | None = None) -> None:
         self.job, self.store, self.job_id, self.done = job, store, job_id, done
+        self.stored_options = stored_options or {}  # a resumed job's first run options (``--no-cache``...)
 
     def create(self) -> str:
         """The job's id, creating its record in the store first (so a handle has it at once)."""
@@ -61,8 +62,12 @@ class _Planned:
                            else uuid.uuid4().hex[:12])
         return self.job_id
 
+    def options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The options given, and for those left at None the ones the job was first run with."""
+        return {**given, **{key: value for key, value in self.stored_options.items() if given.get(key) is None}}
+
     async def launch(self, options: dict[str, Any]) -> Result:
-        return await launch(self.job, store=self.store, job_id=self.job_id, done=self.done, **options)
+        return await launch(self.job, store=self.store, job_id=self.job_id, done=self.done, **self.options(options))
 
 
 def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None, *, reporter: Reporter | None = None,
@@ -78,7 +83,8 @@ def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None,
         job = KINDS[record["kind"]].from_request(record["request"])
         log.info("resuming %s job %s: %d of %d runs stored", record["kind"], source, record.get("finished_runs") or 0,
                  record.get("planned_runs") or 0)
-        return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items())
+        return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items(),
+                        record.get("options"))
     job_store = open_store(True if store is None else store, context)
     if kind == "bfcl":
         from .jobs.bfcl import BfclJob, bfcl_plan

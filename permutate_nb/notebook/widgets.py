@@ -10,6 +10,7 @@ shows them under that cell.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.plugins.fetch import default_url_map
 from ..core.plugins.loader import Plugin, PluginLoader
 from ..core.request.models import load_request, normalise
-from ..errors import PermutateError, one_line_warnings
+from ..errors import PermutateError, PermutateWarning, one_line_warnings
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
 from .progress import NotebookProgress, outcome_word, permutation_bars, with_progress
 
@@ -277,12 +278,13 @@ class RequestBuilder:
 
     def validate(self) -> Any:
         """Check the request and load its plugins; shows the matrix size (or the errors) below."""
-        with one_line_warnings():
+        with warnings.catch_warnings():  # the impossible expectations are shown below, not on stderr
+            warnings.simplefilter("ignore", PermutateWarning)
             plan = plan_job(self.request, check_keys=False)
-        self._show_text(
+        self._show_text("\n".join([
             f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
-            f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs"
-        )
+            f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs",
+            *(f"warning: impossible expectation: {line}" for line in plan.warnings)]))
         return plan
 
     def _plan(self, provider: str | None) -> JobPlan:
