@@ -251,10 +251,10 @@ def print_summary(result: Any, stream: Any = None) -> None:
     from .core.stats.compare import format_ci
 
     stream = stream or sys.stdout
-    columns = ["runs", "failed", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
+    columns = ["runs", "wrong", "errored", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
     rows = [(name, s) for name, s in result.summary_by("permutation_name").items()] + [("(all)", result.summary)]
     table = [
-        [name, _fmt(s["total_test_cases"]), _fmt(s["failed_cases"]),
+        [name, _fmt(s["total_test_cases"]), _fmt(s["wrong_cases"]), _fmt(s["errored_cases"]),
          *(format_ci(s[key], s[f"{key}_ci"]) for key in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")),
          _fmt(s["average_response_time_sec"]), _fmt(s["total_llm_tokens_used"]), _fmt(s["total_llm_api_cost"])]
         for name, s in rows
@@ -387,13 +387,14 @@ def _finish_bfcl(result: Any, args: argparse.Namespace) -> int:
     """BFCL's per-category accuracies and summary formulas per model, then what BFCL lacks:
     Wilson intervals, cost, latency, paired comparisons."""
     from .core.stats.compare import format_ci
+    from .core.stats.units import format_pct
 
     for model, scores in result.report.items():
         print(f"{model}:")
         print(f"  {'category':24} {'cases':>6} {'accuracy (95% CI)':>26}")
         for category, figures in scores["categories"].items():
             print(f"  {category:24} {figures['cases']:6} {format_ci(figures['accuracy'], figures['accuracy_ci']):>26}")
-        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "overall")
+        formulas = ", ".join(f"{k} {format_pct(scores[k])}" for k in ("non_live", "live", "irrelevance", "relevance", "overall")
                              if scores[k] is not None)
         print(f"  BFCL summary: {formulas}")
         cost = "unknown" if scores["cost"] is None else f"${scores['cost']:.4f}"
@@ -465,6 +466,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .core.jobs.comparing import compare_jobs
+    from .core.stats.units import format_p
 
     comparison = compare_jobs(args.baseline, args.candidate)
     print(comparison)
@@ -473,7 +475,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     worse = comparison.worse(args.fail_if_worse)
     for name in worse:
         c = comparison.permutations[name]
-        print(f"permutate: {name} is {-c.difference:.1f} points worse (p = {c.p_value:.3g}), more than "
+        print(f"permutate: {name} is {-c.difference:.1f} points worse (p = {format_p(c.p_value)}), more than "
               f"--fail-if-worse {args.fail_if_worse:g}", file=sys.stderr)
     return 1 if worse else 0
 

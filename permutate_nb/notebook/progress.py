@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.html_text import escape_html
 from ..core.jobs.events import JobStarted, Reporter
+from ..core.status import RunOutcome
 
 if TYPE_CHECKING:
     from ..core.jobs.permutate import JobPlan
@@ -55,13 +56,14 @@ def outcome_word(result: Any) -> str:
 
 
 class _Bar:
-    """One bar's counts; ``verdicts=False`` (batches, evals) counts done / errored, not passed / failed."""
+    """One bar's counts in RunOutcome's words (passed / wrong / errored); ``verdicts=False`` (batches,
+    evals) counts done / errored."""
 
     def __init__(self, widgets: Any, label: str, total: int, verdicts: bool) -> None:
         self.name = label
         self.total = total
         self.verdicts = verdicts
-        self.done = self.passed = self.failed = self.errored = 0
+        self.done = self.passed = self.wrong = self.errored = 0
         self.label = widgets.HTML(f"<span title='{escape_html(label)}'>{escape_html(label)}</span>",
                                   layout=widgets.Layout(min_width="180px"))
         self.bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), layout=widgets.Layout(width="320px"))
@@ -74,19 +76,20 @@ class _Bar:
             return f"<span style='color:{colour}'>{n} {word}</span>" if coloured else f"{n} {word}"
 
         if self.verdicts:
-            words = [part(self.passed, "passed", "green"), part(self.failed, "failed", "#b00")]
+            words = [part(self.passed, RunOutcome.PASSED, "green"), part(self.wrong, RunOutcome.WRONG, "#b00")]
         else:
             words = [part(self.done - self.errored, "done", "green")]
-        return " · ".join([f"{self.done}/{self.total}", *words, part(self.errored, "errored", "#b60")])
+        return " · ".join([f"{self.done}/{self.total}", *words, part(self.errored, RunOutcome.ERRORED, "#b60")])
 
     def record(self, detail: RunDetail) -> None:
         self.done += 1
-        if not detail.is_run_completed:
+        outcome = RunOutcome.of(detail.is_run_completed, detail.passed)
+        if outcome is RunOutcome.ERRORED:
             self.errored += 1
-        elif detail.passed:
+        elif outcome is RunOutcome.PASSED:
             self.passed += 1
         else:
-            self.failed += 1
+            self.wrong += 1
 
     def refresh(self, clock: str, force: bool = False) -> None:
         now = time.monotonic()

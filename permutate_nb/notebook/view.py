@@ -14,6 +14,7 @@ from ..core.frames import is_nan
 from ..core.html_text import escape_html, text_frame
 from ..core.scoring.matching import describe_mismatches
 from ..core.stats.compare import comparison_frame, format_ci
+from ..core.stats.units import format_pct
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,14 +30,14 @@ _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
 _CARD_FIGURES = [
     ("overall_accuracy", "overall", True), ("accuracy_step_a", "step a: plugin", True),
     ("accuracy_step_b", "step b: operation", True), ("accuracy_step_c", "step c: parameters", True),
-    ("total_test_cases", "runs", False), ("failed_cases", "failed runs", False),
+    ("total_test_cases", "runs", False), ("wrong_cases", "wrong", False), ("errored_cases", "errored", False),
     ("total_llm_tokens_used", "tokens", False), ("total_llm_api_cost", "cost $", False),
     ("total_run_time", "wall time s", False),
 ]
 #: the summary table's column headings, for people (the DataFrames keep the raw field names)
 SUMMARY_LABELS = {key: label for key, label, _ in _CARD_FIGURES} | {
     "model": "model", "average_response_time_sec": "mean response s", "total_llm_api_cost": "cost $"}
-_SUMMARY_COLUMNS = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
+_SUMMARY_COLUMNS = ["total_test_cases", "wrong_cases", "errored_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
                     "accuracy_step_c", "average_response_time_sec", "total_llm_tokens_used", "total_llm_api_cost"]
 _DETAIL_COLUMNS = [
     "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
@@ -50,7 +51,7 @@ def _fmt(value: Any, pct: bool = False) -> str:
     if value is None:
         return "–"
     if pct:
-        return f"{value:.1f}%"
+        return format_pct(value)
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
@@ -137,7 +138,7 @@ def _heatmap(result: JobResult) -> str:
         return ""
     styler = (styled(frame).set_uuid("permutate-heatmap")
               .map(lambda v: "" if is_nan(v) else _heat_colour(v))
-              .format("{:.0f}%", na_rep="–", escape="html")
+              .format(format_pct, na_rep="–", escape="html")
               .set_caption("Pass rate: test case x permutation"))
     return styler.to_html()
 
@@ -159,7 +160,7 @@ def _details(result: JobResult) -> str:
         return [f"background-color: {fill}"] * len(row)
 
     styler = (styled(shown).set_uuid("permutate-details").apply(colour, axis=1)
-              .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
+              .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": format_pct,
                        "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
               .hide(axis="index"))
     more = (f"<p>{total - len(first):,} more rows: see <code>result.details_df</code> or "
@@ -201,7 +202,7 @@ def _comparison(result: JobResult) -> str:
         return ""
     frame = comparison_frame(comparisons)
     styler = (styled(frame).set_uuid("permutate-comparison").hide(axis="index")
-              .format({"p": "{:.4f}", "p (Holm)": "{:.4f}"}, escape="html")
+              .format(escape="html")
               .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
     return styler.to_html()
 
@@ -230,7 +231,7 @@ def render_html(result: JobResult) -> str:
 def render_text(result: JobResult) -> str:
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
-            f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
+            f"overall {_fmt(s['overall_accuracy'], True)}, wrong {s['wrong_cases']}, errored {s['errored_cases']}")
     text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
     comparisons = result.pairwise()
     if comparisons:

@@ -206,7 +206,7 @@ class JobResult(Result):
         s = self.summary
         return (
             f"JobResult({self.job_name!r}, status={self.status!r}, runs={s['total_test_cases']}, "
-            f"overall_accuracy={s['overall_accuracy']}, failed={s['failed_cases']})"
+            f"overall_accuracy={s['overall_accuracy']}, wrong={s['wrong_cases']}, errored={s['errored_cases']})"
         )
 
 
