@@ -252,7 +252,9 @@ def print_summary(result: Any, stream: Any = None) -> None:
 
     stream = stream or sys.stdout
     columns = ["runs", "wrong", "errored", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
-    rows = [(name, s) for name, s in result.summary_by("permutation_name").items()] + [("(all)", result.summary)]
+    labels = result.labels()  # with --provider: "p1 (gpt-4o-mini → local SmolLM2-135M-Instruct)"
+    rows = [(labels.get(name, name), s) for name, s in result.summary_by("permutation_name").items()]
+    rows.append(("(all)", result.summary))
     table = [
         [name, _fmt(s["total_test_cases"]), _fmt(s["wrong_cases"]), _fmt(s["errored_cases"]),
          *(format_ci(s[key], s[f"{key}_ci"]) for key in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")),

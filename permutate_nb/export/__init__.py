@@ -196,6 +196,16 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
+def _credit_pair(record: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
+    """A comparison row with the model that answered each side beside its permutation (``a_model``, ``b_model``)."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        out[key] = value
+        if key in ("a", "b"):
+            out[f"{key}_model"] = models.get(value)
+    return out
+
+
 def _with_outcome(columns: list[str]) -> list[str]:
     """The detail columns with ``outcome`` (passed / wrong / errored, ``RunOutcome``) after ``passed``."""
     at = columns.index("passed") + 1 if "passed" in columns else 0
@@ -223,7 +233,9 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
                  [[result.job_name, result.status, *summary.values()]])
     perms = {name: _flat(s) for name, s in result.summary_by("permutation_name").items()}
     first = next(iter(perms.values()), summary)
-    _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
+    models = result.models()  # the model that answered: "gpt-4o-mini → local SmolLM2-135M-Instruct" with --provider
+    _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", "model", *first],
+                 [[n, models.get(n), *s.values()] for n, s in perms.items()])
     columns = _with_outcome(list(DETAIL_FIELDS)) if count else ["permutation_name"]
 
     def details() -> Iterable[list[Any]]:
@@ -238,7 +250,7 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
     cells = repeat_table(result.cells())
     if any(cell["repeats"] > 1 for cell in cells):
         _write_sheet(wb.create_sheet("Flaky"), *flat_repeat_table([c for c in cells if c["flaky"]]))
-    records = comparison_records(result.pairwise())
+    records = [_credit_pair(record, models) for record in comparison_records(result.pairwise())]
     if records:
         _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)

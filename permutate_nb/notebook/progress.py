@@ -198,7 +198,7 @@ def permutation_bars(plan: JobPlan) -> tuple[dict[str, int], str, dict[str, str]
     perms = plan.request.permutations
     per = plan.total_runs // max(len(perms), 1)
     return ({p.name: per for p in perms}, f"permutate progress: {plan.request.name} ({plan.total_runs} runs)",
-            {p.name: f"{p.name} · {p.llm.summary()}" for p in perms})
+            {p.name: f"{p.name} · {p.llm.credit() if p.llm.replaces else p.llm.summary()}" for p in perms})
 
 
 def _close_tree(widget: Any) -> None:

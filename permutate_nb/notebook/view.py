@@ -77,13 +77,14 @@ def _card(result: JobResult) -> str:
 
 def _bars(result: JobResult) -> str:
     rows = []
+    labels = result.labels()
     for name, s in result.summary_by("permutation_name").items():
         value = s["overall_accuracy"] or 0.0
         low, high = s["overall_accuracy_ci"] or (value, value)
         whisker = (f'<div style="position:absolute;top:6px;left:{low * 3.2:.1f}px;width:{(high - low) * 3.2:.1f}px;'
                    'height:2px;background:#222"></div>')  # the 95% interval as a line across the bar
         rows.append(
-            f'<tr><td style="padding:2px 8px;text-align:left">{escape_html(name)}</td>'
+            f'<tr><td style="padding:2px 8px;text-align:left">{escape_html(labels.get(name, name))}</td>'
             f'<td style="width:320px;padding:2px"><div style="position:relative;height:14px">'
             f'<div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div>{whisker}</div></td>'
             f'<td style="padding:2px 8px">{format_ci(s["overall_accuracy"], s["overall_accuracy_ci"])}</td></tr>'
@@ -105,11 +106,12 @@ def heatmap_frame(result: JobResult) -> pd.DataFrame:
         return pd.DataFrame()
     cases = list(dict.fromkeys(case for case, _ in totals))
     permutations = list(dict.fromkeys(permutation for _, permutation in totals))
+    labels = result.labels()  # columns name the model that answered when --provider replaced it
     frame = pd.DataFrame(index=pd.Index(cases, name="test_case_name"),
                          columns=pd.Index(permutations, name="permutation_name"), dtype=float)
     for (case, permutation), (runs, passes) in totals.items():
         frame.loc[case, permutation] = passes * 100 / runs
-    return frame
+    return frame.rename(columns=labels)
 
 
 def styled(frame: pd.DataFrame) -> Styler:
@@ -174,8 +176,9 @@ _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accura
 def summary_table(result: JobResult) -> pd.DataFrame:
     """The per-permutation summary as shown: the model that ran, then the figures under people's labels,
     each accuracy with its 95% interval (``62.5% [30.6, 86.3]``)."""
-    models = {p["name"]: f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]"
-              for p in result.permutations}
+    credits = result.models()
+    models = {p["name"]: credits[p["name"]] if p["llm"].get("replaces")
+              else f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]" for p in result.permutations}
     summary = result.summary_df
     df = summary[_SUMMARY_COLUMNS].copy()
     for key in _ACCURACIES:
@@ -200,11 +203,17 @@ def _comparison(result: JobResult) -> str:
     comparisons = result.pairwise()
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
-    frame = comparison_frame(comparisons)
+    frame = _credited(comparison_frame(comparisons), result)
     styler = (styled(frame).set_uuid("permutate-comparison").hide(axis="index")
               .format(escape="html")
               .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
     return styler.to_html()
+
+
+def _credited(frame: pd.DataFrame, result: JobResult) -> pd.DataFrame:
+    """A comparison frame whose ``a`` and ``b`` name the model that answered (``result.labels``)."""
+    labels = result.labels()
+    return frame.assign(a=frame["a"].map(lambda n: labels.get(n, n)), b=frame["b"].map(lambda n: labels.get(n, n)))
 
 
 def flaky_frame(result: JobResult) -> pd.DataFrame:
@@ -235,7 +244,8 @@ def render_text(result: JobResult) -> str:
     text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
     comparisons = result.pairwise()
     if comparisons:
-        text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
+        text += ("\n\npaired comparison (b - a, Holm-adjusted p):\n"
+                 + _credited(comparison_frame(comparisons), result).to_string(index=False))
     return text
 
 
