@@ -41,7 +41,8 @@ def test_translator_follows_and_the_summary_names_the_local_model() -> None:
     data["test_cases"] = data["test_cases"][:1]
     plan = pn.validate(data, provider="local")
     assert plan.request.config.translator.model_dump(exclude_none=True) == {
-        "provider": "local", "model_name": "SmolLM2-135M-Instruct", "temperature": 0.2, "transport": "http"}
+        "provider": "local", "model_name": "SmolLM2-135M-Instruct", "temperature": 0.2, "transport": "http",
+        "replaces": "gpt-4o"}  # credited: the model the request named
     assert plan.request.permutations[0].summary() == "local[SmolLM2-135M-Instruct] - OpenAI[default]"  # rows' summary
 
 
