@@ -49,3 +49,4 @@ def test_translator_follows_and_the_summary_names_the_local_model() -> None:
 def test_other_providers_only_switch_the_provider() -> None:
     llm = pn.validate(_request(max_tokens=64), provider="OpenAI").request.permutations[0].llm
     assert (llm.provider, llm.model_name, llm.max_tokens, llm.base_url) == ("OpenAI", "gpt-4o-mini", 64, "http://127.0.0.1:9/v1")
+    assert llm.credit() == "OpenAIChat[gpt-4o-mini] → OpenAI[gpt-4o-mini]"

@@ -194,7 +194,7 @@ class LLMConfig(_Strict):
         """The model that answers: ``gpt-4o-mini``, ``local SmolLM2-135M-Instruct``."""
         if self.provider == "local":
             return f"local {self.model_name}"
-        return self.model_name or self.summary()
+        return self.summary() if self.replaces or not self.model_name else self.model_name  # a switched provider shows
 
     def credit(self) -> str:
         """Who answered, and whom ``--provider`` put it in for: ``gpt-4o-mini → local SmolLM2-135M-Instruct``."""

@@ -31,7 +31,7 @@ def _switched(llm: LLMConfig, provider: str) -> LLMConfig:
         return _as_local(llm)
     if provider == llm.provider:
         return llm
-    return llm.model_copy(update={"provider": provider, "replaces": llm.replaces or llm.answered_by()})
+    return llm.model_copy(update={"provider": provider, "replaces": llm.replaces or llm.summary()})
 
 
 def override_provider(request: JobRequest, provider: str) -> JobRequest:
