@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from ..core.jobs.permutate_result import RunDetail
     from ..core.jobs.result_base import Result
 
-__all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars"]
+__all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars", "job_bars",
+           "job_progress"]
 
 _MIN_INTERVAL = 0.1  # seconds between updates of one bar by run events
 _TICK = 1.0  # seconds between clock updates
@@ -115,6 +116,7 @@ class NotebookProgress(Reporter):
         self._running: float | None = None  # when the runs started (ETA is measured from here)
         self._last_finish = 0.0
         self._stage = "starting"
+        self._steps: dict[str, str] = {}  # an eval's steps, in the order they were first heard
         self._handle: Any = None
         self._title = "permutate progress"
         self._stop = threading.Event()
@@ -158,6 +160,12 @@ class NotebookProgress(Reporter):
     def job_started(self, event: JobStarted) -> None:
         self._running = self._last_finish = time.monotonic()
         self.stage("running", f"{event.total_runs} runs")
+
+    def step(self, name: str, done: int, total: int) -> None:
+        """An eval's steps side by side: ``answering 4/10 · judging 2/10``."""
+        self._steps[name] = f"{name} {done}/{total}"
+        self._stage = " · ".join(self._steps.values())
+        self.stage_text.value = f"<span style='color:#666'>{escape_html(self._stage)}</span>"
 
     def run_finished(self, index: int, detail: RunDetail) -> None:
         bar = self._bars.get(detail.permutation_name)
@@ -233,3 +241,36 @@ def with_progress(
         return result
     finally:
         progress.close(outcome)
+
+
+Bars = tuple[dict[str, int], str, "dict[str, str] | None", bool]
+
+
+def plan_bars(kind: str, plan: Any) -> Bars | None:
+    """A plan's bars: runs per bar, title, labels, whether runs have verdicts (None: the kind shows none)."""
+    if kind in ("permutate", "bfcl"):
+        return (*permutation_bars(plan), True)
+    if kind == "batch":
+        totals: dict[str, int] = {}
+        for row in plan.rows:
+            totals[row.model] = totals.get(row.model, 0) + 1
+        return totals, f"permutate batch: {len(plan.rows)} rows", None, False
+    if kind == "eval":
+        return ({m: len(plan.dataset.cases) for m in plan.models},
+                f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)", None, False)
+    return None
+
+
+def job_bars(job: Any) -> Bars | None:
+    """A job's bars, from its plan."""
+    return plan_bars(job.kind, job.plan)
+
+
+def job_progress(job: Any, start: Callable[[Reporter | None], Any]) -> Any:
+    """``start(reporter)`` with the job's live bars in the current cell (``pn.run``, ``pn.resume``, ``pn.batch``,
+    ``pn.evaluate``, ``pn.bfcl``); ``start(None)`` without a kernel that shows widgets."""
+    bars = job_bars(job)
+    if bars is None or not widgets_available():
+        return start(None)
+    totals, title, labels, verdicts = bars
+    return with_progress(totals, title, labels, start, verdicts=verdicts)
