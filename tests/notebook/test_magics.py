@@ -143,7 +143,7 @@ def test_bars_name_the_model_that_runs() -> None:
 
     totals, title, labels = permutation_bars(pn.validate(klarna_request(), provider="local"))
     assert totals == {"p1": 2} and title == "permutate progress: klarna_test (2 runs)"
-    assert labels == {"p1": "p1 · local[SmolLM2-135M-Instruct]"}
+    assert labels == {"p1": "p1 · gpt-4o-mini → local SmolLM2-135M-Instruct"}  # credited: what ran, in place of what
 
 
 def test_accuracy_legend_covers_no_bar(shell: Any, scripted: Any) -> None:
