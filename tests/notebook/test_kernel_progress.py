@@ -108,3 +108,46 @@ def test_impossible_expectations_are_warned_before_the_runs(kernel: Kernel, scri
     out = kernel.execute(code)
     warned = "".join(c["text"] for c in _of(out, "stream") if c["name"] == "stderr")
     assert "impossible expectation: test case 'shirts_params'" in warned, warned
+
+
+def test_builder_shows_a_static_summary_beside_the_form_and_its_run_result_is_a_plain_output(
+        kernel: Kernel, scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [GOOD]}]})
+    request = klarna_request(base_url=scripted.base_url, cache=False)
+    request["permutations"][0]["name"] = "<b>p1</b>"
+    out = kernel.execute(f"import permutate_nb as pn\nb = pn.RequestBuilder.from_request({request!r})")
+    assert not _errors(out), _errors(out)
+    out = kernel.execute("b")  # shown as a cell's last value: the form, and a slot for the result under it
+    (form, slot) = _of(out, "display_data")
+    assert "application/vnd.jupyter.widget-view+json" in form["data"]
+    html = form["data"]["text/html"]
+    assert "permutate-builder-summary" in html and "request builder: klarna_test 1.0.0" in html
+    assert "&lt;b&gt;p1&lt;/b&gt;: OpenAIChat[gpt-4o-mini]" in html and "<b>p1</b>" not in html  # escaped
+    assert "shirts_params: api_signature_selector: &#x27;Find 5 T shirts please&#x27; → get" in html
+    assert form["data"]["text/plain"].startswith("request builder: klarna_test 1.0.0\n  plugins:")
+    slot_id = slot["transient"]["display_id"]
+
+    out = kernel.execute("b.run_button.click()")  # as the Run button does it
+    updates = [u for u in _of(out, "update_display_data") if u["transient"]["display_id"] == slot_id]
+    assert len(updates) == 1 and "T_permutate-details" in updates[0]["data"]["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" not in updates[0]["data"]  # a plain output: saved as it is
+    assert kernel.value("len(b.output.outputs)") == 0
+
+
+def test_to_cell_loads_the_extension_and_carries_the_provider(kernel: Kernel) -> None:
+    kernel.execute(f"import permutate_nb as pn\nb = pn.RequestBuilder.from_request({klarna_request()!r})\nb.run_provider.value = 'local'\n"
+                   "get_ipython().magics_manager.magics['cell'].pop('permutate')")  # as in a kernel without %load_ext
+    out = kernel.execute("b.to_cell()")
+    (payload,) = out[-1]["content"]["payload"]
+    assert payload["text"].startswith("%%permutate --out result --provider local\nversion: 1.0.0\n")
+    assert kernel.value("'permutate' in get_ipython().magics_manager.magics['cell']")
+
+
+def test_copy_as_yaml_tries_the_clipboard_and_otherwise_says_it_could_not(kernel: Kernel) -> None:
+    kernel.execute(f"import permutate_nb as pn\nb = pn.RequestBuilder.from_request({klarna_request()!r})\n"
+                   "b.yaml_button.click()")
+    outputs = kernel.value("[o.get('data', {}) for o in b.output.outputs if o['output_type'] == 'display_data']")
+    script = next(o for o in outputs if "application/javascript" in o)
+    assert "navigator.clipboard.writeText" in script["application/javascript"]
+    assert "name: klarna_test" in script["application/javascript"]
+    assert script["text/plain"].startswith("could not copy to the clipboard here (this frontend runs no script)")
