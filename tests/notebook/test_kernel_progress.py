@@ -14,7 +14,10 @@ import pytest
 import yaml
 
 from ..helpers import klarna_request
-from .test_kernel import GOOD, Kernel, _of, _widget_texts, kernel  # noqa: F401 - kernel: the module's fixture
+from . import test_kernel
+from .test_kernel import GOOD, Kernel, _of, _widget_texts
+
+kernel = test_kernel.kernel  # test_kernel's fixture: one kernel for this module too
 
 
 def _ended(out: list[dict[str, Any]]) -> list[str]:
