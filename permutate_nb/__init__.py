@@ -36,7 +36,7 @@ __all__ = [
     "run", "run_async", "batch", "batch_async", "evaluate", "evaluate_async", "resume", "resume_async",
     "generate", "generate_async", "bfcl", "bfcl_async", "submit", "JobHandle",
     "generate_test_cases", "test_cases_yaml",
-    "results", "status", "jobs", "compare",
+    "results", "status", "jobs", "compare", "defaults",
     "validate", "plan_job", "load_request", "load_plugin", "load_dataset", "process_csv",
     "JobStatus", "RunOutcome", "Settings", "settings",
     "JobResult", "RunDetail", "BatchResult", "EvalResult", "GenerateResult", "BfclResult", "JobComparison", "PairedComparison",
@@ -56,7 +56,7 @@ _LAZY = {
     "test_cases_yaml": ".core.jobs.generate", "GenerateResult": ".core.jobs.generate",
     "BfclResult": ".core.jobs.bfcl",
     "results": ".core.jobs.kinds", "status": ".core.store.queries", "jobs": ".core.store.queries",
-    "compare": (".core.jobs.comparing", "compare_jobs"),
+    "compare": (".core.jobs.comparing", "compare_jobs"), "defaults": ".core.defaults",
     "plan_job": ".core.jobs.permutate", "JobPlan": ".core.jobs.permutate",
     "load_request": ".core.request.models", "JobRequest": ".core.request.models",
     "load_plugin": ".core.plugins.loader", "Plugin": ".core.plugins.loader", "Operation": ".core.plugins.loader",
@@ -88,6 +88,7 @@ if TYPE_CHECKING:
         run_async,
         submit,
     )
+    from .core.defaults import defaults
     from .core.jobs.batch_result import BatchResult
     from .core.jobs.comparing import compare_jobs as compare
     from .core.jobs.evals.dataset import load_dataset
@@ -139,8 +140,21 @@ def _render(result: Any, include: Any, exclude: Any) -> dict[str, str]:
     return render(result, include, exclude)
 
 
+def _progress(job: Any, start: Any) -> Any:
+    """``pn.run`` and the other blocking calls in a notebook: the same live bars as ``%%permutate``
+    (the notebook layer is imported only inside a kernel)."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return start(None)
+    from .notebook.progress import job_progress
+
+    return job_progress(job, start)
+
+
 hooks.register_renderer(_render)
 hooks.register_writer(_write)
+hooks.register_progress(_progress)
 
 
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:

@@ -221,7 +221,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .core.jobs.expectations import expectation_warnings
     from .core.jobs.permutate import plan_job
 
-    plan = plan_job(args.request, provider=args.provider, check_keys=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = plan_job(args.request, provider=args.provider, check_keys=False)
+    for warning in caught:  # the expectation warnings are printed below, with the matrix
+        if not str(warning.message).startswith("impossible expectation: "):
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     if plan.broken:  # an MCP server that did not start: its runs could only fail
         raise PluginLoadError(next(iter(plan.broken.values())))
     r = plan.request
@@ -254,10 +259,12 @@ def print_summary(result: Any, stream: Any = None) -> None:
     from .core.stats.repeats import top_pass_hat_k
 
     stream = stream or sys.stdout
-    columns = ["runs", "failed", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
-    rows = [(name, s) for name, s in result.summary_by("permutation_name").items()] + [("(all)", result.summary)]
+    columns = ["runs", "wrong", "errored", "overall", "step a", "step b", "step c", "avg s", "tokens", "cost $"]
+    labels = result.labels()  # with --provider: "p1 (gpt-4o-mini → local SmolLM2-135M-Instruct)"
+    rows = [(labels.get(name, name), s) for name, s in result.summary_by("permutation_name").items()]
+    rows.append(("(all)", result.summary))
     table = [
-        [name, _fmt(s["total_test_cases"]), _fmt(s["failed_cases"]),
+        [name, _fmt(s["total_test_cases"]), _fmt(s["wrong_cases"]), _fmt(s["errored_cases"]),
          *(format_ci(s[key], s[f"{key}_ci"]) for key in ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")),
          _fmt(s["average_response_time_sec"]), _fmt(s["total_llm_tokens_used"]), _fmt(s["total_llm_api_cost"])]
         for name, s in rows
@@ -400,14 +407,15 @@ def _finish_bfcl(result: Any, args: argparse.Namespace) -> int:
     """BFCL's per-category accuracies and summary formulas per model, then what BFCL lacks:
     Wilson intervals, cost, latency, paired comparisons."""
     from .core.stats.compare import format_ci
+    from .core.stats.units import format_pct
 
     for model, scores in result.report.items():
         print(f"{model}:")
         print(f"  {'category':24} {'cases':>6} {'accuracy (95% CI)':>26}")
         for category, figures in scores["categories"].items():
             print(f"  {category:24} {figures['cases']:6} {format_ci(figures['accuracy'], figures['accuracy_ci']):>26}")
-        formulas = ", ".join(f"{k} {scores[k]:.2f}%" for k in ("non_live", "live", "irrelevance", "relevance", "multi_turn",
-                                                                   "overall") if scores[k] is not None)
+        formulas = ", ".join(f"{k} {format_pct(scores[k])}" for k in ("non_live", "live", "irrelevance", "relevance",
+                                                                     "multi_turn", "overall") if scores[k] is not None)
         print(f"  BFCL summary: {formulas}")
         cost = "unknown" if scores["cost"] is None else f"${scores['cost']:.4f}"
         print(f"  cost {cost}; latency mean {scores['latency_mean_sec']} s, p95 {scores['latency_p95_sec']} s")
@@ -478,6 +486,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .core.jobs.comparing import compare_jobs
+    from .core.stats.units import format_p
 
     comparison = compare_jobs(args.baseline, args.candidate)
     print(comparison)
@@ -486,7 +495,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     worse = comparison.worse(args.fail_if_worse)
     for name in worse:
         c = comparison.permutations[name]
-        print(f"permutate: {name} is {-c.difference:.1f} points worse (p = {c.p_value:.3g}), more than "
+        print(f"permutate: {name} is {-c.difference:.1f} points worse (p = {format_p(c.p_value)}), more than "
               f"--fail-if-worse {args.fail_if_worse:g}", file=sys.stderr)
     return 1 if worse else 0
 

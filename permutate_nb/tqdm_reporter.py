@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .core.jobs.events import JobStarted, Reporter
+from .core.status import RunOutcome
 
 if TYPE_CHECKING:
     from .core.jobs.permutate_result import RunDetail
@@ -22,14 +23,14 @@ __all__ = ["TqdmReporter"]
 
 
 class TqdmReporter(Reporter):
-    """``verdicts=False`` (batches, evals: rows have no pass/fail) counts done / errored."""
+    """Counts passed / wrong / errored runs; ``verdicts=False`` (batches, evals: rows have no verdict) done / errored."""
 
     def __init__(self, stream: Any = None, *, verdicts: bool = True, stages: bool | None = None) -> None:
         self._stream = stream or sys.stderr
         self._verdicts = verdicts
         self._stages = _is_terminal(self._stream) if stages is None else stages
         self._bar: Any = None
-        self._passed = self._failed = self._errored = 0
+        self._counted = dict.fromkeys((RunOutcome.PASSED, RunOutcome.WRONG, RunOutcome.ERRORED), 0)
         self._began = time.monotonic()
 
     def stage(self, name: str, detail: str = "") -> None:
@@ -46,12 +47,7 @@ class TqdmReporter(Reporter):
                          mininterval=0.2, dynamic_ncols=True)
 
     def run_finished(self, index: int, detail: RunDetail) -> None:
-        if not detail.is_run_completed:
-            self._errored += 1
-        elif detail.passed:
-            self._passed += 1
-        else:
-            self._failed += 1
+        self._counted[RunOutcome.of(detail.is_run_completed, detail.passed)] += 1
         bar = self._bar
         if bar is not None:
             bar.update(1)
@@ -59,9 +55,11 @@ class TqdmReporter(Reporter):
                 bar.set_postfix(self._counts(), refresh=False)
 
     def _counts(self) -> dict[str, int]:
+        """``passed=2, wrong=1, errored=0`` (RunOutcome's words); without verdicts ``done=3, errored=0``."""
+        counted = self._counted
         if self._verdicts:
-            return {"passed": self._passed, "failed": self._failed, "errored": self._errored}
-        return {"done": self._passed + self._failed, "errored": self._errored}
+            return {str(outcome): count for outcome, count in counted.items()}
+        return {"done": counted[RunOutcome.PASSED] + counted[RunOutcome.WRONG], "errored": counted[RunOutcome.ERRORED]}
 
     def job_finished(self, result: Result) -> None:
         if self._bar is not None:

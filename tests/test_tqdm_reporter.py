@@ -23,7 +23,7 @@ def test_rows_without_a_verdict_count_done_and_errored() -> None:
 
 
 def test_permutate_runs_count_passed_failed_errored() -> None:
-    assert "passed=2, failed=0, errored=1" in _bar(True)
+    assert "passed=2, wrong=0, errored=1" in _bar(True)
 
 
 def test_a_stage_is_one_line_with_the_seconds_so_far() -> None:

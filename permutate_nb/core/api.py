@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ..errors import one_line_warnings
+from . import hooks
 from .context import Context, open_store
+from .defaults import default
 from .jobs.handle import JobHandle
 from .jobs.kinds import job_class, job_for
 from .jobs.launch import launch
@@ -51,8 +53,9 @@ class _Planned:
     """A job planned and ready to launch: the job, and the stored rows a resume starts from."""
 
     def __init__(self, job: Job[Any], store: JobStore | None, job_id: str | None = None,
-                 done: Any = ()) -> None:
+                 done: Any = (), stored_options: dict[str, Any] | None = None) -> None:
         self.job, self.store, self.job_id, self.done = job, store, job_id, done
+        self.stored_options = stored_options or {}  # a resumed job's first run options (``--no-cache``...)
 
     def create(self) -> str:
         """The job's id, creating its record in the store first (so a handle has it at once)."""
@@ -60,8 +63,12 @@ class _Planned:
             self.job_id = create_record(self.job, self.store)
         return self.job_id
 
+    def options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The options given, and for those left at None the ones the job was first run with."""
+        return {**given, **{key: value for key, value in self.stored_options.items() if given.get(key) is None}}
+
     async def launch(self, options: dict[str, Any]) -> Result:
-        return await launch(self.job, store=self.store, job_id=self.job_id, done=self.done, **options)
+        return await launch(self.job, store=self.store, job_id=self.job_id, done=self.done, **self.options(options))
 
 
 def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None, *, reporter: Reporter | None = None,
@@ -76,7 +83,8 @@ def _plan(kind: Kind, source: Any, store: Store | None, context: Context | None,
         job = job_class(record["kind"]).from_request(record["request"])
         log.info("resuming %s job %s: %d of %d runs stored", record["kind"], source, record.get("finished_runs") or 0,
                  record.get("planned_runs") or 0)
-        return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items())
+        return _Planned(job, job_store, str(source), StoredRows(job_store.path, str(source)).items(),
+                        record.get("options"))
     job_store = open_store(True if store is None else store, context)
     if kind == "bfcl":
         from .jobs.bfcl import bfcl_plan
@@ -137,16 +145,51 @@ def submit(kind: Kind, source: Any, *, reporter: Reporter | None = None, concurr
         >>> handle.job_id, handle.status()
         >>> result = handle.wait()
     """
+    concurrency, cache = _defaulted(kind, concurrency, cache)
     with one_line_warnings():  # planning's notes (a snapshot used, a field ignored) as the job's own lines
-        planned = _plan(kind, source, store, context, reporter=reporter, **planning)
+        planned = _plan(kind, source, store, context, reporter=reporter, **_with_provider(kind, planning))
+    return _start(kind, planned, _options(reporter, concurrency, cache, context, executor))
+
+
+def _defaulted(kind: Kind, concurrency: int | None, cache: bool | None) -> tuple[int | None, bool | None]:
+    """Options left at None take the notebook's defaults (``pn.defaults``); a resume takes its job's own first."""
+    if kind == "resume":
+        return concurrency, cache
+    return default("concurrency", concurrency), default("cache", cache)
+
+
+def _with_provider(kind: Kind, planning: dict[str, Any]) -> dict[str, Any]:
+    """The planning keywords with the notebook's default provider (``pn.defaults``) for run and bfcl."""
+    if kind in ("run", "bfcl"):
+        return {**planning, "provider": default("provider", planning.get("provider"))}
+    return planning
+
+
+def _start(kind: Kind, planned: _Planned, options: dict[str, Any]) -> JobHandle[Any]:
     job_id = planned.create()
-    return JobHandle.start(planned.launch(_options(reporter, concurrency, cache, context, executor)),
-                           job_id=job_id, store=planned.store, name=f"permutate-{kind}-{job_id}")
+    return JobHandle.start(planned.launch(options), job_id=job_id, store=planned.store, name=f"permutate-{kind}-{job_id}")
+
+
+def _wait(kind: Kind, source: Any, *, reporter: Reporter | None, concurrency: int | None, cache: bool | None,
+          store: Store | None, context: Context | None, executor: Any, **planning: Any) -> Any:
+    """``submit(...).wait()``; with no reporter given, the face's live progress (``hooks.with_progress``:
+    in a notebook, the same bars as ``%%permutate``)."""
+    if reporter is not None:
+        return submit(kind, source, reporter=reporter, concurrency=concurrency, cache=cache, store=store,
+                      context=context, executor=executor, **planning).wait()
+    concurrency, cache = _defaulted(kind, concurrency, cache)
+    with one_line_warnings():
+        planned = _plan(kind, source, store, context, **_with_provider(kind, planning))
+    return hooks.with_progress(planned.job, lambda shown: _start(
+        kind, planned, _options(shown, concurrency, cache, context, executor)).wait())
 
 
 async def _run_planned(kind: Kind, source: Any, store: Store | None, context: Context | None,
                        options: dict[str, Any], **planning: Any) -> Any:
-    planned = await asyncio.to_thread(_plan, kind, source, store, context, reporter=options.get("reporter"), **planning)
+    concurrency, cache = _defaulted(kind, options.get("concurrency"), options.get("cache"))
+    options = {**options, "concurrency": concurrency, "cache": cache}
+    planned = await asyncio.to_thread(_plan, kind, source, store, context, reporter=options.get("reporter"),
+                                      **_with_provider(kind, planning))
     return await planned.launch(options)
 
 
@@ -157,8 +200,8 @@ def run(source: Any, *, provider: str | None = None, concurrency: int | None = N
 
     ``provider="local"`` puts the embedded model behind every permutation; ``executor="ray"`` runs on Ray.
     """
-    return submit("run", source, provider=provider, concurrency=concurrency, cache=cache, reporter=reporter,
-                  store=store, context=context, executor=executor).wait()
+    return _wait("run", source, provider=provider, concurrency=concurrency, cache=cache, reporter=reporter,
+                 store=store, context=context, executor=executor)
 
 
 async def run_async(source: Any, *, provider: str | None = None, concurrency: int | None = None,
@@ -173,8 +216,8 @@ def batch(source: Any, *, models: Mapping[str, Any] | str | None = None, name: s
           concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
           store: Store = True, context: Context | None = None, executor: Any = None) -> BatchResult:
     """Run prompts x models (CSV text or file, a DataFrame, or a list of dicts) and wait for the result."""
-    return submit("batch", source, models=models, name=name, concurrency=concurrency, cache=cache, reporter=reporter,
-                  store=store, context=context, executor=executor).wait()
+    return _wait("batch", source, models=models, name=name, concurrency=concurrency, cache=cache, reporter=reporter,
+                 store=store, context=context, executor=executor)
 
 
 async def batch_async(source: Any, *, models: Mapping[str, Any] | str | None = None, name: str = "batch",
@@ -191,9 +234,9 @@ def evaluate(dataset: Any, *, models: list[str] | str | None = None, judge_model
              concurrency: int | None = None, cache: bool | None = None, reporter: Reporter | None = None,
              store: Store = True, context: Context | None = None, executor: Any = None) -> EvalResult:
     """Evaluate a dataset on one or more models (judged and deterministic metrics) and wait for the result."""
-    return submit("evaluate", dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
-                  model_settings=model_settings, name=name, concurrency=concurrency, cache=cache,
-                  reporter=reporter, store=store, context=context, executor=executor).wait()
+    return _wait("evaluate", dataset, models=models, judge_model=judge_model, metrics=metrics, template=template,
+                 model_settings=model_settings, name=name, concurrency=concurrency, cache=cache,
+                 reporter=reporter, store=store, context=context, executor=executor)
 
 
 async def evaluate_async(dataset: Any, *, models: list[str] | str | None = None, judge_model: str | None = None,
@@ -211,8 +254,8 @@ def resume(job_id: str, *, concurrency: int | None = None, cache: bool | None = 
            reporter: Reporter | None = None, store: Store = True, context: Context | None = None,
            executor: Any = None) -> Result:
     """Finish a stored job of any kind: only the units without a stored row run."""
-    return submit("resume", job_id, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
-                  context=context, executor=executor).wait()
+    return _wait("resume", job_id, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
+                 context=context, executor=executor)
 
 
 async def resume_async(job_id: str, *, concurrency: int | None = None, cache: bool | None = None,
@@ -262,9 +305,9 @@ def bfcl(categories: str | list[str], models: str | list[str] | list[dict[str, A
 
         >>> pn.bfcl("simple_python,parallel", ["gpt-4o-mini"], limit=30)
     """
-    return submit("bfcl", categories, models=models, provider=provider, base_url=base_url, limit=limit,
-                  config=config, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
-                  context=context, executor=executor).wait()
+    return _wait("bfcl", categories, models=models, provider=provider, base_url=base_url, limit=limit,
+                 config=config, concurrency=concurrency, cache=cache, reporter=reporter, store=store,
+                 context=context, executor=executor)
 
 
 async def bfcl_async(categories: str | list[str], models: str | list[str] | list[dict[str, Any]], *,

@@ -1,4 +1,5 @@
-"""What the layers above the core plug in: how a result is written to a file and displayed.
+"""What the layers above the core plug in: how a result is written to a file and displayed, and
+how a blocking job shows its progress (a notebook's live bars for ``pn.run`` and the other calls).
 
 The core cannot import ``export`` or ``notebook`` (import-linter checks it), yet
 ``result.write(path)`` and a result's rich display in a notebook must work. So the core
@@ -14,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register_writer", "register_renderer", "write", "render"]
+__all__ = ["register_writer", "register_renderer", "register_progress", "write", "render", "with_progress"]
 
 _writer: Callable[[Any, Path, str | None], Path] | None = None
 _renderer: Callable[[Any, Any, Any], dict[str, str]] | None = None
+_progress: Callable[[Any, Callable[[Any], Any]], Any] | None = None
 
 
 def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
@@ -28,6 +30,18 @@ def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
 def register_renderer(renderer: Callable[[Any, Any, Any], dict[str, str]]) -> None:
     global _renderer
     _renderer = renderer
+
+
+def register_progress(progress: Callable[[Any, Callable[[Any], Any]], Any]) -> None:
+    global _progress
+    _progress = progress
+
+
+def with_progress(job: Any, start: Callable[[Any], Any]) -> Any:
+    """``start(reporter)`` under the face's live progress for ``job``; ``start(None)`` when no face shows any."""
+    if _progress is None:
+        return start(None)
+    return _progress(job, start)
 
 
 def write(result: Any, path: Any, fmt: str | None = None) -> Path:

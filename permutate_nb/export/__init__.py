@@ -21,6 +21,7 @@ from ..core.frames import is_nan
 from ..core.jobs.batch_result import BatchResult, batch_frame
 from ..core.jobs.permutate_result import JobResult
 from ..core.scoring.matching import describe_mismatches
+from ..core.status import RunOutcome
 from ..errors import ConfigurationError
 from .cells import FORMULA_START, csv_text, safe_cell, write_csv
 from .details import (
@@ -45,10 +46,17 @@ __all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_
 RESULT_TYPES = (".json", ".jsonl", ".csv", ".xlsx", ".parquet")
 
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
+#: Columns holding percentages (0-100, or points for a difference): stored as fractions with a % format,
+#: so every sheet shows one unit. ``pass@k`` / ``pass^k`` columns too (``_is_percent``).
 _PERCENT_COLUMNS = {
-    *_ACCURACIES, "parameter_mapped_percentage", "pass_rate", "accuracy_a", "accuracy_b",
-    *(f"{name}_ci_{end}" for name in (*_ACCURACIES, "pass_rate", "accuracy_a", "accuracy_b") for end in ("low", "high")),
+    *_ACCURACIES, "parameter_mapped_percentage", "pass_rate", "accuracy_a", "accuracy_b", "difference",
+    *(f"{name}_ci_{end}" for name in (*_ACCURACIES, "pass_rate", "accuracy_a", "accuracy_b", "difference")
+      for end in ("low", "high")),
 }
+
+
+def _is_percent(column: str) -> bool:
+    return column in _PERCENT_COLUMNS or column.startswith(("pass@", "pass^"))
 
 
 def _table(frame: Any) -> tuple[list[str], list[list[Any]]]:
@@ -116,8 +124,11 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 
     header_fill = PatternFill("solid", fgColor="1F3864")
     pass_fill, fail_fill = PatternFill("solid", fgColor="C6EFCE"), PatternFill("solid", fgColor="FFC7CE")
+    outcome_fills = {RunOutcome.PASSED: pass_fill, RunOutcome.WRONG: fail_fill,
+                     RunOutcome.ERRORED: PatternFill("solid", fgColor="FFEB9C")}
     header_font, header_alignment = Font(bold=True, color="FFFFFF"), Alignment(vertical="top", wrap_text=True)
     widths = [len(c) for c in columns]
+    percent = [_is_percent(c) for c in columns]
 
     def cells(values: Sequence[Any]) -> list[Any]:
         out = []
@@ -127,7 +138,7 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
             note = None
             if isinstance(value, str):
                 value, note = _xlsx_text(value)
-            if name in _PERCENT_COLUMNS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if percent[c] and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cell = WriteOnlyCell(ws, value=value / 100.0)
                 cell.number_format = "0.00%"
             else:
@@ -138,6 +149,8 @@ def _write_sheet(ws: Any, columns: Sequence[str], rows: Iterable[Sequence[Any]])
                     cell.comment = Comment(note, "permutate")
             if name in ("passed", "is_run_completed") and isinstance(value, bool):
                 cell.fill = pass_fill if value else fail_fill
+            elif name == "outcome" and value in outcome_fills:
+                cell.fill = outcome_fills[value]
             if sizing:
                 widths[c] = max(widths[c], min(len(str(value)) if value is not None else 0, 60))
             out.append(cell)
@@ -183,6 +196,22 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
+def _credit_pair(record: dict[str, Any], models: dict[str, str]) -> dict[str, Any]:
+    """A comparison row with the model that answered each side beside its permutation (``a_model``, ``b_model``)."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        out[key] = value
+        if key in ("a", "b"):
+            out[f"{key}_model"] = models.get(value)
+    return out
+
+
+def _with_outcome(columns: list[str]) -> list[str]:
+    """The detail columns with ``outcome`` (passed / wrong / errored, ``RunOutcome``) after ``passed``."""
+    at = columns.index("passed") + 1 if "passed" in columns else 0
+    return [*columns[:at], "outcome", *columns[at:]]
+
+
 def to_excel(result: JobResult, path: str | Path) -> Path:
     """Sheets Summary, Permutations, Details, Request (the YAML); Flaky with repeats, Comparison with 2+ permutations.
 
@@ -204,12 +233,15 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
                  [[result.job_name, result.status, *summary.values()]])
     perms = {name: _flat(s) for name, s in result.summary_by("permutation_name").items()}
     first = next(iter(perms.values()), summary)
-    _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", *first], [[n, *s.values()] for n, s in perms.items()])
-    columns = list(DETAIL_FIELDS) if count else ["permutation_name"]
+    models = result.models()  # the model that answered: "gpt-4o-mini → local SmolLM2-135M-Instruct" with --provider
+    _write_sheet(wb.create_sheet("Permutations"), ["permutation_name", "model", *first],
+                 [[n, models.get(n), *s.values()] for n, s in perms.items()])
+    columns = _with_outcome(list(DETAIL_FIELDS)) if count else ["permutation_name"]
 
     def details() -> Iterable[list[Any]]:
         for row in detail_dicts(result):
             row["parameter_mismatches"] = describe_mismatches(row.get("parameter_mismatches")) or None  # in words
+            row["outcome"] = str(RunOutcome.of(bool(row.get("is_run_completed")), bool(row.get("passed"))))
             yield [row.get(c) for c in columns]
 
     _write_sheet(wb.create_sheet("Details"), columns, details())
@@ -218,7 +250,7 @@ def to_excel(result: JobResult, path: str | Path) -> Path:
     cells = repeat_table(result.cells())
     if any(cell["repeats"] > 1 for cell in cells):
         _write_sheet(wb.create_sheet("Flaky"), *flat_repeat_table([c for c in cells if c["flaky"]]))
-    records = comparison_records(result.pairwise())
+    records = [_credit_pair(record, models) for record in comparison_records(result.pairwise())]
     if records:
         _write_sheet(wb.create_sheet("Comparison"), list(records[0]), [list(r.values()) for r in records])
     wb.save(path)

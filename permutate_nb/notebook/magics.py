@@ -18,7 +18,8 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..core.api import batch, evaluate, run
+from ..core.api import batch, evaluate, resume, run
+from ..core.defaults import default, defaults
 from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.jobs.result_base import Result
 from ..core.jobs.translate import untranslated_prompt
@@ -26,7 +27,7 @@ from ..core.request.matrix import expand_matrix
 from ..core.store.job_store import created_in_this_process
 from ..core.store.queries import jobs
 from ..errors import PermutateError, PermutateWarning, RequestError, one_line_warnings
-from .progress import permutation_bars, with_progress
+from .progress import permutation_bars, plan_bars, with_progress
 
 __all__ = ["PermutateMagics", "load_ipython_extension", "fill_placeholders", "matrix_frame"]
 
@@ -93,7 +94,9 @@ class PermutateMagics(Magics):
 
     @magic_arguments()
     @argument("command", nargs="?", default=None,
-              help="'batch': the cell is a CSV of prompt,model,...; 'eval': a YAML eval; line magic 'jobs': the stored jobs")
+              help="'batch': the cell is a CSV of prompt,model,...; 'eval': a YAML eval; line magic: 'jobs' (the stored "
+                   "jobs), 'resume ID' (finish a stored job), 'config' (this notebook's defaults)")
+    @argument("job_id", nargs="?", default=None, help="resume: the job's id")
     @argument("--out", metavar="NAME", help="store the result in this variable")
     @argument("--concurrency", type=int, help="parallel runs (default: the request's config.concurrency)")
     @argument("--no-cache", action="store_true", help="do not read or write the response cache")
@@ -102,6 +105,7 @@ class PermutateMagics(Magics):
     @argument("--dry-run", action="store_true", help="show the matrix (one row per run); call no model")
     @argument("--models", metavar="NAME_OR_FILE", help="batch: a dict in the notebook, or a YAML file, of model settings")
     @argument("--all", action="store_true", help="jobs: every stored job, not only this kernel's")
+    @argument("--reset", action="store_true", help="config: forget the defaults set before")
     @argument("--traceback", action="store_true", help="show full tracebacks on errors")
     @line_cell_magic
     def permutate(self, line: str, cell: str | None = None) -> Any:
@@ -112,7 +116,12 @@ class PermutateMagics(Magics):
                 if args.command == "jobs":
                     stored = jobs()
                     return stored if args.all else stored[stored["id"].isin(created_in_this_process())].reset_index(drop=True)
-                raise RequestError("use %%permutate as a cell magic with a YAML request, or %permutate jobs [--all]")
+                if args.command == "resume":
+                    return self._resume(args)
+                if args.command == "config":
+                    return self._config(args)
+                raise RequestError("use %%permutate as a cell magic with a YAML request, or %permutate jobs [--all], "
+                                   "%permutate resume ID, %permutate config [--provider P] [--concurrency N] [--no-cache]")
             cell = "\n" + cell  # the body starts on the cell's second line: errors name the editor's line
             if args.command == "batch":
                 return self._run_batch(args, cell)
@@ -130,7 +139,7 @@ class PermutateMagics(Magics):
         body = fill_placeholders(cell, self._user_ns)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", PermutateWarning)
-            plan = plan_job(body, provider=args.provider, check_keys=not args.dry_run)
+            plan = plan_job(body, provider=default("provider", args.provider), check_keys=not args.dry_run)
         for warning in caught:  # every cell run shows its warnings (notes: quietly, once per kernel)
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         if args.dry_run:
@@ -142,16 +151,25 @@ class PermutateMagics(Magics):
         )
         return self._deliver(args, result)
 
+    def _resume(self, args: Any) -> Any:
+        """``%permutate resume ID``: finish a stored job (its own run options), with the same live progress."""
+        if not args.job_id:
+            raise RequestError("%permutate resume needs a job id; %permutate jobs --all lists them")
+        result = resume(args.job_id, concurrency=args.concurrency, cache=False if args.no_cache else None)
+        return self._deliver(args, result)
+
+    def _config(self, args: Any) -> dict[str, Any]:
+        """``%permutate config --provider local --concurrency 4 --no-cache``: this notebook's defaults (shown)."""
+        return defaults(provider=args.provider, concurrency=args.concurrency, cache=False if args.no_cache else None,
+                        reset=args.reset)
+
     def _run_batch(self, args: Any, cell: str) -> Any:
         from ..core.jobs.batch import plan_batch
 
         models = self._user_ns.get(args.models, args.models) if args.models else None
         plan = plan_batch(fill_placeholders(cell, self._user_ns).strip() + "\n", models=models)
-        totals: dict[str, int] = {}
-        for row in plan.rows:
-            totals[row.model] = totals.get(row.model, 0) + 1
-        result = with_progress(totals, f"permutate batch: {len(plan.rows)} rows", None, lambda progress: batch(
-            plan, reporter=progress, concurrency=args.concurrency, cache=not args.no_cache), verdicts=False)
+        result = self._with_bars("batch", plan, lambda progress: batch(
+            plan, reporter=progress, concurrency=args.concurrency, cache=False if args.no_cache else None))
         return self._deliver(args, result)
 
     def _run_eval(self, args: Any, cell: str) -> Any:
@@ -174,15 +192,15 @@ class PermutateMagics(Magics):
         plan = plan_eval(dataset, models=spec.get("models") or spec.get("model") or [], judge_model=spec.get("judge_model"),
                          metrics=spec.get("metrics"), template=spec.get("template"), model_settings=settings,
                          name=spec.get("name"))
-        result = with_progress(
-            {m: len(plan.dataset.cases) for m in plan.models},
-            f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)",
-            None,
-            lambda progress: evaluate(plan, reporter=progress, concurrency=args.concurrency,
-                                      cache=not args.no_cache),
-            verdicts=False,
-        )
+        result = self._with_bars("eval", plan, lambda progress: evaluate(
+            plan, reporter=progress, concurrency=args.concurrency, cache=False if args.no_cache else None))
         return self._deliver(args, result)
+
+    @staticmethod
+    def _with_bars(kind: str, plan: Any, start: Any) -> Any:
+        """``start(reporter)`` under the plan's bars (``progress.plan_bars``)."""
+        totals, title, labels, verdicts = plan_bars(kind, plan)  # type: ignore[misc]
+        return with_progress(totals, title, labels, start, verdicts=verdicts)
 
     def _deliver(self, args: Any, result: Result) -> Any:
         """``--export PATH`` and ``--out NAME``, then the result itself (so ``_`` works)."""

@@ -37,7 +37,8 @@ def plot_accuracy(result: JobResult) -> Any:
         intervals = [ci if isinstance(ci, list) else [v, v] for v, ci in zip(values, summary[f"{key}_ci"])]
         errors = np.array([[v - low for v, (low, _) in zip(values, intervals)], [high - v for v, (_, high) in zip(values, intervals)]])
         ax.bar(x + (i - 1.5) * width, values, width, yerr=errors, capsize=3, error_kw={"elinewidth": 1})
-    ax.set_xticks(x, summary.index)
+    labels = result.labels()  # with --provider: the model that answered, not only the permutation's name
+    ax.set_xticks(x, [labels.get(name, name) for name in summary.index])
     ax.set_ylim(0, 105)
     ax.set_ylabel("% (bars: 95% interval)")
     ax.set_title(f"{result.job_name}: accuracy by permutation")

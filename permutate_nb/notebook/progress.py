@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.html_text import escape_html
 from ..core.jobs.events import JobStarted, Reporter
+from ..core.status import RunOutcome
 
 if TYPE_CHECKING:
     from ..core.jobs.permutate import JobPlan
     from ..core.jobs.permutate_result import RunDetail
     from ..core.jobs.result_base import Result
 
-__all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars"]
+__all__ = ["NotebookProgress", "widgets_available", "with_progress", "outcome_word", "permutation_bars", "job_bars",
+           "job_progress"]
 
 _MIN_INTERVAL = 0.1  # seconds between updates of one bar by run events
 _TICK = 1.0  # seconds between clock updates
@@ -55,13 +57,14 @@ def outcome_word(result: Any) -> str:
 
 
 class _Bar:
-    """One bar's counts; ``verdicts=False`` (batches, evals) counts done / errored, not passed / failed."""
+    """One bar's counts in RunOutcome's words (passed / wrong / errored); ``verdicts=False`` (batches,
+    evals) counts done / errored."""
 
     def __init__(self, widgets: Any, label: str, total: int, verdicts: bool) -> None:
         self.name = label
         self.total = total
         self.verdicts = verdicts
-        self.done = self.passed = self.failed = self.errored = 0
+        self.done = self.passed = self.wrong = self.errored = 0
         self.label = widgets.HTML(f"<span title='{escape_html(label)}'>{escape_html(label)}</span>",
                                   layout=widgets.Layout(min_width="180px"))
         self.bar = widgets.IntProgress(value=0, min=0, max=max(total, 1), layout=widgets.Layout(width="320px"))
@@ -74,19 +77,20 @@ class _Bar:
             return f"<span style='color:{colour}'>{n} {word}</span>" if coloured else f"{n} {word}"
 
         if self.verdicts:
-            words = [part(self.passed, "passed", "green"), part(self.failed, "failed", "#b00")]
+            words = [part(self.passed, RunOutcome.PASSED, "green"), part(self.wrong, RunOutcome.WRONG, "#b00")]
         else:
             words = [part(self.done - self.errored, "done", "green")]
-        return " · ".join([f"{self.done}/{self.total}", *words, part(self.errored, "errored", "#b60")])
+        return " · ".join([f"{self.done}/{self.total}", *words, part(self.errored, RunOutcome.ERRORED, "#b60")])
 
     def record(self, detail: RunDetail) -> None:
         self.done += 1
-        if not detail.is_run_completed:
+        outcome = RunOutcome.of(detail.is_run_completed, detail.passed)
+        if outcome is RunOutcome.ERRORED:
             self.errored += 1
-        elif detail.passed:
+        elif outcome is RunOutcome.PASSED:
             self.passed += 1
         else:
-            self.failed += 1
+            self.wrong += 1
 
     def refresh(self, clock: str, force: bool = False) -> None:
         now = time.monotonic()
@@ -112,6 +116,7 @@ class NotebookProgress(Reporter):
         self._running: float | None = None  # when the runs started (ETA is measured from here)
         self._last_finish = 0.0
         self._stage = "starting"
+        self._steps: dict[str, str] = {}  # an eval's steps, in the order they were first heard
         self._handle: Any = None
         self._title = "permutate progress"
         self._stop = threading.Event()
@@ -156,6 +161,12 @@ class NotebookProgress(Reporter):
         self._running = self._last_finish = time.monotonic()
         self.stage("running", f"{event.total_runs} runs")
 
+    def step(self, name: str, done: int, total: int) -> None:
+        """An eval's steps side by side: ``answering 4/10 · judging 2/10``."""
+        self._steps[name] = f"{name} {done}/{total}"
+        self._stage = " · ".join(self._steps.values())
+        self.stage_text.value = f"<span style='color:#666'>{escape_html(self._stage)}</span>"
+
     def run_finished(self, index: int, detail: RunDetail) -> None:
         bar = self._bars.get(detail.permutation_name)
         if bar is not None:
@@ -195,7 +206,7 @@ def permutation_bars(plan: JobPlan) -> tuple[dict[str, int], str, dict[str, str]
     perms = plan.request.permutations
     per = plan.total_runs // max(len(perms), 1)
     return ({p.name: per for p in perms}, f"permutate progress: {plan.request.name} ({plan.total_runs} runs)",
-            {p.name: f"{p.name} · {p.llm.summary()}" for p in perms})
+            {p.name: f"{p.name} · {p.llm.credit() if p.llm.replaces else p.llm.summary()}" for p in perms})
 
 
 def _close_tree(widget: Any) -> None:
@@ -230,3 +241,36 @@ def with_progress(
         return result
     finally:
         progress.close(outcome)
+
+
+Bars = tuple[dict[str, int], str, "dict[str, str] | None", bool]
+
+
+def plan_bars(kind: str, plan: Any) -> Bars | None:
+    """A plan's bars: runs per bar, title, labels, whether runs have verdicts (None: the kind shows none)."""
+    if kind in ("permutate", "bfcl"):
+        return (*permutation_bars(plan), True)
+    if kind == "batch":
+        totals: dict[str, int] = {}
+        for row in plan.rows:
+            totals[row.model] = totals.get(row.model, 0) + 1
+        return totals, f"permutate batch: {len(plan.rows)} rows", None, False
+    if kind == "eval":
+        return ({m: len(plan.dataset.cases) for m in plan.models},
+                f"permutate eval: {plan.dataset.name} ({len(plan.units)} generations)", None, False)
+    return None
+
+
+def job_bars(job: Any) -> Bars | None:
+    """A job's bars, from its plan."""
+    return plan_bars(job.kind, job.plan)
+
+
+def job_progress(job: Any, start: Callable[[Reporter | None], Any]) -> Any:
+    """``start(reporter)`` with the job's live bars in the current cell (``pn.run``, ``pn.resume``, ``pn.batch``,
+    ``pn.evaluate``, ``pn.bfcl``); ``start(None)`` without a kernel that shows widgets."""
+    bars = job_bars(job)
+    if bars is None or not widgets_available():
+        return start(None)
+    totals, title, labels, verdicts = bars
+    return with_progress(totals, title, labels, start, verdicts=verdicts)

@@ -16,6 +16,7 @@ from ..core.html_text import escape_html, text_frame
 from ..core.scoring.matching import describe_mismatches
 from ..core.stats.compare import comparison_frame, format_ci
 from ..core.stats.repeats import top_pass_hat_k
+from ..core.stats.units import format_pct
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,14 +32,14 @@ _PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
 _CARD_FIGURES = [
     ("overall_accuracy", "overall", True), ("accuracy_step_a", "step a: plugin", True),
     ("accuracy_step_b", "step b: operation", True), ("accuracy_step_c", "step c: parameters", True),
-    ("total_test_cases", "runs", False), ("failed_cases", "failed runs", False),
+    ("total_test_cases", "runs", False), ("wrong_cases", "wrong", False), ("errored_cases", "errored", False),
     ("total_llm_tokens_used", "tokens", False), ("total_llm_api_cost", "cost $", False),
     ("total_run_time", "wall time s", False),
 ]
 #: the summary table's column headings, for people (the DataFrames keep the raw field names)
 SUMMARY_LABELS = {key: label for key, label, _ in _CARD_FIGURES} | {
     "model": "model", "average_response_time_sec": "mean response s", "total_llm_api_cost": "cost $"}
-_SUMMARY_COLUMNS = ["total_test_cases", "failed_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
+_SUMMARY_COLUMNS = ["total_test_cases", "wrong_cases", "errored_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
                     "accuracy_step_c", "average_response_time_sec", "total_llm_tokens_used", "total_llm_api_cost"]
 _DETAIL_COLUMNS = [
     "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
@@ -52,7 +53,7 @@ def _fmt(value: Any, pct: bool = False) -> str:
     if value is None:
         return "–"
     if pct:
-        return f"{value:.1f}%"
+        return format_pct(value)
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1 else f"{value:,.2f}"
     if isinstance(value, int):
@@ -78,13 +79,14 @@ def _card(result: JobResult) -> str:
 
 def _bars(result: JobResult) -> str:
     rows = []
+    labels = result.labels()
     for name, s in result.summary_by("permutation_name").items():
         value = s["overall_accuracy"] or 0.0
         low, high = s["overall_accuracy_ci"] or (value, value)
         whisker = (f'<div style="position:absolute;top:6px;left:{low * 3.2:.1f}px;width:{(high - low) * 3.2:.1f}px;'
                    'height:2px;background:#222"></div>')  # the 95% interval as a line across the bar
         rows.append(
-            f'<tr><td style="padding:2px 8px;text-align:left">{escape_html(name)}</td>'
+            f'<tr><td style="padding:2px 8px;text-align:left">{escape_html(labels.get(name, name))}</td>'
             f'<td style="width:320px;padding:2px"><div style="position:relative;height:14px">'
             f'<div style="background:#4c72b0;height:14px;width:{value * 3.2:.1f}px"></div>{whisker}</div></td>'
             f'<td style="padding:2px 8px">{format_ci(s["overall_accuracy"], s["overall_accuracy_ci"])}</td></tr>'
@@ -106,11 +108,12 @@ def heatmap_frame(result: JobResult) -> pd.DataFrame:
         return pd.DataFrame()
     cases = list(dict.fromkeys(case for case, _ in totals))
     permutations = list(dict.fromkeys(permutation for _, permutation in totals))
+    labels = result.labels()  # columns name the model that answered when --provider replaced it
     frame = pd.DataFrame(index=pd.Index(cases, name="test_case_name"),
                          columns=pd.Index(permutations, name="permutation_name"), dtype=float)
     for (case, permutation), (runs, passes) in totals.items():
         frame.loc[case, permutation] = passes * 100 / runs
-    return frame
+    return frame.rename(columns=labels)
 
 
 def styled(frame: pd.DataFrame) -> Styler:
@@ -139,7 +142,7 @@ def _heatmap(result: JobResult) -> str:
         return ""
     styler = (styled(frame).set_uuid("permutate-heatmap")
               .map(lambda v: "" if is_nan(v) else _heat_colour(v))
-              .format("{:.0f}%", na_rep="–", escape="html")
+              .format(format_pct, na_rep="–", escape="html")
               .set_caption("Pass rate: test case x permutation"))
     return styler.to_html()
 
@@ -164,7 +167,7 @@ def _details(result: JobResult) -> str:
         return [f"background-color: {fill}"] * len(row)
 
     styler = (styled(shown).set_uuid("permutate-details").apply(colour, axis=1)
-              .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": "{:.0f}%",
+              .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": format_pct,
                        "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
               .hide(axis="index"))
     more = (f"<p>{total - len(first):,} more rows: see <code>result.details_df</code> or "
@@ -178,8 +181,9 @@ _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accura
 def summary_table(result: JobResult) -> pd.DataFrame:
     """The per-permutation summary as shown: the model that ran, then the figures under people's labels,
     each accuracy with its 95% interval (``62.5% [30.6, 86.3]``)."""
-    models = {p["name"]: f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]"
-              for p in result.permutations}
+    credits = result.models()
+    models = {p["name"]: credits[p["name"]] if p["llm"].get("replaces")
+              else f"{p['llm'].get('provider')}[{p['llm'].get('model_name') or 'default'}]" for p in result.permutations}
     summary = result.summary_df
     df = summary[_SUMMARY_COLUMNS].copy()
     for key in _ACCURACIES:
@@ -210,11 +214,17 @@ def _comparison(result: JobResult) -> str:
     comparisons = result.pairwise()
     if not comparisons:  # fewer than two permutations, or none sharing a run (a job cancelled early)
         return ""
-    frame = comparison_frame(comparisons)
+    frame = _credited(comparison_frame(comparisons), result)
     styler = (styled(frame).set_uuid("permutate-comparison").hide(axis="index")
-              .format({"p": "{:.4f}", "p (Holm)": "{:.4f}"}, escape="html")
+              .format(escape="html")
               .set_caption("Paired comparison: b - a in accuracy points, 95% interval, p (Holm-adjusted for all pairs)"))
     return styler.to_html()
+
+
+def _credited(frame: pd.DataFrame, result: JobResult) -> pd.DataFrame:
+    """A comparison frame whose ``a`` and ``b`` name the model that answered (``result.labels``)."""
+    labels = result.labels()
+    return frame.assign(a=frame["a"].map(lambda n: labels.get(n, n)), b=frame["b"].map(lambda n: labels.get(n, n)))
 
 
 def flaky_frame(result: JobResult) -> pd.DataFrame:
@@ -241,11 +251,12 @@ def render_html(result: JobResult) -> str:
 def render_text(result: JobResult) -> str:
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
-            f"overall {_fmt(s['overall_accuracy'], True)}, failed {s['failed_cases']}")
+            f"overall {_fmt(s['overall_accuracy'], True)}, wrong {s['wrong_cases']}, errored {s['errored_cases']}")
     text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
     comparisons = result.pairwise()
     if comparisons:
-        text += "\n\npaired comparison (b - a, Holm-adjusted p):\n" + comparison_frame(comparisons).to_string(index=False)
+        text += ("\n\npaired comparison (b - a, Holm-adjusted p):\n"
+                 + _credited(comparison_frame(comparisons), result).to_string(index=False))
     return text
 
 

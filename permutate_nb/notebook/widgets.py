@@ -10,6 +10,7 @@ shows them under that cell.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,10 @@ from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.plugins.fetch import default_url_map
 from ..core.plugins.loader import Plugin, PluginLoader
 from ..core.request.models import load_request, normalise
-from ..errors import PermutateError, one_line_warnings
+from ..errors import PermutateError, PermutateWarning, one_line_warnings
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
+from .builder_summary import summary_html, summary_text
+from .clipboard import copy_bundle
 from .progress import NotebookProgress, outcome_word, permutation_bars, with_progress
 
 __all__ = ["RequestBuilder"]
@@ -89,6 +92,7 @@ class RequestBuilder:
         self.yaml_button = w.Button(description="Copy as YAML", icon="copy")
         self.output = w.Output()
         self.last_result: Any = None
+        self._result_slot: Any = None  # a plain display under the form: the Run result saved with the notebook
         self.validate_button.on_click(lambda _: self._guard(self.validate))
         self.run_button.on_click(lambda _: self._guard(self._run_in_form))
         self.yaml_button.on_click(lambda _: self._guard(self._show_yaml))
@@ -277,12 +281,13 @@ class RequestBuilder:
 
     def validate(self) -> Any:
         """Check the request and load its plugins; shows the matrix size (or the errors) below."""
-        with one_line_warnings():
+        with warnings.catch_warnings():  # the impossible expectations are shown below, not on stderr
+            warnings.simplefilter("ignore", PermutateWarning)
             plan = plan_job(self.request, check_keys=False)
-        self._show_text(
+        self._show_text("\n".join([
             f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
-            f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs"
-        )
+            f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs",
+            *(f"warning: impossible expectation: {line}" for line in plan.warnings)]))
         return plan
 
     def _plan(self, provider: str | None) -> JobPlan:
@@ -315,7 +320,10 @@ class RequestBuilder:
         finally:
             progress.close(outcome)
             self.output.outputs = ()  # the closed bars go, whatever happened
-        self.output.append_display_data(self.last_result)
+        if self._result_slot is not None:  # a plain output of the cell: it survives saving and reopening
+            self._result_slot.update(self.last_result)
+        else:
+            self.output.append_display_data(self.last_result)
         return self.last_result
 
     def _show_text(self, text: str) -> None:
@@ -323,22 +331,31 @@ class RequestBuilder:
         self.output.append_stdout(text + "\n")
 
     def _show_yaml(self) -> None:
+        """The YAML in a text box, copied to the clipboard where the browser allows it (else it says it could not)."""
         self.output.outputs = ()
         self.output.append_display_data(w.Textarea(self.yaml, layout=w.Layout(width="100%", height="300px")))
+        self.output.outputs = (*self.output.outputs,
+                               {"output_type": "display_data", "data": copy_bundle(self.yaml), "metadata": {}})
         self.output.append_stdout("builder.to_cell() in a cell puts this request in a new %%permutate cell below it\n")
 
     @property
     def cell(self) -> str:
-        """The request as a ``%%permutate`` cell."""
-        return "%%permutate --out result\n" + self.yaml
+        """The request as a ``%%permutate`` cell, with the model chosen beside Run (``--provider local``)."""
+        provider = f" --provider {self.run_provider.value}" if self.run_provider.value else ""
+        return f"%%permutate --out result{provider}\n" + self.yaml
 
     def to_cell(self) -> None:
-        """Put the request in a new ``%%permutate`` cell below the current one (IPython's ``set_next_input``)."""
+        """Put the request in a new ``%%permutate`` cell below the current one (IPython's ``set_next_input``);
+        the extension is loaded first if it is not, so the new cell runs as it is."""
         from IPython import get_ipython
 
         shell = get_ipython()
         if shell is None:
             raise PermutateError("to_cell() needs IPython (a notebook); use builder.cell for the text")
+        if "permutate" not in shell.magics_manager.magics["cell"]:  # as %load_ext permutate_nb does
+            from .magics import load_ipython_extension
+
+            load_ipython_extension(shell)
         shell.set_next_input(self.cell, replace=False)
 
     def _guard(self, action: Callable[[], Any]) -> None:
@@ -352,6 +369,16 @@ class RequestBuilder:
                 f"{len(self.permutations)} permutations, {len(self.test_cases)} test cases)")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The live form, and beside it a static summary (``text/html``, text) for where the widget cannot render."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        return {**data, "text/plain": repr(self)}
+        names = {location: plugin.name for location, plugin in self.plugins.items()}
+        return {**data, "text/plain": summary_text(self.request, names, self.run_provider.value),
+                "text/html": summary_html(self.request, names, self.run_provider.value)}
+
+    def _ipython_display_(self) -> None:
+        """The form, then a plain output under it that Run fills with the result (saved with the notebook)."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        self._result_slot = display({"text/plain": ""}, raw=True, display_id=True)

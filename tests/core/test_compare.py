@@ -29,7 +29,8 @@ BAD = {"text": "no tool for that"}
 
 
 def _two_permutations(server: Any, show_me: list[dict[str, Any]], repeats: int = 1) -> pn.JobResult:
-    """p1 then p2 on shirts and shirts_params (always right); ``show_me`` scripts shirts' runs in order."""
+    """p1 and p2 on shirts and shirts_params (always right); ``show_me`` scripts shirts' runs in the order they
+    run: interleaved, so per repeat p1's run then p2's."""
     server.set_script({"rules": [{"match": "Show me", "responses": show_me}, {"responses": [GOOD]}]})
     request = klarna_request(base_url=server.base_url, repeats=repeats, cache=False, concurrency=1)
     request["permutations"].append({**request["permutations"][0], "name": "p2"})
@@ -46,7 +47,8 @@ def _many_cases(server: Any, responses: list[dict[str, Any]], cases: int = 6) ->
 
 
 def test_repeats_pass_at_k_pass_hat_k_and_flaky_cases(scripted: Any) -> None:
-    # p1 shirts: pass, fail, pass (2 of 3); p2 shirts: fail x3; shirts_params always passes
+    # runs interleave (repeat 0: p1, p2; repeat 1: p1, p2; ...): p1 shirts pass, pass, fail (2 of 3); p2 shirts
+    # fail x3; shirts_params always passes
     result = _two_permutations(scripted, [GOOD, BAD, GOOD, BAD], repeats=3)
     by_cell = {(c["permutation_name"], c["test_case_name"]): c for c in pn.core.stats.repeats.repeat_table(result.details)}
     flaky = by_cell["p1", "shirts"]
@@ -104,11 +106,11 @@ def test_compare_within_a_job_without_repeats(scripted: Any) -> None:
 def test_compare_within_a_job_with_repeats_uses_sign_test(scripted: Any) -> None:
     result = _two_permutations(scripted, [GOOD, BAD, GOOD, BAD], repeats=3)
     c = result.compare("p1", "p2")
-    # units: shirts (2/3 -> 0/3: -2/3), shirts_params (3/3 -> 3/3: 0); mean -1/3
+    # units: shirts (2/3 -> 0/3: -2/3; p1 passed repeats 0 and 1), shirts_params (3/3 -> 3/3: 0); mean -1/3
     assert (c.method, c.pairs, c.difference, c.better_a, c.better_b) == (SIGN_TEST, 6, -33.33, 1, 0)
     # t interval of the 2 per-case differences: -1/3 +- 12.706 * .4714 / sqrt(2), clipped to [-100, 100]
     assert c.p_value == 1.0 and c.difference_ci == [-100.0, 100.0]
-    assert [r["repeat"] for r in c.pass_to_fail] == [0, 2]
+    assert [r["repeat"] for r in c.pass_to_fail] == [0, 1]
 
 
 def test_compare_jobs_flags_a_significant_regression(scripted: Any) -> None:
@@ -139,7 +141,10 @@ def test_cli_compare_gate(scripted: Any, tmp_path: Path, capsys: pytest.CaptureF
     assert main(["compare", str(tmp_path / "baseline.json"), worse.job_id, "--fail-if-worse", "5"]) == 1
     captured = capsys.readouterr()
     assert "p1: pass -> fail: case0 (English, repeat 0)" in captured.out
-    assert "p1 is 100.0 points worse (p = 0.0312), more than --fail-if-worse 5" in captured.err
+    assert "p1 is 100.0 points worse (p = 0.031), more than --fail-if-worse 5" in captured.err
+    assert f"baseline klarna_test-1.0.0-{worse.job_name[-10:]} (baseline.json) → candidate {worse.job_name} ({worse.job_id})" \
+        in captured.out  # in the order given, each with its name and its id (or file)
+    assert "candidate - baseline" in captured.out
     assert main(["compare", baseline.job_id, worse.job_id]) == 0  # no gate without --fail-if-worse
     capsys.readouterr()
     assert main(["compare", baseline.job_id, "nosuchjob"]) == 2

@@ -41,10 +41,12 @@ def test_translator_follows_and_the_summary_names_the_local_model() -> None:
     data["test_cases"] = data["test_cases"][:1]
     plan = pn.validate(data, provider="local")
     assert plan.request.config.translator.model_dump(exclude_none=True) == {
-        "provider": "local", "model_name": "SmolLM2-135M-Instruct", "temperature": 0.2, "transport": "http"}
+        "provider": "local", "model_name": "SmolLM2-135M-Instruct", "temperature": 0.2, "transport": "http",
+        "replaces": "gpt-4o"}  # credited: the model the request named
     assert plan.request.permutations[0].summary() == "local[SmolLM2-135M-Instruct] - OpenAI[default]"  # rows' summary
 
 
 def test_other_providers_only_switch_the_provider() -> None:
     llm = pn.validate(_request(max_tokens=64), provider="OpenAI").request.permutations[0].llm
     assert (llm.provider, llm.model_name, llm.max_tokens, llm.base_url) == ("OpenAI", "gpt-4o-mini", 64, "http://127.0.0.1:9/v1")
+    assert llm.credit() == "OpenAIChat[gpt-4o-mini] → OpenAI[gpt-4o-mini]"

@@ -111,7 +111,7 @@ def test_progress_ends_as_a_static_line_not_a_dead_widget(kernel: Kernel, script
     assert "application/vnd.jupyter.widget-view+json" not in end["data"]  # nothing left to find after a reload
     lines = end["data"]["text/plain"].splitlines()
     assert lines[0] == "permutate progress: klarna_test (2 runs)"
-    assert lines[1].startswith("p1 · OpenAIChat[gpt-4o-mini]: 2/2 · 1 passed · 1 failed · 0 errored · 0:0")
+    assert lines[1].startswith("p1 · OpenAIChat[gpt-4o-mini]: 2/2 · 1 passed · 1 wrong · 0 errored · 0:0")
     assert lines[1].endswith(" · done")
     assert "permutate-progress-end" in end["data"]["text/html"]
     assert not [c for c in _of(out, "stream") if c["name"] == "stderr"]

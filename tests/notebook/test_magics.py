@@ -79,7 +79,7 @@ def test_result_view_is_deterministic(shell: Any, scripted: Any) -> None:
     html = bundle["text/html"]
     assert "T_permutate-details" in html and "T_permutate-heatmap" in html and "Overall accuracy by permutation" in html
     assert "#d9f2d9" in html and "#f9d6d5" in html  # a pass row and a fail row
-    assert bundle["text/plain"].startswith(f"{result.job_name} [SUCCESS]: 2 runs, overall 50.0%, failed 0")
+    assert bundle["text/plain"].startswith(f"{result.job_name} [SUCCESS]: 2 runs, overall 50.0%, wrong 1, errored 0")
 
 
 def test_batch_cell(shell: Any, scripted: Any, tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_summary_table_labels_and_scrolls(shell: Any, scripted: Any) -> None:
     shell.user_ns["model"] = "gpt-4o-mini"
     result = shell.run_cell("%%permutate --no-cache\n" + _cell(scripted.base_url)).result
     table = summary_table(result)
-    assert list(table.columns[:5]) == ["model", "runs", "failed runs", "overall", "step a: plugin"]
+    assert list(table.columns[:5]) == ["model", "runs", "wrong", "errored", "overall"]
     assert table.loc["p1", "model"] == "OpenAIChat[gpt-4o-mini]"
     assert "accuracy_step_a" in result.summary_df.columns  # the DataFrame keeps the raw names
     html = result._repr_mimebundle_()["text/html"]
@@ -143,7 +143,7 @@ def test_bars_name_the_model_that_runs() -> None:
 
     totals, title, labels = permutation_bars(pn.validate(klarna_request(), provider="local"))
     assert totals == {"p1": 2} and title == "permutate progress: klarna_test (2 runs)"
-    assert labels == {"p1": "p1 · local[SmolLM2-135M-Instruct]"}
+    assert labels == {"p1": "p1 · gpt-4o-mini → local SmolLM2-135M-Instruct"}  # credited: what ran, in place of what
 
 
 def test_accuracy_legend_covers_no_bar(shell: Any, scripted: Any) -> None:

@@ -45,6 +45,9 @@ class Reporter:
     def stage(self, name: str, detail: str = "") -> None:
         """What the job does before its runs: ``loading the model``, ``translating`` (``4 prompts``)."""
 
+    def step(self, name: str, done: int, total: int) -> None:
+        """How far a named step inside the units has come: an eval's ``answering`` and ``judging``."""
+
     def job_started(self, event: JobStarted) -> None:
         """The runs begin: the job's name, its planned runs and its permutations."""
 

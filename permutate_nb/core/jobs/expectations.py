@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ..plugins.loader import Plugin
 from ..plugins.openapi import Operation
 from ..request.locations import normalise_url
-from ..request.models import ExpectedCall, Permutation, TestCase
+from ..request.models import ExpectedCall, JobRequest, Permutation, TestCase
 from ..scoring.matching import fits_type
 
-if TYPE_CHECKING:
-    from .permutate import JobPlan
+
+class JobPlan(Protocol):
+    """What is read of a ``permutate.JobPlan`` (which calls this module as it plans: no import back)."""
+
+    request: JobRequest
+    plugins: dict[str, Plugin]
 
 __all__ = ["expectation_warnings"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from ..plugins.loader import Plugin, PluginLoader
 from ..plugins.mcp_source import McpStartError
 from ..plugins.tool_sources import list_servers, load_ref
 from ..plugins.tools import ToolSet, build_toolset
-from ..request.matrix import Matrix, expand_matrix, languages_of
+from ..request.matrix import Matrix, expand_matrix, languages_of, run_order
 from ..request.models import JobRequest, Permutation, PluginRef, load_request
 from ..request.provider_override import override_provider
 from ..scoring.rows import ScoreMemo, failed_row, scored_row
@@ -35,6 +36,7 @@ from ..status import Ending, from_counts
 from ..store.stored_rows import StoredRows
 from .conversations import Conversations, load_backends
 from .events import JobStarted, Reporter
+from .expectations import expectation_warnings
 from .factory import JobResources, check_request, translator_llm
 from .permutate_result import JobResult, RunDetail
 from .runner import Finished, Job
@@ -117,7 +119,11 @@ def plan_job(
             where = ", ".join(p.openapi_location for p in members)
             check = "the tools of" if all(ref.manifest_url is None for ref in group.plugins) else "'paths' in"
             raise PluginLoadError(f"plugin group {group.name!r} has no operations to choose from: check {check} {where}")
-    return JobPlan(request, plugins, toolsets, languages_of(request), broken=broken, backends=load_backends(request))
+    plan = JobPlan(request, plugins, toolsets, languages_of(request), broken=broken, backends=load_backends(request))
+    plan.warnings = expectation_warnings(plan)
+    for line in plan.warnings:  # every face shows them as the job is planned: %%permutate, the builder, pn.run
+        warnings.warn(f"impossible expectation: {line}", PermutateWarning, stacklevel=2)
+    return plan
 
 
 def _now() -> str:
@@ -137,6 +143,7 @@ class PermutateJob(Job[RunDetail]):
         self.deadline = request.config.timeout_sec
         self.executor = request.config.executor
         self._started_on = _now()
+        self._first_started_on: str | None = None  # a resumed job's first start (kept in its record)
         self._completed_on: str | None = None
         self._specs: Matrix | None = None
         self._selectors: list[ToolSelector | None] = []
@@ -175,6 +182,15 @@ class PermutateJob(Job[RunDetail]):
     def size(self) -> int:
         return self.plan.total_runs
 
+    def order(self) -> Iterator[int]:
+        """Permutations, languages and cases interleaved (``matrix.run_order``)."""
+        r = self.plan.request
+        return run_order(len(r.permutations), len(r.test_cases), len(self.plan.languages), r.config.repeats)
+
+    def resumed(self, record: dict[str, Any]) -> None:
+        """A resumed job keeps the start its record holds, so its name and ``started_on`` stay the same."""
+        self._first_started_on = (record.get("data") or {}).get("started_on") or doc_time(record.get("started_at"))
+
     def shipped(self) -> dict[str, Any]:
         """The stored request with this job's translations pinned, so every worker sends the same prompts."""
         data = self.request()
@@ -192,7 +208,7 @@ class PermutateJob(Job[RunDetail]):
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
         request = self.plan.request
-        self._started_on = _now()
+        self._started_on = self._first_started_on or _now()
         await resources.load_local_models(request, reporter)
         prompts, self._translation_errors = await build_prompts(
             request, self.plan.languages, lambda: resources.client(translator_llm(request)), concurrency=width,

@@ -117,6 +117,17 @@ class JobResult(Result):
             groups.setdefault(getattr(row, key), []).append(row)
         return {name: summarise(rows) for name, rows in groups.items()}
 
+    def models(self) -> dict[str, str]:
+        """Per permutation, the model that answered, crediting the one ``--provider`` replaced:
+        ``{"p1": "gpt-4o-mini → local SmolLM2-135M-Instruct"}`` (``{"p1": "gpt-4o-mini"}`` without)."""
+        return {p["name"]: _credit(p.get("llm") or {}) for p in self.permutations}
+
+    def labels(self) -> dict[str, str]:
+        """How plots, heatmaps and comparisons name each permutation: its name, and with ``--provider``
+        the model that really answered, ``p1 (gpt-4o-mini → local SmolLM2-135M-Instruct)``."""
+        return {p["name"]: f"{p['name']} ({_credit(p['llm'])})" if (p.get("llm") or {}).get("replaces") else p["name"]
+                for p in self.permutations}
+
     def cells(self) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(repeats, passes) per permutation x test case x language, in unit order."""
         return {key: (cell.runs, cell.passed) for key, cell in self._tallies().ordered_cells()}
@@ -206,7 +217,7 @@ class JobResult(Result):
         s = self.summary
         return (
             f"JobResult({self.job_name!r}, status={self.status!r}, runs={s['total_test_cases']}, "
-            f"overall_accuracy={s['overall_accuracy']}, failed={s['failed_cases']})"
+            f"overall_accuracy={s['overall_accuracy']}, wrong={s['wrong_cases']}, errored={s['errored_cases']})"
         )
 
 
@@ -230,3 +241,15 @@ def _stored_frame(rows: StoredRows[RunDetail]) -> pd.DataFrame:
     for name in _JSON_FIELDS:
         frame[name] = [json.loads(v) if isinstance(v, str) else None for v in frame[name]]
     return frame
+
+
+def _credit(llm: dict[str, Any]) -> str:
+    """``LLMConfig.credit`` of a stored LLM (one written by another version: ``provider[model]``)."""
+    from pydantic import ValidationError
+
+    from ..request.models import LLMConfig
+
+    try:
+        return LLMConfig.model_validate(llm).credit()
+    except ValidationError:
+        return f"{llm.get('provider')}[{llm.get('model_name') or 'default'}]"

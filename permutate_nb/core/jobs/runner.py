@@ -35,7 +35,7 @@ from .events import JobStarted, Reporter
 from .gc_pause import fewer_collections
 from .result_base import Result
 
-__all__ = ["Job", "Board", "Finished", "execute", "create_record"]
+__all__ = ["Job", "Board", "Finished", "execute", "create_record", "run_options"]
 
 Row = TypeVar("Row")
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class Finished(Generic[Row]):
     status: str
     error_code: str | None
     error_message: str | None
-    elapsed: float  # seconds of wall time in this attempt
+    elapsed: float  # seconds of wall time, over every attempt of a resumed job
     record: dict[str, Any] | None  # the stored job after finishing, when there is a store
     store: Any = None  # the job store holding the rows (a result may read them from there)
 
@@ -127,6 +127,14 @@ class Job(ABC, Generic[Row]):
         """What a remote executor's workers plan the job from (``from_request``): the stored request,
         plus what ``prepare`` settled that every worker must share (a permutate job's translations)."""
         return self.request()
+
+    def order(self) -> Iterable[int]:
+        """The units in the order they are scheduled (default: unit order). A permutate job interleaves
+        permutations, languages and cases, so a job stopped early is a balanced sample."""
+        return range(self.size)
+
+    def resumed(self, record: dict[str, Any]) -> None:
+        """Told the stored record before the job runs again (a resume): a job keeps what it first recorded."""
 
     def needs(self, index: int) -> tuple[int, ...]:
         """The units whose rows ``ready`` waits for (a job with any keeps a ``Board``); a remote
@@ -222,14 +230,16 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             finished_units[index] = 1
             restored.append((index, job.seen(row)))
     deadlines = Deadlines(job.deadline) if job.deadline is not None else None
+    earlier = _earlier(job, store, job_id)
     started = time.perf_counter()
 
     def conclude(finished: bool) -> Result:
-        elapsed = time.perf_counter() - started
+        elapsed = earlier + time.perf_counter() - started
         status, code, message = job.status(kept, finished)
         record = None
         if store is not None:
-            store.finish(job_id, status, job.store_data(kept, elapsed), error_code=code, error_message=message)
+            data = {"total_run_time": round(elapsed, 3), **job.store_data(kept, elapsed)}
+            store.finish(job_id, status, data, error_code=code, error_message=message)
             record = store.job(job_id)
         result = job.result(Finished(job_id, kept, status, code, message, elapsed, record, store))
         reporter.job_finished(result)
@@ -240,7 +250,7 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
             finished = False
             if store is not None:
                 store.acquire_lease(job_id)  # refuses a job another live process runs
-                store.start(job_id)
+                store.start(job_id, run_options(concurrency, cache))
             # a unit is reported done once its row is committed
             writer = store.run_writer(job_id, reporter.run_finished) if store is not None else ReportNow(reporter.run_finished)
             resources = job.resources(cache, width, context)
@@ -254,7 +264,7 @@ async def execute(job: Job[Row], *, store: Any = None, job_id: str | None = None
                     restored.clear()
                     sweeper = asyncio.create_task(deadlines.sweep()) if deadlines is not None else None
                     try:
-                        units = (i for i in range(job.size) if not finished_units[i])
+                        units = (i for i in job.order() if not finished_units[i])
                         with fewer_collections():
                             finished = await executor.run(job, units, work=work, kept=kept, finish=finish,
                                                           reporter=reporter, width=width, cache=cache)
@@ -273,6 +283,23 @@ def create_record(job: Job[Any], store: Any) -> str:
     """A new job's id: its record created in ``store`` (PENDING), or a fresh id when nothing is stored.
     The one place a job is created: ``execute``, and ``api.submit`` (a handle has the id at once)."""
     return store.create_job(job.kind, job.name, job.request(), job.size) if store is not None else uuid.uuid4().hex[:12]
+
+
+def run_options(concurrency: int | None, cache: bool | None) -> dict[str, Any]:
+    """The run options given explicitly, as the store keeps them for a resume (None: the job's own default)."""
+    given = {"concurrency": concurrency, "cache": cache}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _earlier(job: Job[Any], store: Any, job_id: str | None) -> float:
+    """Seconds the job already ran in earlier attempts (0 for a new job); tells the job its record."""
+    if store is None or job_id is None:
+        return 0.0
+    record = store.job(job_id)
+    if not record.get("data"):
+        return 0.0
+    job.resumed(record)
+    return float(record["data"].get("total_run_time") or 0.0)
 
 
 def _finisher(job: Job[Row], kept: Any, writer: Any) -> Callable[[int, Row], Awaitable[None]]:

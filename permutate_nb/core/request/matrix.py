@@ -1,18 +1,23 @@
-"""The run matrix: permutation x test case x language x repeat, in that order.
+"""The run matrix: permutation x test case x language x repeat, in that order (a run's index).
 
 A ``RunSpec`` is small, self-contained and serialisable, so a later executor can hand
 slices of the list to other processes or machines.
+
+Runs are *scheduled* in another order (``run_order``): repeat, then test case, then language,
+then permutation, so every permutation answers the same case in the same language before the
+next one starts. A job stopped early is then a balanced sample, and its partial paired
+comparison is meaningful.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import overload
 
 from .models import JobRequest
 
-__all__ = ["RunSpec", "expand_matrix", "languages_of"]
+__all__ = ["RunSpec", "expand_matrix", "languages_of", "run_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +74,12 @@ class Matrix(Sequence[RunSpec]):
 def expand_matrix(request: JobRequest, prompts: Mapping[tuple[int, str], str | None]) -> Matrix:
     """All runs in matrix order; ``prompts`` maps (test case, language) to the prompt to send."""
     return Matrix(request, prompts)
+
+
+def run_order(permutations: int, cases: int, languages: int, repeats: int) -> Iterator[int]:
+    """Run indices (matrix order) interleaved: per repeat, case and language, every permutation in turn."""
+    for repeat in range(repeats):
+        for case in range(cases):
+            for language in range(languages):
+                for permutation in range(permutations):
+                    yield ((permutation * cases + case) * languages + language) * repeats + repeat

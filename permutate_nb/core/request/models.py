@@ -187,6 +187,7 @@ class LLMConfig(_Strict):
     transport: Literal["http", "sdk"] = "http"
     model_path: str | None = None
     extra_body: dict[str, Any] | None = None  # server-specific fields, e.g. llama.cpp's repeat_penalty
+    replaces: str | None = None  # set by --provider: the model the request named (credited as "X → local Y")
 
     @field_validator("base_url")
     @classmethod
@@ -209,6 +210,16 @@ class LLMConfig(_Strict):
 
     def summary(self) -> str:
         return f"{self.provider}[{self.model_name or 'default'}]"
+
+    def answered_by(self) -> str:
+        """The model that answers: ``gpt-4o-mini``, ``local SmolLM2-135M-Instruct``."""
+        if self.provider == "local":
+            return f"local {self.model_name}"
+        return self.summary() if self.replaces or not self.model_name else self.model_name  # a switched provider shows
+
+    def credit(self) -> str:
+        """Who answered, and whom ``--provider`` put it in for: ``gpt-4o-mini → local SmolLM2-135M-Instruct``."""
+        return f"{self.replaces} → {self.answered_by()}" if self.replaces else self.answered_by()
 
 
 class ToolSelectorConfig(_Strict):

@@ -2,7 +2,8 @@
 
 Only what the new provider cannot use is replaced. For ``local`` (the embedded model) the
 sampling settings and ``model_path`` stay; the endpoint, key, transport and the remote model's
-name go, so rows, bars and tables name the model that really ran.
+name go, so rows, bars and tables name the model that really ran. ``replaces`` keeps the name
+the request gave, so plots, tables and exports credit both: ``gpt-4o-mini → local SmolLM2-135M-Instruct``.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ def _as_local(llm: LLMConfig) -> LLMConfig:
     if llm.provider == "local":
         return llm
     kept = {key: getattr(llm, key) for key in LOCAL_KEEPS if getattr(llm, key) is not None}
-    return LLMConfig(provider="local", **kept)  # model_name: the default model, or model_path's stem
+    return LLMConfig(provider="local", replaces=llm.replaces or llm.answered_by(), **kept)  # model_name: the default
 
 
 def _switched(llm: LLMConfig, provider: str) -> LLMConfig:
-    return _as_local(llm) if provider == "local" else llm.model_copy(update={"provider": provider})
+    """The LLM on ``provider``, remembering (``replaces``) the model the request named, so views credit both."""
+    if provider == "local":
+        return _as_local(llm)
+    if provider == llm.provider:
+        return llm
+    return llm.model_copy(update={"provider": provider, "replaces": llm.replaces or llm.summary()})
 
 
 def override_provider(request: JobRequest, provider: str) -> JobRequest:

@@ -30,7 +30,7 @@ from .base import Selection
 __all__ = ["RemoteSelector", "REMOTE_PATHS", "check_reply", "selection_from_reply"]
 
 REMOTE_PATHS = {"plugin_selector": "/api/plugin-selector", "api_signature_selector": "/api/api-signature-selector"}
-_LOCAL_ONLY = {"base_url", "api_key_env", "transport", "model_path", "extra_body"}
+_LOCAL_ONLY = {"base_url", "api_key_env", "transport", "model_path", "extra_body", "replaces"}
 
 
 def _number(value: Any) -> float | None:

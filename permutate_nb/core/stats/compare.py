@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import RequestError
 from ..html_text import escape_html
 from .exact import holm, mcnemar_exact, mean_interval, paired_difference, sign_test, wilson
+from .units import format_p
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,8 +80,8 @@ class PairedComparison:
         lines = [
             f"{self.b} vs {self.a}: {format_ci(self.accuracy_b, self.accuracy_b_ci)} vs "
             f"{format_ci(self.accuracy_a, self.accuracy_a_ci)} over {self.pairs} paired runs",
-            f"difference {format_ci(self.difference, self.difference_ci, ' pts')}, p = {self.p_value:.4g} ({self.method})"
-            + (f", Holm-adjusted p = {self.p_adjusted:.4g}" if self.p_adjusted is not None else ""),
+            f"difference {format_ci(self.difference, self.difference_ci, ' pts')}, p = {format_p(self.p_value)} ({self.method})"
+            + (f", Holm-adjusted p = {format_p(self.p_adjusted)}" if self.p_adjusted is not None else ""),
         ]
         if self.pass_to_fail:
             lines.append(f"passed under {self.a}, failed under {self.b}: " + _run_list(self.pass_to_fail))
@@ -206,7 +207,7 @@ def comparison_frame(comparisons: Iterable[PairedComparison]) -> pd.DataFrame:
             "a": c.a, "b": c.b, "pairs": c.pairs,
             "accuracy a": format_ci(c.accuracy_a, c.accuracy_a_ci), "accuracy b": format_ci(c.accuracy_b, c.accuracy_b_ci),
             "difference (b - a)": format_ci(c.difference, c.difference_ci, " pts"),
-            "p": round(c.p_value, 4), **({"p (Holm)": round(c.p_adjusted, 4)} if c.p_adjusted is not None else {}),
+            "p": format_p(c.p_value), **({"p (Holm)": format_p(c.p_adjusted)} if c.p_adjusted is not None else {}),
             "pass -> fail": len(c.pass_to_fail), "method": c.method,
         })
     return pd.DataFrame(rows)
@@ -227,9 +228,11 @@ class JobComparison:
         return [name for name, c in self.permutations.items() if c.p_value < ALPHA and c.difference < -points]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per permutation: before, after, difference, interval, p-value, runs that went from pass to fail."""
+        """One row per permutation: baseline, candidate, their difference with its interval, p-value, runs that
+        went from pass to fail."""
         frame = comparison_frame(self.permutations.values()).drop(columns=["a", "b"])
-        frame = frame.rename(columns={"accuracy a": "before", "accuracy b": "after", "difference (b - a)": "difference"})
+        frame = frame.rename(columns={"accuracy a": "baseline", "accuracy b": "candidate",
+                                      "difference (b - a)": "candidate - baseline"})
         frame.insert(0, "permutation", list(self.permutations))
         return frame
 
@@ -240,7 +243,7 @@ class JobComparison:
         return lines + [f"tools differ (schema drift; an accuracy change may come from it): {line}" for line in self.tool_drift]
 
     def __str__(self) -> str:
-        header = f"baseline {self.baseline} -> candidate {self.candidate}"
+        header = f"baseline {self.baseline} → candidate {self.candidate}"
         return "\n".join([header, self.to_frame().to_string(index=False), *self._notes()])
 
     __repr__ = __str__

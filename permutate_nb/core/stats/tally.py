@@ -125,7 +125,9 @@ class Tally:
         reasons = self.reasons or dict.fromkeys(MISMATCH_REASONS, 0)
         return {
             "total_test_cases": n,
-            "failed_cases": self.failed,
+            "failed_cases": self.failed,  # errored runs (no verdict); kept under the document's name
+            "wrong_cases": n - self.passed - self.failed,  # answered, verdict no
+            "errored_cases": self.failed,  # no verdict: a timeout, an HTTP error, an unreadable reply
             "language": languages[0] if len(languages) == 1 else ", ".join(languages),
             "overall_accuracy": _pct(self.passed, n),
             "accuracy_step_a": _pct(self.step_a, n),

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 _LEASE_COLUMNS = {"lease_owner": "TEXT", "lease_pid": "INTEGER", "lease_host": "TEXT", "lease_since": "TEXT",
-                  "heartbeat_at": "REAL"}
+                  "heartbeat_at": "REAL", "options": "TEXT"}  # options: the run options a resume honours
 _HOST = socket.gethostname()
 
 
@@ -261,11 +261,14 @@ class JobStore:
                 raise
         self._leases[job_id] = owner
 
-    def start(self, job_id: str) -> None:
+    def start(self, job_id: str, options: dict[str, Any] | None = None) -> None:
+        """Mark the job RUNNING. A resumed job keeps its first ``started_at`` and the run ``options``
+        (``cache``, ``concurrency``...) it was first started with: a resume honours them."""
         now = utc_now()
         self._execute(
-            "UPDATE jobs SET status='RUNNING', attempts=attempts+1, started_at=?, ended_at=NULL, updated_at=?, "
-            "error_code=NULL, error_message=NULL WHERE id=?", (now, now, job_id))
+            "UPDATE jobs SET status='RUNNING', attempts=attempts+1, started_at=COALESCE(started_at, ?), ended_at=NULL, "
+            "updated_at=?, error_code=NULL, error_message=NULL, options=COALESCE(options, ?) WHERE id=?",
+            (now, now, json.dumps(options or {}), job_id))
 
     def finish(self, job_id: str, status: str, data: dict[str, Any] | None = None, *,
                error_code: str | None = None, error_message: str | None = None) -> None:
@@ -292,6 +295,7 @@ class JobStore:
         job["status"] = _effective_status(job)
         job["request"] = json.loads(job["request"])
         job["data"] = json.loads(job["data"]) if job["data"] else None
+        job["options"] = json.loads(job["options"]) if job.get("options") else {}
         job["finished_runs"] = self._execute("SELECT COUNT(*) FROM runs WHERE job_id=?", (job_id,)).fetchone()[0]
         return job
 

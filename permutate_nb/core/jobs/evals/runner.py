@@ -51,7 +51,25 @@ def _score(metric: Metric, verdict: Verdict) -> dict[str, Any]:
                              "usage": verdict.usage}}
 
 
-async def _unit(plan: EvalPlan, resources: JobResources, case: EvalCase, model: str, dataset_version: str) -> dict[str, Any]:
+class Steps:
+    """Counts an eval's two steps as units pass them, for the reporter: ``answering 3/10``, ``judging 1/10``."""
+
+    def __init__(self, reporter: Reporter, total: int, judged: bool) -> None:
+        self.reporter, self.total, self.judged = reporter, total, judged
+        self.answered = self.scored = 0
+
+    def answer(self) -> None:
+        self.answered += 1
+        self.reporter.step("answering", self.answered, self.total)
+
+    def judge(self) -> None:
+        self.scored += 1
+        if self.judged:
+            self.reporter.step("judging", self.scored, self.total)
+
+
+async def _unit(plan: EvalPlan, resources: JobResources, case: EvalCase, model: str, dataset_version: str,
+                steps: Steps | None = None) -> dict[str, Any]:
     spans: list[dict[str, Any]] = []
     prompt = plan.template.format(context_str=case.context_str, query_str=case.input)
     client = resources.client(plan.configs[model])
@@ -89,7 +107,11 @@ async def _unit(plan: EvalPlan, resources: JobResources, case: EvalCase, model: 
                            {"score": verdict.score, "reasoning": verdict.reasoning}))
         return _score(metric, verdict)
 
+    if steps is not None:
+        steps.answer()
     scores = await asyncio.gather(*(score(m) for m in plan.metrics))
+    if steps is not None:
+        steps.judge()
     chunks = [dict(c) for c in case.context]
     dataset_id = plan.dataset_id or dataset_version
     unit = interaction(new_id(), query=case.input, prompt=prompt, generation=generation, error=error, started=ts,
@@ -126,6 +148,7 @@ class EvalJob(Job[Output]):
         self.plan = plan
         self.name = plan.dataset.name
         self._units = plan.units
+        self._steps: Steps | None = None  # set in prepare: the reporter hears answering / judging
         self._started = utc_now()
 
     @classmethod
@@ -150,12 +173,13 @@ class EvalJob(Job[Output]):
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
         self._started = utc_now()
+        self._steps = Steps(reporter, self.size, any(m.compute is None for m in self.plan.metrics))
         return JobStarted(self.plan.dataset.name, self.size, tuple(self.plan.models), len(self.plan.dataset.cases))
 
     async def run(self, index: int, resources: JobResources) -> Output:
         case_index, model_index = self._units[index]
         return await _unit(self.plan, resources, self.plan.dataset.cases[case_index], self.plan.models[model_index],
-                           self.plan.dataset.version)
+                           self.plan.dataset.version, self._steps)
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Output:
         case_index, model_index = self._units[index]
