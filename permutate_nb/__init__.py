@@ -139,8 +139,16 @@ def _render(result: Any, include: Any, exclude: Any) -> dict[str, str]:
     return render(result, include, exclude)
 
 
+def _page(result: Any) -> str:
+    """A result's whole view, every run listed: the body of the HTML report (``export.report``)."""
+    from .notebook.display import page
+
+    return page(result)
+
+
 hooks.register_renderer(_render)
 hooks.register_writer(_write)
+hooks.register_page(_page)
 
 
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:

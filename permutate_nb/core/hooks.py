@@ -1,11 +1,12 @@
-"""What the layers above the core plug in: how a result is written to a file and displayed.
+"""What the layers above the core plug in: how a result is written to a file, displayed, and laid out
+as one page (the HTML report's body).
 
 The core cannot import ``export`` or ``notebook`` (import-linter checks it), yet
 ``result.write(path)`` and a result's rich display in a notebook must work. So the core
 keeps two slots here; ``permutate_nb.export`` fills ``writer`` when it is imported and the
 package's ``__init__`` fills ``renderer`` with a function that imports the notebook views on
-first display. ``import permutate_nb`` always runs before any core module, so both are set
-whenever a result exists.
+first display, and ``page`` likewise (the report, written by ``export``, shows the notebook's view).
+``import permutate_nb`` always runs before any core module, so all are set whenever a result exists.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register_writer", "register_renderer", "write", "render"]
+__all__ = ["register_writer", "register_renderer", "register_page", "write", "render", "page"]
 
 _writer: Callable[[Any, Path, str | None], Path] | None = None
 _renderer: Callable[[Any, Any, Any], dict[str, str]] | None = None
+_page: Callable[[Any], str] | None = None
 
 
 def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
@@ -28,6 +30,18 @@ def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
 def register_renderer(renderer: Callable[[Any, Any, Any], dict[str, str]]) -> None:
     global _renderer
     _renderer = renderer
+
+
+def register_page(page_: Callable[[Any], str]) -> None:
+    global _page
+    _page = page_
+
+
+def page(result: Any) -> str:
+    """``result``'s whole view as HTML, every run listed (the report's body)."""
+    if _page is None:
+        raise RuntimeError("no page renderer registered: import permutate_nb")
+    return _page(result)
 
 
 def write(result: Any, path: Any, fmt: str | None = None) -> Path:
