@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,15 +25,11 @@ import httpx
 import pytest
 
 from ..helpers import DEADLINE, stop_process
+from .conftest import require_browser
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,1000"]
 RUN_TIMEOUT = 5 * DEADLINE  # for Run All: the embedded model on a cold response cache, on 2 busy cores
 
 
@@ -42,15 +37,6 @@ _LAB_SETTINGS = [
     ("notebook-extension", "tracker", {"windowingMode": "none"}),  # every cell in the DOM, on screen or not
     ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
 ]
-
-
-def _require_browser() -> None:
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
-    if missing:
-        message = f"{' and '.join(missing)} not found: apt-get install chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _free_port() -> int:
@@ -72,7 +58,7 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """JupyterLab on 127.0.0.1 serving a copy of notebook 01 (outputs cleared), with a private config."""
-    _require_browser()
+    require_browser()
     work = tmp_path / "lab"
     work.mkdir()
     notebook = json.loads((ROOT / "notebooks" / "01_quickstart.ipynb").read_text())
@@ -115,29 +101,6 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         stop_process(server)
         log.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Headless Chromium through Debian's chromedriver (nothing is downloaded); screenshots on failure."""
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for a browser online
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.shots = []  # type: ignore[attr-defined]
-    yield driver
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}.png"))
-        (ARTIFACTS / f"{request.node.name}.html").write_text(driver.page_source)
-    driver.quit()
 
 
 def _text(driver: Any) -> str:
