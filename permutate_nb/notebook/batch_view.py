@@ -42,7 +42,7 @@ def batch_runs(result: BatchResult) -> tuple[list[Run], list[tuple[str, list[int
 
 def render_batch_html(result: BatchResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
     runs, groups = batch_runs(result)
-    vid = view_id()
+    vid = view_id("batch", result.job_id, len(runs), max_rows)
     return "".join([STYLE, failures_html(runs, HEADERS, groups), result.to_pandas()._repr_html_(),
                     runs_html(vid, runs, HEADERS, title="Rows", max_rows=max_rows,
                               more_note="result.write('report.html') lists every row")])

@@ -76,7 +76,7 @@ def render_eval_html(result: EvalResult, max_rows: int | None = MAX_VIEW_ROWS) -
     chart = ("<div style='font-family:sans-serif'><b>Mean score by metric and model (95% CI)</b>"
              f"<table style='border-collapse:collapse'>{''.join(rows)}</table></div>")
     runs, groups = eval_runs(result)
-    outputs = runs_html(view_id(), runs, HEADERS, title="Outputs", max_rows=max_rows,
+    outputs = runs_html(view_id("eval", result.id, len(runs), max_rows), runs, HEADERS, title="Outputs", max_rows=max_rows,
                         more_note="result.write('report.html') lists every output")
     # a wide table scrolls, never cut off
     return STYLE + card + failures_html(runs, HEADERS, groups) + f"<div style='overflow-x:auto'>{table}</div>" + chart + outputs

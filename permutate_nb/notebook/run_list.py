@@ -9,7 +9,7 @@ in the report, whose script adds only search.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,13 +23,12 @@ PAGE_ROWS = 50
 GROUP_SHOW = 10
 OUTCOMES = ("passed", "wrong", "errored")
 _ORDER = {"wrong": 0, "errored": 1, "passed": 2}
-_ids = itertools.count(1)
 
 
-def view_id() -> str:
-    """An id for one rendered view (its radio buttons and anchors), unique in the process and the same
-    from one run of a notebook to the next."""
-    return f"pn{next(_ids)}"
+def view_id(*key: object) -> str:
+    """An id for one rendered view (its radio buttons and anchors), from what the view shows (the job,
+    its runs): the same result renders the same HTML, different results do not share ids."""
+    return "pn" + hashlib.sha1(repr(key).encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,7 +245,7 @@ def _flaky(result: JobResult) -> str:
 def render_html(result: JobResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
     """The view: card, what needs attention, the tables and charts, the tools, then the runs (up to
     ``max_rows`` of them; None: all, as the report has them)."""
-    vid = view_id()
+    vid = view_id("job", result.job_id, result.job_name, len(result.details), max_rows)
     failures, runs = _runs(result, vid, max_rows)
     return "".join([STYLE, _card(result), failures, _scroll(_permutations(result)), _bars(result),
                     _scroll(_comparison(result)), _scroll(_flaky(result)), _scroll(_heatmap(result)),

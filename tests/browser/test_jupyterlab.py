@@ -172,7 +172,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert seen_bar, "the progress widget never rendered"
     end_lines = browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
     assert len(end_lines) == 1 and "4/4" in end_lines[0].text and end_lines[0].text.count(" · done") == 2
-    assert browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details, #T_permutate-permutations")  # the view
+    assert browser.find_elements(By.CSS_SELECTOR, ".pn-runs, #T_permutate-permutations")  # the view
     assert "Overall accuracy by permutation" in page
     assert "Error displaying widget" not in page
     assert "Traceback" not in page and "most recent call last" not in page
@@ -189,7 +189,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert "application/vnd.jupyter.widget-view+json" not in saved  # nothing that could be a dead widget
     browser.refresh()
     _wait("the reopened notebook's outputs", lambda: browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
-          and browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details"), DEADLINE)
+          and browser.find_elements(By.CSS_SELECTOR, ".pn-runs"), DEADLINE)
     _wait("the kernel after reopening", lambda: _kernel_idle(browser), DEADLINE)
     assert "Error displaying widget" not in _text(browser)
     print(f"browser test: {time.monotonic() - started:.1f} s from opening the notebook to the reopened check")
