@@ -174,6 +174,18 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert len(end_lines) == 1 and "4/4" in end_lines[0].text and end_lines[0].text.count(" · done") == 2
     assert browser.find_elements(By.CSS_SELECTOR, ".pn-runs, #T_permutate-permutations")  # the view
     assert "Overall accuracy by permutation" in page
+    # the view opens on what needs attention; a run there opens on its transcript; result.transcript(i) shows one
+    failures = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-failures")
+    assert failures.text.startswith("Needs attention")
+    rows = failures.find_elements(By.CSS_SELECTOR, ".pn-group[open] .pn-row > summary")
+    if rows:  # the embedded model passed nothing, or something: either way the group lists its runs
+        rows[0].click()
+        _wait("a failing run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t")
+                                                     if t.is_displayed()], DEADLINE)
+    alone = [t for t in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output > div > .pn-v > .pn-t, "
+                                                               ".jp-OutputArea-output .pn-v > .pn-t")
+             if t.is_displayed()]
+    assert alone and "prompt sent" in alone[-1].get_attribute("textContent")
     assert "Error displaying widget" not in page
     assert "Traceback" not in page and "most recent call last" not in page
     errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
