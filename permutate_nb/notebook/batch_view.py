@@ -23,7 +23,7 @@ def batch_runs(result: BatchResult) -> tuple[list[Run], list[tuple[str, list[int
     """The rows as runs (a completed row passed, any other errored: a batch has no verdict), and the groups
     of errored rows by status (failed, timeout)."""
     records = result.to_pandas().to_dict("records")
-    runs, groups = [], {}
+    groups: dict[str, list[int]] = {}
 
     def run(index: int, record: dict[str, Any]) -> Run:
         status = str(record.get("status") or "")

@@ -5,6 +5,7 @@ the trace spans)."""
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ..core.frames import is_nan
@@ -38,7 +39,8 @@ def render_eval_text(result: EvalResult) -> str:
 
 def eval_runs(result: EvalResult) -> tuple[list[Run], list[tuple[str, list[int]]]]:
     """The outputs as runs, and their groups by reason (largest first)."""
-    runs, groups = [], {}
+    runs: list[Run] = []
+    groups: dict[str, list[int]] = {}
     for index, output in enumerate(result.outputs):
         reasons = tuple(eval_reasons(output))
         for reason in reasons:
@@ -47,7 +49,7 @@ def eval_runs(result: EvalResult) -> tuple[list[Run], list[tuple[str, list[int]]
         runs.append(Run(eval_outcome(output), reasons,
                         (str(output.get("test_case_id")), str(output.get("model")), answer[:80], eval_outcome(output),
                          "; ".join(reasons)),
-                        lambda output=output: eval_output_html(output)))
+                        functools.partial(eval_output_html, output)))
     return runs, sorted(groups.items(), key=lambda item: -len(item[1]))
 
 
