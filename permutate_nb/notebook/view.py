@@ -1,7 +1,9 @@
-"""The rich view of a JobResult in a notebook: summary card, tables, bars, heatmap, styled rows.
+"""The rich view of a JobResult in a notebook: summary card, what needs attention (the failure
+groups, ``run_list``), tables, bars, heatmap, the tools offered, then every run opening on its
+transcript (``transcript``), under a filter and in pages.
 
-The HTML is deterministic (a fixed Styler uuid, no timestamps or random ids beyond what the
-result holds), so notebooks saved with it compare cleanly under nbval. Bars and the heatmap
+The HTML is deterministic (a fixed Styler uuid, ids derived from the result, no timestamps or
+random ids beyond what the result holds), so notebooks saved with it compare cleanly under nbval. Bars and the heatmap
 are plain HTML, so the view needs no plotting library; ``plots.py`` draws matplotlib figures
 for those who want them.
 """

@@ -147,3 +147,18 @@ def test_a_batch_row_transcript_and_its_errored_group() -> None:
     view = result._repr_mimebundle_()["text/html"]
     assert "errored: timeout: 1 run</summary>" in view and "Say &lt;hi&gt;" in view and "Say <hi>" not in view
     assert isinstance(result.to_pandas(), pd.DataFrame)
+
+
+def test_a_translated_run_shows_the_prompt_sent_and_its_original() -> None:
+    request = {"test_cases": [{"test_case": {"name": "shirts", "prompt": "Show me 5 T shirts"}}],
+               "permutations": [{"name": "p", "tool_selector": {"plugin_group_name": "g"}}]}
+    tools = {"g": {"tools": [{"name": "<productsUsingGET>", "parameters": {"type": "object"}}]}}
+    row = {"test_case_name": "shirts", "permutation_name": "p", "language": "French", "is_run_completed": True,
+           "passed": True, "prompt": "Montre-moi 5 T-shirts", "calls_made": [], "plugin_name": "k"}
+    html = job_run_html(row, request, tools)
+    sent = _section(html, "prompt sent")
+    assert sent.index("Montre-moi 5 T-shirts") < sent.index("translated from:") < sent.index("Show me 5 T shirts")
+    assert "&lt;productsUsingGET&gt;" in _section(html, "tools offered (g)") and "<productsUsingGET>" not in html
+    listed = job_run_html(row, request, tools, schemas=False, tools_anchor="v1-tools")
+    assert "<summary>schemas</summary>" in html and "&quot;type&quot;: &quot;object&quot;" in html
+    assert '<a href="#v1-tools">schemas</a>' in listed and "<summary>schemas</summary>" not in listed
