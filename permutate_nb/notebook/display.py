@@ -56,7 +56,9 @@ _RENDERERS: dict[type, Callable[[Any, Any, Any], dict[str, str]]] = {
 
 
 def render(result: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
-    return _RENDERERS[type(result)](result, include, exclude)
+    """The display of ``result`` by its class or the nearest base that has one (a ``BfclResult`` is a ``JobResult``)."""
+    renderer = next(_RENDERERS[cls] for cls in type(result).__mro__ if cls in _RENDERERS)
+    return renderer(result, include, exclude)
 
 
 def page(result: Any) -> str:

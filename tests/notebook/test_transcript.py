@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -115,7 +116,7 @@ def test_a_conversation_row_reads_as_messages_with_the_wrong_step_marked() -> No
     assert turns.count('class="pn-bad"') == 1 and "seats: value (expected 2, got 1)" in turns
 
 
-def test_an_eval_transcript_shows_answer_reference_reasoning_and_spans(scripted: Any) -> None:
+def test_an_eval_transcript_shows_answer_reference_reasoning_and_spans(scripted: Any, tmp_path: Path) -> None:
     scripted.set_script({"rules": [{"match": JUDGE, "responses": [{"text": "no json here"}]},
                                    {"match": "capital", "responses": [{"text": "Paris is the capital of France."}]},
                                    {"match": "Hamlet", "responses": [{"text": "Shakespeare"}]}]})
@@ -134,9 +135,11 @@ def test_an_eval_transcript_shows_answer_reference_reasoning_and_spans(scripted:
     view = result._repr_mimebundle_()["text/html"]
     assert "errored: judging answer-correctness: 2 runs</summary>" in view
     assert "answer-correctness: None (the judge's answer is not JSON" in str(result.transcript(0))
+    report = result.write(tmp_path / "eval.html").read_text(encoding="utf-8")
+    assert "<b>Outputs (2), wrong and errored first</b>" in report and report.count('<div class="pn-t">') == report.count("evaluation:token-f1") >= 4
 
 
-def test_a_batch_row_transcript_and_its_errored_group() -> None:
+def test_a_batch_row_transcript_and_its_errored_group(tmp_path: Path) -> None:
     rows = [{"row": 1, "prompt": "Say <hi>", "model": "m", "result": "hi", "status": "completed", "error": None,
              "duration_sec": 0.1, "prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4, "cost": 0.0},
             {"row": 2, "prompt": "Say bye", "model": "m", "result": None, "status": "timeout", "error": "timed out after 5 s",
@@ -147,6 +150,8 @@ def test_a_batch_row_transcript_and_its_errored_group() -> None:
     view = result._repr_mimebundle_()["text/html"]
     assert "errored: timeout: 1 run</summary>" in view and "Say &lt;hi&gt;" in view and "Say <hi>" not in view
     assert isinstance(result.to_pandas(), pd.DataFrame)
+    report = result.write(tmp_path / "batch.html").read_text(encoding="utf-8")
+    assert "<b>Rows (2), wrong and errored first</b>" in report and "Say <hi>" not in report
 
 
 def test_a_translated_run_shows_the_prompt_sent_and_its_original() -> None:
