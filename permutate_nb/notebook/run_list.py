@@ -3,8 +3,9 @@
 ``failures_html`` lists the groups (largest first), each with its count and its runs' transcripts.
 ``runs_html`` lists the runs, wrong and errored first, under a filter (all / passed / wrong /
 errored) and in pages; each run is one line of short columns that opens on its transcript. Both
-work without JavaScript (radio buttons and CSS), so they work in a notebook, trusted or not, and
-in the report, whose script adds only search.
+work without JavaScript (radio buttons and CSS), in a notebook and in the report, whose script adds
+only search. A notebook opened untrusted loses the style sheet and the radio buttons to
+JupyterLab's sanitiser: every listed run then shows at once, and ``<details>`` still open.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ and the page's HTML in ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -58,12 +59,25 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """JupyterLab on 127.0.0.1 serving a copy of notebook 01 (outputs cleared), with a private config."""
+    with _lab(tmp_path, keep_outputs=False) as served:
+        yield served
+
+
+@pytest.fixture
+def saved_lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The same, with notebook 01's saved outputs: as someone opens a notebook they were sent (untrusted)."""
+    with _lab(tmp_path, keep_outputs=True) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _lab(tmp_path: Path, keep_outputs: bool) -> Iterator[dict[str, Any]]:
     require_browser()
     work = tmp_path / "lab"
     work.mkdir()
     notebook = json.loads((ROOT / "notebooks" / "01_quickstart.ipynb").read_text())
     for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
+        if cell["cell_type"] == "code" and not keep_outputs:
             cell["outputs"], cell["execution_count"] = [], None
     notebook["metadata"].pop("widgets", None)
     (work / "01_quickstart.ipynb").write_text(json.dumps(notebook))
@@ -186,6 +200,12 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
                                                                ".jp-OutputArea-output .pn-v > .pn-t")
              if t.is_displayed()]
     assert alone and "prompt sent" in alone[-1].get_attribute("textContent")
+    runs = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-runs")
+    [errored] = [e for e in runs.find_elements(By.TAG_NAME, "label") if e.text.startswith("errored (")]
+    errored.click()  # trusted output (run here): the filter works
+    count = int(errored.text.split("(")[1].rstrip(")"))
+    _wait(f"the {count} errored runs only", lambda: len([r for r in runs.find_elements(By.CSS_SELECTOR, ".pn-list .pn-row")
+                                                          if r.is_displayed()]) == count, DEADLINE)
     assert "Error displaying widget" not in page
     assert "Traceback" not in page and "most recent call last" not in page
     errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
@@ -206,3 +226,30 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert "Error displaying widget" not in _text(browser)
     print(f"browser test: {time.monotonic() - started:.1f} s from opening the notebook to the reopened check")
 
+
+
+def test_a_saved_notebooks_view_works_when_reopened(saved_lab: dict[str, Any], browser: Any) -> None:
+    """Notebook 01 as saved (untrusted in this browser): the failure groups, a run's transcript, every run listed."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(saved_lab["url"])
+    failures = _wait("the saved view's failure groups", lambda: browser.find_elements(
+        By.CSS_SELECTOR, ".jp-OutputArea-output .pn-failures"), DEADLINE)[0]
+    assert failures.text.startswith("Needs attention: 4 of 8 runs, by reason")
+    row = failures.find_element(By.CSS_SELECTOR, ".pn-group[open] .pn-row > summary")
+    row.click()
+    _wait("the run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t") if t.is_displayed()],
+          DEADLINE)
+    runs = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-runs")
+
+    def shown() -> list[Any]:
+        return [r for r in runs.find_elements(By.CSS_SELECTOR, ".pn-list .pn-row") if r.is_displayed()]
+
+    # untrusted output: JupyterLab's sanitiser drops the style sheet and disables the filter's radio buttons,
+    # so every listed run shows at once (nothing is hidden that cannot be reached)
+    assert len(shown()) == 8
+    assert all(i.get_attribute("disabled") for i in runs.find_elements(By.CSS_SELECTOR, "input[type=radio]"))
+    transcript = [t for t in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-v > .pn-t")
+                  if t.is_displayed()]
+    assert transcript and "expected against actual" in transcript[-1].get_attribute("textContent")
+    assert "Error displaying widget" not in _text(browser)
