@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import hooks
 
-__all__ = ["RunTranscript", "run_index"]
+__all__ = ["RunTranscript", "run_index", "find_row"]
 
 
 @dataclass(frozen=True, slots=True)
