@@ -152,9 +152,17 @@ def _progress(job: Any, start: Any) -> Any:
     return job_progress(job, start)
 
 
+def _page(result: Any) -> str:
+    """A result's whole view, every run listed: the body of the HTML report (``export.report``)."""
+    from .notebook.display import page
+
+    return page(result)
+
+
 hooks.register_renderer(_render)
 hooks.register_writer(_write)
 hooks.register_progress(_progress)
+hooks.register_page(_page)
 
 
 def validate(source: Any, *, provider: str | None = None) -> JobPlan:

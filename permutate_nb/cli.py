@@ -126,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("id")
     results.add_argument("--output", "-o", required=True, help="FILE.json, .jsonl, .csv, .xlsx or .parquet")
 
+    report = sub.add_parser("report", help="write a stored job's report: one self-contained HTML page")
+    report.add_argument("id")
+    report.add_argument("--output", "-o", required=True, help="FILE.html")
+
     compare = sub.add_parser("compare", help="compare two permutate jobs run by run (a regression gate)")
     compare.add_argument("baseline", help="a stored job id or a result file (.json)")
     compare.add_argument("candidate", help="a stored job id or a result file (.json)")
@@ -484,6 +488,15 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .core.jobs.kinds import results
+
+    check_output(args.output, (".html",))
+    result = results(args.id)
+    _write(lambda: result.write(args.output), args.output, None)
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .core.jobs.comparing import compare_jobs
     from .core.stats.units import format_p
@@ -554,7 +567,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.quiet = True
     load_env_file(Path.cwd() / ".env")  # the CLI and serve read ./.env; the library never does
     commands = {"run": _cmd_run, "validate": _cmd_validate, "generate": _cmd_generate, "batch": _cmd_batch, "eval": _cmd_eval, "bfcl": _cmd_bfcl, "jobs": _cmd_jobs,
-                "status": _cmd_status, "results": _cmd_results, "compare": _cmd_compare, "serve": _cmd_serve, "tools": _cmd_tools}
+                "status": _cmd_status, "results": _cmd_results, "report": _cmd_report, "compare": _cmd_compare, "serve": _cmd_serve, "tools": _cmd_tools}
     try:
         return commands[args.command](args)
     except PermutateError as exc:

@@ -271,3 +271,31 @@ def stop_process(proc: subprocess.Popen[Any], grace: float = DEADLINE) -> None:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+#: Planted in a case name and in a model's reply: a view or report that does not escape it runs it.
+PLANTED = "</script><script>window.pwned=1</script><img src=x onerror=window.pwned=2>"
+
+
+def mixed_request(scripted: Any, repeats: int = 1) -> dict[str, Any]:
+    """A job whose runs pass, are wrong (``size`` 6 for 5, a reply with ``PLANTED``) and error (HTTP 500,
+    in a case named ``PLANTED``), ``repeats`` times each, on the scripted server (its script is set here)."""
+    scripted.set_script({"rules": [
+        {"match": "Find 5 T shirts", "responses": [{"tool_call": {"name": "productsUsingGET",
+                                                                  "arguments": {"q": "T shirt", "size": 5}}}]},
+        {"match": "Show me 5 T shirts", "responses": [{"text": PLANTED, "tool_call": {
+            "name": "productsUsingGET", "arguments": {"q": PLANTED, "size": 6}}}]},
+        {"match": "down", "responses": [{"status": 500}]},
+    ]})
+    request = klarna_request(base_url=scripted.base_url, repeats=repeats, max_retries=0)
+    request["test_cases"] = [
+        {"name": "good", "type": "api_signature_selector", "prompt": "Find 5 T shirts please",
+         "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
+         "expected_parameters": {"q": "T shirt", "size": 5}},
+        {"name": "wrong_size", "type": "api_signature_selector", "prompt": "Show me 5 T shirts from Klarna",
+         "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL, "expected_method": "get",
+         "expected_parameters": {"q": "T shirt", "size": 5}},
+        {"name": PLANTED, "type": "plugin_selector", "prompt": "the server is down",
+         "expected_plugin_used": str(KLARNA), "expected_api_used": PRODUCTS_URL},
+    ]
+    return request

@@ -1,12 +1,13 @@
-"""What the layers above the core plug in: how a result is written to a file and displayed, and
-how a blocking job shows its progress (a notebook's live bars for ``pn.run`` and the other calls).
+"""What the layers above the core plug in: how a result is written to a file, displayed and laid out
+as one page (the HTML report's body), and how a blocking job shows its progress (a notebook's live
+bars for ``pn.run`` and the other calls).
 
 The core cannot import ``export`` or ``notebook`` (import-linter checks it), yet
 ``result.write(path)`` and a result's rich display in a notebook must work. So the core
 keeps two slots here; ``permutate_nb.export`` fills ``writer`` when it is imported and the
 package's ``__init__`` fills ``renderer`` with a function that imports the notebook views on
-first display. ``import permutate_nb`` always runs before any core module, so both are set
-whenever a result exists.
+first display, and ``page`` likewise (the report, written by ``export``, shows the notebook's view).
+``import permutate_nb`` always runs before any core module, so all are set whenever a result exists.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register_writer", "register_renderer", "register_progress", "write", "render", "with_progress"]
+__all__ = ["register_writer", "register_renderer", "register_progress", "register_page", "write", "render",
+           "with_progress", "page"]
 
 _writer: Callable[[Any, Path, str | None], Path] | None = None
 _renderer: Callable[[Any, Any, Any], dict[str, str]] | None = None
 _progress: Callable[[Any, Callable[[Any], Any]], Any] | None = None
+_page: Callable[[Any], str] | None = None
 
 
 def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
@@ -42,6 +45,18 @@ def with_progress(job: Any, start: Callable[[Any], Any]) -> Any:
     if _progress is None:
         return start(None)
     return _progress(job, start)
+
+
+def register_page(page_: Callable[[Any], str]) -> None:
+    global _page
+    _page = page_
+
+
+def page(result: Any) -> str:
+    """``result``'s whole view as HTML, every run listed (the report's body)."""
+    if _page is None:
+        raise RuntimeError("no page renderer registered: import permutate_nb")
+    return _page(result)
 
 
 def write(result: Any, path: Any, fmt: str | None = None) -> Path:

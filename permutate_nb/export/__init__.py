@@ -1,4 +1,5 @@
-"""CSV, JSON and XLSX exports shared by the API, the CLI (``--output``) and the notebook.
+"""CSV, JSON, XLSX and HTML exports shared by the API, the CLI (``--output``) and the notebook
+(HTML: the report, ``export.report``).
 
 ``write_any`` writes any job's result by extension and is what ``result.write(path)`` calls
 (registered in ``core.hooks`` when this module is imported, which ``import permutate_nb`` does).
@@ -35,6 +36,7 @@ from .details import (
     to_jsonl,
     to_parquet,
 )
+from .report import write_report
 
 if TYPE_CHECKING:
     from ..core.jobs.evals.results import EvalResult
@@ -43,7 +45,7 @@ __all__ = ["write_any", "write_frame", "write_frames", "to_csv", "to_json", "to_
            "safe_cell", "csv_text", "process_csv", "check_output", "RESULT_TYPES"]
 
 #: What ``write_any`` writes, for every kind of result.
-RESULT_TYPES = (".json", ".jsonl", ".csv", ".xlsx", ".parquet")
+RESULT_TYPES = (".json", ".jsonl", ".csv", ".xlsx", ".parquet", ".html")
 
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
 #: Columns holding percentages (0-100, or points for a difference): stored as fractions with a % format,
@@ -299,7 +301,7 @@ def _batch_writers(result: BatchResult) -> dict[str, Callable[[Path], Path]]:
             ".jsonl": lambda p: _write_jsonl(frame.to_dict("records"), p),
             ".csv": lambda p: write_csv(p, *_table(frame)),
             ".xlsx": lambda p: write_frames({"Results": frame}, p),
-            ".parquet": lambda p: _frame_parquet(frame, p)}
+            ".parquet": lambda p: _frame_parquet(frame, p), ".html": lambda p: write_report(result, p)}
 
 
 def _eval_writers(result: EvalResult) -> dict[str, Callable[[Path], Path]]:
@@ -308,13 +310,13 @@ def _eval_writers(result: EvalResult) -> dict[str, Callable[[Path], Path]]:
             ".csv": lambda p: write_csv(p, *_table(result.scores_df)),
             ".xlsx": lambda p: write_frames({"Summary": result.summary_df, "Scores": result.scores_df,
                                              "Outputs": result.outputs_df}, p),
-            ".parquet": lambda p: _frame_parquet(result.scores_df, p)}
+            ".parquet": lambda p: _frame_parquet(result.scores_df, p), ".html": lambda p: write_report(result, p)}
 
 
 def _job_writers(result: JobResult) -> dict[str, Callable[[Path], Path]]:
     return {".json": lambda p: to_json(result, p), ".jsonl": lambda p: to_jsonl(result, p),
             ".csv": lambda p: to_csv(result, p), ".xlsx": lambda p: to_excel(result, p),
-            ".parquet": lambda p: to_parquet(result, p)}
+            ".parquet": lambda p: to_parquet(result, p), ".html": lambda p: write_report(result, p)}
 
 
 #: By the result's class name: an eval's writers need no import of the eval machinery until one is written.

@@ -1,7 +1,9 @@
-"""The rich view of a JobResult in a notebook: summary card, tables, bars, heatmap, styled rows.
+"""The rich view of a JobResult in a notebook: summary card, what needs attention (the failure
+groups, ``run_list``), tables, bars, heatmap, the tools offered, then every run opening on its
+transcript (``transcript``), under a filter and in pages.
 
-The HTML is deterministic (a fixed Styler uuid, no timestamps or random ids beyond what the
-result holds), so notebooks saved with it compare cleanly under nbval. Bars and the heatmap
+The HTML is deterministic (a fixed Styler uuid, ids derived from the result, no timestamps or
+random ids beyond what the result holds), so notebooks saved with it compare cleanly under nbval. Bars and the heatmap
 are plain HTML, so the view needs no plotting library; ``plots.py`` draws matplotlib figures
 for those who want them.
 """
@@ -10,13 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..core.conversation.text import turns_text
 from ..core.frames import is_nan
 from ..core.html_text import escape_html, text_frame
-from ..core.scoring.matching import describe_mismatches
+from ..core.scoring.reasons import failure_groups, failure_reasons, outcome_of
 from ..core.stats.compare import comparison_frame, format_ci
 from ..core.stats.repeats import top_pass_hat_k
 from ..core.stats.units import format_pct
+from ..core.store.stored_rows import StoredRows
+from .html_parts import STYLE, pre
+from .run_list import Run, failures_html, runs_html, view_id
+from .transcript import job_run_html
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,11 +29,13 @@ if TYPE_CHECKING:
 
     from ..core.jobs.permutate_result import JobResult
 
-__all__ = ["JobResultView", "render_html", "render_text", "heatmap_frame", "flaky_frame", "escaped", "styled", "summary_table",
+__all__ = ["JobResultView", "render_html", "job_runs", "MAX_VIEW_ROWS", "RUN_HEADERS", "render_text", "heatmap_frame", "flaky_frame", "escaped", "styled", "summary_table",
            "SUMMARY_LABELS"]
 
-MAX_DETAIL_ROWS = 200
-_PASS, _FAIL, _ERROR = "#d9f2d9", "#f9d6d5", "#fde9c8"
+#: Runs listed in a notebook's view (failures first, in pages); the report lists every one.
+MAX_VIEW_ROWS = 1000
+#: The short columns of a list of runs; every other field is in the run's transcript.
+RUN_HEADERS = ("case", "permutation", "language", "verdict", "reason")
 _CARD_FIGURES = [
     ("overall_accuracy", "overall", True), ("accuracy_step_a", "step a: plugin", True),
     ("accuracy_step_b", "step b: operation", True), ("accuracy_step_c", "step c: parameters", True),
@@ -41,12 +48,6 @@ SUMMARY_LABELS = {key: label for key, label, _ in _CARD_FIGURES} | {
     "model": "model", "average_response_time_sec": "mean response s", "total_llm_api_cost": "cost $"}
 _SUMMARY_COLUMNS = ["total_test_cases", "wrong_cases", "errored_cases", "overall_accuracy", "accuracy_step_a", "accuracy_step_b",
                     "accuracy_step_c", "average_response_time_sec", "total_llm_tokens_used", "total_llm_api_cost"]
-_DETAIL_COLUMNS = [
-    "permutation_name", "test_case_name", "language", "repeat", "passed", "is_run_completed",
-    "is_plugin_detected", "is_plugin_operation_found", "is_plugin_parameter_mapped", "plugin_name",
-    "plugin_method", "plugin_operation", "plugin_parameters_mapped", "parameter_mapped_percentage",
-    "parameter_mismatches", "response_time_sec", "total_llm_tokens_used", "llm_api_cost", "cached", "error",
-]
 
 
 def _fmt(value: Any, pct: bool = False) -> str:
@@ -147,32 +148,49 @@ def _heatmap(result: JobResult) -> str:
     return styler.to_html()
 
 
-def _details(result: JobResult) -> str:
-    """The first ``MAX_DETAIL_ROWS`` detail rows (read alone from the store) and how many there are."""
-    import pandas as pd
+def _rows(result: JobResult) -> list[dict[str, Any]]:
+    """Every detail row as a dict (a stored result's straight from the store)."""
+    details = result.details
+    return list(details.dicts()) if isinstance(details, StoredRows) else [row.to_dict() for row in details]
 
-    total = result.summary["total_test_cases"]
-    if not total:
-        return "<p>No runs finished.</p>"
-    first = [row.to_dict() for row in result.details[:MAX_DETAIL_ROWS]]
-    shown = pd.DataFrame(first)[[c for c in _DETAIL_COLUMNS if c in first[0]]]
-    if "parameter_mismatches" in shown.columns:  # why step c failed, in words
-        shown = shown.assign(parameter_mismatches=shown["parameter_mismatches"].map(describe_mismatches))
-    if any(row.get("turns") for row in first):  # conversations: each turn in a line, and why the run failed
-        shown = shown.assign(turns=[turns_text(row.get("turns")) for row in first],
-                             reason=[row.get("reason") for row in first])
 
-    def colour(row: pd.Series) -> list[str]:
-        fill = _ERROR if not row["is_run_completed"] else (_PASS if row["passed"] else _FAIL)
-        return [f"background-color: {fill}"] * len(row)
+def _tools_section(result: JobResult, vid: str) -> str:
+    """The tools offered, once per view, each with its schema on demand (the transcripts link here)."""
+    groups = [(name, snap.get("tools") or []) for name, snap in (result.tools or {}).items()]
+    if not any(tools for _, tools in groups):
+        return ""
+    body = "".join(
+        f"<h4>{escape_html(name)}</h4>" + "".join(
+            f"<details><summary><b>{escape_html(t.get('name'))}</b> {escape_html((t.get('description') or '').splitlines()[0][:160] if t.get('description') else '')}"
+            f"</summary>{pre(t.get('parameters') or {})}</details>" for t in tools)
+        for name, tools in groups)
+    return (f'<details class="pn-v" id="{vid}-tools"><summary><b>Tools offered</b> '
+            f"({sum(len(t) for _, t in groups)})</summary><div class=\"pn-t\">{body}</div></details>")
 
-    styler = (styled(shown).set_uuid("permutate-details").apply(colour, axis=1)
-              .format({"response_time_sec": "{:.3f}", "parameter_mapped_percentage": format_pct,
-                       "llm_api_cost": "{:.6f}"}, na_rep="–", escape="html")
-              .hide(axis="index"))
-    more = (f"<p>{total - len(first):,} more rows: see <code>result.details_df</code> or "
-            "<code>result.write(...)</code>.</p>") if total > len(first) else ""
-    return f"<details><summary>Detail rows ({total:,})</summary>{styler.to_html()}{more}</details>"
+
+def job_runs(result: JobResult, vid: str) -> tuple[list[Run], list[tuple[str, list[int]]]]:
+    """The runs as the lists show them, and the failure groups."""
+    rows = _rows(result)
+    request, tools, anchor = result.request, result.tools, f"{vid}-tools"
+
+    def run(row: dict[str, Any]) -> Run:
+        reasons = tuple(failure_reasons(row))
+        return Run(str(outcome_of(row)), reasons,
+                   (str(row["test_case_name"]), str(row["permutation_name"]), str(row["language"]),
+                    str(outcome_of(row)), "; ".join(reasons)),
+                   lambda: job_run_html(row, request, tools, schemas=False, tools_anchor=anchor))
+
+    return [run(row) for row in rows], failure_groups(rows)
+
+
+def _runs(result: JobResult, vid: str, max_rows: int | None) -> tuple[str, str]:
+    """The failure groups and the list of runs."""
+    if not result.summary["total_test_cases"]:
+        return "", "<p>No runs finished.</p>"
+    runs, groups = job_runs(result, vid)
+    return (failures_html(runs, RUN_HEADERS, groups),
+            runs_html(vid, runs, RUN_HEADERS, max_rows=max_rows,
+                      more_note="result.write('report.html') lists every run, result.details_df has every field"))
 
 
 _ACCURACIES = ("overall_accuracy", "accuracy_step_a", "accuracy_step_b", "accuracy_step_c")
@@ -243,9 +261,14 @@ def _flaky(result: JobResult) -> str:
             .set_caption(f"Flaky cases: some but not all repeats pass ({len(frame)})").to_html())
 
 
-def render_html(result: JobResult) -> str:
-    return "".join([_card(result), _scroll(_permutations(result)), _bars(result), _scroll(_comparison(result)),
-                    _scroll(_flaky(result)), _scroll(_heatmap(result)), _scroll(_details(result))])
+def render_html(result: JobResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
+    """The view: card, what needs attention, the tables and charts, the tools, then the runs (up to
+    ``max_rows`` of them; None: all, as the report has them)."""
+    vid = view_id("job", result.job_id, result.job_name, len(result.details), max_rows)
+    failures, runs = _runs(result, vid, max_rows)
+    return "".join([STYLE, _card(result), failures, _scroll(_permutations(result)), _bars(result),
+                    _scroll(_comparison(result)), _scroll(_flaky(result)), _scroll(_heatmap(result)),
+                    _tools_section(result, vid), runs])
 
 
 def render_text(result: JobResult) -> str:

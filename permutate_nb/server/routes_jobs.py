@@ -1,4 +1,4 @@
-"""Start-job (seed 000) and the jobs around it: list, status, result (JSON, CSV, XLSX), cancel."""
+"""Start-job (seed 000) and the jobs around it: list, status, result (JSON, CSV, XLSX), report (HTML), cancel."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from ..core.api import run_planned
@@ -18,6 +18,7 @@ from ..core.jobs.kinds import KINDS, job_for, results
 from ..core.jobs.result_base import Result
 from ..core.jobs.runner import create_record
 from ..core.status import STATUSES, JobStatus
+from ..export.report import CONTENT_SECURITY_POLICY, report_html
 from .context import context, json_response, json_response_async
 from .schemas import CSV, XLSX, JobAccepted, JobRecord, StartJobResponse, errors, file_response
 from .schemas import JobStatus as JobStatusBody
@@ -131,6 +132,18 @@ async def job_result(request: Request, job_id: str, format: Literal["json", "csv
     media = "text/csv" if format == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return FileResponse(path, media_type=media, filename=path.name,
                         background=BackgroundTask(_remove, path))
+
+
+@router.get("/jobs/{job_id}", name="job_report", tags=["jobs"], response_class=HTMLResponse,
+            responses={200: {"description": "the report page", "content": {"text/html": {"schema": {"type": "string"}}}},
+                       **errors(401, 404, 500)},
+            summary="A job's report: the HTML page `permutate report` writes (summary, failures, every transcript)")
+async def job_report(request: Request, job_id: str) -> Response:
+    ctx = context(request)
+    data = await asyncio.to_thread(results, job_id, store=ctx.store)
+    page = await asyncio.to_thread(report_html, data)
+    return HTMLResponse(page, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                                       "X-Content-Type-Options": "nosniff"})
 
 
 def _remove(path: Path) -> None:

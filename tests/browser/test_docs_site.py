@@ -9,11 +9,10 @@ so the test types a query and waits for a result that links to the right page.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,21 +22,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000"]
 BUILD_TIMEOUT = 600  # seconds for mkdocs build: the reference pages import the package and its server
 PAGE_TIMEOUT = 60  # seconds for a page or a search result to appear on busy cores
-
-
-def _require_browser() -> None:
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
-    if missing:
-        message = f"{' and '.join(missing)} not found: apt-get install chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = PAGE_TIMEOUT) -> Any:
@@ -62,28 +48,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stderr[-3000:]
     assert (out / "index.html").is_file()
     return out
-
-
-@pytest.fixture
-def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Headless Chromium through Debian's chromedriver (nothing is downloaded); a screenshot on failure."""
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for a browser online
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}.png"))
-        (ARTIFACTS / f"{request.node.name}.html").write_text(driver.page_source)
-    driver.quit()
 
 
 def test_a_generated_page_renders_from_disk(site: Path, browser: Any) -> None:

@@ -10,10 +10,10 @@ and the page's HTML in ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,15 +26,11 @@ import httpx
 import pytest
 
 from ..helpers import DEADLINE, stop_process
+from .conftest import require_browser
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,1000"]
 RUN_TIMEOUT = 5 * DEADLINE  # for Run All: the embedded model on a cold response cache, on 2 busy cores
 
 
@@ -42,15 +38,6 @@ _LAB_SETTINGS = [
     ("notebook-extension", "tracker", {"windowingMode": "none"}),  # every cell in the DOM, on screen or not
     ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
 ]
-
-
-def _require_browser() -> None:
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if path is None]
-    if missing:
-        message = f"{' and '.join(missing)} not found: apt-get install chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def _free_port() -> int:
@@ -72,12 +59,25 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """JupyterLab on 127.0.0.1 serving a copy of notebook 01 (outputs cleared), with a private config."""
-    _require_browser()
+    with _lab(tmp_path, keep_outputs=False) as served:
+        yield served
+
+
+@pytest.fixture
+def saved_lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The same, with notebook 01's saved outputs: as someone opens a notebook they were sent (untrusted)."""
+    with _lab(tmp_path, keep_outputs=True) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _lab(tmp_path: Path, keep_outputs: bool) -> Iterator[dict[str, Any]]:
+    require_browser()
     work = tmp_path / "lab"
     work.mkdir()
     notebook = json.loads((ROOT / "notebooks" / "01_quickstart.ipynb").read_text())
     for cell in notebook["cells"]:
-        if cell["cell_type"] == "code":
+        if cell["cell_type"] == "code" and not keep_outputs:
             cell["outputs"], cell["execution_count"] = [], None
     notebook["metadata"].pop("widgets", None)
     (work / "01_quickstart.ipynb").write_text(json.dumps(notebook))
@@ -115,29 +115,6 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         stop_process(server)
         log.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Headless Chromium through Debian's chromedriver (nothing is downloaded); screenshots on failure."""
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must not look for a browser online
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.shots = []  # type: ignore[attr-defined]
-    yield driver
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / f"{request.node.name}.png"))
-        (ARTIFACTS / f"{request.node.name}.html").write_text(driver.page_source)
-    driver.quit()
 
 
 def _text(driver: Any) -> str:
@@ -209,8 +186,26 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert seen_bar, "the progress widget never rendered"
     end_lines = browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
     assert len(end_lines) == 1 and "4/4" in end_lines[0].text and end_lines[0].text.count(" · done") == 2
-    assert browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details, #T_permutate-permutations")  # the view
+    assert browser.find_elements(By.CSS_SELECTOR, ".pn-runs, #T_permutate-permutations")  # the view
     assert "Overall accuracy by permutation" in page
+    # the view opens on what needs attention; a run there opens on its transcript; result.transcript(i) shows one
+    failures = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-failures")
+    assert failures.text.startswith("Needs attention")
+    rows = failures.find_elements(By.CSS_SELECTOR, ".pn-group[open] .pn-row > summary")
+    if rows:  # the embedded model passed nothing, or something: either way the group lists its runs
+        rows[0].click()
+        _wait("a failing run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t")
+                                                     if t.is_displayed()], DEADLINE)
+    alone = [t for t in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output > div > .pn-v > .pn-t, "
+                                                               ".jp-OutputArea-output .pn-v > .pn-t")
+             if t.is_displayed()]
+    assert alone and "prompt sent" in alone[-1].get_attribute("textContent")
+    runs = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-runs")
+    [errored] = [e for e in runs.find_elements(By.TAG_NAME, "label") if e.text.startswith("errored (")]
+    errored.click()  # trusted output (run here): the filter works
+    count = int(errored.text.split("(")[1].rstrip(")"))
+    _wait(f"the {count} errored runs only", lambda: len([r for r in runs.find_elements(By.CSS_SELECTOR, ".pn-list .pn-row")
+                                                          if r.is_displayed()]) == count, DEADLINE)
     assert "Error displaying widget" not in page
     assert "Traceback" not in page and "most recent call last" not in page
     errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
@@ -226,8 +221,35 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert "application/vnd.jupyter.widget-view+json" not in saved  # nothing that could be a dead widget
     browser.refresh()
     _wait("the reopened notebook's outputs", lambda: browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
-          and browser.find_elements(By.CSS_SELECTOR, "#T_permutate-details"), DEADLINE)
+          and browser.find_elements(By.CSS_SELECTOR, ".pn-runs"), DEADLINE)
     _wait("the kernel after reopening", lambda: _kernel_idle(browser), DEADLINE)
     assert "Error displaying widget" not in _text(browser)
     print(f"browser test: {time.monotonic() - started:.1f} s from opening the notebook to the reopened check")
 
+
+
+def test_a_saved_notebooks_view_works_when_reopened(saved_lab: dict[str, Any], browser: Any) -> None:
+    """Notebook 01 as saved (untrusted in this browser): the failure groups, a run's transcript, every run listed."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(saved_lab["url"])
+    failures = _wait("the saved view's failure groups", lambda: browser.find_elements(
+        By.CSS_SELECTOR, ".jp-OutputArea-output .pn-failures"), DEADLINE)[0]
+    assert failures.text.startswith("Needs attention: 4 of 8 runs, by reason")
+    row = failures.find_element(By.CSS_SELECTOR, ".pn-group[open] .pn-row > summary")
+    row.click()
+    _wait("the run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t") if t.is_displayed()],
+          DEADLINE)
+    runs = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-runs")
+
+    def shown() -> list[Any]:
+        return [r for r in runs.find_elements(By.CSS_SELECTOR, ".pn-list .pn-row") if r.is_displayed()]
+
+    # untrusted output: JupyterLab's sanitiser drops the style sheet and disables the filter's radio buttons,
+    # so every listed run shows at once (nothing is hidden that cannot be reached)
+    assert len(shown()) == 8
+    assert all(i.get_attribute("disabled") for i in runs.find_elements(By.CSS_SELECTOR, "input[type=radio]"))
+    transcript = [t for t in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-v > .pn-t")
+                  if t.is_displayed()]
+    assert transcript and "expected against actual" in transcript[-1].get_attribute("textContent")
+    assert "Error displaying widget" not in _text(browser)

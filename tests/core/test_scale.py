@@ -24,7 +24,8 @@ from permutate_nb.core.store import stored_rows
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.core.store.stored_rows import StoredRows
 from permutate_nb.export.details import DETAIL_FIELDS, XLSX_MAX_ROWS, check_xlsx_rows
-from permutate_nb.notebook.view import MAX_DETAIL_ROWS, render_html
+from permutate_nb.notebook.run_list import PAGE_ROWS
+from permutate_nb.notebook.view import render_html
 from tests.helpers import DEADLINE, cli_process, cpu_growth, klarna_cases_request, stored_job_of
 
 pytestmark = pytest.mark.slow  # a minute or more on 2 cores: -m 'not slow' leaves it out
@@ -167,13 +168,14 @@ def test_xlsx_past_its_row_limit_refuses_in_one_line(tmp_path: Path, permutate_h
     check_xlsx_rows(target, XLSX_MAX_ROWS - 1)  # the most a sheet holds: accepted
 
 
-def test_the_notebook_view_shows_the_first_rows_and_the_counts(scripted: Any) -> None:
+def test_the_notebook_view_pages_its_runs_and_says_how_many_more(scripted: Any) -> None:
     scripted.set_script({"default": GOOD})
     result = pn.run(klarna_cases_request(scripted.base_url, cases=5, repeats=50), cache=False)
-    html = render_html(pn.results(result.job_id))
-    assert "Detail rows (250)</summary>" in html and f"{250 - MAX_DETAIL_ROWS:,} more rows" in html
-    table = html[html.index("Detail rows (250)"):]
-    assert table.count('<tr>') == MAX_DETAIL_ROWS + 1  # the header and the first rows only
+    html = render_html(pn.results(result.job_id), max_rows=200)
+    assert "<b>Runs (250), wrong and errored first</b>" in html and "50 more runs (passed ones last)" in html
+    runs = html[html.index("Runs (250)"):]
+    assert runs.count('<details class="pn-row') == 200 and runs.count('class="pn-page pn-page-') == 200 // PAGE_ROWS
+    assert render_html(pn.results(result.job_id)).count('<details class="pn-row') == 250  # the default lists 1,000
 
 
 def test_twenty_thousand_test_cases_plan_in_linear_time(tmp_path: Path) -> None:

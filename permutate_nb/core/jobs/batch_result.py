@@ -46,6 +46,7 @@ class BatchResult(Result):
     """
 
     kind = "batch"
+    _run_keys = ("row",)
     __slots__ = ("job_id", "status", "_frame", "record")
 
     def __init__(self, job_id: str | None, status: str, frame: pd.DataFrame,
@@ -61,6 +62,9 @@ class BatchResult(Result):
     def to_pandas(self) -> pd.DataFrame:
         """The result DataFrame (``attrs`` holds ``job_id`` and ``status``)."""
         return self._frame
+
+    def _run_rows(self) -> list[dict[str, Any]]:
+        return self._frame.to_dict("records")
 
     @property
     def finished(self) -> int:

@@ -76,6 +76,10 @@ class JobResult(Result):
     record: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # the store's record of the job
 
     kind: ClassVar[str] = "permutate"
+    _run_keys: ClassVar[tuple[str, ...]] = ("permutation_name", "test_case_name", "language", "repeat")
+
+    def _run_rows(self) -> Sequence[RunDetail]:
+        return self.details
 
     @property
     def started_at(self) -> str | None:

@@ -2,8 +2,9 @@
 
 One surface for every kind: ``job_id``, ``kind``, ``status`` (``JobStatus``), ``error``,
 ``started_at``, ``ended_at``, ``planned`` and ``finished`` (runs), ``to_pandas()``,
-``write(path)`` by extension (.json, .csv, .xlsx, through ``permutate_nb.export``) and the same
-rich display in a notebook (through ``core.hooks``). The times and counts come from the job
+``write(path)`` by extension (.json, .csv, .xlsx, .html, through ``permutate_nb.export``), the same
+rich display in a notebook (through ``core.hooks``) and a transcript per run (``transcript(i)``,
+``show(run)``). The times and counts come from the job
 store's record of the job (``record``) where the result has one.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import hooks
+from .transcript import RunTranscript, find_row, run_index
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,6 +27,8 @@ class Result:
     kind: ClassVar[str]
     job_id: str | None
     status: str
+    #: The fields that name a run, for ``show(run)`` with a row rather than an index.
+    _run_keys: ClassVar[tuple[str, ...]] = ()
 
     def _record(self) -> dict[str, Any]:
         """The job store's record of the job (empty for a job run without a store)."""
@@ -59,8 +63,22 @@ class Result:
         """The result as one table: detail rows, batch rows, or eval scores."""
         raise NotImplementedError
 
+    def _run_rows(self) -> Any:
+        """The runs a transcript can show, in the order ``transcript(i)`` counts them."""
+        raise TypeError(f"a {self.kind} result has no runs to show")
+
+    def transcript(self, i: int) -> RunTranscript:
+        """Run ``i``'s transcript (negative counts from the end): what was sent, offered, answered and scored."""
+        return RunTranscript(self, run_index(len(self._run_rows()), i))
+
+    def show(self, run: Any) -> RunTranscript:
+        """The transcript of ``run``: an index, or one of the result's rows (a detail row, a batch or eval record)."""
+        if isinstance(run, int) and not isinstance(run, bool):
+            return self.transcript(run)
+        return RunTranscript(self, find_row(self._run_rows(), run, self._run_keys))
+
     def write(self, path: str | Path) -> Path:
-        """Write by extension: .json, .jsonl, .csv, .xlsx or .parquet."""
+        """Write by extension: .json, .jsonl, .csv, .xlsx, .parquet, or .html (the report, one self-contained page)."""
         return hooks.write(self, path)
 
     def to_json(self, path: str | Path) -> Path:

@@ -75,6 +75,10 @@ class EvalResult(Result):
     job: dict[str, Any] = field(default_factory=dict)  # the store's record of the job, as the document shows it
 
     kind: ClassVar[str] = "eval"
+    _run_keys: ClassVar[tuple[str, ...]] = ("test_case_id", "model")
+
+    def _run_rows(self) -> list[dict[str, Any]]:
+        return self.outputs
 
     def _record(self) -> dict[str, Any]:
         return self.job
