@@ -252,3 +252,15 @@ def test_executed_operations_answer_the_calls_over_http(scripted: Any) -> None:
     result = next(m for m in row.transcript if m["role"] == "tool")
     assert "products" in json.loads(result["content"]) and "error" not in result
     assert scripted.requests[1]["json"]["messages"][2]["content"] == result["content"]
+
+
+def test_a_group_that_describes_backend_methods_is_the_offer(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [{"tool_call": call("add_item", item="milk")}, {"text": "ok"}]}]})
+    data = request(scripted.base_url, {"name": "c", "backend": SHOP, "expected_state": {"items": ["milk"]},
+                                       "turns": [{"user": "milk"}]})
+    schema = {"name": "add_item", "description": "Add one item.",
+              "parameters": {"type": "object", "properties": {"item": {"type": "string"}}}}
+    data["plugin_groups"][0]["plugins"] = [{"name": "shop", "functions": [schema]}]
+    (row,) = pn.run(data).details
+    assert [t["function"]["name"] for t in scripted.requests[0]["json"]["tools"]] == ["add_item"]  # as written
+    assert row.passed and row.end_state["state"] == {"items": ["milk"]}  # the call went to the backend

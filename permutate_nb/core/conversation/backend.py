@@ -3,8 +3,9 @@
 A test case names a class (``backend: package.module:Class``); every run gets a fresh instance,
 configured from ``initial_config`` the way BFCL's multi-turn backends are
 (``instance._load_scenario(config)``), else as ``Class(**initial_config)``. Its public methods are
-tools: those the plugin group already describes (function schemas of the same name) keep that
-schema, the others get one from their signature. After the conversation the instance's public
+the tools: when the plugin group describes some of them (function schemas of the same names), the
+group's schemas are what the model is offered; otherwise every public method, with a schema made
+from its signature. Calls go to the method of the tool's name. After the conversation the instance's public
 attributes are its state, compared with ``expected_state`` by an ``EndStateScorer``: by default
 ``compare_state``; a BFCL job passes BFCL's own checker instead.
 """
@@ -94,13 +95,14 @@ def backend_operations(path: str, cls: type, described: set[str]) -> list[Operat
 
 
 def backend_toolset(path: str, cls: type, group: ToolSet) -> ToolSet:
-    """The group's tools plus the backend's methods it does not describe (a method the group describes
-    under the same name keeps the group's schema, and calls to it go to the backend)."""
-    described = {op.url for op in group.by_name.values()} | set(group.by_name)
-    extra = backend_operations(path, cls, described)
-    if not extra:
+    """The tools a conversation over a backend offers. When the plugin group describes some of the
+    backend's methods (function schemas of the same names), the group's tools are the offer, as written:
+    a curated list, which may leave methods out on purpose (BFCL's missing-function category). Otherwise
+    the group's tools plus every public method, each with a schema made from its signature."""
+    names = {op.url for op in group.by_name.values() if op.kind != "openapi"} | set(group.by_name)
+    if names & set(public_methods(cls)):
         return group
-    return toolset_of([*group.by_name.values(), *extra], group.plugins)
+    return toolset_of([*group.by_name.values(), *backend_operations(path, cls, names)], group.plugins)
 
 
 def result_text(value: Any) -> str:
