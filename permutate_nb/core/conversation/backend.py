@@ -66,7 +66,7 @@ def new_backend(cls: type, initial_config: Mapping[str, Any] | None) -> Any:
 
 def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
     """The class's public methods by name (not ``_private``, not attributes or properties)."""
-    methods = {}
+    methods: dict[str, Callable[..., Any]] = {}
     for name, value in inspect.getmembers(cls):
         if name.startswith("_") or isinstance(inspect.getattr_static(cls, name), property):
             continue

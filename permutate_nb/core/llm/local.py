@@ -250,10 +250,10 @@ class LocalProvider:
 
     def _prepare(self, request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         messages = plain_messages(request.messages)
-        if request.tools_json is not None and not _calls_tools(request):  # a conversation, after a tool result
-            return [{"role": "system", "content": _ANSWER}, *messages], request.response_format
-        if not _calls_tools(request):
+        if request.tools_json is None:
             return messages, request.response_format
+        if not _calls_tools(request):  # a conversation, after a tool result
+            return [{"role": "system", "content": _ANSWER}, *messages], request.response_format
         key = request.tools_digest or request.tools_json
         if key not in self._schemas:
             tools = json.loads(request.tools_json)
