@@ -264,3 +264,15 @@ def test_a_group_that_describes_backend_methods_is_the_offer(scripted: Any) -> N
     (row,) = pn.run(data).details
     assert [t["function"]["name"] for t in scripted.requests[0]["json"]["tools"]] == ["add_item"]  # as written
     assert row.passed and row.end_state["state"] == {"items": ["milk"]}  # the call went to the backend
+
+
+def test_conversation_rows_export(scripted: Any, tmp_path: Any) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    scripted.set_script(SHOP_SCRIPT)
+    result = pn.run(request(scripted.base_url, _shop_case(["bread", "milk"])))
+    (row,) = result.details
+    table = pq.read_table(result.write(tmp_path / "rows.parquet")).to_pylist()[0]
+    assert json.loads(table["transcript"]) == row.transcript and json.loads(table["turns"]) == row.turns
+    assert json.loads(table["end_state"])["passed"] is True
+    written = result.write(tmp_path / "rows.jsonl").read_text().splitlines()
+    assert json.loads(written[0])["transcript"] == row.transcript
