@@ -276,3 +276,23 @@ def test_conversation_rows_export(scripted: Any, tmp_path: Any) -> None:
     assert json.loads(table["end_state"])["passed"] is True
     written = result.write(tmp_path / "rows.jsonl").read_text().splitlines()
     assert json.loads(written[0])["transcript"] == row.transcript
+
+
+def test_a_job_may_bring_its_own_end_state_scorer(scripted: Any) -> None:
+    import asyncio
+
+    from permutate_nb.core.jobs.permutate import PermutateJob, plan_job
+    from permutate_nb.core.jobs.runner import execute
+
+    scripted.set_script(SHOP_SCRIPT)
+    seen: list[Any] = []
+
+    def scorer(instance: Any, expected: Any, case: Any) -> list[str]:
+        seen.append((instance.items, expected, case.name))
+        return ["the list should be empty"]
+
+    case = {k: v for k, v in _shop_case([]).items() if k != "expected_state"}  # runs without expected_state
+    job = PermutateJob(plan_job(request(scripted.base_url, case)), end_state=scorer)
+    (row,) = asyncio.run(execute(job)).details
+    assert seen == [(["bread", "milk"], {}, "shop")]
+    assert row.reason == "end state: the list should be empty" and not row.passed
