@@ -296,3 +296,14 @@ def test_a_job_may_bring_its_own_end_state_scorer(scripted: Any) -> None:
     (row,) = asyncio.run(execute(job)).details
     assert seen == [(["bread", "milk"], {}, "shop")]
     assert row.reason == "end state: the list should be empty" and not row.passed
+
+
+def test_a_provider_error_or_a_backend_that_refuses_its_config_fails_the_run(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [{"tool_call": call("add_item", item="milk")},
+                                                  {"status": 400, "body": "context too long"}]}]})
+    case = {"name": "c", "backend": SHOP, "turns": [{"user": "milk"}]}
+    bad = {"name": "bad", "backend": SHOP, "initial_config": {"colour": "red"}, "turns": [{"user": "milk"}]}
+    rows = {row.test_case_name: row for row in pn.run(request(scripted.base_url, case, bad, concurrency=1)).details}
+    assert not rows["c"].is_run_completed and "answered HTTP 400: context too long" in rows["c"].error
+    assert not rows["bad"].is_run_completed and rows["bad"].error.startswith(
+        "backend permutate_nb.examples.shopping:ShoppingList: cannot start it with initial_config: TypeError:")

@@ -53,15 +53,20 @@ def load_backend(path: str) -> type:
 
 def new_backend(cls: type, initial_config: Mapping[str, Any] | None) -> Any:
     """A fresh instance: ``Class()`` then ``_load_scenario(initial_config)`` when the class has it
-    (BFCL's convention), else ``Class(**initial_config)``. The config is copied: runs share nothing."""
+    (BFCL's convention), else ``Class(**initial_config)``. The config is copied: runs share nothing.
+    A class that refuses its config fails the run with one line naming it."""
     config = copy.deepcopy(dict(initial_config)) if initial_config is not None else None
-    if config is None:
-        return cls()
-    if callable(getattr(cls, "_load_scenario", None)):
-        instance = cls()
-        instance._load_scenario(config)
-        return instance
-    return cls(**config)
+    try:
+        if config is None:
+            return cls()
+        if callable(getattr(cls, "_load_scenario", None)):
+            instance = cls()
+            instance._load_scenario(config)
+            return instance
+        return cls(**config)
+    except Exception as exc:  # noqa: BLE001 - the user's class and config: said in one line, the run fails
+        raise RequestError(f"backend {cls.__module__}:{cls.__qualname__}: cannot start it with initial_config: "
+                           f"{type(exc).__name__}: {exc}") from None
 
 
 def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
