@@ -32,7 +32,7 @@ DETAIL_FIELDS = tuple(RunDetail.__dataclass_fields__)
 #: Rows an XLSX sheet holds, its header included (Excel's limit).
 XLSX_MAX_ROWS = 1_048_576
 _JSON_FIELDS = frozenset(("plugin_parameters_mapped", "intermediate_steps", "parameter_mismatches", "calls_made",
-                          "calls_expected", "call_pairings"))
+                          "calls_expected", "call_pairings", "transcript", "turns", "end_state"))
 _PARQUET_BATCH = 4_000  # rows per block and row group: about 4 MB of JSON in memory at a time
 
 

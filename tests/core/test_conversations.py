@@ -252,3 +252,58 @@ def test_executed_operations_answer_the_calls_over_http(scripted: Any) -> None:
     result = next(m for m in row.transcript if m["role"] == "tool")
     assert "products" in json.loads(result["content"]) and "error" not in result
     assert scripted.requests[1]["json"]["messages"][2]["content"] == result["content"]
+
+
+def test_a_group_that_describes_backend_methods_is_the_offer(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [{"tool_call": call("add_item", item="milk")}, {"text": "ok"}]}]})
+    data = request(scripted.base_url, {"name": "c", "backend": SHOP, "expected_state": {"items": ["milk"]},
+                                       "turns": [{"user": "milk"}]})
+    schema = {"name": "add_item", "description": "Add one item.",
+              "parameters": {"type": "object", "properties": {"item": {"type": "string"}}}}
+    data["plugin_groups"][0]["plugins"] = [{"name": "shop", "functions": [schema]}]
+    (row,) = pn.run(data).details
+    assert [t["function"]["name"] for t in scripted.requests[0]["json"]["tools"]] == ["add_item"]  # as written
+    assert row.passed and row.end_state["state"] == {"items": ["milk"]}  # the call went to the backend
+
+
+def test_conversation_rows_export(scripted: Any, tmp_path: Any) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    scripted.set_script(SHOP_SCRIPT)
+    result = pn.run(request(scripted.base_url, _shop_case(["bread", "milk"])))
+    (row,) = result.details
+    table = pq.read_table(result.write(tmp_path / "rows.parquet")).to_pylist()[0]
+    assert json.loads(table["transcript"]) == row.transcript and json.loads(table["turns"]) == row.turns
+    assert json.loads(table["end_state"])["passed"] is True
+    written = result.write(tmp_path / "rows.jsonl").read_text().splitlines()
+    assert json.loads(written[0])["transcript"] == row.transcript
+
+
+def test_a_job_may_bring_its_own_end_state_scorer(scripted: Any) -> None:
+    import asyncio
+
+    from permutate_nb.core.jobs.permutate import PermutateJob, plan_job
+    from permutate_nb.core.jobs.runner import execute
+
+    scripted.set_script(SHOP_SCRIPT)
+    seen: list[Any] = []
+
+    def scorer(instance: Any, expected: Any, case: Any) -> list[str]:
+        seen.append((instance.items, expected, case.name))
+        return ["the list should be empty"]
+
+    case = {k: v for k, v in _shop_case([]).items() if k != "expected_state"}  # runs without expected_state
+    job = PermutateJob(plan_job(request(scripted.base_url, case)), end_state=scorer)
+    (row,) = asyncio.run(execute(job)).details
+    assert seen == [(["bread", "milk"], {}, "shop")]
+    assert row.reason == "end state: the list should be empty" and not row.passed
+
+
+def test_a_provider_error_or_a_backend_that_refuses_its_config_fails_the_run(scripted: Any) -> None:
+    scripted.set_script({"rules": [{"responses": [{"tool_call": call("add_item", item="milk")},
+                                                  {"status": 400, "body": "context too long"}]}]})
+    case = {"name": "c", "backend": SHOP, "turns": [{"user": "milk"}]}
+    bad = {"name": "bad", "backend": SHOP, "initial_config": {"colour": "red"}, "turns": [{"user": "milk"}]}
+    rows = {row.test_case_name: row for row in pn.run(request(scripted.base_url, case, bad, concurrency=1)).details}
+    assert not rows["c"].is_run_completed and "answered HTTP 400: context too long" in rows["c"].error
+    assert not rows["bad"].is_run_completed and rows["bad"].error.startswith(
+        "backend permutate_nb.examples.shopping:ShoppingList: cannot start it with initial_config: TypeError:")

@@ -3,8 +3,9 @@
 A test case names a class (``backend: package.module:Class``); every run gets a fresh instance,
 configured from ``initial_config`` the way BFCL's multi-turn backends are
 (``instance._load_scenario(config)``), else as ``Class(**initial_config)``. Its public methods are
-tools: those the plugin group already describes (function schemas of the same name) keep that
-schema, the others get one from their signature. After the conversation the instance's public
+the tools: when the plugin group describes some of them (function schemas of the same names), the
+group's schemas are what the model is offered; otherwise every public method, with a schema made
+from its signature. Calls go to the method of the tool's name. After the conversation the instance's public
 attributes are its state, compared with ``expected_state`` by an ``EndStateScorer``: by default
 ``compare_state``; a BFCL job passes BFCL's own checker instead.
 """
@@ -53,20 +54,25 @@ def load_backend(path: str) -> type:
 
 def new_backend(cls: type, initial_config: Mapping[str, Any] | None) -> Any:
     """A fresh instance: ``Class()`` then ``_load_scenario(initial_config)`` when the class has it
-    (BFCL's convention), else ``Class(**initial_config)``. The config is copied: runs share nothing."""
+    (BFCL's convention), else ``Class(**initial_config)``. The config is copied: runs share nothing.
+    A class that refuses its config fails the run with one line naming it."""
     config = copy.deepcopy(dict(initial_config)) if initial_config is not None else None
-    if config is None:
-        return cls()
-    if callable(getattr(cls, "_load_scenario", None)):
-        instance = cls()
-        instance._load_scenario(config)
-        return instance
-    return cls(**config)
+    try:
+        if config is None:
+            return cls()
+        if callable(getattr(cls, "_load_scenario", None)):
+            instance = cls()
+            instance._load_scenario(config)
+            return instance
+        return cls(**config)
+    except Exception as exc:  # noqa: BLE001 - the user's class and config: said in one line, the run fails
+        raise RequestError(f"backend {cls.__module__}:{cls.__qualname__}: cannot start it with initial_config: "
+                           f"{type(exc).__name__}: {exc}") from None
 
 
 def public_methods(cls: type) -> dict[str, Callable[..., Any]]:
     """The class's public methods by name (not ``_private``, not attributes or properties)."""
-    methods = {}
+    methods: dict[str, Callable[..., Any]] = {}
     for name, value in inspect.getmembers(cls):
         if name.startswith("_") or isinstance(inspect.getattr_static(cls, name), property):
             continue
@@ -95,13 +101,14 @@ def backend_operations(path: str, cls: type, described: set[str]) -> list[Operat
 
 
 def backend_toolset(path: str, cls: type, group: ToolSet) -> ToolSet:
-    """The group's tools plus the backend's methods it does not describe (a method the group describes
-    under the same name keeps the group's schema, and calls to it go to the backend)."""
-    described = {op.url for op in group.by_name.values()} | set(group.by_name)
-    extra = backend_operations(path, cls, described)
-    if not extra:
+    """The tools a conversation over a backend offers. When the plugin group describes some of the
+    backend's methods (function schemas of the same names), the group's tools are the offer, as written:
+    a curated list, which may leave methods out on purpose (BFCL's missing-function category). Otherwise
+    the group's tools plus every public method, each with a schema made from its signature."""
+    names = {op.url for op in group.by_name.values() if op.kind != "openapi"} | set(group.by_name)
+    if names & set(public_methods(cls)):
         return group
-    return toolset_of([*group.by_name.values(), *extra], group.plugins)
+    return toolset_of([*group.by_name.values(), *backend_operations(path, cls, names)], group.plugins)
 
 
 def result_text(value: Any) -> str:

@@ -112,16 +112,16 @@ async def converse(selector: OpenAIFunctionsSelector, case: TestCase, *, repeat:
         out.final_text = text
         if not verdict.verdict:
             out.fail(f"turn {number}: {'; '.join(mismatches)}")
-    if case.expected_state is not None and backend is not None and text_reached(out):
-        scorer = end_state or compare_state
-        problems = scorer(backend, case.expected_state, case, out.transcript)
+    if backend is not None and (case.expected_state is not None or end_state is not None) and _all_turns_ran(out):
+        scorer = end_state or compare_state  # a job's own scorer runs even without expected_state (BFCL's checker)
+        problems = scorer(backend, case.expected_state or {}, case, out.transcript)
         out.end_state = {"passed": not problems, "mismatches": problems, "state": _state(backend)}
         if problems:
             out.fail(f"end state: {'; '.join(problems)}")
     return out
 
 
-def text_reached(out: ConversationOutcome) -> bool:
+def _all_turns_ran(out: ConversationOutcome) -> bool:
     """Every turn ran (no max steps): only then is the end state the conversation's."""
     return out.reason != MAX_STEPS_REASON
 

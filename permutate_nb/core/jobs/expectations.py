@@ -40,8 +40,29 @@ def _multi_call_selector(perm: Permutation) -> bool:
     return ts.provider == "Langchain" and ts.pipeline_name != "zero-shot-react-description"
 
 
+def _conversation_warnings(plan: JobPlan, case: TestCase, where: str) -> Iterator[str]:
+    """A turn expecting a tool that no permutation offers (the group's tools, plus its backend's methods)."""
+    from ..conversation.backend import backend_toolset
+
+    tools: set[str] = set()
+    for perm in plan.request.permutations:
+        toolset = plan.toolsets[perm.tool_selector.plugin_group_name]
+        if case.backend:
+            toolset = backend_toolset(case.backend, plan.backends[case.backend], toolset)
+        tools |= set(toolset.by_name) | {normalise_url(op.url) for op in toolset.by_name.values()}
+    for t, turn in enumerate(case.turns or ()):
+        for i, call in enumerate(turn.expected_calls or ()):
+            if call.api not in tools and normalise_url(call.api) not in tools:
+                nearest = difflib.get_close_matches(call.api, sorted(tools), n=1, cutoff=0.0)
+                hint = f" (nearest: {nearest[0]})" if nearest else ""
+                yield f"{where}: turns[{t}].expected_calls[{i}].api {call.api} is no tool the conversation offers{hint}"
+
+
 def _case_warnings(plan: JobPlan, case: TestCase) -> Iterator[str]:
     where = f"test case {case.name!r}"
+    if case.type == "conversation":
+        yield from _conversation_warnings(plan, case, where)
+        return
     if case.expected_calls is not None and len(case.expected_calls) > 1:
         single = [p.name for p in plan.request.permutations if not _multi_call_selector(p)]
         if single:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from ...errors import PermutateWarning, PluginLoadError
 from ..context import Context, default_context
+from ..conversation.backend import EndStateScorer
 from ..doc_time import doc_now, doc_time
 from ..plugins.fetch import default_url_map
 from ..plugins.loader import Plugin, PluginLoader
@@ -135,7 +136,9 @@ class PermutateJob(Job[RunDetail]):
 
     kind = "permutate"
 
-    def __init__(self, plan: JobPlan) -> None:
+    def __init__(self, plan: JobPlan, *, end_state: EndStateScorer | None = None) -> None:
+        """``end_state`` checks a conversation backend's end state instead of comparing ``expected_state``
+        (a BFCL job passes BFCL's checker)."""
         self.plan = plan
         request = plan.request
         self.name = request.name
@@ -151,7 +154,7 @@ class PermutateJob(Job[RunDetail]):
         self._translation_errors: dict[tuple[int, str], str] = {}
         self._translations: dict[tuple[int, str], str] = {}
         self._scores = ScoreMemo()
-        self._conversations = Conversations(request, plan.toolsets, plan.backends)
+        self._conversations = Conversations(request, plan.toolsets, plan.backends, end_state)
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> PermutateJob:

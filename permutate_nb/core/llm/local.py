@@ -24,6 +24,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,10 @@ _SYSTEM = (
     "Tools:\n{tools}\n"
     "Answer with JSON: {{\"name\": <tool name>, \"arguments\": {{...}}}}."
 )
+
+
+_ANSWER = ("You called a tool for the user and its result is the last message. Tell the user in one short "
+           "sentence what was done. Write plain words, not JSON.")
 
 
 def default_model_path() -> Path:
@@ -178,6 +183,39 @@ def _parse_call(text: str) -> list[ToolCall]:
         return [ToolCall(match.group(1), rest.split(":", 1)[-1].strip() if rest else "")]
 
 
+def _calls_tools(request: ChatRequest) -> bool:
+    """Whether this call must be a tool call. After a tool result (a conversation) the model answers in text:
+    decoding is constrained to a call, so a small model would otherwise call tools until ``max_steps``."""
+    return request.tools_json is not None and not (request.messages and request.messages[-1].get("role") == "tool")
+
+
+def plain_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A conversation's history in the roles every chat template knows: an assistant's tool calls as the
+    JSON it was asked to write, a tool result as a user message naming the tool."""
+    names: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and calls:
+            names.update({c.get("id", ""): c["function"]["name"] for c in calls})
+            text = "\n".join(json.dumps({"name": c["function"]["name"], "arguments": _loaded(c["function"]["arguments"])})
+                             for c in calls)
+            out.append({"role": "assistant", "content": text})
+        elif message.get("role") == "tool":
+            name = names.get(message.get("tool_call_id", ""), "the tool")
+            out.append({"role": "user", "content": f"Result of {name}: {message.get('content')}"})
+        else:
+            out.append(message)
+    return out
+
+
+def _loaded(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
+
+
 class LocalProvider:
     """Chat with an in-process GGUF model; tool calls by schema-constrained decoding."""
 
@@ -211,9 +249,11 @@ class LocalProvider:
                            self._repeat_penalty], sort_keys=True)
 
     def _prepare(self, request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        messages = list(request.messages)
+        messages = plain_messages(request.messages)
         if request.tools_json is None:
             return messages, request.response_format
+        if not _calls_tools(request):  # a conversation, after a tool result
+            return [{"role": "system", "content": _ANSWER}, *messages], request.response_format
         key = request.tools_digest or request.tools_json
         if key not in self._schemas:
             tools = json.loads(request.tools_json)
@@ -229,7 +269,7 @@ class LocalProvider:
         with lock:
             bounded = _Deadlined(model, deadline)
             try:
-                penalty = self._repeat_penalty["tools" if request.tools_json is not None else "text"]
+                penalty = self._repeat_penalty["tools" if _calls_tools(request) else "text"]
                 reply = bounded.chat(messages=messages, response_format=response_format, repeat_penalty=penalty,
                                      **self._params)
             except ValueError as exc:  # e.g. the prompt exceeds the context window
@@ -244,7 +284,7 @@ class LocalProvider:
             completion_tokens=int(usage.get("completion_tokens") or 0),
             model=self.model_name,
         )
-        if request.tools_json is not None:
+        if _calls_tools(request):
             result.tool_calls = _parse_call(text)
             if result.tool_calls:
                 result.content = None
