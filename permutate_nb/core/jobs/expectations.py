@@ -12,6 +12,7 @@ from typing import Protocol
 
 from ..plugins.loader import Plugin
 from ..plugins.openapi import Operation
+from ..plugins.tools import ToolSet
 from ..request.locations import normalise_url
 from ..request.models import ExpectedCall, JobRequest, Permutation, TestCase
 from ..scoring.matching import fits_type
@@ -22,6 +23,9 @@ class JobPlan(Protocol):
 
     request: JobRequest
     plugins: dict[str, Plugin]
+    toolsets: dict[str, ToolSet]
+    backends: dict[str, type]
+
 
 __all__ = ["expectation_warnings"]
 
