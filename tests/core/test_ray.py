@@ -7,6 +7,7 @@ and a real Ctrl-C (SIGINT to a real process) are checked on the cluster too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,32 @@ TIMING = {"response_time_sec", "duration_sec", "total_run_time", "trace_spans", 
           "interaction", "application_interaction_id", "id", "created_at"}  # an eval output's own ids and times
 
 
+@contextlib.contextmanager
+def _starts_within(seconds: float) -> Iterator[None]:
+    """Ray's own start waits are fixed (30 s for the GCS port and for the raylet to register, 60 s for a
+    worker process); on a busy machine they follow the suite's DEADLINE instead. The port and worker waits
+    have environment variables (read by the processes ``ray.init`` starts); the raylet's registration loop polls ``services.get_node`` until a hard-coded 30 s, so each poll here waits for
+    the node itself, up to ``seconds``, before giving Ray's loop its answer."""
+    services = ray._private.services
+    ask = services.get_node
+
+    def get_node(gcs_address: str, node_id: str) -> Any:
+        give_up = time.monotonic() + seconds
+        while True:
+            try:
+                return ask(gcs_address, node_id)
+            except RuntimeError:  # not registered yet: Ray's loop would give up after 30 s
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.1)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_gcs_server_port_wait_time_s", str(int(seconds)))
+        patch.setenv("RAY_worker_register_timeout_seconds", str(int(seconds)))
+        patch.setattr(services, "get_node", get_node)
+        yield
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local Ray instance for the module; its workers inherit this environment (no network, no usage stats)."""
@@ -54,14 +82,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ.update({"RAY_USAGE_STATS_ENABLED": "0", "PERMUTATE_URL_MAP": str(URL_MAP), "OPENAI_API_KEY": "test-key",
                        "PERMUTATE_HOME": str(tmp_path_factory.mktemp("ray_home")),
                        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
-    for attempt in range(3):  # Ray gives its raylet a fixed 30 s to register: a busy machine may need another go
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            break
-        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for a startup timeout
-            ray.shutdown()
-            if attempt == 2 or "timed out during startup" not in str(exc):
-                raise
+    with _starts_within(DEADLINE):
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
