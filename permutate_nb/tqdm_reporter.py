@@ -1,9 +1,10 @@
 """A tqdm progress bar on stderr for terminals and CI logs, after a line per stage before the runs.
 
 The stages (reading plugins, loading the model, translating) can take most of a first run's
-time on a small machine; naming each, with the seconds since the command started, says where
-that time goes before the bar has anything to count. Stage lines are for a person at a terminal:
-on a pipe or a CI log stderr keeps its one-line errors (a stage line would come before them).
+time on a small machine; naming each says where that time goes before the bar has anything to
+count. At a terminal a stage's line comes as it begins, with the seconds since the command
+started; on a pipe or in a CI log it comes as the stage ends, with the stage's own duration, one
+plain line each (a stage that fails prints no line: its one-line error says what happened).
 """
 
 from __future__ import annotations
@@ -25,23 +26,41 @@ __all__ = ["TqdmReporter"]
 class TqdmReporter(Reporter):
     """Counts passed / wrong / errored runs; ``verdicts=False`` (batches, evals: rows have no verdict) done / errored."""
 
-    def __init__(self, stream: Any = None, *, verdicts: bool = True, stages: bool | None = None) -> None:
+    def __init__(self, stream: Any = None, *, verdicts: bool = True, stages: bool = True, live: bool | None = None) -> None:
+        """``stages=False`` hides the stage lines; ``live`` (default: whether ``stream`` is a terminal)
+        writes a stage's line as it begins rather than as it ends."""
         self._stream = stream or sys.stderr
         self._verdicts = verdicts
-        self._stages = _is_terminal(self._stream) if stages is None else stages
+        self._stages = stages
+        self._live = _is_terminal(self._stream) if live is None else live
+        self._open: tuple[str, float] | None = None  # the stage under way (not live): its label, when it began
         self._bar: Any = None
         self._counted = dict.fromkeys((RunOutcome.PASSED, RunOutcome.WRONG, RunOutcome.ERRORED), 0)
         self._began = time.monotonic()
 
     def stage(self, name: str, detail: str = "") -> None:
-        """``permutate: 0.4 s  loading the model SmolLM2-135M-Instruct…`` (seconds since the reporter was made)."""
+        """Live: ``permutate: 0.4 s  loading the model SmolLM2-135M-Instruct…`` (seconds since the reporter
+        was made). Not live: the previous stage's line, ``permutate: reading plugins 1 plugin: 0.0 s``."""
         if not self._stages:
             return
-        print(f"permutate: {time.monotonic() - self._began:.1f} s  {f'{name} {detail}'.strip()}…",
-              file=self._stream, flush=True)
+        label = f"{name} {detail}".strip()
+        if self._live:
+            print(f"permutate: {time.monotonic() - self._began:.1f} s  {label}…", file=self._stream, flush=True)
+            return
+        self._end_stage()
+        self._open = (label, time.monotonic())
+
+    def _end_stage(self) -> None:
+        """The stage under way ends (another begins, or the runs do): its line, with its duration."""
+        if self._open is not None:
+            label, began = self._open
+            self._open = None
+            print(f"permutate: {label}: {time.monotonic() - began:.1f} s", file=self._stream, flush=True)
 
     def job_started(self, event: JobStarted) -> None:
         from tqdm import tqdm
+
+        self._end_stage()
 
         self._bar = tqdm(total=event.total_runs, desc=event.job_name, unit="run", file=self._stream,
                          mininterval=0.2, dynamic_ncols=True)
@@ -62,6 +81,7 @@ class TqdmReporter(Reporter):
         return {"done": counted[RunOutcome.PASSED] + counted[RunOutcome.WRONG], "errored": counted[RunOutcome.ERRORED]}
 
     def job_finished(self, result: Result) -> None:
+        self._end_stage()  # a job cancelled before its runs: the stage it was in, until then
         if self._bar is not None:
             self._bar.set_postfix(self._counts(), refresh=False)
             self._bar.close()

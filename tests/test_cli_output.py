@@ -86,8 +86,8 @@ def _on_a_terminal(*args: str) -> tuple[int, str, str]:
 
 
 def test_the_stages_before_the_first_result_are_named_on_a_terminal(scripted: Any, tmp_path: Path) -> None:
-    """Reading plugins and translating, each on its own stderr line before the bar; --quiet prints none of
-    them, nor does a pipe (its stderr keeps one-line errors)."""
+    """Reading plugins and translating, each on its own stderr line as it begins, before the bar; --quiet
+    prints none of them."""
     scripted.set_script({"rules": [{"match": "Translate", "responses": [{"text": "Muéstrame camisetas"}]}],
                          "default": {"text": "no tool"}})
     path = tmp_path / "job.yaml"
@@ -101,5 +101,21 @@ def test_the_stages_before_the_first_result_are_named_on_a_terminal(scripted: An
     assert "translating" not in stdout
     code, _, terminal = _on_a_terminal("run", str(path), "--no-cache", "--quiet")
     assert code == 0 and terminal == "", terminal
+
+
+def test_on_a_pipe_each_stage_is_a_plain_line_as_it_ends_with_its_duration(scripted: Any, tmp_path: Path) -> None:
+    """stderr is a pipe (a CI log): one line per stage with the seconds it took, before the bar; --quiet
+    prints none of them."""
+    scripted.set_script({"rules": [{"match": "Translate", "responses": [{"text": "Muéstrame camisetas"}]}],
+                         "default": {"text": "no tool"}})
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(klarna_request(base_url=scripted.base_url, auto_translate_to_languages=["Spanish"])))
     piped = _cli("run", str(path), "--no-cache")
-    assert piped.returncode == 0 and "reading plugins" not in piped.stderr and "klarna_test" in piped.stderr
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stderr.splitlines()
+    assert re.fullmatch(r"permutate: reading plugins 1 plugin: \d+\.\d s", lines[0]), piped.stderr
+    assert re.fullmatch(r"permutate: translating 2 prompts: \d+\.\d s", lines[1]), piped.stderr
+    assert sum(line.startswith("permutate: ") for line in lines) == 2
+    assert piped.stderr.index("translating") < piped.stderr.index("klarna_test")  # then the bar
+    quiet = _cli("run", str(path), "--no-cache", "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr

@@ -26,14 +26,33 @@ def test_permutate_runs_count_passed_failed_errored() -> None:
     assert "passed=2, wrong=0, errored=1" in _bar(True)
 
 
-def test_a_stage_is_one_line_with_the_seconds_so_far() -> None:
+def test_at_a_terminal_a_stage_is_a_line_as_it_begins_with_the_seconds_so_far() -> None:
     stream = io.StringIO()
-    reporter = TqdmReporter(stream, stages=True)
+    reporter = TqdmReporter(stream, live=True)
     reporter.stage("loading the model", "SmolLM2-135M-Instruct")
     reporter.stage("translating")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("permutate: 0.") and lines[0].endswith("s  loading the model SmolLM2-135M-Instruct…")
     assert lines[1].endswith("s  translating…")
-    quiet = io.StringIO()  # not a terminal: stderr stays for one-line errors
-    TqdmReporter(quiet).stage("translating")
-    assert quiet.getvalue() == ""
+
+
+def test_elsewhere_a_stage_is_a_line_as_it_ends_with_its_duration() -> None:
+    stream = io.StringIO()  # not a terminal: a pipe, a CI log
+    reporter = TqdmReporter(stream)
+    reporter.stage("reading plugins", "1 plugin")
+    assert stream.getvalue() == ""  # under way: its duration is not known yet
+    reporter.stage("translating", "2 prompts")
+    assert stream.getvalue().splitlines()[-1].startswith("permutate: reading plugins 1 plugin: 0.")
+    reporter.job_started(JobStarted("job", 1, ("m",), 1))  # the runs begin: the last stage ends
+    lines = stream.getvalue().splitlines()
+    assert lines[1].startswith("permutate: translating 2 prompts: 0.") and lines[1].endswith(" s")
+    reporter.job_finished(None)  # type: ignore[arg-type]
+    assert sum(line.startswith("permutate: ") for line in stream.getvalue().splitlines()) == 2
+
+
+def test_stages_false_shows_none() -> None:
+    stream = io.StringIO()
+    reporter = TqdmReporter(stream, stages=False)
+    reporter.stage("translating")
+    reporter.job_finished(None)  # type: ignore[arg-type]
+    assert stream.getvalue() == ""

@@ -7,13 +7,16 @@ and a real Ctrl-C (SIGINT to a real process) are checked on the cluster too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,105 @@ TIMING = {"response_time_sec", "duration_sec", "total_run_time", "trace_spans", 
           "interaction", "application_interaction_id", "id", "created_at"}  # an eval output's own ids and times
 
 
+@contextlib.contextmanager
+def _starts_within(seconds: float) -> Iterator[None]:
+    """Ray's own start waits are fixed, too short for a busy machine; here they follow the suite's DEADLINE.
+
+    - The raylet waits 15 s for its agents (Python processes, slow to import under load) to write the ports
+      they chose, then aborts: the agents get their ports up front instead, so there is nothing to wait
+      for. The dashboard agent's HTTP port is not passed to the raylet, which waits for its file: the
+      file is written here as the raylet starts (the agent writes the same port again when it is up).
+    - The GCS port (30 s) and a worker's registration (60 s) have environment variables, read by the
+      processes ``ray.init`` starts.
+    - The driver polls ``services.get_node`` until a hard-coded 30 s for the raylet to register: each poll
+      here waits for the node itself, up to ``seconds``, before giving Ray's loop its answer, unless the
+      raylet has exited (``_RayletDied``: the caller starts again).
+    - Should the raylet die anyway, the caller starts again."""
+    services, parameter = ray._private.services, ray._private.parameter
+    ask, params = services.get_node, parameter.RayParams.__init__
+
+    def get_node(gcs_address: str, node_id: str) -> Any:
+        give_up = time.monotonic() + seconds
+        while True:
+            try:
+                return ask(gcs_address, node_id)
+            except RuntimeError:  # not registered yet: Ray's loop would give up after 30 s
+                if not _raylet_alive():
+                    raise _RayletDied("the raylet exited while starting (its raylet.err says why)") from None
+                if time.monotonic() > give_up:
+                    raise
+                time.sleep(0.1)
+
+    def with_agent_ports(self: Any, *args: Any, **kwargs: Any) -> None:
+        params(self, *args, **kwargs)
+        for name, port in zip(_AGENT_PORTS, _free_ports(len(_AGENT_PORTS))):
+            setattr(self, name, port)
+
+    start_raylet = ray._private.node.Node.start_raylet
+
+    def raylet_told_the_listen_port(self: Any, *args: Any, **kwargs: Any) -> None:
+        from ray._raylet import DASHBOARD_AGENT_LISTEN_PORT_NAME, persist_port
+
+        start_raylet(self, *args, **kwargs)
+        persist_port(self._session_dir, self._node_id, DASHBOARD_AGENT_LISTEN_PORT_NAME,
+                     self._ray_params.dashboard_agent_listen_port)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_gcs_server_port_wait_time_s", str(int(seconds)))
+        patch.setenv("RAY_worker_register_timeout_seconds", str(int(seconds)))
+        patch.setattr(services, "get_node", get_node)
+        patch.setattr(parameter.RayParams, "__init__", with_agent_ports)
+        patch.setattr(ray._private.node.Node, "start_raylet", raylet_told_the_listen_port)
+        yield
+
+
+class _RayletDied(Exception):
+    """Not a RuntimeError: Ray's start loop lets it through at once, rather than polling a dead node."""
+
+
+def _raylet_alive() -> bool:
+    """Whether a raylet this process started is running (a crashed one stays a zombie until reaped)."""
+    import psutil
+
+    return any(child.name() == "raylet" and child.status() != psutil.STATUS_ZOMBIE
+               for child in psutil.Process().children())
+
+
+def _start_ray(seconds: float) -> None:
+    """``ray.init`` for the module's cluster, started again while the raylet dies starting, for ``seconds``
+    at most; a failed start's processes (the GCS, the agents) are stopped before the next one."""
+    import psutil
+
+    give_up = time.monotonic() + seconds
+    while True:
+        before = {child.pid for child in psutil.Process().children(recursive=True)}
+        try:
+            with _starts_within(max(give_up - time.monotonic(), 1.0)):
+                ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            return
+        except _RayletDied:
+            ray.shutdown()
+            started = [child for child in psutil.Process().children(recursive=True) if child.pid not in before]
+            for child in started:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+            psutil.wait_procs(started, timeout=seconds)
+            if time.monotonic() > give_up:
+                raise
+
+
+_AGENT_PORTS = ("metrics_agent_port", "metrics_export_port", "dashboard_agent_listen_port", "runtime_env_agent_port")
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on this machine now (each bound to port 0, then released)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A local Ray instance for the module; its workers inherit this environment (no network, no usage stats)."""
@@ -54,14 +156,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ.update({"RAY_USAGE_STATS_ENABLED": "0", "PERMUTATE_URL_MAP": str(URL_MAP), "OPENAI_API_KEY": "test-key",
                        "PERMUTATE_HOME": str(tmp_path_factory.mktemp("ray_home")),
                        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
-    for attempt in range(3):  # Ray gives its raylet a fixed 30 s to register: a busy machine may need another go
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-            break
-        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for a startup timeout
-            ray.shutdown()
-            if attempt == 2 or "timed out during startup" not in str(exc):
-                raise
+    _start_ray(DEADLINE)
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
