@@ -276,9 +276,10 @@ def print_summary(result: Any, stream: Any = None) -> None:
     conversations = bool(result.summary.get("conversation_runs"))
     if conversations:  # conversations: per-turn accuracy and pass^k beside the conversations' accuracy
         top = top_pass_hat_k(result.summary)
-        columns[3:3] = ["turns", *([f"pass^{top[0]}"] if top else [])]
+        after = columns.index("overall") + 1
+        columns[after:after] = ["turns", *([f"pass^{top[0]}"] if top else [])]
         for row, (_, s) in zip(table, rows):
-            row[4:4] = [_pct(s.get("turn_accuracy")), *([_pct(s["pass_hat_k"].get(str(top[0])))] if top else [])]
+            row[after + 1:after + 1] = [_pct(s.get("turn_accuracy")), *([_pct(s["pass_hat_k"].get(str(top[0])))] if top else [])]
     header = ["permutation", *columns]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
     line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))

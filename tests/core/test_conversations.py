@@ -212,14 +212,15 @@ def test_repeats_give_pass_hat_k_and_flaky_conversations(scripted: Any) -> None:
     out = io.StringIO()
     print_summary(result, out)
     header, first, *rest = out.getvalue().splitlines()
-    assert header.split()[:6] == ["permutation", "runs", "failed", "overall", "turns", "pass^2"]
-    assert first.split()[6:8] == ["50.0%", "0.0%"]  # after "50.0% [9.4, 90.5]"
+    assert header.split()[:7] == ["permutation", "runs", "wrong", "errored", "overall", "turns", "pass^2"]
+    assert first.split()[7:9] == ["50.0%", "0.0%"]  # after "50.0% [9.4, 90.5]"
     assert "flaky: c on p (English): 1 of 2 repeats passed" in rest
     text = render_text(result)
     assert "turn accuracy" in text and "pass^2" in text
     html = render_html(result)
-    assert "1 ✗ get_weather(&#34;city&#34;: &#34;Rome&#34;) – call get_weather: city: value" in html or \
-        "1 ✗ get_weather(&quot;city&quot;: &quot;Rome&quot;) – call get_weather: city: value" in html, html
+    # the wrong run opens on its transcript, the wrong turn's call highlighted
+    assert ('<div class="pn-msg pn-msg-assistant pn-step-bad"><b>assistant · tool call</b>'
+            '<div>tool call: <code>get_weather({&quot;city&quot;: &quot;Rome&quot;})</code>') in html
     assert "Flaky cases" in html
 
 
