@@ -50,7 +50,7 @@ def test_bfcl_multi_turn_base_gives_bfcls_verdicts(scripted: Any, capsys: pytest
     out = capsys.readouterr().out
     assert code == 0
     assert re.search(r"\n  multi_turn_base +3 +66\.7% \[20\.8, 93\.8\]\n", out), out
-    assert "BFCL summary: multi_turn 66.67%, overall 66.67%" in out
+    assert "BFCL summary: multi_turn 66.7%, overall 66.7%" in out
     job_id = re.search(r"job id: (\S+)", out).group(1)  # type: ignore[union-attr]
     rows = {row.test_case_name: row for row in pn.results(job_id).details}
     bfcl = load_multi_turn_checker()

@@ -288,7 +288,7 @@ def test_a_job_may_bring_its_own_end_state_scorer(scripted: Any) -> None:
     scripted.set_script(SHOP_SCRIPT)
     seen: list[Any] = []
 
-    def scorer(instance: Any, expected: Any, case: Any) -> list[str]:
+    def scorer(instance: Any, expected: Any, case: Any, transcript: Any) -> list[str]:
         seen.append((instance.items, expected, case.name))
         return ["the list should be empty"]
 
