@@ -204,6 +204,17 @@ def wait_until(condition: Callable[[], bool], seconds: float = DEADLINE, every: 
         time.sleep(every)
 
 
+def wait_for(what: str, check: Callable[[], Any], seconds: float = DEADLINE, every: float = 0.2) -> Any:
+    """Poll ``check`` until it gives something truthy and return that; fail the test after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {seconds:.0f} s waiting for {what}"
+        time.sleep(every)
+
+
 def cpu_growth(work: Callable[[int], object], small: int, factor: int = 4) -> float:
     """How many times the CPU time of ``work(small * factor)`` is that of ``work(small)`` (best of three each).
 

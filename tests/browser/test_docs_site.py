@@ -11,29 +11,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from ..helpers import wait_for
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT = 600  # seconds for mkdocs build: the reference pages import the package and its server
-PAGE_TIMEOUT = 60  # seconds for a page or a search result to appear on busy cores
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float = PAGE_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +45,14 @@ def test_a_generated_page_renders_from_disk(site: Path, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get((site / "index.html").as_uri())
-    _wait("the home page's title", lambda: browser.find_elements(By.CSS_SELECTOR, "article h1"))
+    wait_for("the home page's title", lambda: browser.find_elements(By.CSS_SELECTOR, "article h1"))
     assert browser.find_element(By.CSS_SELECTOR, "article h1").text == "permutate_nb"
 
     # follow the navigation (relative links between files) to a page generated from the CLI's parser
-    link = _wait("the Command line link", lambda: [a for a in browser.find_elements(By.CSS_SELECTOR, "nav a")
+    link = wait_for("the Command line link", lambda: [a for a in browser.find_elements(By.CSS_SELECTOR, "nav a")
                                                    if a.get_attribute("href").endswith("reference/cli.html")])
     browser.get(link[0].get_attribute("href"))
-    _wait("the command line page", lambda: browser.find_elements(By.CSS_SELECTOR, "article h1"))
+    wait_for("the command line page", lambda: browser.find_elements(By.CSS_SELECTOR, "article h1"))
     headings = [h.get_attribute("textContent").strip().rstrip("¶") for h in browser.find_elements(By.CSS_SELECTOR, "article h3")]
     assert "permutate run" in headings and "permutate serve" in headings
     flags = browser.execute_script("return document.querySelector('article').innerText")
@@ -74,7 +65,7 @@ def test_search_finds_a_page_from_disk(site: Path, browser: Any) -> None:
 
     browser.get((site / "guides" / "batch.html").as_uri())
     # as a reader does: click the search field in the header (that opens search and starts its index)
-    box = _wait("the search field", lambda: [e for e in browser.find_elements(By.CSS_SELECTOR, "input.md-search__input")
+    box = wait_for("the search field", lambda: [e for e in browser.find_elements(By.CSS_SELECTOR, "input.md-search__input")
                                              if e.is_displayed()])[0]
     box.click()
     box.send_keys("McNemar")
@@ -82,8 +73,8 @@ def test_search_finds_a_page_from_disk(site: Path, browser: Any) -> None:
     def results() -> list[str]:
         return [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, ".md-search-result__item a")]
 
-    hits = _wait("search results for McNemar", results)
+    hits = wait_for("search results for McNemar", results)
     assert any(urlsplit(h).path.endswith("/concepts/numbers.html") for h in hits), hits
     browser.get(next(h for h in hits if "concepts/numbers.html" in h))
-    _wait("the page the result links to",
+    wait_for("the page the result links to",
           lambda: "Numbers and intervals" in (browser.execute_script("return document.title") or ""))

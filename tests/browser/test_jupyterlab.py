@@ -18,14 +18,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ..helpers import DEADLINE, stop_process
+from ..helpers import DEADLINE, stop_process, wait_for
 from .conftest import require_browser
 
 pytestmark = pytest.mark.browser
@@ -46,14 +46,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float, every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture
@@ -109,7 +101,7 @@ def _lab(tmp_path: Path, keep_outputs: bool) -> Iterator[dict[str, Any]]:
             return server.poll() is not None  # it died: stop waiting, the assertion below says so
 
     try:
-        _wait("JupyterLab to start", up, DEADLINE)
+        wait_for("JupyterLab to start", up, DEADLINE)
         assert server.poll() is None, (tmp_path / "jupyterlab.log").read_text()[-2000:]
         yield {"url": f"{base}/lab/tree/01_quickstart.ipynb?token={token}", "path": work / "01_quickstart.ipynb"}
     finally:
@@ -124,10 +116,10 @@ def _text(driver: Any) -> str:
 def _click_menu(driver: Any, menu: str, item: str) -> None:
     from selenium.webdriver.common.by import By
 
-    top = _wait(f"the {menu} menu", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")
+    top = wait_for(f"the {menu} menu", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")
                                              if e.text == menu], DEADLINE)
     top[0].click()
-    entry = _wait(f"{menu} > {item}", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")
+    entry = wait_for(f"{menu} > {item}", lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")
                                                if e.text == item], DEADLINE)
     entry[0].click()
 
@@ -169,7 +161,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
 
     started = time.monotonic()
     browser.get(lab["url"])
-    _wait("the notebook's kernel", lambda: _kernel_idle(browser), DEADLINE)
+    wait_for("the notebook's kernel", lambda: _kernel_idle(browser), DEADLINE)
     _run_all(browser)
 
     seen_bar = []
@@ -181,7 +173,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
         prompts = _prompts(browser)
         return bool(prompts) and all(p.strip() not in ("[ ]:", "[*]:", "[ ]") and "*" not in p for p in prompts)
 
-    _wait("Run All to finish", finished, RUN_TIMEOUT, every=0.2)
+    wait_for("Run All to finish", finished, RUN_TIMEOUT, every=0.2)
     page = _text(browser)
     assert seen_bar, "the progress widget never rendered"
     end_lines = browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
@@ -194,7 +186,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     rows = failures.find_elements(By.CSS_SELECTOR, ".pn-group[open] .pn-row > summary")
     if rows:  # the embedded model passed nothing, or something: either way the group lists its runs
         rows[0].click()
-        _wait("a failing run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t")
+        wait_for("a failing run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t")
                                                      if t.is_displayed()], DEADLINE)
     alone = [t for t in browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output > div > .pn-v > .pn-t, "
                                                                ".jp-OutputArea-output .pn-v > .pn-t")
@@ -204,7 +196,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     [errored] = [e for e in runs.find_elements(By.TAG_NAME, "label") if e.text.startswith("errored (")]
     errored.click()  # trusted output (run here): the filter works
     count = int(errored.text.split("(")[1].rstrip(")"))
-    _wait(f"the {count} errored runs only", lambda: len([r for r in runs.find_elements(By.CSS_SELECTOR, ".pn-list .pn-row")
+    wait_for(f"the {count} errored runs only", lambda: len([r for r in runs.find_elements(By.CSS_SELECTOR, ".pn-list .pn-row")
                                                           if r.is_displayed()]) == count, DEADLINE)
     assert "Error displaying widget" not in page
     assert "Traceback" not in page and "most recent call last" not in page
@@ -215,14 +207,14 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     assert "('SUCCESS', 8)" in page  # Run All went past the deliberately failing cell
 
     _click_menu(browser, "File", "Save Notebook")
-    _wait("the notebook saved with its outputs",
+    wait_for("the notebook saved with its outputs",
           lambda: "permutate-progress-end" in lab["path"].read_text(), DEADLINE)
     saved = lab["path"].read_text()
     assert "application/vnd.jupyter.widget-view+json" not in saved  # nothing that could be a dead widget
     browser.refresh()
-    _wait("the reopened notebook's outputs", lambda: browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
+    wait_for("the reopened notebook's outputs", lambda: browser.find_elements(By.CSS_SELECTOR, ".permutate-progress-end")
           and browser.find_elements(By.CSS_SELECTOR, ".pn-runs"), DEADLINE)
-    _wait("the kernel after reopening", lambda: _kernel_idle(browser), DEADLINE)
+    wait_for("the kernel after reopening", lambda: _kernel_idle(browser), DEADLINE)
     assert "Error displaying widget" not in _text(browser)
     print(f"browser test: {time.monotonic() - started:.1f} s from opening the notebook to the reopened check")
 
@@ -233,12 +225,12 @@ def test_a_saved_notebooks_view_works_when_reopened(saved_lab: dict[str, Any], b
     from selenium.webdriver.common.by import By
 
     browser.get(saved_lab["url"])
-    failures = _wait("the saved view's failure groups", lambda: browser.find_elements(
+    failures = wait_for("the saved view's failure groups", lambda: browser.find_elements(
         By.CSS_SELECTOR, ".jp-OutputArea-output .pn-failures"), DEADLINE)[0]
     assert failures.text.startswith("Needs attention: 4 of 8 runs, by reason")
     row = failures.find_element(By.CSS_SELECTOR, ".pn-group[open] .pn-row > summary")
     row.click()
-    _wait("the run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t") if t.is_displayed()],
+    wait_for("the run's transcript", lambda: [t for t in failures.find_elements(By.CSS_SELECTOR, ".pn-t") if t.is_displayed()],
           DEADLINE)
     runs = browser.find_element(By.CSS_SELECTOR, ".jp-OutputArea-output .pn-runs")
 

@@ -7,8 +7,6 @@ model's reply and arguments carry a ``</script><script>``), 20 errored (HTTP 500
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,12 @@ import pytest
 
 import permutate_nb as pn
 
-from ..helpers import PLANTED, mixed_request
+from ..helpers import PLANTED, mixed_request, wait_for
 
 pytestmark = pytest.mark.browser
 
-PAGE_TIMEOUT = 60  # seconds for the page to load on busy cores
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float = PAGE_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _shown_rows(browser: Any) -> list[Any]:
@@ -53,7 +42,7 @@ def test_the_report_from_disk(scripted: Any, tmp_path: Path, browser: Any) -> No
     result = pn.run(mixed_request(scripted, repeats=20), cache=False)
     report = result.write(tmp_path / "report.html")
     browser.get(report.as_uri())
-    _wait("the report's runs", lambda: browser.find_elements(By.CSS_SELECTOR, ".pn-runs"))
+    wait_for("the report's runs", lambda: browser.find_elements(By.CSS_SELECTOR, ".pn-runs"))
     assert browser.title == f"{result.job_name}: permutate report"
 
     # planted scripts are text: nothing ran, one script on the page (the search), the names read as written
@@ -73,7 +62,7 @@ def test_the_report_from_disk(scripted: Any, tmp_path: Path, browser: Any) -> No
     # a run opens on its transcript, the mismatch highlighted
     first = failures.find_element(By.CSS_SELECTOR, ".pn-group[open] .pn-row")
     first.find_element(By.TAG_NAME, "summary").click()
-    transcript = _wait("the transcript", lambda: [t for t in first.find_elements(By.CSS_SELECTOR, ".pn-t") if t.is_displayed()])[0]
+    transcript = wait_for("the transcript", lambda: [t for t in first.find_elements(By.CSS_SELECTOR, ".pn-t") if t.is_displayed()])[0]
     assert "PROMPT SENT" in transcript.text and "EXPECTED AGAINST ACTUAL" in transcript.text
     bad = [r.text for r in transcript.find_elements(By.CSS_SELECTOR, "tr.pn-bad")]
     assert any(r.startswith("parameter size 5 6") for r in bad), bad
@@ -97,11 +86,11 @@ def test_the_report_from_disk(scripted: Any, tmp_path: Path, browser: Any) -> No
     # search reaches every page
     box = browser.find_element(By.ID, "pn-search")
     box.send_keys("good")
-    _wait("20 matching runs", lambda: browser.find_element(By.ID, "pn-search-count").text == "20 matching runs")
+    wait_for("20 matching runs", lambda: browser.find_element(By.ID, "pn-search-count").text == "20 matching runs")
     assert len(_shown_rows(browser)) == 20
     box.clear()
     box.send_keys(" ")  # an input event with an empty query: everything back
-    _wait("the search cleared", lambda: browser.find_element(By.ID, "pn-search-count").text == "")
+    wait_for("the search cleared", lambda: browser.find_element(By.ID, "pn-search-count").text == "")
 
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []

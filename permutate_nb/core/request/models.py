@@ -260,19 +260,11 @@ class ExpectedCall(_Strict):
         return _check_matchers(value)
 
 
-class TurnCall(_Strict):
+class TurnCall(ExpectedCall):
     """One expected call of a conversation turn: ``expected_calls``' form, with ``plugin`` optional
     (by default the plugin of the tool ``api`` names: a function or backend method name, or an operation URL)."""
 
-    plugin: str | None = None
-    api: str
-    method: str | None = None
-    parameters: dict[str, Any] | None = None
-
-    @field_validator("parameters")
-    @classmethod
-    def _matchers_well_formed(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _check_matchers(value)
+    plugin: str | None = None  # type: ignore[assignment]
 
 
 class Turn(_Strict):
