@@ -111,9 +111,9 @@ def _single_expected(row: Mapping[str, Any], case: Mapping[str, Any]) -> list[st
     for name, value in (case.get("expected_parameters") or {}).items():
         m = mismatches.pop(name, None)
         lines.append(_line(f"parameter {name}", value, given.get(name, "(missing)") if isinstance(given, Mapping) else given,
-                           m is None, m.get("reason", "") if m else ""))
+                           m is None, describe_mismatches([m]) if m else ""))
     for name, m in mismatches.items():  # unexpected ones (strict mode)
-        lines.append(_line(f"parameter {name}", m.get("expected"), m.get("actual"), False, m.get("reason", "")))
+        lines.append(_line(f"parameter {name}", m.get("expected"), m.get("actual"), False, describe_mismatches([m])))
     return lines
 
 

@@ -170,14 +170,14 @@ def test_xlsx_flaky_and_comparison_sheets(scripted: Any, tmp_path: Path) -> None
     summary = {h.value: v.value for h, v in zip(wb["Summary"][1], wb["Summary"][2])}
     assert summary["overall_accuracy_ci_low"] == pytest.approx(0.3906)
     assert wb["Summary"].cell(row=2, column=[c.value for c in wb["Summary"][1]].index("overall_accuracy_ci_high") + 1).number_format == "0.00%"
-    assert (summary["pass@2"], summary["pass^3"], summary["flaky_cases"]) == (75.0, 50.0, 1)
+    assert (summary["pass@2"], summary["pass^3"], summary["flaky_cases"]) == (0.75, 0.5, 1)  # fractions shown as %
     perms = [[c.value for c in row] for row in wb["Permutations"].iter_rows()]
     assert "accuracy_step_c_ci_low" in perms[0]
     flaky = [[c.value for c in row] for row in wb["Flaky"].iter_rows()]
     assert flaky[0][:6] == ["permutation_name", "test_case_name", "language", "repeats", "passes", "pass_rate"]
     assert flaky[1][:5] == ["p1", "shirts", "English", 3, 2] and len(flaky) == 2
     comparison = {h.value: v.value for h, v in zip(wb["Comparison"][1], wb["Comparison"][2])}
-    assert (comparison["a"], comparison["b"], comparison["difference"], comparison["method"]) == ("p1", "p2", -33.33, SIGN_TEST)
+    assert (comparison["a"], comparison["b"], comparison["difference"], comparison["method"]) == ("p1", "p2", -0.3333, SIGN_TEST)
     assert comparison["p_adjusted"] == 1.0
     one = _many_cases(scripted, [GOOD], cases=2)
     assert load_workbook(one.to_excel(tmp_path / "one.xlsx")).sheetnames == ["Summary", "Permutations", "Details", "Request"]

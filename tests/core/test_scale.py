@@ -135,9 +135,11 @@ def test_every_export_reads_back_as_the_rows(scripted: Any, tmp_path: Path, stor
     book = load_workbook(result.write(tmp_path / "r.xlsx"))
     assert book.sheetnames[:4] == ["Summary", "Permutations", "Details", "Request"] and "Comparison" in book.sheetnames
     details = book["Details"]
-    assert details.max_row == 25 and details.freeze_panes == "A2" and details.auto_filter.ref == f"A1:{get_column_letter(len(DETAIL_FIELDS))}25"
+    fields = list(RunDetail.__dataclass_fields__)
+    at = fields.index("passed") + 1  # the sheet adds the outcome (passed / wrong / errored) after passed
+    assert details.max_row == 25 and details.freeze_panes == "A2" and details.auto_filter.ref == f"A1:{get_column_letter(len(DETAIL_FIELDS) + 1)}25"
     header = [cell.value for cell in details[1]]
-    assert header == list(RunDetail.__dataclass_fields__)
+    assert header == [*fields[:at], "outcome", *fields[at:]]
     assert [c.value for c in details["D"][1:]] == [r["test_case_name"] for r in rows]
     passed = header.index("passed")
     assert {row[passed].fill.fgColor.rgb[-6:] for row in details.iter_rows(min_row=2)} == {"C6EFCE", "FFC7CE"}

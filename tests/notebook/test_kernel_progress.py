@@ -132,7 +132,7 @@ def test_builder_shows_a_static_summary_beside_the_form_and_its_run_result_is_a_
 
     out = kernel.execute("b.run_button.click()")  # as the Run button does it
     updates = [u for u in _of(out, "update_display_data") if u["transient"]["display_id"] == slot_id]
-    assert len(updates) == 1 and "T_permutate-details" in updates[0]["data"]["text/html"]
+    assert len(updates) == 1 and "pn-runs" in updates[0]["data"]["text/html"]
     assert "application/vnd.jupyter.widget-view+json" not in updates[0]["data"]  # a plain output: saved as it is
     assert kernel.value("len(b.output.outputs)") == 0
 

@@ -204,8 +204,8 @@ def plain_messages(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         elif message.get("role") == "tool":
             name = names.get(message.get("tool_call_id", ""), "the tool")
             out.append({"role": "user", "content": f"Result of {name}: {message.get('content')}"})
-        else:
-            out.append(message)
+        else:  # a chat template concatenates content: an assistant's empty reply is "", not None
+            out.append({**message, "content": message.get("content") or ""})
     return out
 
 

@@ -126,8 +126,6 @@ class Tally:
         return {
             "total_test_cases": n,
             "failed_cases": self.failed,  # errored runs (no verdict); kept under the document's name
-            "wrong_cases": n - self.passed - self.failed,  # answered, verdict no
-            "errored_cases": self.failed,  # no verdict: a timeout, an HTTP error, an unreadable reply
             "language": languages[0] if len(languages) == 1 else ", ".join(languages),
             "overall_accuracy": _pct(self.passed, n),
             "accuracy_step_a": _pct(self.step_a, n),
@@ -138,6 +136,9 @@ class Tally:
             "total_llm_tokens_used": self.tokens,
             "average_llm_tokens_used": self.tokens // n if n else None,  # an integer, as in the start-job document
             "total_llm_api_cost": None if self.cost_unknown else round(math.fsum(self.cost), 6),
+            # the document's fields come first, in its order; the counts behind them follow
+            "wrong_cases": n - self.passed - self.failed,  # answered, verdict no
+            "errored_cases": self.failed,  # no verdict: a timeout, an HTTP error, an unreadable reply
             "passed_cases": self.passed,
             "step_a_passed": self.step_a,
             "step_b_passed": self.step_b,
