@@ -203,7 +203,7 @@ def test_notebook_01_runs_in_jupyterlab(lab: dict[str, Any], browser: Any) -> No
     errors = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert [e.text.splitlines()[0] for e in errors] == [
         "RequestError: request, line 7: test_cases[0].type: unknown test case type 'plugin_chooser': "
-        "use one of plugin_selector, api_signature_selector"]
+        "use one of plugin_selector, api_signature_selector, conversation"]
     assert "('SUCCESS', 8)" in page  # Run All went past the deliberately failing cell
 
     _click_menu(browser, "File", "Save Notebook")
