@@ -13,13 +13,12 @@ outside ``api_signature_selector`` cases (docs/guides/server.md says so).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers import DEADLINE
+from tests.helpers import wait_for
 
 from .helpers import body, start_job_bodies
 
@@ -142,14 +141,12 @@ def test_seed_000_start_job_response(http: httpx.Client, shop_answers: None, tab
 
 
 def _batch_results(http: httpx.Client, invocation_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + DEADLINE
-    while True:
+    def finished() -> dict[str, Any] | None:
         answer = http.post("/system/batch_execution/results/", json={"invocation_id": invocation_id})
         assert answer.status_code == 200, answer.text
-        if answer.json()["status"] not in ("pending", "running"):
-            return answer.json()  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, answer.text
-        time.sleep(0.05)
+        return None if answer.json()["status"] in ("pending", "running") else answer.json()
+
+    return wait_for("the batch to finish", finished, every=0.05)  # type: ignore[no-any-return]
 
 
 def test_seed_002_batch_results_response(http: httpx.Client, scripted_answers: None) -> None:
@@ -179,10 +176,8 @@ def test_seed_003_eval_executions_and_validation_error(http: httpx.Client, scrip
     path = f"/api/v1/pipelines/pipe-1/eval-datasets/{dataset.json()['id']}/execute"
     started = http.post(path, json={"eval_execution_params": {"llm_model": "GPT_4O"}})  # the document's default
     assert started.status_code == 200, started.text
-    deadline = time.monotonic() + DEADLINE
-    while (listed := http.get(path).json())[0]["status"] == "PENDING":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    listed = wait_for("the execution to leave PENDING",
+                      lambda: (now := http.get(path).json())[0]["status"] != "PENDING" and now, every=0.05)
     for ours in (started.json(), *listed):
         assert differences(doc, ours, nullable=frozenset(NULLABLE_003)) == []
         assert list(ours) == list(doc)
