@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import ProviderError, TransientProviderError
-from ..jobs.deadline import extend, passed, remaining
+from ..jobs.deadline import passed, paused, remaining
 from ..store.cache import ResponseCache, cache_key
 from .base import ChatProvider, ChatRequest, ChatResult
 
@@ -185,10 +185,12 @@ class LLMClient:
             return await self._call(request, key)
         if self._gate is None:
             self._gate = _shared_gate(self.provider.identity, self._limit)
-        queued = time.perf_counter()
-        async with self._gate:
-            extend(time.perf_counter() - queued)  # waiting for a turn does not count against the run's deadline
+        with paused():  # waiting for a turn does not count against the run's deadline
+            await self._gate.acquire()
+        try:
             return await self._call(request, key)
+        finally:
+            self._gate.release()
 
     async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:
         started = time.perf_counter()
