@@ -50,7 +50,7 @@ def _saved_builder_notebook(work: Path) -> dict[str, Any]:
                             resources={"metadata": {"path": str(work)}}).execute()
     kinds = [list(o.get("data", {})) for o in notebook.cells[0].outputs]
     assert ["text/plain", "application/vnd.jupyter.widget-view+json", "text/html"] in kinds, kinds
-    assert " 1 runs, overall " in notebook.cells[0].outputs[-1]["data"]["text/plain"]  # the Run result, under the form
+    assert " 1 run, overall " in notebook.cells[0].outputs[-1]["data"]["text/plain"]  # the Run result, under the form
     notebook.cells += [nbformat.v4.new_code_cell(MAGIC), nbformat.v4.new_code_cell(PLAIN)]  # never run
     return json.loads(nbformat.writes(notebook))
 
