@@ -27,6 +27,8 @@ __all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "status_erro
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
+#: ``json.dumps(messages, ensure_ascii=False)`` with its encoder made once (a call's body and cache key)
+_encode_messages = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str, str | None]:
@@ -123,7 +125,7 @@ class OpenAIChatProvider:
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _body(self, request: ChatRequest, tools_text: str | None) -> str:
-        parts = [self._head, json.dumps(request.messages, ensure_ascii=False)]
+        parts = [self._head, _encode_messages(request.messages)]
         if tools_text is not None:
             parts += [',"tools":', tools_text]
         if request.tool_choice is not None:
