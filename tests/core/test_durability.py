@@ -220,3 +220,33 @@ def test_rows_finished_together_share_one_commit(permutate_home: Path) -> None:
         reader.close()
     assert _stored_indices(store.path, job_id) == set(range(64))
     assert frames < 16, f"{frames} pages written for 64 rows of one group"
+
+
+def test_the_cache_sees_an_answer_written_elsewhere_from_the_next_loop_turn(permutate_home: Path) -> None:
+    """Look-ups of one loop turn share a read transaction; the next turn reads afresh, so an answer
+    another process committed meanwhile is found. Outside a loop every look-up reads afresh."""
+    import asyncio
+
+    from permutate_nb.core.store.cache import ResponseCache
+
+    cache = ResponseCache()
+    other = sqlite3.connect(cache.path, isolation_level=None)
+
+    def put_elsewhere(key: str) -> None:
+        other.execute("INSERT INTO responses (key, value) VALUES (?, ?)", (key, '{"content": "hi"}'))
+
+    async def look() -> None:
+        assert cache.get("k1") is None
+        put_elsewhere("k1")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert cache.get("k1") == {"content": "hi"}
+        await cache.aclose()
+
+    try:
+        assert cache.get("k0") is None
+        put_elsewhere("k0")
+        assert cache.get("k0") == {"content": "hi"}
+        asyncio.run(look())
+    finally:
+        other.close()

@@ -145,8 +145,17 @@ def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: floa
                 memo.scores.clear()
             memo.scores[key] = scores
     expects = memo.expects_parameters(spec.test_case, case) if memo is not None else _expects_parameters(case)
-    return _row(
-        request, spec, True, elapsed, memo,
+    perm = request.permutations[spec.permutation]
+    return RunDetail(  # _row's fields and these in one call: every run of a job passes here
+        permutation_name=perm.name,
+        permutation_summary=perm.summary() if memo is None else memo.summary(spec.permutation, perm),
+        test_type=case.type,
+        test_case_name=case.name,
+        is_run_completed=True,
+        language=spec.language,
+        prompt=spec.prompt or case.prompt,
+        response_time_sec=round(elapsed, 4),
+        repeat=spec.repeat,
         final_output=capped(sel.final_output),
         match_score=match_score(sel.final_output, case.expected_response),
         is_plugin_detected=scores.plugin_detected,
