@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from .core.stats.units import counted, matrix_line
 from .core.status import CANCELLED, FINAL
 from .errors import PermutateError, PermutateWarning, PluginLoadError, RequestError
 from .export import RESULT_TYPES, check_output
@@ -195,7 +196,7 @@ def _errors_exit(errors: list[str], total: int, max_errors: int | None) -> int:
         return 0
     message, count = Counter(errors).most_common(1)[0]
     what = f"every run failed ({total})" if every else f"{len(errors)} of {total} runs errored, more than --max-errors {max_errors}"
-    print(f"permutate: {what}; the most common error ({count} runs): {message[:300]}", file=sys.stderr)
+    print(f"permutate: {what}; the most common error ({counted(count, 'run')}): {message[:300]}", file=sys.stderr)
     return 3
 
 
@@ -238,8 +239,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"{r.name} {r.version}: valid")
     print(f"  plugins: {len(plan.plugins)} ({ops} operations); groups: {', '.join(plan.toolsets)}")
     print(
-        f"  matrix: {len(r.permutations)} permutations x {len(r.test_cases)} test cases x "
-        f"{len(plan.languages)} languages x {r.config.repeats} repeats = {plan.total_runs} runs"
+        f"  matrix: {matrix_line(len(r.permutations), len(r.test_cases), len(plan.languages), r.config.repeats, plan.total_runs)}"
     )
     for line in expectation_warnings(plan):
         print(f"  warning: {line}")

@@ -63,7 +63,7 @@ def test_validate_lists_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str
     data["config"]["auto_translate_to_languages"] = ["English", "German"]
     assert main(["validate", str(_write(tmp_path, data))]) == 0
     out = capsys.readouterr().out
-    assert "1 permutations x 2 test cases x 2 languages x 3 repeats = 12 runs" in out
+    assert "1 permutation x 2 test cases x 2 languages x 3 repeats = 12 runs" in out
     assert "1 operations" in out
     assert "warning" not in out
 

@@ -70,7 +70,7 @@ def test_eval_exit_codes(scripted: Any, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text(json.dumps(cases[0]))
     args = ("--model", "gen", "--models", "models.yaml", "--metrics", "exact-match", "--no-cache")
     done = _cli("eval", "bad.jsonl", *args, cwd=tmp_path)
-    assert done.returncode == 3 and "every run failed (1); the most common error (1 runs):" in done.stderr
+    assert done.returncode == 3 and "every run failed (1); the most common error (1 run):" in done.stderr
     assert _cli("eval", "d.jsonl", *args, cwd=tmp_path).returncode == 0
     done = _cli("eval", "d.jsonl", *args, "--max-errors", "0", cwd=tmp_path)
     assert done.returncode == 3 and "1 of 2 runs errored" in done.stderr

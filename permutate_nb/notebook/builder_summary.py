@@ -2,7 +2,9 @@
 
 A widget lives only as long as its kernel. Beside the widget view, the builder's display carries
 this summary as ``text/html`` (and text): a notebook opened untrusted, exported (nbconvert), or
-rendered elsewhere shows the form's content instead of an error. Every value is escaped.
+rendered elsewhere shows the form's content instead of an error; so does a trusted one reopened on a
+new kernel, through the package's JupyterLab extension (``labextension/src/builder.ts`` looks for the
+root class ``permutate-builder-summary``). Every value is escaped.
 """
 
 from __future__ import annotations

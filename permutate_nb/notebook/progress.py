@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.html_text import escape_html
 from ..core.jobs.events import JobStarted, Reporter
+from ..core.stats.units import counted
 from ..core.status import RunOutcome
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class NotebookProgress(Reporter):
 
     def job_started(self, event: JobStarted) -> None:
         self._running = self._last_finish = time.monotonic()
-        self.stage("running", f"{event.total_runs} runs")
+        self.stage("running", counted(event.total_runs, "run"))
 
     def step(self, name: str, done: int, total: int) -> None:
         """An eval's steps side by side: ``answering 4/10 · judging 2/10``."""
@@ -205,7 +206,7 @@ def permutation_bars(plan: JobPlan) -> tuple[dict[str, int], str, dict[str, str]
     """A permutate job's bars: runs per permutation, the title, and labels naming the model that runs."""
     perms = plan.request.permutations
     per = plan.total_runs // max(len(perms), 1)
-    return ({p.name: per for p in perms}, f"permutate progress: {plan.request.name} ({plan.total_runs} runs)",
+    return ({p.name: per for p in perms}, f"permutate progress: {plan.request.name} ({counted(plan.total_runs, 'run')})",
             {p.name: f"{p.name} · {p.llm.credit() if p.llm.replaces else p.llm.summary()}" for p in perms})
 
 

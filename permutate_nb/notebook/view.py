@@ -17,7 +17,7 @@ from ..core.html_text import escape_html, text_frame
 from ..core.scoring.reasons import failure_groups, failure_reasons, outcome_of
 from ..core.stats.compare import comparison_frame, format_ci
 from ..core.stats.repeats import top_pass_hat_k
-from ..core.stats.units import format_pct
+from ..core.stats.units import counted, format_pct
 from ..core.store.stored_rows import StoredRows
 from .html_parts import STYLE, pre
 from .run_list import Run, failures_html, runs_html, view_id
@@ -273,7 +273,7 @@ def render_html(result: JobResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
 
 def render_text(result: JobResult) -> str:
     s = result.summary
-    head = (f"{result.job_name} [{result.status}]: {s['total_test_cases']} runs, "
+    head = (f"{result.job_name} [{result.status}]: {counted(s['total_test_cases'], 'run')}, "
             f"overall {_fmt(s['overall_accuracy'], True)}, wrong {s['wrong_cases']}, errored {s['errored_cases']}")
     text = head + "\n" + summary_table(result).drop(columns=[SUMMARY_LABELS["average_response_time_sec"]]).to_string()
     comparisons = result.pairwise()

@@ -23,6 +23,7 @@ from ..core.jobs.permutate import JobPlan, plan_job
 from ..core.plugins.fetch import default_url_map
 from ..core.plugins.loader import Plugin, PluginLoader
 from ..core.request.models import load_request, normalise
+from ..core.stats.units import matrix_line
 from ..errors import PermutateError, PermutateWarning, one_line_warnings
 from .builder_rows import GroupRow, OperationChoice, PermutationRow, TestCaseRow, _Row
 from .builder_summary import summary_html, summary_text
@@ -285,8 +286,8 @@ class RequestBuilder:
             warnings.simplefilter("ignore", PermutateWarning)
             plan = plan_job(self.request, check_keys=False)
         self._show_text("\n".join([
-            f"valid: {len(plan.request.permutations)} permutations x {len(plan.request.test_cases)} test cases "
-            f"x {len(plan.languages)} languages x {plan.request.config.repeats} repeats = {plan.total_runs} runs",
+            "valid: " + matrix_line(len(plan.request.permutations), len(plan.request.test_cases), len(plan.languages),
+                                    plan.request.config.repeats, plan.total_runs),
             *(f"warning: impossible expectation: {line}" for line in plan.warnings)]))
         return plan
 

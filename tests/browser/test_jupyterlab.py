@@ -63,22 +63,34 @@ def saved_lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _lab(tmp_path: Path, keep_outputs: bool) -> Iterator[dict[str, Any]]:
+def _lab(tmp_path: Path, keep_outputs: bool, notebook: dict[str, Any] | None = None, name: str = "01_quickstart.ipynb",
+         trusted: bool = False) -> Iterator[dict[str, Any]]:
+    """JupyterLab serving ``notebook`` (notebook 01 unless given) as ``name``; ``trusted``: signed in the
+    lab's own (private) notary, as a notebook the user saved is."""
     require_browser()
     work = tmp_path / "lab"
     work.mkdir()
-    notebook = json.loads((ROOT / "notebooks" / "01_quickstart.ipynb").read_text())
+    if notebook is None:
+        notebook = json.loads((ROOT / "notebooks" / "01_quickstart.ipynb").read_text())
+        notebook["metadata"].pop("widgets", None)
     for cell in notebook["cells"]:
         if cell["cell_type"] == "code" and not keep_outputs:
             cell["outputs"], cell["execution_count"] = [], None
-    notebook["metadata"].pop("widgets", None)
-    (work / "01_quickstart.ipynb").write_text(json.dumps(notebook))
+    data_dir = tmp_path / "jupyter_data"
+    data_dir.mkdir()
+    if trusted:
+        import nbformat
+        from nbformat.sign import NotebookNotary
+
+        NotebookNotary(data_dir=str(data_dir)).sign(nbformat.from_dict(notebook))
+    (work / name).write_text(json.dumps(notebook))
     settings = tmp_path / "lab_settings" / "@jupyterlab"
     for extension, plugin, values in _LAB_SETTINGS:
         (settings / extension).mkdir(parents=True, exist_ok=True)
         (settings / extension / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter_config"),
+           "JUPYTER_DATA_DIR": str(data_dir),  # the notary's signatures (trusted notebooks)
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab_settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab_workspaces"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter_runtime"),
@@ -103,7 +115,7 @@ def _lab(tmp_path: Path, keep_outputs: bool) -> Iterator[dict[str, Any]]:
     try:
         wait_for("JupyterLab to start", up, DEADLINE)
         assert server.poll() is None, (tmp_path / "jupyterlab.log").read_text()[-2000:]
-        yield {"url": f"{base}/lab/tree/01_quickstart.ipynb?token={token}", "path": work / "01_quickstart.ipynb"}
+        yield {"url": f"{base}/lab/tree/{name}?token={token}", "path": work / name}
     finally:
         stop_process(server)
         log.close()

@@ -9,16 +9,18 @@ heap, set and cancelled), 5% of the per-run CPU the throughput benchmark measure
 
 Code below a unit asks ``remaining()`` (a ``Retry-After`` past the deadline fails at once, the
 local model stops generating at it), ``passed()`` (a client library may turn the cancellation
-into its own timeout error on the way up) and ``extend(seconds)`` (time spent queueing for a
-provider that serves one call at a time, the embedded model, does not count).
+into its own timeout error on the way up) and ``paused()`` (the clock stops while the unit queues for a
+provider that serves one call at a time, the embedded model: waiting for a turn does not count).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["Clock", "Deadlines", "remaining", "passed", "extend"]
+__all__ = ["Clock", "Deadlines", "remaining", "passed", "paused"]
 
 _CURRENT: ContextVar[Clock | None] = ContextVar("permutate_unit_clock", default=None)
 
@@ -87,8 +89,16 @@ def passed() -> bool:
     return left is not None and left <= 0
 
 
-def extend(seconds: float) -> None:
-    """Move the current unit's deadline ``seconds`` later."""
+@contextmanager
+def paused() -> Iterator[None]:
+    """Stop the current unit's clock for the block (the sweeper cannot fire meanwhile), then go on
+    with the time that was left."""
     clock = _CURRENT.get()
-    if clock is not None and clock.due is not None and seconds > 0:
-        clock.due += seconds
+    if clock is None or clock.due is None or clock.expired:
+        yield
+        return
+    left, clock.due = clock.due - clock.loop.time(), None
+    try:
+        yield
+    finally:
+        clock.due = clock.loop.time() + left

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import ProviderError, TransientProviderError
-from ..jobs.deadline import extend, passed, remaining
+from ..jobs.deadline import passed, paused, remaining
 from ..store.cache import ResponseCache, cache_key
 from .base import ChatProvider, ChatRequest, ChatResult
 
@@ -32,6 +33,19 @@ log = logging.getLogger("permutate_nb")
 
 T = TypeVar("T")
 MAX_RETRY_AFTER = 60.0  # seconds: a longer Retry-After is waited this long
+
+# A provider that serves so many calls at once (the in-process model) has one gate per event loop
+# and provider identity, whichever client calls it: with --provider local every permutation gets its
+# own client, and all of them take turns at the same model.
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = weakref.WeakKeyDictionary()
+
+
+def _shared_gate(identity: str, limit: int) -> asyncio.Semaphore:
+    gates = _GATES.setdefault(asyncio.get_running_loop(), {})
+    gate = gates.get(identity)
+    if gate is None:
+        gate = gates[identity] = asyncio.Semaphore(limit)
+    return gate
 
 
 def _wait(state: RetryCallState) -> float:
@@ -152,9 +166,9 @@ class LLMClient:
         self.path = CallPath(cache, max_retries)
         self.timeout = timeout
         # A provider that can serve only so many calls at once (an in-process model) says so;
-        # runs then queue here, before their clock starts.
-        limit = getattr(provider, "max_concurrency", None)
-        self._gate = asyncio.Semaphore(limit) if limit else None
+        # runs then queue at its shared gate, before their clock starts.
+        self._limit: int | None = getattr(provider, "max_concurrency", None)
+        self._gate: asyncio.Semaphore | None = None
 
     @property
     def cache(self) -> ResponseCache | None:
@@ -167,12 +181,16 @@ class LLMClient:
         hit = self.path.cached(key)
         if hit is not None:
             return ChatOutcome(ChatResult.from_json_dict(hit), True, 0, 0.0)
+        if not self._limit:
+            return await self._call(request, key)
         if self._gate is None:
+            self._gate = _shared_gate(self.provider.identity, self._limit)
+        with paused():  # waiting for a turn does not count against the run's deadline
+            await self._gate.acquire()
+        try:
             return await self._call(request, key)
-        queued = time.perf_counter()
-        async with self._gate:
-            extend(time.perf_counter() - queued)  # waiting for a turn does not count against the run's deadline
-            return await self._call(request, key)
+        finally:
+            self._gate.release()
 
     async def _call(self, request: ChatRequest, key: str | None) -> ChatOutcome:
         started = time.perf_counter()
