@@ -194,3 +194,59 @@ def test_the_writer_keeps_the_lease_alive(permutate_home: Path, monkeypatch: pyt
     store.finish(job_id, "SUCCESS")
     record = store.job(job_id)
     assert record["status"] == "SUCCESS" and record["lease_owner"] is None and record["lease_pid"] is None
+
+
+def test_rows_finished_together_share_one_commit(permutate_home: Path) -> None:
+    """The rows of one loop turn are one transaction: the write-ahead log grows by a few pages, not by
+    a commit (two pages or more) a row, and each row is on disk when its ``save`` returns."""
+    import asyncio
+
+    store = JobStore()
+    job_id = store.create_job("permutate", "j", {}, 64)
+    store.acquire_lease(job_id)
+    store.start(job_id)
+    reader = sqlite3.connect(store.path)
+    reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    writer = store.run_writer(job_id)
+
+    async def save_all() -> None:
+        await asyncio.gather(*(writer.save(i, {"i": i, "text": "x" * 40}, None) for i in range(64)))
+
+    try:
+        asyncio.run(save_all())
+        _, frames, _ = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        writer.close()
+        reader.close()
+    assert _stored_indices(store.path, job_id) == set(range(64))
+    assert frames < 16, f"{frames} pages written for 64 rows of one group"
+
+
+def test_the_cache_sees_an_answer_written_elsewhere_from_the_next_loop_turn(permutate_home: Path) -> None:
+    """Look-ups of one loop turn share a read transaction; the next turn reads afresh, so an answer
+    another process committed meanwhile is found. Outside a loop every look-up reads afresh."""
+    import asyncio
+
+    from permutate_nb.core.store.cache import ResponseCache
+
+    cache = ResponseCache()
+    other = sqlite3.connect(cache.path, isolation_level=None)
+
+    def put_elsewhere(key: str) -> None:
+        other.execute("INSERT INTO responses (key, value) VALUES (?, ?)", (key, '{"content": "hi"}'))
+
+    async def look() -> None:
+        assert cache.get("k1") is None
+        put_elsewhere("k1")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert cache.get("k1") == {"content": "hi"}
+        await cache.aclose()
+
+    try:
+        assert cache.get("k0") is None
+        put_elsewhere("k0")
+        assert cache.get("k0") == {"content": "hi"}
+        asyncio.run(look())
+    finally:
+        other.close()

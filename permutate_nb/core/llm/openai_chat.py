@@ -27,6 +27,10 @@ __all__ = ["OpenAIChatProvider", "SessionPool", "resolve_endpoint", "status_erro
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
+#: ``json.dumps(messages, ensure_ascii=False)`` with its encoder made once (a call's body and cache key)
+_encode_messages = json.JSONEncoder(ensure_ascii=False).encode
+#: the usual ``tool_choice`` values as JSON (every call's body and cache key has one)
+_CHOICES = {choice: json.dumps(choice) for choice in ("auto", "none", "required")}
 
 
 def resolve_endpoint(base_url: str | None, api_key_env: str | None) -> tuple[str, str | None]:
@@ -123,11 +127,13 @@ class OpenAIChatProvider:
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _body(self, request: ChatRequest, tools_text: str | None) -> str:
-        parts = [self._head, json.dumps(request.messages, ensure_ascii=False)]
+        parts = [self._head, _encode_messages(request.messages)]
         if tools_text is not None:
             parts += [',"tools":', tools_text]
-        if request.tool_choice is not None:
-            parts += [',"tool_choice":', json.dumps(request.tool_choice)]
+        choice = request.tool_choice
+        if choice is not None:
+            known = _CHOICES.get(choice) if isinstance(choice, str) else None
+            parts += [',"tool_choice":', known or json.dumps(choice)]
         if request.response_format is not None:
             parts += [',"response_format":', json.dumps(request.response_format)]
         parts.append(self._tail)

@@ -6,6 +6,7 @@ A leaf module: scoring writes these rows, tallies and comparisons read them, res
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from ..status import RunOutcome
@@ -112,9 +113,16 @@ class RunDetail:
         return RunOutcome.of(self.is_run_completed, self.passed)
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as the start-job document's detail object, our fields after."""
-        # a shallow copy per field: dataclasses.asdict's deep recursion costs ~70 us a row
-        return {name: (dict(value) if isinstance(value := getattr(self, name), dict) else value) for name in _FIELDS}
+        """The row as the start-job document's detail object, our fields after; a dict field is copied
+        (shallow), so the dict does not share it with the row."""
+        # every field in one C call, then a copy of the dict fields only: dataclasses.asdict's deep
+        # recursion cost ~70 us a row, a getattr and isinstance per field ~5.5 us, this ~4.5 us
+        row = dict(zip(_FIELDS, _VALUES(self)))
+        for name in _DICT_FIELDS:
+            value = row[name]
+            if isinstance(value, dict):
+                row[name] = dict(value)
+        return row
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunDetail:
@@ -123,3 +131,6 @@ class RunDetail:
 
 
 _FIELDS = tuple(RunDetail.__dataclass_fields__)
+_VALUES = attrgetter(*_FIELDS)
+#: the fields that hold a dict (annotated ``dict[...]``): what ``to_dict`` copies
+_DICT_FIELDS = tuple(name for name, f in RunDetail.__dataclass_fields__.items() if str(f.type).startswith("dict["))

@@ -43,8 +43,30 @@ class ResponseCache:
         self._read.execute(_SCHEMA)
         self._writer = GroupWriter(self.path, "INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", _encode,
                                    name="permutate-cache")
+        self._reading = False  # a read transaction is open until the event loop's turn ends
+        self._closed = False
+
+    def _begin_read(self) -> None:
+        """On an event loop, the look-ups of one loop turn (a pool's workers answered from the cache
+        one after another) share one read transaction, ended by the loop's next callback: SQLite then
+        takes and drops its WAL read lock once a turn instead of once a look-up (measured: about a
+        third of a cached look-up's cost). Outside a loop each look-up is its own transaction."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._read.execute("BEGIN")
+        self._reading = True
+        loop.call_soon(self._end_read)
+
+    def _end_read(self) -> None:
+        self._reading = False
+        if not self._closed and self._read.in_transaction:
+            self._read.execute("COMMIT")  # a read: nothing to write, the snapshot is let go
 
     def get(self, key: str) -> dict[str, Any] | None:
+        if not self._reading:
+            self._begin_read()
         row = self._read.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
@@ -60,7 +82,10 @@ class ResponseCache:
     def close(self) -> None:
         """Commit what is queued and close."""
         self._writer.close()
+        self._closed = True
         self._read.close()
 
     async def aclose(self) -> None:
+        if self._reading:
+            self._end_read()  # on the loop, before the connection closes in another thread
         await asyncio.to_thread(self.close)

@@ -27,7 +27,7 @@ from typing import Any
 
 from ...errors import JobRunningError, UnknownJobError
 from ..status import STATUSES, JobStatus
-from .group_writer import connect
+from .group_writer import connect, transaction
 from .paths import permutate_home
 from .row_json import dumps_row
 
@@ -152,7 +152,7 @@ class RunWriter:
         job_id = self._job_id
         rows = [(job_id, i, dumps_row(r)) for i, r, _ in batch]
         try:
-            with self._conn:
+            with transaction(self._conn):
                 self._conn.executemany(self._SQL, rows)
         except BaseException as exc:
             for _, _, done in batch:
