@@ -5,6 +5,7 @@ Reports generation speed (completion tokens / wall time of the call) for both, t
 shipped example request on ``--provider local``. Both sides use the same thread count.
 
     python benchmarks/local_model.py
+    python benchmarks/local_model.py --threads   # one thread against every core, alternating, at today's load
 """
 
 from __future__ import annotations
@@ -93,10 +94,29 @@ def tool_selection_seconds() -> dict[str, float]:
     }
 
 
+def threads_compared(path: str, pairs: int = 2) -> dict[str, object]:
+    """Seconds for 40 tokens with one thread and with every core, alternating: on a busy machine
+    llama.cpp's threads wait for each other, which is why the embedded model drops to one thread there."""
+    from llama_cpp import Llama
+
+    cores = os.cpu_count() or 1
+    seconds: dict[int, list[float]] = {1: [], cores: []}
+    for _ in range(pairs):
+        for n in (1, cores):
+            model = Llama(model_path=path, n_ctx=1024, n_threads=n, n_threads_batch=n, verbose=False)
+            started = time.perf_counter()
+            model.create_chat_completion(messages=PROMPT, **{**PARAMS, "max_tokens": 40})
+            seconds[n].append(round(time.perf_counter() - started, 2))
+    return {"load_average": os.getloadavg()[0], "seconds_for_40_tokens": {str(n): s for n, s in seconds.items()}}
+
+
 def main() -> None:
     from permutate_nb.core.llm.local import default_model_path
 
     path = str(default_model_path())
+    if sys.argv[1:] == ["--threads"]:
+        print(json.dumps(threads_compared(path)))
+        return
     threads = os.cpu_count() or 1
     local = statistics.median(in_process(path, threads))
     server = statistics.median(via_server(path, threads))

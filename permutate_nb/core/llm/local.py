@@ -70,8 +70,17 @@ def check_local(model_path: str | None) -> Path:
 
 def _threads() -> int:
     """llama.cpp's threads: ``OMP_NUM_THREADS`` when set (Ray sets it to an actor's CPUs, so two
-    actors on two cores do not run four threads), else every core."""
-    return settings().omp_num_threads or os.cpu_count() or 1
+    actors on two cores do not run four threads), else every core, or one on a busy machine.
+
+    llama.cpp's threads wait for each other at every layer, so when other work holds the cores
+    (load average above twice their number) one thread is faster than two: 40 tokens took 8-10 s
+    against 23-24 s at load 10 on 2 cores (``benchmarks/local_model.py --threads``). Asked at each call.
+    """
+    configured = settings().omp_num_threads
+    if configured:
+        return configured
+    cores = os.cpu_count() or 1
+    return 1 if os.getloadavg()[0] > 2 * cores else cores
 
 
 class ModelRegistry:
@@ -91,7 +100,8 @@ class ModelRegistry:
             if key not in self._models:
                 from llama_cpp import Llama
 
-                model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=_threads(), verbose=False)
+                threads = _threads()
+                model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
                 self._models[key] = (model, threading.Lock())
             return self._models[key]
 
@@ -267,6 +277,8 @@ class LocalProvider:
         messages, response_format = self._prepare(request)
         model, lock = self._models.load(self.path, self._n_ctx)
         with lock:
+            threads = _threads()
+            model._ctx.set_n_threads(threads, threads)  # the machine's load now, not when the model was loaded
             bounded = _Deadlined(model, deadline)
             try:
                 penalty = self._repeat_penalty["tools" if _calls_tools(request) else "text"]
