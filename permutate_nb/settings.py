@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=_alias("OPENAI_API_KEY"),
                                              description="Sent only to the default endpoint or OPENAI_BASE_URL.")
     omp_num_threads: int | None = Field(None, gt=0, validation_alias=_alias("OMP_NUM_THREADS"),
-                                        description="llama.cpp threads for the embedded model (default: every core).")
+                                        description="llama.cpp threads for the embedded model (default: every core; one while the load average is above twice the cores).")
 
     def home_dir(self) -> Path:
         return self.home.expanduser()
