@@ -7,6 +7,7 @@ import copy
 import functools
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -193,6 +194,12 @@ def serve_folder(folder: Path) -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
+
+
+def sigint_as_default() -> None:
+    """``preexec_fn`` for a child a test interrupts: a suite started in the background (``cmd &`` in a
+    script) hands its children SIGINT ignored, and Python then ignores Ctrl-C and ``interrupt_main()``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = DEADLINE, every: float = 0.02,

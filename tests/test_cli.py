@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from permutate_nb.cli import main
 
-from .helpers import DEADLINE, FOREVER, PRODUCTS_URL, committed_runs, klarna_request, wait_until
+from .helpers import DEADLINE, FOREVER, PRODUCTS_URL, committed_runs, klarna_request, sigint_as_default, wait_until
 
 GOOD = {"tool_call": {"name": "productsUsingGET", "arguments": {"q": "T shirt", "size": 5}}}
 
@@ -135,7 +135,7 @@ def test_ctrl_c_keeps_finished_runs(scripted: Any, tmp_path: Path, permutate_hom
     path = _write(tmp_path, klarna_request(base_url=scripted.base_url, cache=False))
     out = tmp_path / "partial.json"
     proc = subprocess.Popen([sys.executable, "-m", "permutate_nb.cli", "run", str(path), "--quiet", "--output", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_default)
     try:
         wait_until(lambda: committed_runs(permutate_home / "jobs.sqlite") == 1 and len(scripted.requests) >= 2,
                    what="one run committed and the other in flight")

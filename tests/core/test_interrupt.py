@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import permutate_nb
-from tests.helpers import DEADLINE
+from tests.helpers import DEADLINE, sigint_as_default
 
 ROOT = Path(__file__).resolve().parents[2]
 URL_MAP = Path(permutate_nb.__file__).parent / "examples" / "snapshots" / "url_map.yaml"
@@ -101,7 +101,8 @@ def _python(code: str, tmp_path: Path) -> dict[str, list]:
            "OPENAI_API_KEY": "test-key", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     for name in ("MAX_CONCURRENT_BATCHES", "EXECUTION_TIMEOUT", "DEFAULT_MAX_THREADS"):
         env.pop(name, None)
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=DEADLINE)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=DEADLINE,
+                         preexec_fn=sigint_as_default)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout.strip().splitlines()[-1])
 

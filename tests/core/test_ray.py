@@ -33,7 +33,7 @@ from permutate_nb.core.executors.ray import POOL, RayExecutor, shares
 from permutate_nb.core.executors.spec import ExecutorSpec
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.server import ServerSettings
-from tests.helpers import DEADLINE, committed_runs, klarna_request, wait_until
+from tests.helpers import DEADLINE, committed_runs, klarna_request, sigint_as_default, wait_until
 from tests.server.conftest import LiveServer
 
 pytestmark = pytest.mark.ray
@@ -344,7 +344,8 @@ def test_ctrl_c_cancels_the_cluster_work_and_keeps_the_finished_rows(cluster: st
     before the process exits (their CPUs are free while the job's process still runs)."""
     POOL.clear(ray)  # this process's idle actors would hold the cluster's 2 CPUs the other process needs
     env = {**os.environ, "PERMUTATE_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, cluster], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED, cluster], cwd=ROOT, env=env, preexec_fn=sigint_as_default,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
