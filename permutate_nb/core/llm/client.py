@@ -166,7 +166,7 @@ class LLMClient:
         self.path = CallPath(cache, max_retries)
         self.timeout = timeout
         # A provider that can serve only so many calls at once (an in-process model) says so;
-        # runs then queue at its shared gate, before their clock starts.
+        # runs then queue at its shared gate (one per model), their clocks stopped while they wait.
         self._limit: int | None = getattr(provider, "max_concurrency", None)
         self._gate: asyncio.Semaphore | None = None
 
