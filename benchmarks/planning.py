@@ -5,7 +5,7 @@ rows not read, replies not waited for); the wall-clock figures live here, measur
 machine at one time, so they can be quoted with the command that produced them:
 
     PYTHONPATH=. python benchmarks/planning.py                  # all figures, best of 3 each
-    PYTHONPATH=. python benchmarks/planning.py --realworld ../shared/realworld
+    PYTHONPATH=. python benchmarks/planning.py --realworld tests/data/realworld
 
 Each figure is the best of ``--repeat`` runs in this process (the first run pays the imports).
 Print ``uptime`` next to the figures: on 2 shared cores they move with the load.
@@ -130,7 +130,7 @@ def large_specs(realworld: Path, repeat: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--realworld", type=Path, default=ROOT.parent / "shared" / "realworld",
+    parser.add_argument("--realworld", type=Path, default=ROOT / "tests" / "data" / "realworld",
                         help="the real-world documents (skipped when the folder is missing)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="permutate-planning-"))
