@@ -29,7 +29,7 @@ pytest.importorskip("fastapi")  # the api extra: LiveServer below
 import permutate_nb as pn
 from permutate_nb.cli import main
 from permutate_nb.core.api import resume
-from permutate_nb.core.executors.ray import POOL, RayExecutor, shares
+from permutate_nb.core.executors.ray import POOL, RayExecutor, _Pool, shares
 from permutate_nb.core.executors.spec import ExecutorSpec
 from permutate_nb.core.store.job_store import JobStore
 from permutate_nb.server import ServerSettings
@@ -160,6 +160,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
+        POOL.clear(ray)  # no handle of this instance's actors outlives it (the next module may start another)
         ray.shutdown()
         os.environ.clear()
         os.environ.update(saved)
@@ -377,6 +378,17 @@ def test_cli_flags_and_a_missing_extra(cluster: str, scripted: Any, tmp_path: Pa
 
 def test_workers_split_the_concurrency() -> None:
     assert shares(8, 3) == [3, 3, 2] and shares(32, 2) == [16, 16] and shares(2, 4) == [1, 1] and shares(1, 1) == [1]
+
+
+def test_the_pool_never_hands_out_an_ended_connections_actors() -> None:
+    """After ``ray.shutdown()`` and a new ``ray.init()``, the job id starts again at 01000000: only the node id
+    tells the connections apart, and the old one's actors died with it."""
+    pool = _Pool()
+    old, new = (None, "node-a", "01000000"), (None, "node-b", "01000000")
+    pool.give_back(old, ["actor of the ended connection"])
+    assert pool.take(new, 2) == []
+    pool.give_back(new, ["live actor"])
+    assert pool.take(old, 2) == [] and pool.take(new, 2) == []  # each connection drops the other's
 
 
 @pytest.mark.parametrize(("value", "message"), [

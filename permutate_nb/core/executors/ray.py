@@ -137,11 +137,16 @@ class _Pool:
     IDLE_S = 30.0
 
     def __init__(self) -> None:
-        self._idle: dict[Any, list[tuple[Any, float]]] = {}  # (address, Ray job id) -> (idle actor, since)
+        self._idle: dict[Any, list[tuple[Any, float]]] = {}  # (address, node, Ray job) -> (idle actor, since)
         self._lock = threading.Lock()
 
     def take(self, key: Any, count: int) -> list[Any]:
+        """Up to ``count`` idle actors of ``key``'s connection. ``ray.init`` is one per process, so actors
+        under another key belong to a connection that has ended (``ray.shutdown``): their owner is gone,
+        and so are they. They are dropped, never handed out."""
         with self._lock:
+            for stale in [other for other in self._idle if other != key]:
+                del self._idle[stale]
             idle = self._idle.setdefault(key, [])
             taken, self._idle[key] = idle[:count], idle[count:]
             return [actor for actor, _ in taken]
@@ -203,7 +208,8 @@ class RayExecutor:
         request = job.shipped()
         split = shares(width, min(workers, len(todo)))
         settings = {name: os.environ[name] for name in FORWARDED if name in os.environ}
-        key = (self.spec.address, ray.get_runtime_context().get_job_id())  # a new ray.init: new actors
+        context = ray.get_runtime_context()  # a new ray.init, even of a new local instance, is a new node id
+        key = (self.spec.address, context.get_node_id(), context.get_job_id())
         actors = POOL.take(key, len(split))
         if len(actors) < len(split):
             remote = ray.remote(num_cpus=1)(UnitActor)
