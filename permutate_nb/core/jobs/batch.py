@@ -41,6 +41,7 @@ class BatchPlan:
             check_llm(llm, f"row {number} ({rows[number - 1].model})")
 
     def request(self) -> dict[str, Any]:
+        """What the job store keeps to plan the batch again on resume: its name, rows and model settings."""
         return {"name": self.name, "rows": [r.to_dict() for r in self.rows], "models": self.models}
 
 
@@ -67,27 +68,34 @@ class BatchJob(Job[Row]):
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> BatchJob:
+        """The batch planned again from its stored rows and models (resume), checked as a new batch is."""
         return cls(plan_batch(request["rows"], models=request.get("models"), name=request.get("name", "batch")))
 
     @classmethod
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[Row]) -> BatchResult:
+        """The batch's result from its stored record and rows (``pn.results``), the rows as its DataFrame."""
         return BatchResult(job["id"], job["status"], batch_frame(list(rows)), job)
 
     @property
     def size(self) -> int:
+        """One unit per row of the batch."""
         return len(self.plan.rows)
 
     def request(self) -> dict[str, Any]:
+        """The plan's name, rows and model settings, as the store keeps them for a resume."""
         return self.plan.request()
 
     def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        """Clients whose calls time out at EXECUTION_TIMEOUT; the cache is on unless ``cache=False``."""
         config = JobConfig(timeout_sec=self.plan.limits.execution_timeout)
         return JobResources(config, use_cache=cache is not False, concurrency=width, context=context)
 
     def admission(self, context: Context) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Wait for one of the context's MAX_CONCURRENT_BATCHES slots (the batch stays PENDING meanwhile)."""
         return context.slots(self.plan.limits.max_concurrent_batches).hold()
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        """Nothing to prepare: the start event names the batch, its rows and its models (one bar per model)."""
         return JobStarted(self.plan.name, len(self.plan.rows), tuple(sorted({r.model for r in self.plan.rows})), 0)
 
     def _base(self, index: int) -> Row:
@@ -97,9 +105,12 @@ class BatchJob(Job[Row]):
                 "total_tokens": 0, "cost": 0.0, **row.extra}
 
     def needs(self, index: int) -> tuple[int, ...]:
+        """The units of the rows this row's ``${output.n}`` references (rows are 1-based, units 0-based)."""
         return tuple(n - 1 for n in self.plan.rows[index].depends_on)
 
     async def ready(self, index: int, board: Board[Row]) -> Row | None:
+        """Wait for the rows this one references and fill in their results; a dependency that did not complete,
+        or a filled prompt over MAX_PROMPT_LENGTH, gives this row's failed row without a call."""
         row = self.plan.rows[index]
         for n in row.depends_on:
             dep = await board.wait(n - 1)
@@ -115,6 +126,7 @@ class BatchJob(Job[Row]):
         return None
 
     async def run(self, index: int, resources: JobResources) -> Row:
+        """Send the row's prompt (after its system message, if any) to its model: the answer, tokens and cost."""
         row = self.plan.rows[index]
         prompt = self._prompts.get(index, row.prompt)
         messages = ([{"role": "system", "content": row.system}] if row.system else []) + [{"role": "user", "content": prompt}]
@@ -128,22 +140,28 @@ class BatchJob(Job[Row]):
                 "cost": resources.prices.cost(client.provider.model, result.prompt_tokens, result.completion_tokens)}
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Row:
+        """The row with status ``timeout`` or ``failed``, the error and the time it took."""
         return {**self._base(index), "status": "timeout" if timed_out else "failed", "error": error,
                 "duration_sec": round(elapsed, 3)}
 
     def timeout_message(self) -> str:
+        """The timed-out row's error names EXECUTION_TIMEOUT, the limit a batch's user sets."""
         return f"no answer within EXECUTION_TIMEOUT={self.deadline:g} s"
 
     def dump(self, row: Row) -> dict[str, Any]:
+        """A batch row is a plain dict: stored as it is."""
         return row
 
     def restore(self, index: int, data: dict[str, Any]) -> Row:
+        """The stored dict is the row."""
         return data
 
     def seen(self, row: Row) -> RunSeen:
+        """Reporters count the row toward its model's bar; it passed if it completed."""
         return RunSeen.of(row["model"], row["status"] == "completed")
 
     def status(self, kept: Board[Row], finished: bool) -> Ending:
+        """From the rows' statuses; ERROR (ALL_ROWS_FAILED, with the first row's error) when no row completed."""
         rows = kept.finished()
         ok = sum(r["status"] == "completed" for r in rows)
         status = from_counts(len(rows) - ok, len(rows), finished)
@@ -152,10 +170,12 @@ class BatchJob(Job[Row]):
         return Ending(status)
 
     def store_data(self, kept: Board[Row], elapsed: float) -> dict[str, Any]:
+        """The record's summary: rows completed, rows finished and when the batch finished."""
         rows = kept.finished()
         return {"completed": sum(r["status"] == "completed" for r in rows), "rows": len(rows), "finished_at": utc_now()}
 
     def result(self, finished: Finished[Row]) -> BatchResult:
+        """The finished rows as the result DataFrame, with the job's id, status and record."""
         return BatchResult(finished.job_id, finished.status, batch_frame(finished.kept.finished()), finished.record)
 
 

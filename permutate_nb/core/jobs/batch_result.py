@@ -68,6 +68,7 @@ class BatchResult(Result):
 
     @property
     def finished(self) -> int:
+        """Rows in the result's frame, stored or not (a batch run without a store has no record to count)."""
         return len(self._frame)
 
     def __len__(self) -> int:

@@ -36,6 +36,7 @@ class Clock:
         self.expired = False
 
     def start(self, seconds: float) -> None:
+        """Arm the clock for a unit that may run ``seconds`` (the sweeper cancels the task after that)."""
         self.due, self.expired = self.loop.time() + seconds, False
 
     def stop(self) -> bool:

@@ -16,6 +16,15 @@ __all__ = ["JobStarted", "RunSeen", "Reporter"]
 
 @dataclass(frozen=True, slots=True)
 class JobStarted:
+    """What reporters are told as the runs begin (``Reporter.job_started``): enough to draw progress bars.
+
+    Attributes:
+        job_name: The name a progress display shows.
+        total_runs: The runs planned, restored ones included.
+        permutations: The bars runs count toward: the permutations, or a batch's or an eval's models.
+        runs_per_permutation: Runs in each bar (0 when they differ, as a batch's models' do).
+    """
+
     job_name: str
     total_runs: int
     permutations: tuple[str, ...]
@@ -32,10 +41,12 @@ class RunSeen:
 
     @property
     def outcome(self) -> RunOutcome:
+        """Passed, wrong or errored, as a permutate row's outcome is counted."""
         return RunOutcome.of(self.is_run_completed, self.passed)
 
     @classmethod
     def of(cls, group: str, ok: bool) -> RunSeen:
+        """A row counted toward ``group`` that completed and passed when ``ok``, else errored."""
         return cls(group, ok, ok)
 
 

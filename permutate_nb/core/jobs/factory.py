@@ -249,6 +249,8 @@ def check_conversations(request: JobRequest) -> None:
 
 
 class JobResources:
+    """One job's clients, HTTP sessions, cache and prices, shared by its units and closed by the runner."""
+
     def __init__(self, config: JobConfig, *, use_cache: bool, concurrency: int, request: JobRequest | None = None,
                  context: Context | None = None) -> None:
         self.config = config
@@ -336,9 +338,11 @@ class JobResources:
             await self.client(llm).provider.load()  # type: ignore[attr-defined]
 
     def selector(self, perm: Permutation, toolset: ToolSet) -> ToolSelector:
+        """The permutation's tool selector over ``toolset``, built by its ``tool_selector.provider``."""
         return SELECTORS[perm.tool_selector.provider].build(self, perm, toolset)
 
     async def aclose(self) -> None:
+        """Stop the job's MCP servers first, then close the cache, every provider, the sessions and HTTP clients."""
         if self._tools is not None:  # first: the job's MCP servers stop even if a close below fails
             await self._tools.aclose()
         if self.cache is not None:

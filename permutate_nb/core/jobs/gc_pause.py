@@ -30,6 +30,7 @@ _saved: tuple[int, int, int] | None = None
 
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
+    """Raise the young GC threshold while any job runs (jobs nest, across threads); restored after the last."""
     global _running, _saved
     with _lock:
         if _running == 0:

@@ -89,6 +89,7 @@ class JobHandle(Generic[T]):
         return self._task
 
     def done(self) -> bool:
+        """True once the job has ended (finished, failed or cancelled): ``result()`` would not wait."""
         return self._outcome.done()
 
     def status(self) -> JobStatus:

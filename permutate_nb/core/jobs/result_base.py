@@ -23,6 +23,8 @@ __all__ = ["Result"]
 
 
 class Result:
+    """What every job kind's result shares: status, times and counts, exports, notebook display, transcripts."""
+
     __slots__ = ()
     kind: ClassVar[str]
     job_id: str | None
@@ -82,12 +84,15 @@ class Result:
         return hooks.write(self, path)
 
     def to_json(self, path: str | Path) -> Path:
+        """Write the result as JSON whatever ``path`` ends with (``write`` picks by extension)."""
         return hooks.write(self, path, ".json")
 
     def to_csv(self, path: str | Path) -> Path:
+        """Write the result's table as CSV whatever ``path`` ends with."""
         return hooks.write(self, path, ".csv")
 
     def to_excel(self, path: str | Path) -> Path:
+        """Write the result as an Excel workbook (.xlsx) whatever ``path`` ends with."""
         return hooks.write(self, path, ".xlsx")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

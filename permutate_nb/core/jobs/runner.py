@@ -57,6 +57,7 @@ class Board(Generic[Row]):
         return self.rows[index]
 
     def add(self, index: int, row: Row) -> None:
+        """Put unit ``index``'s row in its place and wake whoever waits for it."""
         self.rows[index] = row
         event = self._events.get(index)
         if event is not None:
@@ -155,6 +156,7 @@ class Job(ABC, Generic[Row]):
         """The row of a unit that raised ``error`` or (``timed_out``) ran past its deadline."""
 
     def timeout_message(self) -> str:
+        """The error a timed-out unit's row carries; a kind overrides it to name the limit its users set."""
         return f"no answer within the run's deadline of {self.deadline:g} s (retries included)"
 
     @abstractmethod

@@ -24,6 +24,9 @@ def _grant(future: asyncio.Future[None]) -> None:
 
 
 class Slots:
+    """At most ``limit`` holders at once across threads and event loops (MAX_CONCURRENT_BATCHES); a cancelled
+    waiter holds nothing."""
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._free = max(limit, 1)
