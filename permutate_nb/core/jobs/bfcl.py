@@ -68,6 +68,7 @@ class BfclResult(JobResult):
         return rows
 
     def table_df(self) -> Any:
+        """``table()`` as a pandas DataFrame: what the notebook shows for the result."""
         import pandas as pd
 
         return pd.DataFrame(self.table())
@@ -138,13 +139,16 @@ class BfclJob(PermutateJob):
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> BfclJob:
+        """The BFCL job planned again from its stored request (resume)."""
         return cls(plan_job(request))
 
     @classmethod
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> BfclResult:
+        """The stored permutate result, with BFCL's scores on top."""
         return _as_bfcl(PermutateJob.stored_result(job, rows))
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> Any:
+        """A permutate job's preparation, then each group's tool set split into each case's own functions."""
         started = await super().prepare(resources, width, reporter)
         for group, toolset in self.plan.toolsets.items():
             by_case: dict[str, list[Operation]] = defaultdict(list)
@@ -165,6 +169,7 @@ class BfclJob(PermutateJob):
         return selector
 
     async def run(self, index: int, resources: JobResources) -> RunDetail:
+        """One case offered only its own functions (a multi-turn entry runs as a conversation); its scored row."""
         import time
 
         request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
@@ -179,6 +184,7 @@ class BfclJob(PermutateJob):
         return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed)
 
     def result(self, finished: Finished[RunDetail]) -> BfclResult:
+        """The permutate result as a ``BfclResult``, with BFCL's scores."""
         return _as_bfcl(super().result(finished))
 
 

@@ -71,6 +71,8 @@ def check_categories(names: Iterable[str]) -> list[str]:
 
 
 def language_of(category: str) -> str:
+    """The language a category's functions are written for (``java``, ``javascript``, else ``python``):
+    BFCL's checker and the functions' schemas depend on it."""
     if "javascript" in category:
         return "javascript"
     return "java" if "java" in category else "python"
@@ -112,6 +114,7 @@ def read_entries(category: str, *, data: Path | None = None, limit: int | None =
 # --------------------------------------------------------------------------- functions -> OpenAPI
 
 def operation_url(case_id: str, function: str) -> str:
+    """The URL of one case's function in the generated OpenAPI document: each function is one operation."""
     return f"{BFCL_SERVER}/{case_id}/{function}"
 
 

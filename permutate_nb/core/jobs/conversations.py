@@ -60,6 +60,8 @@ class Conversations:
         return selector
 
     async def run(self, spec: RunSpec, resources: JobResources) -> RunDetail:
+        """Run one conversation: the case's turns with its permutation's model, tool results from the case
+        or its backend; the scored row."""
         request = self._request
         case = request.test_cases[spec.test_case]
         started = time.perf_counter()

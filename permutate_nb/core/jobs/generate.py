@@ -179,6 +179,7 @@ class GeneratePlan:
     llm: LLMConfig
 
     def request(self) -> dict[str, Any]:
+        """What the job store keeps to plan the job again on resume: manifest, cases per operation, model."""
         return {"manifest": self.manifest, "per_operation": self.per_operation, "llm": self.llm.model_dump(mode="json")}
 
 
@@ -198,7 +199,15 @@ def plan_generate(manifest: str, *, per_operation: int = 5, llm: LLMConfig | dic
 
 
 class GenerateResult(Result):
-    """The test cases written for every operation, and the operations the model wrote none for."""
+    """The test cases written for every operation, and the operations the model wrote none for.
+
+    Attributes:
+        job_id: The job's id in the job store.
+        status: The job's status (``JobStatus``): SUCCESS, PARTIAL_SUCCESS, ERROR (no case written), CANCELLED.
+        cases: The test cases, each a dict as a request's ``test_cases`` holds it.
+        errors: One message per operation the model wrote no usable case for.
+        record: The job store's record of the job (times, planned runs, error), when it was stored.
+    """
 
     kind = "generate"
     __slots__ = ("job_id", "status", "cases", "errors", "record")
@@ -217,6 +226,7 @@ class GenerateResult(Result):
         return test_cases_yaml(self.cases, comment=comment)
 
     def to_pandas(self) -> Any:
+        """The test cases as a DataFrame, one row per case."""
         import pandas as pd
 
         return pd.DataFrame(self.cases)
@@ -238,50 +248,63 @@ class GenerateJob(Job[Row]):
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> GenerateJob:
+        """The job planned again from its stored manifest, count and model (resume)."""
         return cls(plan_generate(request["manifest"], per_operation=request["per_operation"], llm=request["llm"]))
 
     @classmethod
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[Row]) -> GenerateResult:
+        """The result from the stored record and rows: the cases written and the errors."""
         return GenerateResult(job["id"], job["status"], list(rows), job)
 
     @property
     def size(self) -> int:
+        """One unit per operation of the plugin."""
         return len(self._names)
 
     def request(self) -> dict[str, Any]:
+        """The plan's manifest, cases per operation and model, as the store keeps them for a resume."""
         return self.plan.request()
 
     def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        """Default job settings; the cache is on unless ``cache=False``."""
         return JobResources(JobConfig(), use_cache=cache is not False, concurrency=width, context=context)
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        """Nothing to prepare: the start event names the plugin, one run per operation."""
         return JobStarted(self.name, self.size, (self.plan.plugin.name,), self.size)
 
     async def run(self, index: int, resources: JobResources) -> Row:
+        """The model writes the operation's test cases; none usable raises, which makes the failed row."""
         name = self._names[index]
         cases = await _for_operation(resources.client(self.plan.llm), self.plan.llm, self.plan.plugin, name,
                                      self.plan.operations[name], self.plan.per_operation, self.plan.manifest)
         return {"operation": name, "cases": cases, "error": None}
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Row:
+        """The operation without cases, with the error (``test_cases_of`` warns about it)."""
         return {"operation": self._names[index], "cases": [], "error": error}
 
     def dump(self, row: Row) -> dict[str, Any]:
+        """A generate row is a plain dict: stored as it is."""
         return row
 
     def restore(self, index: int, data: dict[str, Any]) -> Row:
+        """The stored dict is the row."""
         return data
 
     def seen(self, row: Row) -> RunSeen:
+        """Reporters count the operation toward the plugin's bar; it passed if cases were written."""
         return RunSeen.of(self.plan.plugin.name, row["error"] is None)
 
     def status(self, kept: Board[Row], finished: bool) -> Ending:
+        """From the rows' errors; ERROR (NO_TEST_CASES, with the first error) when no operation got a case."""
         rows = kept.finished()
         failed = [row for row in rows if row["error"]]
         status = from_counts(len(failed), len(rows), finished)
         return Ending(status, "NO_TEST_CASES", failed[0]["error"]) if status == ERROR else Ending(status)
 
     def result(self, finished: Finished[Row]) -> GenerateResult:
+        """The cases written and the errors, with the job's id, status and record."""
         return GenerateResult(finished.job_id, finished.status, finished.kept.finished(), finished.record)
 
 

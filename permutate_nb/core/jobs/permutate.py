@@ -158,10 +158,12 @@ class PermutateJob(Job[RunDetail]):
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> PermutateJob:
+        """The job planned again from its stored request (resume): its plugins loaded and checked again."""
         return cls(plan_job(request))
 
     @classmethod
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[dict[str, Any]]) -> JobResult:
+        """The start-job result from the stored record and rows; the rows are read from the store as used."""
         request = job["request"]
         data = job.get("data") or {}
         started: str = data.get("started_on") or doc_time(job["started_at"] or job["created_at"]) or ""
@@ -183,6 +185,7 @@ class PermutateJob(Job[RunDetail]):
 
     @property
     def size(self) -> int:
+        """One unit per permutation x test case x language x repeat."""
         return self.plan.total_runs
 
     def order(self) -> Iterator[int]:
@@ -202,14 +205,18 @@ class PermutateJob(Job[RunDetail]):
         return data
 
     def request(self) -> dict[str, Any]:
+        """The request as the store keeps it (``stored_dict``: no secrets)."""
         return self.plan.request.stored_dict()
 
     def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        """Clients, sessions and cache from the request's config; ``cache`` overrides ``config.cache``."""
         request = self.plan.request
         use_cache = request.config.cache if cache is None else cache
         return JobResources(request.config, use_cache=use_cache, concurrency=width, request=request, context=context)
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        """Load embedded models, translate the prompts, expand the matrix and build each permutation's
+        selector; the start event names the permutations."""
         request = self.plan.request
         self._started_on = self._first_started_on or _now()
         await resources.load_local_models(request, reporter)
@@ -227,6 +234,8 @@ class PermutateJob(Job[RunDetail]):
         return JobStarted(self._job_name(), len(self._specs), names, len(self._specs) // max(len(names), 1))
 
     async def run(self, index: int, resources: JobResources) -> RunDetail:
+        """One matrix cell: its prompt to its permutation's selector (a conversation case: the whole
+        conversation), scored; a failed row if the prompt was not translated or the group's plugin did not start."""
         request, spec = self.plan.request, self._specs[index]  # type: ignore[index]
         if spec.prompt is None:
             return failed_row(request, spec, self._translation_errors[(spec.test_case, spec.language)], 0.0, 0)
@@ -241,15 +250,19 @@ class PermutateJob(Job[RunDetail]):
         return scored_row(request, spec, selection, time.perf_counter() - t0 if elapsed is None else elapsed, self._scores)
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> RunDetail:
+        """The run's failed row: the error and attempts, every step false, nothing billed."""
         return failed_row(self.plan.request, self._specs[index], error, elapsed, attempts)  # type: ignore[index]
 
     def timeout_message(self) -> str:
+        """The timed-out row's error names ``config.timeout_sec``, the limit a request sets."""
         return f"no answer within config.timeout_sec={self.deadline:g} s (the run's deadline, retries included)"
 
     def dump(self, row: RunDetail) -> dict[str, Any]:
+        """The row as the store keeps it (``RunDetail.to_dict``)."""
         return row.to_dict()
 
     def restore(self, index: int, data: dict[str, Any]) -> RunDetail:
+        """The stored row as a ``RunDetail``."""
         return RunDetail.from_dict(data)
 
     def keep(self, stored: bool) -> Tallies:
@@ -257,6 +270,7 @@ class PermutateJob(Job[RunDetail]):
         return Tallies(None if stored else [None] * self.size)
 
     def status(self, kept: Tallies, finished: bool) -> Ending:
+        """From the kept counts; ERROR (ALL_RUNS_FAILED, naming the first failure) when every run failed."""
         status = from_counts(kept.failed, len(kept), finished)
         if status == "ERROR":
             first = kept.first_failure[1] if kept.first_failure else None
@@ -271,6 +285,7 @@ class PermutateJob(Job[RunDetail]):
                 "total_run_time": round(elapsed, 3), "tools": self.plan.tool_snapshot()}
 
     def result(self, finished: Finished[RunDetail]) -> JobResult:
+        """The start-job result: rows read from the store when there is one, with the counts kept as they ran."""
         request = self.plan.request
         return JobResult(
             job_name=self._job_name(),

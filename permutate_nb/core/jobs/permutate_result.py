@@ -57,6 +57,8 @@ class JobResult(Result):
         request: The request without secrets (``openplugin_api_key`` masked).
         job_id: The job's id in the job store (None for ``store=False``).
         tallies: The summary counts kept while the job ran, so summaries need not read every row again.
+        tools: Per plugin group: the tools offered and their digest.
+        record: The job store's record of the job (times, attempts, error), when it was stored.
     """
 
     job_name: str
@@ -83,18 +85,22 @@ class JobResult(Result):
 
     @property
     def started_at(self) -> str | None:
+        """The document's ``started_on`` (a resumed job's first start), or None."""
         return self.started_on or None
 
     @property
     def ended_at(self) -> str | None:
+        """The document's ``completed_on``, or None."""
         return self.completed_on or None
 
     @property
     def planned(self) -> int:
+        """``planned_runs``: the runs the matrix has, finished or not."""
         return self.planned_runs
 
     @property
     def finished(self) -> int:
+        """Rows the result holds (for a stored job, the rows stored so far)."""
         return len(self.details)
 
     def _tallies(self) -> Tallies:

@@ -22,6 +22,16 @@ __all__ = ["EvalCase", "Dataset", "load_dataset"]
 
 @dataclass(frozen=True)
 class EvalCase:
+    """One eval case: the question, the answer expected and the context retrieved for it.
+
+    Attributes:
+        id: Stable across runs (given, or a hash of the input), so two runs' outputs line up.
+        input: The question (the template's ``{query_str}``).
+        expected_output: The reference answer; a metric that needs one is not applicable without it.
+        context: The retrieved chunks, each ``{text, metadata}`` (the template's ``{context_str}``).
+        metadata: The record's other fields and its ``metadata``, carried into the case's output.
+    """
+
     id: str
     input: str
     expected_output: str | None = None
@@ -30,15 +40,24 @@ class EvalCase:
 
     @property
     def context_str(self) -> str:
+        """The chunks' texts joined by blank lines: what the template's ``{context_str}`` gets."""
         return "\n\n".join(chunk["text"] for chunk in self.context)
 
     def to_dict(self) -> dict[str, Any]:
+        """The case as plain JSON: what a stored eval keeps, and what the dataset's version hashes."""
         return {"id": self.id, "input": self.input, "expected_output": self.expected_output,
                 "context": [dict(c) for c in self.context], "metadata": self.metadata}
 
 
 @dataclass(frozen=True)
 class Dataset:
+    """The cases an eval runs, named, with a version that changes when their content does.
+
+    Attributes:
+        name: Given, else the source's own name or its file's stem (``dataset`` for in-memory data).
+        cases: The cases in the source's order.
+    """
+
     name: str
     cases: tuple[EvalCase, ...]
 
@@ -49,6 +68,7 @@ class Dataset:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
+        """Name, version and cases as plain JSON: what a stored eval keeps to plan itself again."""
         return {"name": self.name, "version": self.version, "cases": [c.to_dict() for c in self.cases]}
 
 

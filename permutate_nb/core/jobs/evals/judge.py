@@ -31,6 +31,16 @@ _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 @dataclass
 class Verdict:
+    """One metric's score for one answer, with the reason: what an output's ``metric_scores`` record.
+
+    Attributes:
+        score: 0..1, or None when the metric was not applicable or the judge failed.
+        reasoning: The judge's reason, ``computed`` for a deterministic metric, or why there is no score.
+        failed: True when scoring failed (no generation, a failed judge call or answer), not when not applicable.
+        time_elapsed_s: Seconds the judge call took (0 without one).
+        usage: The judge call's tokens, cost and model (empty without one).
+    """
+
     score: float | None
     reasoning: str
     failed: bool = False
@@ -69,6 +79,8 @@ def _prompt(metric: Metric, case: EvalCase, answer: str) -> str:
 
 async def judge(client: LLMClient, provider_kind: str, metric: Metric, case: EvalCase, answer: str,
                 prices: PriceTable) -> Verdict:
+    """Ask the judge model to grade ``answer`` for ``metric``; a failed call, or an answer that is not a
+    verdict, gives a failed ``Verdict`` without a score."""
     # JSON mode everywhere; the embedded model also gets the schema (llama.cpp turns it into a grammar)
     response_format: dict[str, Any] = {"type": "json_object"}
     if provider_kind == "local":

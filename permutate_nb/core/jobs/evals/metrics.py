@@ -21,6 +21,17 @@ __all__ = ["Metric", "METRICS", "resolve_metrics", "normalise_answer", "exact_ma
 
 @dataclass(frozen=True)
 class Metric:
+    """One metric: what it measures and how it is scored (by a judge model, or by ``compute``).
+
+    Attributes:
+        name: The name a request chooses it by (``answer-correctness``, ``token-f1``, ...).
+        category: accuracy, quality, retrieval or trust-and-safety.
+        instructions: For a judged metric, what the judge grades.
+        needs_reference: Not applicable to a case without ``expected_output``.
+        needs_context: Not applicable to a case without context.
+        compute: A deterministic metric's ``(answer, reference) -> 0..1``; None for a judged one.
+    """
+
     name: str
     category: str
     instructions: str = ""  # for judged metrics: what the judge grades
@@ -30,6 +41,7 @@ class Metric:
 
     @property
     def judged(self) -> bool:
+        """True when a judge model scores it (no ``compute``): an eval choosing it needs a judge."""
         return self.compute is None
 
 
@@ -43,6 +55,7 @@ def normalise_answer(text: str) -> str:
 
 
 def exact_match(answer: str, reference: str) -> float:
+    """1.0 when answer and reference are equal after the SQuAD normalisation, else 0.0."""
     return float(normalise_answer(answer) == normalise_answer(reference))
 
 
@@ -94,6 +107,8 @@ DEFAULT_METRICS = ("answer-correctness", "faithfulness", "exact-match", "token-f
 
 
 def resolve_metrics(names: list[str] | tuple[str, ...] | str | None) -> list[Metric]:
+    """The metrics named (a list, or comma-separated; None: DEFAULT_METRICS), each once; an unknown
+    name is a RequestError listing the available ones."""
     if names is None:
         names = DEFAULT_METRICS
     if isinstance(names, str):

@@ -23,6 +23,8 @@ DEFAULT_TEMPLATE = (
 
 @dataclass
 class EvalPlan:
+    """Everything an eval runs from, checked by ``plan_eval`` before any model is called."""
+
     dataset: Dataset
     models: list[str]
     configs: dict[str, LLMConfig]
@@ -34,6 +36,8 @@ class EvalPlan:
     dataset_id: str | None = None  # the server's id of the uploaded dataset; else outputs carry its version
 
     def request(self) -> dict[str, Any]:
+        """What the job store keeps to plan the eval again on resume: the dataset itself, models, judge,
+        metrics, template and model settings."""
         return {"dataset": self.dataset.to_dict(), "models": self.models, "judge_model": self.judge_model,
                 "metrics": [m.name for m in self.metrics], "template": self.template, "model_settings": self.model_settings,
                 "dataset_id": self.dataset_id}

@@ -153,35 +153,44 @@ class EvalJob(Job[Output]):
 
     @classmethod
     def from_request(cls, request: dict[str, Any]) -> EvalJob:
+        """The eval planned again from its stored request (resume), checked as a new one is."""
         return cls(plan_eval(request["dataset"], models=request["models"], judge_model=request["judge_model"],
                              metrics=request["metrics"], template=request["template"],
                              model_settings=request["model_settings"], dataset_id=request.get("dataset_id")))
 
     @classmethod
     def stored_result(cls, job: dict[str, Any], rows: StoredRows[Output]) -> EvalResult:
+        """The eval's result document from its stored record and outputs."""
         return EvalResult.from_store(job, list(rows))
 
     @property
     def size(self) -> int:
+        """One unit per case x model."""
         return len(self._units)
 
     def request(self) -> dict[str, Any]:
+        """The plan's stored form: the dataset, models, judge, metrics and template."""
         return self.plan.request()
 
     def resources(self, cache: bool | None, width: int, context: Any) -> JobResources:
+        """Default job settings; the cache is on unless ``cache=False``."""
         return JobResources(JobConfig(), use_cache=cache is not False, concurrency=width, context=context)
 
     async def prepare(self, resources: JobResources, width: int, reporter: Reporter) -> JobStarted:
+        """Count the ``answering`` and ``judging`` steps for the reporter; the start event names the
+        dataset and its models."""
         self._started = utc_now()
         self._steps = Steps(reporter, self.size, any(m.compute is None for m in self.plan.metrics))
         return JobStarted(self.plan.dataset.name, self.size, tuple(self.plan.models), len(self.plan.dataset.cases))
 
     async def run(self, index: int, resources: JobResources) -> Output:
+        """The model answers the case, then every chosen metric scores the answer: the case x model output."""
         case_index, model_index = self._units[index]
         return await _unit(self.plan, resources, self.plan.dataset.cases[case_index], self.plan.models[model_index],
                            self.plan.dataset.version, self._steps)
 
     def failed(self, index: int, error: str, elapsed: float, attempts: int, timed_out: bool) -> Output:
+        """An output without a generation or scores, the error as its ``generation_error``."""
         case_index, model_index = self._units[index]
         return test_case_output(
             dataset_id=self.plan.dataset_id or self.plan.dataset.version, test_case_id=self.plan.dataset.cases[case_index].id,
@@ -190,21 +199,27 @@ class EvalJob(Job[Output]):
                                      "generation_usage": {}})
 
     def dump(self, row: Output) -> dict[str, Any]:
+        """An output is a plain dict: stored as it is."""
         return row
 
     def restore(self, index: int, data: dict[str, Any]) -> Output:
+        """The stored dict is the output."""
         return data
 
     def seen(self, row: Output) -> RunSeen:
+        """Reporters count the output toward its model's bar; it passed if it generated and no score failed."""
         ok = row["generation_error"] is None and not any(s["failed"] for s in row["metric_scores"])
         return RunSeen.of(row["model"], ok)
 
     def status(self, kept: Board[Output], finished: bool) -> Ending:
+        """SUCCESS, PARTIAL_SUCCESS, ERROR or CANCELLED from the outputs (``results.unit_status``)."""
         return unit_status(kept.finished(), finished)
 
     def store_data(self, kept: Board[Output], elapsed: float) -> dict[str, Any]:
+        """The record's summary: how many outputs there are."""
         return {"outputs": len(kept.finished())}
 
     def result(self, finished: Finished[Output]) -> EvalResult:
+        """The eval's result document from the finished outputs and the job's record."""
         return EvalResult.build(finished.job_id, self.plan, finished.kept.finished(), finished.status, finished.record,
                                 self._started, finished.error_code, finished.error_message)
