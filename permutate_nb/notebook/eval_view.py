@@ -55,7 +55,7 @@ def eval_runs(result: EvalResult) -> tuple[list[Run], list[tuple[str, list[int]]
 
 
 def render_eval_html(result: EvalResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
-    """The view: card, what needs attention, the summary table, bars per metric, then the outputs (up to ``max_rows``)."""
+    """The view: card, what needs attention, the summary table, bars per metric, the outputs (up to ``max_rows``)."""
     df = result.summary_df
     status_colour = {"SUCCESS": "green", "PARTIAL_SUCCESS": "#b60", "ERROR": "#b00"}.get(result.status, "#666")
     card = (f"<div style='font-family:sans-serif;margin:4px 0'><b>{escape_html(result.dataset['name'])}</b> "

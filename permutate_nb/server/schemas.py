@@ -58,6 +58,7 @@ class ValidationErrorBody(BaseModel):
 
 
 class Health(BaseModel):
+    """``/health``: the server is up; its version and how many jobs it is running."""
     status: str
     version: str
     running_jobs: int
@@ -80,12 +81,14 @@ class StartJobResponse(_Open):
 
 
 class JobAccepted(BaseModel):
+    """202 from start-job with ``?wait=false``: the job is recorded; poll ``status_url`` until it ends."""
     job_id: str
     status: str
     status_url: str
 
 
 class JobRecord(_Open):
+    """A stored job as ``GET /api/jobs`` lists it (the CLI's, notebooks' and servers' alike) and a cancel answers it."""
     id: str
     kind: str
     name: str
@@ -101,6 +104,7 @@ class JobRecord(_Open):
 
 
 class JobStatus(JobRecord):
+    """A job's status poll: its record, runs done of total, live counts per group and the summary so far."""
     job_id: str
     done: int
     total: int
@@ -110,6 +114,7 @@ class JobStatus(JobRecord):
 
 
 class ProcessCsvResponse(BaseModel):
+    """A checked batch CSV: nothing ran; ``xlsx_url`` downloads the rows as an XLSX with empty result columns."""
     status: str
     message: str
     file_name: str
@@ -118,6 +123,7 @@ class ProcessCsvResponse(BaseModel):
 
 
 class ExecuteBatchResponse(BaseModel):
+    """A started batch: poll ``POST /system/batch_execution/results`` with its invocation id."""
     status: str
     invocationId: str
     invocation_id: str
@@ -135,6 +141,7 @@ class BatchResults(BaseModel):
 
 
 class EvalDatasetRecord(_Open):
+    """An uploaded eval dataset: its id under the pipeline, its version and how many cases it has."""
     id: str
     pipeline_id: str
     name: str
