@@ -39,7 +39,7 @@ async def _answer(send: Send, status: int, message: str, headers: list[tuple[byt
 
 
 class Gate:
-    """ASGI middleware that checks the API key and the body size before any route runs (see the module's note)."""
+    """ASGI middleware checking the API key and the body size before any route runs (``/health`` needs no key)."""
 
     def __init__(self, app: Any, *, api_key: str | None, max_body_mb: float) -> None:
         self.app = app

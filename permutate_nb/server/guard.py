@@ -269,7 +269,7 @@ class GuardedFetcher(Fetcher):
         self.guard = guard
 
     def fetch_text(self, location: str) -> tuple[str, str]:
-        """Refuse a location the guard refuses (as a plugin load error), then fetch it as the engine would."""
+        """Fetch a document as the engine would, once the guard allows its location (else a plugin load error)."""
         location = location.strip()
         try:
             self.guard.check_location(location, (), self.url_map)
