@@ -88,7 +88,7 @@ def _message(error: dict[str, Any], content_type: str) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer an unknown job with 404, a ``PermutateError`` or bad body with 422, any other failure with a 500 line."""
+    """Install the answers: 404 for an unknown job, 422 for a ``PermutateError`` or bad body, else a one-line 500."""
     @app.exception_handler(UnknownJobError)
     async def unknown(request: Request, exc: UnknownJobError) -> JSONResponse:
         return not_found(_SERVER_PATH.sub("", str(exc)))  # the store's path is the server's business
