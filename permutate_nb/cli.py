@@ -557,6 +557,7 @@ def _log_to_stderr(level: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``permutate`` entry point: runs one subcommand and returns its exit code (errors as one line, exit 2)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed as one line

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
                                         description="llama.cpp threads for the embedded model (default: every core; one while the load average is above twice the cores).")
 
     def home_dir(self) -> Path:
+        """``home`` with ``~`` expanded: the directory the stores actually use."""
         return self.home.expanduser()
 
 

@@ -58,6 +58,7 @@ class TqdmReporter(Reporter):
             print(f"permutate: {label}: {time.monotonic() - began:.1f} s", file=self._stream, flush=True)
 
     def job_started(self, event: JobStarted) -> None:
+        """Ends the last stage's line and opens the bar, sized to the job's runs."""
         from tqdm import tqdm
 
         self._end_stage()
@@ -66,6 +67,7 @@ class TqdmReporter(Reporter):
                          mininterval=0.2, dynamic_ncols=True)
 
     def run_finished(self, index: int, detail: RunDetail) -> None:
+        """Counts the run's outcome and advances the bar (the counts redrawn every 16 runs and at the end)."""
         self._counted[RunOutcome.of(detail.is_run_completed, detail.passed)] += 1
         bar = self._bar
         if bar is not None:
@@ -81,6 +83,7 @@ class TqdmReporter(Reporter):
         return {"done": counted[RunOutcome.PASSED] + counted[RunOutcome.WRONG], "errored": counted[RunOutcome.ERRORED]}
 
     def job_finished(self, result: Result) -> None:
+        """Ends a stage still open (a job cancelled before its runs) and closes the bar with the final counts."""
         self._end_stage()  # a job cancelled before its runs: the stage it was in, until then
         if self._bar is not None:
             self._bar.set_postfix(self._counts(), refresh=False)

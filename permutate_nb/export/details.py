@@ -120,6 +120,7 @@ def require_pyarrow() -> None:
 
 
 def pyarrow_modules() -> tuple[Any, Any]:
+    """``pyarrow`` and ``pyarrow.parquet``, imported only to write Parquet; missing, a one-line error."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -41,6 +41,7 @@ def batch_runs(result: BatchResult) -> tuple[list[Run], list[tuple[str, list[int
 
 
 def render_batch_html(result: BatchResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
+    """The view: errored rows first, the DataFrame, then the rows (up to ``max_rows``; None: all, as the report)."""
     runs, groups = batch_runs(result)
     vid = view_id("batch", result.job_id, len(runs), max_rows)
     return "".join([STYLE, failures_html(runs, HEADERS, groups), result.to_pandas()._repr_html_(),

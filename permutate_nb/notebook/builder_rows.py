@@ -59,6 +59,7 @@ class GroupRow(_Row):
         self.box = self._row(self.name, self.plugins)
 
     def set_plugins(self, plugins: dict[str, str], chosen: list[str] | None = None) -> None:
+        """Offer the plugins loaded now, keeping the chosen ones (one no longer loaded stays, shown by its location)."""
         chosen = list(self.plugins.value) if chosen is None else chosen
         names = {**plugins, **{c: c for c in chosen if c not in plugins}}
         self.plugins.options = [(name, location) for location, name in names.items()]
@@ -66,10 +67,13 @@ class GroupRow(_Row):
         self.plugins.tooltip = "\n".join(f"{name}: {location}" for location, name in names.items())
 
     def value(self) -> dict[str, Any]:
+        """The group as the request holds it: its name, the chosen plugins' entries, and the fields the form hides."""
         return {"name": self.name.value, "plugins": [self._entry(p) for p in self.plugins.value], **self.extra}
 
 
 class PermutationRow(_Row):
+    """One permutation: its LLM (provider, model, temperature, max_tokens), tool selector and plugin group."""
+
     def __init__(self, data: dict[str, Any], groups: list[str], on_remove: Callable[[_Row], None]) -> None:
         llm = dict(data.get("llm") or {})
         selector = dict(data.get("tool_selector") or {})
@@ -94,11 +98,13 @@ class PermutationRow(_Row):
                              self.selector, self.group)
 
     def set_groups(self, groups: list[str]) -> None:
+        """Offer the groups named now, keeping the chosen one while it still exists (else the first group)."""
         current = self.group.value
         self.group.options = _options(groups, current)
         self.group.value = current if current in self.group.options else (groups[0] if groups else None)
 
     def value(self) -> dict[str, Any]:
+        """The permutation as the request holds it; temperature and max_tokens only when read in or edited."""
         llm: dict[str, Any] = {"provider": self.provider.value}
         if self.model.value:
             llm["model_name"] = self.model.value
@@ -111,6 +117,7 @@ class PermutationRow(_Row):
 
 
 class TestCaseRow(_Row):
+    """One test case: its prompt and the operation it should call, chosen from the loaded plugins' operations."""
     __test__ = False
 
     def __init__(self, data: dict[str, Any], operations: list[OperationChoice], on_remove: Callable[[_Row], None]) -> None:
@@ -132,6 +139,7 @@ class TestCaseRow(_Row):
         self.box = self._row(self.name, self.type, self.prompt, self.operation, self.method, self.parameters)
 
     def set_operations(self, operations: list[OperationChoice], current: tuple[str, str, str] | None = None) -> None:
+        """Offer the loaded plugins' operations, keeping the expected one (marked when its plugin is not loaded)."""
         current = current if current is not None else self.operation.value
         options = list(operations)
         if current and current[1] and all(value[:2] != current[:2] for _, value in options):
@@ -146,6 +154,7 @@ class TestCaseRow(_Row):
             self.method.value = method
 
     def value(self) -> dict[str, Any]:
+        """The test case as the request holds it; parameters that are not JSON stay text, for validation to name."""
         plugin, url, _ = self.operation.value or ("", "", "")
         data: dict[str, Any] = {
             "name": self.name.value, "type": self.type.value, "prompt": self.prompt.value,

@@ -33,6 +33,7 @@ def eval_reasons(output: Mapping[str, Any]) -> list[str]:
 
 
 def eval_outcome(output: Mapping[str, Any]) -> str:
+    """``errored``, ``wrong`` or ``passed``: the verdict the views colour and filter one output by."""
     reasons = eval_reasons(output)
     if any(r.startswith("errored") for r in reasons):
         return "errored"
@@ -100,6 +101,7 @@ def eval_output_html(output: Mapping[str, Any]) -> str:
 
 
 def eval_output_text(output: Mapping[str, Any]) -> str:
+    """The transcript as plain text, for a notebook's ``text/plain`` (outcome, question, answer, reference, scores)."""
     question, reference, _ = _reference(output)
     lines = [f"{output.get('test_case_id')} · {output.get('model')}: {eval_outcome(output)} "
              f"{'; '.join(eval_reasons(output))}".rstrip(),

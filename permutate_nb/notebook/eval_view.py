@@ -32,6 +32,7 @@ def _num(value: object) -> str:
 
 
 def render_eval_text(result: EvalResult) -> str:
+    """The plain-text view (a heading line and the summary table), for ``text/plain`` and terminals."""
     df = result.summary_df
     head = f"eval {result.dataset['name']} ({result.dataset['cases']} cases) [{result.status}]"
     return head + ("\n" + df.to_string(index=False) if not df.empty else "")
@@ -54,6 +55,7 @@ def eval_runs(result: EvalResult) -> tuple[list[Run], list[tuple[str, list[int]]
 
 
 def render_eval_html(result: EvalResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
+    """The view: card, what needs attention, the summary table, bars per metric, the outputs (up to ``max_rows``)."""
     df = result.summary_df
     status_colour = {"SUCCESS": "green", "PARTIAL_SUCCESS": "#b60", "ERROR": "#b00"}.get(result.status, "#666")
     card = (f"<div style='font-family:sans-serif;margin:4px 0'><b>{escape_html(result.dataset['name'])}</b> "

@@ -56,6 +56,7 @@ def json_text(value: Any) -> str:
 
 
 def pre(value: Any) -> str:
+    """A value as escaped preformatted text (JSON for anything not a string), wrapped rather than cut."""
     return f"<pre>{esc(json_text(value))}</pre>"
 
 
@@ -70,6 +71,7 @@ def fold(title: str, html: str, open_: bool = False) -> str:
 
 
 def verdict_badge(outcome: str) -> str:
+    """A coloured badge naming the outcome (``passed``, ``wrong``, ``errored``) in the style sheet's colours."""
     return f'<span class="pn-badge pn-{esc(outcome)}-b">{esc(outcome)}</span>'
 
 

@@ -86,6 +86,8 @@ def matrix_frame(plan: JobPlan) -> Any:
 
 @magics_class
 class PermutateMagics(Magics):
+    """The ``permutate`` magics; ``load_ipython_extension`` registers them with the shell."""
+
     @property
     def _user_ns(self) -> dict[str, Any]:
         """The notebook's variables (a magic always runs inside a shell)."""

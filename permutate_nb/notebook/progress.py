@@ -155,10 +155,12 @@ class NotebookProgress(Reporter):
 
     # -- reporter hooks (called on the engine's thread) ----------------------------------------
     def stage(self, name: str, detail: str = "") -> None:
+        """Shows the stage under way (loading the model, translating) above the bars."""
         self._stage = f"{name} {detail}".strip()
         self.stage_text.value = f"<span style='color:#666'>{escape_html(self._stage)}…</span>"
 
     def job_started(self, event: JobStarted) -> None:
+        """Shows ``running N runs`` and starts the ETA's clock (the stages before count only in elapsed time)."""
         self._running = self._last_finish = time.monotonic()
         self.stage("running", counted(event.total_runs, "run"))
 
@@ -169,6 +171,7 @@ class NotebookProgress(Reporter):
         self.stage_text.value = f"<span style='color:#666'>{escape_html(self._stage)}</span>"
 
     def run_finished(self, index: int, detail: RunDetail) -> None:
+        """Counts the run on its bar (by the detail's ``permutation_name``) and redraws that bar with the clock."""
         bar = self._bars.get(detail.permutation_name)
         if bar is not None:
             self._last_finish = time.monotonic()
@@ -176,6 +179,7 @@ class NotebookProgress(Reporter):
             bar.refresh(self.clock())
 
     def job_finished(self, result: Result) -> None:
+        """Redraws every bar with the final counts and time (``close`` then replaces them with a line)."""
         clock = self.clock()
         for bar in self._bars.values():
             bar.refresh(clock, force=True)

@@ -272,6 +272,7 @@ def render_html(result: JobResult, max_rows: int | None = MAX_VIEW_ROWS) -> str:
 
 
 def render_text(result: JobResult) -> str:
+    """The plain-text view (heading line, summary table, paired comparisons), for ``text/plain`` and terminals."""
     s = result.summary
     head = (f"{result.job_name} [{result.status}]: {counted(s['total_test_cases'], 'run')}, "
             f"overall {_fmt(s['overall_accuracy'], True)}, wrong {s['wrong_cases']}, errored {s['errored_cases']}")

@@ -36,6 +36,7 @@ With `PERMUTATE_API_KEY` set every endpoint but `/health` needs the key in `Inte
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The server as an ASGI app (``permutate serve`` runs it); without ``settings``, the defaults (no key)."""
     settings = settings or ServerSettings()
 
     @asynccontextmanager

@@ -42,6 +42,7 @@ async def json_response_async(make: Any) -> Response:
 
 @dataclass
 class ServerContext:
+    """The server's shared state, opened once at startup and kept on ``app.state`` for every route."""
     settings: ServerSettings
     store: JobStore
     registry: Registry
@@ -54,6 +55,7 @@ class ServerContext:
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerContext:
+        """Open the job store, registry, guard and job manager under the permutate home; make the public folder."""
         home = permutate_home()
         store = JobStore()
         registry = Registry(home / "server.sqlite")
@@ -98,11 +100,13 @@ class ServerContext:
         return self.manager.resume_owned(dict.fromkeys(("permutate", "batch", "eval"), resumer))
 
     def close(self) -> None:
+        """Stop the planning threads and close the registry and the store (the server is shutting down)."""
         self.plan_pool.shutdown(wait=False, cancel_futures=True)
         self.registry.close()
         self.store.close()
 
 
 def context(request: Request) -> ServerContext:
+    """The app's ``ServerContext``, reached from the request a route was given."""
     return request.app.state.ctx
 

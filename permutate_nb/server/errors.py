@@ -30,6 +30,7 @@ _SERVER_PATH = re.compile(r" in \S+\.sqlite|; `permutate jobs` lists the jobs")
 
 
 def not_found(message: str) -> JSONResponse:
+    """A 404 in FastAPI's ``{"detail": message}`` shape (an unknown job, execution or file)."""
     return JSONResponse({"detail": message}, status_code=404)
 
 
@@ -87,6 +88,7 @@ def _message(error: dict[str, Any], content_type: str) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Install the answers: 404 for an unknown job, 422 for a ``PermutateError`` or bad body, else a one-line 500."""
     @app.exception_handler(UnknownJobError)
     async def unknown(request: Request, exc: UnknownJobError) -> JSONResponse:
         return not_found(_SERVER_PATH.sub("", str(exc)))  # the store's path is the server's business

@@ -39,6 +39,8 @@ async def _answer(send: Send, status: int, message: str, headers: list[tuple[byt
 
 
 class Gate:
+    """ASGI middleware checking the API key and the body size before any route runs (``/health`` needs no key)."""
+
     def __init__(self, app: Any, *, api_key: str | None, max_body_mb: float) -> None:
         self.app = app
         self.key = api_key.encode() if api_key else None
@@ -46,6 +48,7 @@ class Gate:
         self.max_body = int(max_body_mb * 1024 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a missing or wrong key (401) or a body over the limit (413); pass anything else on."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = scope["headers"]

@@ -50,10 +50,13 @@ class FieldError(RequestError):
 
 
 class RequestGuard:
+    """The checks a request from a client passes before it runs: the folders, addresses and names it may reach."""
+
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
 
     def local_allowed(self, location: str) -> bool:
+        """Whether a local path lies under an ``--allow-dir`` (none given: no local path is allowed)."""
         path = local_path(location)
         return any(path.is_relative_to(root) for root in self.settings.allow_dirs)
 
@@ -226,6 +229,7 @@ class RequestGuard:
                                   "server allows (permutate serve --allow-key-env NAME)")
 
     def fetcher(self, mirror: UrlMap) -> GuardedFetcher:
+        """A fetcher for a job's plugin documents that asks this guard about each (``mirror``: the body's url_map)."""
         return GuardedFetcher(self, mirror)
 
 
@@ -265,6 +269,7 @@ class GuardedFetcher(Fetcher):
         self.guard = guard
 
     def fetch_text(self, location: str) -> tuple[str, str]:
+        """Fetch a document as the engine would, once the guard allows its location (else a plugin load error)."""
         location = location.strip()
         try:
             self.guard.check_location(location, (), self.url_map)

@@ -47,11 +47,13 @@ class LiveProgress(Reporter):
         self._summary_at = (-1, 0.0)
 
     def job_started(self, event: JobStarted) -> None:
+        """Records the job's name, its run count and its groups, each at zero, for the first poll."""
         self.job_name, self.total, self.runs_per_group = event.job_name, event.total_runs, event.runs_per_permutation
         for name in event.permutations:
             self.groups.setdefault(name, [0, 0, 0, 0])
 
     def run_finished(self, index: int, detail: Any) -> None:
+        """Counts the run on its group (done, and passed, failed or errored) and tallies a permutate run's row."""
         counts = self.groups.get(detail.permutation_name)
         if counts is None:
             counts = self.groups[detail.permutation_name] = [0, 0, 0, 0]
@@ -73,6 +75,7 @@ class LiveProgress(Reporter):
         return self._summary
 
     def to_dict(self) -> dict[str, Any]:
+        """The progress as a status poll reports it: the totals and the counts per group."""
         totals = [sum(c[i] for c in self.groups.values()) for i in range(4)]
         return {
             "job_name": self.job_name, "done": totals[0], "total": self.total, "passed": totals[1],
@@ -153,6 +156,7 @@ class JobManager:
         return True
 
     async def wait(self, job_id: str) -> None:
+        """Wait until a job this server runs has ended (however it ended); return at once if it runs nowhere here."""
         task = self.tasks.get(job_id)
         if task is not None:
             await asyncio.gather(asyncio.shield(task), return_exceptions=True)

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS eval_executions (
 
 
 class Registry:
+    """The server's own SQLite file (``server.sqlite`` in the permutate home), safe to share between threads."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -50,22 +52,27 @@ class Registry:
 
     # -- jobs a server started ------------------------------------------------------------
     def add_job(self, job_id: str, kind: str) -> None:
+        """Record a job as this server's, active: a restart resumes it until it is marked done or cancelled."""
         self._rows("INSERT OR REPLACE INTO server_jobs VALUES (?, ?, ?, ?)", (job_id, kind, ACTIVE, utc_now()))
 
     def set_state(self, job_id: str, state: str) -> None:
+        """Mark a server's job ``done`` or ``cancelled`` (a restart then leaves it alone)."""
         self._rows("UPDATE server_jobs SET state=? WHERE job_id=?", (state, job_id))
 
     def active_jobs(self) -> list[dict[str, Any]]:
+        """The server's jobs still active, oldest first: those a restart resumes."""
         return self._rows("SELECT job_id, kind FROM server_jobs WHERE state=? ORDER BY created_at", (ACTIVE,))
 
     # -- eval datasets and executions -------------------------------------------------------
     def add_dataset(self, pipeline_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Store an uploaded eval dataset under its pipeline; its record (a new id) without the data."""
         record = {"id": uuid.uuid4().hex, "pipeline_id": pipeline_id, "name": name, "created_at": utc_now()}
         self._rows("INSERT INTO eval_datasets VALUES (?, ?, ?, ?, ?)",
                    (record["id"], pipeline_id, name, json.dumps(data, ensure_ascii=False), record["created_at"]))
         return record
 
     def dataset(self, pipeline_id: str, dataset_id: str) -> dict[str, Any] | None:
+        """An uploaded dataset with its data, or None when the pipeline has no dataset of that id."""
         rows = self._rows("SELECT * FROM eval_datasets WHERE id=? AND pipeline_id=?", (dataset_id, pipeline_id))
         if not rows:
             return None
@@ -73,14 +80,17 @@ class Registry:
 
     def add_execution(self, job_id: str, pipeline_id: str, dataset_id: str, parameters: dict[str, Any],
                       session_id: str | None, correlation_id: str | None, user_id: str | None) -> None:
+        """Record an eval execution's own fields (pipeline, dataset, parameters, the caller's ids) beside its job."""
         self._rows("INSERT INTO eval_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (job_id, pipeline_id, dataset_id, json.dumps(parameters), session_id, correlation_id, user_id,
                     utc_now()))
 
     def executions(self, pipeline_id: str, dataset_id: str) -> list[dict[str, Any]]:
+        """A dataset's eval executions, oldest first, with their parameters."""
         rows = self._rows("SELECT * FROM eval_executions WHERE pipeline_id=? AND dataset_id=? ORDER BY created_at",
                           (pipeline_id, dataset_id))
         return [{**r, "parameters": json.loads(r["parameters"])} for r in rows]
 
     def close(self) -> None:
+        """Close the database (the server is shutting down)."""
         self._conn.close()

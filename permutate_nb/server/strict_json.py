@@ -23,7 +23,10 @@ __all__ = ["StrictRequest", "StrictRoute"]
 
 
 class StrictRequest(Request):
+    """A request whose ``json()`` is the CLI's JSON reader: strict, with the nesting limit (``MAX_DEPTH``)."""
+
     async def json(self) -> Any:
+        """The body as JSON, read once; a refusal raises ``JSONDecodeError`` so FastAPI answers 422 ``json_invalid``."""
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
@@ -41,6 +44,7 @@ class StrictRoute(APIRoute):
     """An ``APIRoute`` whose handler reads the body with ``StrictRequest.json``."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The parent's handler, given a ``StrictRequest`` in place of the plain request."""
         handler = super().get_route_handler()
 
         async def strict(request: Request) -> Response:

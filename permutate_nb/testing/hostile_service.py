@@ -38,9 +38,11 @@ class HostileService:
 
     @property
     def hits(self) -> int:
+        """How many requests reached the service; a test that the server refused an address expects none."""
         return len(self.requests)
 
     def close(self) -> None:
+        """Stop the drips and the server, and free its port."""
         self.stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()

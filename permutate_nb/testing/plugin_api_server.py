@@ -75,18 +75,22 @@ class PluginAPIServer:
 
     @property
     def manifest_url(self) -> str:
+        """The manifest's URL on this server: what a request's ``manifest_url`` names."""
         return f"{self.base_url}/Klarna_Shopping.json"
 
     @property
     def products_url(self) -> str:
+        """The product search operation's URL: what a test case's ``expected_api_used`` names."""
         return f"{self.base_url}{PRODUCTS_PATH}"
 
     def manifest(self) -> dict[str, Any]:
+        """The bundled Klarna manifest, pointing its OpenAPI document at this server."""
         data = json.loads((_SNAPSHOTS / "Klarna_Shopping.json").read_text(encoding="utf-8"))
         data["openapi_doc_url"] = f"{self.base_url}/openapi.json"
         return data
 
     def openapi(self) -> dict[str, Any]:
+        """The bundled Klarna OpenAPI document with its server URL set here, so executed operations call this server."""
         data = json.loads((_SNAPSHOTS / "klarna_openapi.json").read_text(encoding="utf-8"))
         data["servers"] = [{"url": f"{self.base_url}/us/shopping"}]
         return data
@@ -137,11 +141,13 @@ class PluginAPIServer:
         return Handler
 
     def start(self) -> PluginAPIServer:
+        """Serve in a background thread; returns the server, so ``PluginAPIServer().start()`` chains."""
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="plugin-api", daemon=True)
         self._thread.start()
         return self
 
     def close(self) -> None:
+        """Stop serving and free the port."""
         self._server.shutdown()
         self._server.server_close()
 

@@ -137,12 +137,14 @@ class ScriptedOpenAIServer:
 
     @property
     def base_url(self) -> str:
+        """The URL a client's ``base_url`` names (with ``/v1``); raises until ``start()``."""
         if self._runner is None:
             raise RuntimeError("server not started; call start() first")
         return f"http://{self.host}:{self.port}/v1"
 
     @property
     def requests(self) -> list[dict[str, Any]]:
+        """Every request so far while ``record`` is on: method, path, lower-cased headers and JSON body."""
         return self._replies.requests
 
     @property
@@ -152,6 +154,7 @@ class ScriptedOpenAIServer:
 
     @property
     def delay(self) -> float:
+        """Seconds added before every reply unless the response sets its own ``delay``; settable while serving."""
         return self._replies.delay
 
     @delay.setter
@@ -160,6 +163,7 @@ class ScriptedOpenAIServer:
 
     @property
     def record(self) -> bool:
+        """Whether requests are kept in ``requests`` (off for load tests, where the list would only grow)."""
         return self._replies.record
 
     @record.setter
