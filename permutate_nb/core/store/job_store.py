@@ -193,7 +193,7 @@ class ReportNow:
         self._on_committed(index, payload)
 
     async def aclose(self) -> None:
-        """Nothing to close."""
+        """Nothing to close: this writer holds no connection."""
         return None
 
 
