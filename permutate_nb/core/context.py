@@ -31,6 +31,8 @@ def _models() -> ModelRegistry:
 
 @dataclass(eq=False)
 class Context:
+    """What a process's jobs share: the home folder, loaded models, snapshot fallbacks and batch slots."""
+
     home: Path | None = None  # None: $PERMUTATE_HOME (default ~/.permutate) at each use
     models: ModelRegistry = field(default_factory=_models)
     fallbacks: set[str] = field(default_factory=set)  # URLs served from a bundled snapshot in this process
@@ -38,6 +40,7 @@ class Context:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def home_dir(self) -> Path:
+        """The home folder: the one given, else ``$PERMUTATE_HOME`` (default ``~/.permutate``) read now."""
         return self.home or permutate_home()
 
     def store(self) -> JobStore:
@@ -59,6 +62,7 @@ _default_lock = threading.Lock()
 
 
 def default_context() -> Context:
+    """The process's shared ``Context``, created on first use so importing never touches the home folder."""
     global _default
     with _default_lock:
         if _default is None:

@@ -9,6 +9,7 @@ __all__ = ["is_dataframe", "is_nan", "is_blank"]
 
 
 def is_dataframe(value: Any) -> bool:
+    """True for a pandas DataFrame, without importing pandas when the caller has not."""
     pandas = sys.modules.get("pandas")
     return pandas is not None and isinstance(value, pandas.DataFrame)
 

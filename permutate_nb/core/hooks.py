@@ -26,16 +26,19 @@ _page: Callable[[Any], str] | None = None
 
 
 def register_writer(writer: Callable[[Any, Path, str | None], Path]) -> None:
+    """Set how ``result.write`` writes a file (``permutate_nb.export`` registers itself on import)."""
     global _writer
     _writer = writer
 
 
 def register_renderer(renderer: Callable[[Any, Any, Any], dict[str, str]]) -> None:
+    """Set how a result displays itself in a notebook (the package's ``__init__`` registers it)."""
     global _renderer
     _renderer = renderer
 
 
 def register_progress(progress: Callable[[Any, Callable[[Any], Any]], Any]) -> None:
+    """Set how a blocking job shows live progress (the notebook's bars)."""
     global _progress
     _progress = progress
 
@@ -48,6 +51,7 @@ def with_progress(job: Any, start: Callable[[Any], Any]) -> Any:
 
 
 def register_page(page_: Callable[[Any], str]) -> None:
+    """Set how a result renders as one whole HTML page (the report's body)."""
     global _page
     _page = page_
 
@@ -67,6 +71,7 @@ def write(result: Any, path: Any, fmt: str | None = None) -> Path:
 
 
 def render(result: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    """``result``'s rich display as MIME bundle; plain ``repr`` when no renderer is registered."""
     if _renderer is None:
         return {"text/plain": repr(result)}
     return _renderer(result, include, exclude)

@@ -26,6 +26,8 @@ _COVERAGE = {"strict": "exact", "unordered": "exact", "subset": "subset", "super
 
 @dataclass(slots=True)
 class TurnVerdict:
+    """One turn's score: passed or not, the calls it expected, and why it failed."""
+
     verdict: bool
     expected: list[ExpectedCallSpec]
     mismatches: list[str] = field(default_factory=list)

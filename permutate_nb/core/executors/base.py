@@ -34,6 +34,7 @@ class AsyncioExecutor:
     async def run(self, job: Any, todo: Iterable[int], *, work: Callable[[int], Awaitable[None]], kept: Any,
                   finish: Callable[[int, Any], Awaitable[None]], reporter: Any, width: int,
                   cache: bool | None) -> bool:
+        """Run the units in this process through ``run_pool``; ``finish`` and ``kept`` are not needed here."""
         return await run_pool(todo, work, width)
 
 

@@ -22,10 +22,13 @@ _DECODED = frozenset({"content-encoding", "content-length", "transfer-encoding"}
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
+    """httpx transport that sends each request through the job's aiohttp session for its origin."""
+
     def __init__(self, pool: SessionPool) -> None:
         self._pool = pool
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on the pooled aiohttp session and return the whole, decoded body as httpx's response."""
         url = request.url
         session = self._pool.get(f"{url.scheme}://{url.netloc.decode('ascii')}")
         timeouts = request.extensions.get("timeout") or {}

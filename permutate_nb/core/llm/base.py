@@ -15,12 +15,16 @@ __all__ = ["ChatRequest", "ChatResult", "ToolCall", "ChatProvider", "sampling_pa
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
+    """One tool call the model made: the tool's name and its arguments as the model wrote them."""
+
     name: str
     arguments: str  # the model's JSON text, unparsed: malformed JSON must survive to the row
 
 
 @dataclass(slots=True)
 class ChatResult:
+    """A provider's parsed answer: text, tool calls, token counts and the model that answered."""
+
     content: str | None
     tool_calls: list[ToolCall] = field(default_factory=list)
     prompt_tokens: int = 0
@@ -28,6 +32,7 @@ class ChatResult:
     model: str | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
+        """The answer as JSON for the response cache."""
         return {
             "content": self.content,
             "tool_calls": [[c.name, c.arguments] for c in self.tool_calls],
@@ -38,6 +43,7 @@ class ChatResult:
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> ChatResult:
+        """The answer back from its response-cache JSON."""
         return cls(
             content=data.get("content"),
             tool_calls=[ToolCall(n, a) for n, a in data.get("tool_calls", [])],
@@ -66,13 +72,17 @@ class ChatProvider(Protocol):
     #: the model name used for pricing
     model: str
 
-    async def chat(self, request: ChatRequest, timeout: float) -> ChatResult: ...
+    async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
+        """Send ``request`` to the model and parse its answer; raise ``TransientProviderError`` to be retried."""
+        ...
 
     def cache_payload(self, request: ChatRequest) -> str:
         """Everything besides ``identity`` that changes the answer, as text (for the cache key)."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close the provider's connections (called once, when the job ends)."""
+        ...
 
 
 _SAMPLING_KEYS = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty", "n")

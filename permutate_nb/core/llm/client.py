@@ -134,6 +134,7 @@ class CallPath:
         return cache_key(identity, payload, repeat) if self.cache is not None else None
 
     def cached(self, key: str | None) -> dict[str, Any] | None:
+        """The cached answer for ``key``, or None (a miss or the cache off)."""
         return self.cache.get(key) if key is not None and self.cache is not None else None
 
     async def fetch(self, key: str | None, call: Callable[[], Awaitable[T]],
@@ -147,6 +148,8 @@ class CallPath:
 
 @dataclass(slots=True)
 class ChatOutcome:
+    """One chat call's answer with how it came: from the cache, after how many attempts, in how long."""
+
     result: ChatResult
     cached: bool
     attempts: int
@@ -154,6 +157,8 @@ class ChatOutcome:
 
 
 class LLMClient:
+    """The engine's way to a provider: response cache, retries, timeout and the per-model concurrency gate."""
+
     def __init__(
         self,
         provider: ChatProvider,
@@ -172,9 +177,11 @@ class LLMClient:
 
     @property
     def cache(self) -> ResponseCache | None:
+        """The response cache this client reads and writes, or None when caching is off."""
         return self.path.cache
 
     async def chat(self, request: ChatRequest, *, repeat: int = 0) -> ChatOutcome:
+        """One chat call: from the cache if there, else the provider with retries (queued at its gate if it has one)."""
         key = None
         if self.path.cache is not None:  # the payload is built only for a key
             key = self.path.key(self.provider.identity, self.provider.cache_payload(request), repeat)

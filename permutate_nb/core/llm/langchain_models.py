@@ -45,6 +45,8 @@ __all__ = ["RunStats", "current_run", "start_run", "end_run", "build_langchain_m
 
 @dataclass(slots=True)
 class RunStats:
+    """What one LangChain run counts as it goes: its repeat index (part of cache keys), cache hits, time queued."""
+
     repeat: int = 0
     cache_hits: int = 0
     queued: float = 0.0  # seconds spent waiting for a turn at an in-process model
@@ -54,6 +56,7 @@ _RUN: contextvars.ContextVar[RunStats | None] = contextvars.ContextVar("permutat
 
 
 def current_run() -> RunStats | None:
+    """The stats of the run this task is inside, or None outside a run."""
     return _RUN.get()
 
 
@@ -64,6 +67,7 @@ def start_run(repeat: int) -> tuple[RunStats, contextvars.Token[RunStats | None]
 
 
 def end_run(token: contextvars.Token[RunStats | None]) -> None:
+    """Leave the run ``start_run`` entered (restores the context variable)."""
     _RUN.reset(token)
 
 
@@ -96,6 +100,7 @@ class CallPathTransport(httpx.AsyncBaseTransport):
         self._inner, self._path = inner, path
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """POSTs through the cache and retries; other requests (none expected) go straight to the inner transport."""
         if request.method != "POST":
             return await self._inner.handle_async_request(request)
         body = (await request.aread()).decode("utf-8", "replace")
@@ -131,6 +136,7 @@ class CallPathTransport(httpx.AsyncBaseTransport):
         raise _Uncached(response)
 
     async def aclose(self) -> None:
+        """Close the inner transport."""
         await self._inner.aclose()
 
 
@@ -172,6 +178,7 @@ class ClientChatModel(BaseChatModel):
         return "permutate-llm-client"
 
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        """Bind ``tools`` as OpenAI tool schemas, which ``_agenerate`` passes on to the client."""
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice, **kwargs)
 
     def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:

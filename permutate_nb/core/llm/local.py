@@ -95,6 +95,7 @@ class ModelRegistry:
         return len(self._models)
 
     def load(self, path: Path, n_ctx: int) -> tuple[Any, threading.Lock]:
+        """The model at ``path`` with ``n_ctx`` and its call lock, loaded on first use and kept for the process."""
         key = f"{path}|{n_ctx}"
         with self._lock:
             if key not in self._models:
@@ -106,6 +107,7 @@ class ModelRegistry:
             return self._models[key]
 
     def close(self) -> None:
+        """Free every loaded model (also at exit, before llama.cpp's teardown can fail noisily)."""
         with self._lock:
             for model, _ in self._models.values():
                 model.close()
@@ -255,6 +257,7 @@ class LocalProvider:
         self._schemas: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
 
     def cache_payload(self, request: ChatRequest) -> str:
+        """Messages, tools, response format and sampling settings as text: what changes the local model's answer."""
         return json.dumps([request.messages, request.tools_digest, request.response_format, self._params,
                            self._repeat_penalty], sort_keys=True)
 
@@ -303,6 +306,7 @@ class LocalProvider:
         return result
 
     async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
+        """Run the call on a worker thread, bounded by the call's timeout or the unit's deadline if sooner."""
         left = remaining()  # the unit's deadline, when it comes before the call's own timeout
         return await asyncio.to_thread(self._complete, request, timeout if left is None else max(min(timeout, left), 0.0))
 
@@ -311,4 +315,5 @@ class LocalProvider:
         await asyncio.to_thread(self._models.load, self.path, self._n_ctx)
 
     async def aclose(self) -> None:
+        """Nothing to close: loaded models stay in the registry for the next job."""
         return None

@@ -90,6 +90,7 @@ class SessionPool:
         self._sessions: dict[str, aiohttp.ClientSession] = {}
 
     def get(self, base_url: str) -> aiohttp.ClientSession:
+        """The session for ``base_url``, opened on first use (connecting only to addresses the DNS check passed)."""
         session = self._sessions.get(base_url)
         if session is None or session.closed:
             from ..plugins.pinned_dns import resolver  # on serve: connect only to addresses that passed its check
@@ -101,6 +102,7 @@ class SessionPool:
         return session
 
     async def aclose(self) -> None:
+        """Close every session the pool opened."""
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
@@ -140,9 +142,11 @@ class OpenAIChatProvider:
         return "".join(parts)
 
     def cache_payload(self, request: ChatRequest) -> str:
+        """The request body with the tools' digest in place of their JSON: the same text means the same answer."""
         return self._body(request, request.tools_digest)
 
     async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
+        """One chat-completions call, over the pooled aiohttp session or the openai SDK (the config's ``transport``)."""
         if self._transport == "sdk":
             return await self._chat_sdk(request, timeout)
         return await self._chat_http(request, timeout)
@@ -188,6 +192,7 @@ class OpenAIChatProvider:
         return parse_chat_response(response.model_dump())
 
     async def aclose(self) -> None:
+        """Close the openai SDK client if one was made (the session pool belongs to the job)."""
         if self._sdk_client is not None:
             await self._sdk_client.close()
 

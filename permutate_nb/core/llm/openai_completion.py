@@ -51,9 +51,11 @@ class OpenAICompletionProvider:
         return {"model": self.model, "prompt": render_prompt(request.messages), **self._params}
 
     def cache_payload(self, request: ChatRequest) -> str:
+        """The completions request body as text: the same text means the same answer."""
         return json.dumps(self._body(request), sort_keys=True, ensure_ascii=False)
 
     async def chat(self, request: ChatRequest, timeout: float) -> ChatResult:
+        """One completions call on the rendered prompt; its text is the answer (no tool calls on this endpoint)."""
         if self._pool is None:
             self._pool = SessionPool(8)
         session = self._pool.get(self.base_url)
@@ -75,4 +77,5 @@ class OpenAICompletionProvider:
         )
 
     async def aclose(self) -> None:
+        """Nothing to close: the session pool belongs to the job."""
         return None

@@ -37,6 +37,8 @@ PRICES: dict[str, tuple[float, float]] = {
 
 
 class PriceTable:
+    """Dollars per million tokens by model: the built-in prices, ``PERMUTATE_PRICES`` and ``config.prices``."""
+
     def __init__(self, overrides: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self._prices = dict(PRICES)
         env_file = settings().prices
@@ -58,6 +60,7 @@ class PriceTable:
                     f"{origin}: {model}: give {{input: $/1M tokens, output: $/1M tokens}} as numbers") from None
 
     def lookup(self, model: str) -> tuple[float, float] | None:
+        """The (input, output) price of ``model``: the longest known name it equals or extends with ``-``."""
         if model not in self._memo:
             match = max((m for m in self._prices if model == m or model.startswith(m + "-")), key=len, default=None)
             self._memo[model] = self._prices[match] if match else None

@@ -136,6 +136,7 @@ class OperationExecutor:
         self._tools = tools
 
     async def execute(self, operation: Operation, arguments: Mapping[str, Any] | None) -> Execution:
+        """Call ``operation``: over HTTP for an OpenAPI operation, else as an MCP or function tool; never raises."""
         if operation.kind != "openapi":
             if self._tools is None:
                 return Execution(None, None, f"tool {operation.url} cannot be called here", 0.0)

@@ -88,6 +88,7 @@ class UrlMap:
         return f"UrlMap({ {k: str(v) for k, v in self._entries.items()} !r})"
 
     def items(self) -> list[tuple[str, Path]]:
+        """The map's (URL prefix, local path) entries, as given."""
         return list(self._entries.items())
 
     def lookup(self, url: str) -> Path | None:

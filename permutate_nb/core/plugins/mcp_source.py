@@ -97,6 +97,7 @@ class McpServer:
 
     @property
     def label(self) -> str:
+        """The server as errors name it (its name and how it is started)."""
         return describe(self.name, self.spec)
 
     async def start(self) -> McpServer:
@@ -177,6 +178,7 @@ class McpServer:
                 return tools
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any]) -> Any:
+        """Call the server's tool ``name`` with ``arguments``; ``McpStartError`` if the server is not running."""
         if self.client is None:
             raise McpStartError(f"{self.label} is not running")
         return await self.client.call_tool(name, dict(arguments))
@@ -220,6 +222,7 @@ class McpServers:
             return server
 
     async def aclose(self) -> None:
+        """Stop every server this job started, one failing to stop not keeping the others running."""
         servers, self._servers = list(self._servers.values()), {}
         await asyncio.gather(*(server.aclose() for server in servers), return_exceptions=True)
 

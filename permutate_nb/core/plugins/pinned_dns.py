@@ -80,12 +80,14 @@ class PinnedResolver(AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        """Look ``host`` up and answer only the addresses the check allows; ``AddressRefused`` otherwise."""
         found = await asyncio.to_thread(lookup, host, port, family)
         return [ResolveResult(hostname=host, host=address, port=port, family=fam, proto=0,
                               flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)
                 for fam, address in checked(host, port, found, self._check)]
 
     async def close(self) -> None:
+        """Nothing to close: lookups run on worker threads."""
         return None
 
 

@@ -65,6 +65,7 @@ class ToolCalls:
         self._servers: Any = None
 
     async def execute(self, operation: Operation, arguments: Mapping[str, Any]) -> Execution:
+        """Call an MCP or function tool; a failure becomes the execution's error note, never an exception."""
         started = time.perf_counter()
         try:
             if operation.kind == "mcp":
@@ -108,5 +109,6 @@ class ToolCalls:
         return Execution(None, _text(value), None, time.perf_counter() - started)
 
     async def aclose(self) -> None:
+        """Stop the MCP servers this job started, if any."""
         if self._servers is not None:
             await self._servers.aclose()

@@ -40,6 +40,7 @@ class ToolSet:
 
     @property
     def names(self) -> list[str]:
+        """The tool names in the order sent to the model."""
         return [tool["function"]["name"] for tool in self.tools]
 
     def without(self, names: Container[str]) -> ToolSet:

@@ -60,9 +60,11 @@ class BatchRow:
 
     @property
     def depends_on(self) -> list[int]:
+        """The earlier rows whose output this prompt uses (its ``${output.N}`` references), in order."""
         return sorted({int(n) for n in OUTPUT_REF.findall(self.prompt)})
 
     def to_dict(self) -> dict[str, Any]:
+        """The row as its columns: the known fields and the carried extras, for the job store and the export."""
         return {"prompt": self.prompt, "model": self.model, "system": self.system, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, **self.extra}
 

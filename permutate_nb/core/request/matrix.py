@@ -22,6 +22,8 @@ __all__ = ["RunSpec", "expand_matrix", "languages_of", "run_order"]
 
 @dataclass(frozen=True, slots=True)
 class RunSpec:
+    """One run of the matrix: its index, coordinates and the prompt in its language."""
+
     index: int
     permutation: int
     test_case: int
@@ -31,6 +33,7 @@ class RunSpec:
 
 
 def languages_of(request: JobRequest) -> list[str]:
+    """The job's languages in the config's order, each once."""
     seen: list[str] = []
     for language in request.config.auto_translate_to_languages:
         if language not in seen:

@@ -166,6 +166,8 @@ class PluginRef(_Strict):
 
 
 class PluginGroup(_Strict):
+    """A named set of plugins that a permutation's tool selector chooses among."""
+
     name: Name
     plugins: list[PluginRef] = Field(min_length=1)
 
@@ -209,6 +211,7 @@ class LLMConfig(_Strict):
         return self
 
     def summary(self) -> str:
+        """The model as the permutation summary shows it, e.g. ``OpenAIChat[gpt-4o]``."""
         return f"{self.provider}[{self.model_name or 'default'}]"
 
     def answered_by(self) -> str:
@@ -223,12 +226,16 @@ class LLMConfig(_Strict):
 
 
 class ToolSelectorConfig(_Strict):
+    """How a permutation picks tools: the selector, its pipeline and the plugin group it picks from."""
+
     provider: str = "OpenAI"
     pipeline_name: str = "default"
     plugin_group_name: str
 
 
 class Permutation(_Strict):
+    """One variant under test: a named pair of model settings and tool selector."""
+
     name: Name
     llm: LLMConfig
     tool_selector: ToolSelectorConfig
@@ -290,6 +297,8 @@ class Turn(_Strict):
 
 
 class TestCase(_Strict):
+    """One prompt and what it is expected to call (or a conversation of turns), run under every permutation."""
+
     __test__ = False  # not a pytest test class
 
     name: Name

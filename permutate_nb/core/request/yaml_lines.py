@@ -27,6 +27,7 @@ class LineIndex:
         self._root: yaml.Node | None = None
 
     def line_of(self, path: tuple[Any, ...]) -> int | None:
+        """The line of the value at ``path`` in the request's YAML (else its nearest parent's), for error messages."""
         if self._root is None:
             self._root = yaml.compose(self._text, Loader=SAFE_LOADER)  # checked already: safe to compose
         node = self._root

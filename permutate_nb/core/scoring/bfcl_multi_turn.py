@@ -55,6 +55,7 @@ class MultiTurnVerdict:
     turn: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as the run's row stores it."""
         return {"valid": self.valid, "error_type": self.error_type, "reason": self.reason, "turn": self.turn}
 
 

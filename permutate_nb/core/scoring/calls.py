@@ -44,9 +44,11 @@ class Call:
 
     @property
     def decoded(self) -> bool:
+        """False when the arguments were not a JSON object: the call counts as made but never matches."""
         return self.arguments is not None
 
     def to_dict(self) -> dict[str, Any]:
+        """The call in the expected-call form (plugin, api, method, parameters) plus the tool name, for the row."""
         return {"plugin": self.plugin_id, "api": self.url, "method": self.method, "parameters": self.arguments,
                 "tool": self.name}
 
@@ -61,6 +63,7 @@ class ExpectedCallSpec:
     parameters: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The expectation in ``expected_calls``' form, for the row."""
         return {"plugin": self.plugin, "api": self.api, "method": self.method, "parameters": self.parameters}
 
 
@@ -74,12 +77,15 @@ class Pairing:
     mismatches: tuple[Mismatch, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The pairing as the row stores it (mismatches under ``parameter_mismatches``)."""
         return {"expected": self.expected, "made": self.made, "passed": self.passed,
                 "parameter_mismatches": [m.to_dict() for m in self.mismatches]}
 
 
 @dataclass(frozen=True, slots=True)
 class CallsVerdict:
+    """The calls' score: steps a (plugin), b (operation) and c (parameters), the percentage, and each pairing."""
+
     plugin_detected: bool
     operation_found: bool
     parameters_mapped: bool

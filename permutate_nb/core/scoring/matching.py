@@ -59,6 +59,7 @@ class Mismatch:
     reason: str  # one of REASONS
 
     def to_dict(self) -> dict[str, Any]:
+        """The mismatch as a row's ``parameter_mismatches`` item."""
         return {"parameter": self.parameter, "expected": self.expected, "actual": self.actual, "reason": self.reason}
 
 
@@ -79,16 +80,20 @@ def describe_mismatches(mismatches: list[dict[str, Any]] | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ParameterVerdict:
+    """How an answer's parameters compared: matched out of expected, and each mismatch."""
+
     matched: int  # expected parameters matched (an omitted optional one counts as matched)
     total: int
     mismatches: tuple[Mismatch, ...]
 
     @property
     def ok(self) -> bool:
+        """True when every expected parameter matched and no unexpected one came."""
         return not self.mismatches
 
     @property
     def percentage(self) -> float | None:
+        """Matched / expected x 100; None when nothing was expected."""
         return self.matched / self.total * 100.0 if self.total else None
 
 

@@ -91,12 +91,14 @@ class ScoreMemo:
         self._summaries: dict[int, str] = {}
 
     def expects_parameters(self, index: int, case: TestCase) -> bool:
+        """Whether test case ``index`` expects parameters (computed once per case)."""
         known = self._expects.get(index)
         if known is None:
             known = self._expects[index] = _expects_parameters(case)
         return known
 
     def summary(self, index: int, permutation: Any) -> str:
+        """Permutation ``index``'s summary (computed once per permutation)."""
         known = self._summaries.get(index)
         if known is None:
             known = self._summaries[index] = permutation.summary()
@@ -105,6 +107,7 @@ class ScoreMemo:
 
 def scored_row(request: JobRequest, spec: RunSpec, sel: Selection, elapsed: float,
                memo: ScoreMemo | None = None) -> RunDetail:
+    """The run's scored ``RunDetail``: its selection scored against the test case (one call or several)."""
     case = request.test_cases[spec.test_case]
     calls = sel.all_calls()
     pairings = None

@@ -21,6 +21,8 @@ __all__ = ["StepScores", "score_selection"]
 
 @dataclass(frozen=True, slots=True)
 class StepScores:
+    """One selection's score: steps a (plugin), b (operation) and c (parameters), the percentage, the mismatches."""
+
     plugin_detected: bool
     operation_found: bool
     parameters_mapped: bool

@@ -50,7 +50,9 @@ class Selection:
 class ToolSelector(Protocol):
     """``test_type`` is the test case's type; only a remote selector (two endpoints) needs it."""
 
-    async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection: ...
+    async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """The tool (or tools) chosen for ``prompt``, with the tokens, cost and time it took."""
+        ...
 
 
 def selection_from_outcome(outcome: Any, client: Any, prices: Any, **fields: Any) -> Selection:

@@ -38,10 +38,13 @@ async def apply_execution(selection: Selection, executor: OperationExecutor) -> 
 
 
 class ExecutingSelector:
+    """A selector that calls the operation its inner selector picked, its answer becoming ``final_output``."""
+
     def __init__(self, inner: ToolSelector, executor: OperationExecutor) -> None:
         self._inner = inner
         self._executor = executor
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """The inner selector's pick, then the pick called (``apply_execution``; a failed call is a note)."""
         selection = await self._inner.select(prompt, repeat=repeat, test_type=test_type)
         return await apply_execution(selection, self._executor)

@@ -180,6 +180,7 @@ class ImpromptSelector:
         return result.content or "", outcome
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """Ask for a plugin, then for one of its operations; both answers go in ``intermediate_steps``."""
         steps: list[dict[str, Any]] = []
         selection = Selection(attempts=0, cached=True, elapsed=0.0, intermediate_steps=steps)
         answer, outcome = await self._ask(plugin_prompt(self._plugins, prompt), repeat, selection, self._plugin_format)

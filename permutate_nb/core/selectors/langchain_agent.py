@@ -133,6 +133,8 @@ def _step(tool: str, tool_input: Any, log: str, observation: str | None) -> dict
 
 
 class LangchainSelector:
+    """Selector ``Langchain``: a tool-calling or ReAct agent over the group's operations as LangChain tools."""
+
     def __init__(
         self,
         model: Any,
@@ -163,6 +165,7 @@ class LangchainSelector:
         }
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """Run the agent on ``prompt``: its tool calls, steps and final answer make the selection."""
         stats, token = start_run(repeat)
         started = time.perf_counter()
         selection = Selection(intermediate_steps=[], attempts=0)

@@ -68,6 +68,8 @@ def selection_from_tool_call(toolset: ToolSet, name: str, arguments_text: str, s
 
 
 class OpenAIFunctionsSelector:
+    """Selector ``OpenAI`` on a chat model: the group's operations as tools, the model's tool calls the pick."""
+
     def __init__(self, client: LLMClient, toolset: ToolSet, prices: PriceTable, *, tool_choice: str | None = "auto") -> None:
         self._client = client
         self._toolset = toolset
@@ -77,6 +79,7 @@ class OpenAIFunctionsSelector:
 
     @property
     def toolset(self) -> ToolSet:
+        """The tools this selector offers the model."""
         return self._toolset
 
     def without(self, names: Collection[str]) -> OpenAIFunctionsSelector:
@@ -87,6 +90,7 @@ class OpenAIFunctionsSelector:
         return OpenAIFunctionsSelector(self._client, toolset, self._prices, tool_choice=self._tool_choice_given)
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """The model's tool calls for ``prompt`` alone (a one-turn ``reply``)."""
         selection, _ = await self.reply(({"role": "user", "content": prompt},), repeat=repeat)
         return selection
 

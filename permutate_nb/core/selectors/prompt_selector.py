@@ -49,6 +49,7 @@ def operation_line(operation: Operation) -> str:
 
 
 def build_prompt(toolset: ToolSet, prompt: str) -> str:
+    """The completion prompt: the group's operations one per line, then the user's request."""
     return _PROMPT.format(operations="\n".join(operation_line(op) for op in toolset.by_name.values()), prompt=prompt)
 
 
@@ -115,12 +116,15 @@ def parse_answer(toolset: ToolSet, text: str, selection: Selection) -> Selection
 
 
 class PromptSelector:
+    """Selector ``OpenAI`` on a completion model: the operations in the prompt, the answer's ``METHOD URL`` the pick."""
+
     def __init__(self, client: LLMClient, toolset: ToolSet, prices: PriceTable) -> None:
         self._client = client
         self._toolset = toolset
         self._prices = prices
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """One completion for ``prompt``, its answer parsed into the selection (a note when it names no operation)."""
         request = ChatRequest(messages=({"role": "user", "content": build_prompt(self._toolset, prompt)},))
         outcome = await self._client.chat(request, repeat=repeat)
         content = outcome.result.content

@@ -91,6 +91,8 @@ def selection_from_reply(data: Any, plugins: Mapping[str, str], selection: Selec
 
 
 class RemoteSelector:
+    """Selector ``Imprompt`` with an endpoint: a remote OpenPlugin-style service picks, over the engine's call path."""
+
     def __init__(
         self,
         client: httpx.AsyncClient,
@@ -124,6 +126,7 @@ class RemoteSelector:
         }
 
     async def select(self, prompt: str, *, repeat: int, test_type: str = "api_signature_selector") -> Selection:
+        """POST ``prompt`` to the service's path for ``test_type`` (cached, retried) and read its pick."""
         url = self._endpoint + REMOTE_PATHS.get(test_type, REMOTE_PATHS["api_signature_selector"])
         body = json.dumps({"messages": [{"content": prompt, "message_type": "HumanMessage"}], **self._body})
         key = self._path.key(f"remote|{url}", body, repeat)

@@ -47,7 +47,27 @@ def format_ci(value: float | None, ci: Sequence[float] | None, unit: str = "%") 
 
 @dataclass(frozen=True, repr=False)
 class PairedComparison:
-    """``b`` against ``a`` over their paired runs; ``difference`` = accuracy of b - accuracy of a."""
+    """``b`` against ``a`` over their paired runs; ``difference`` = accuracy of b - accuracy of a.
+
+    Attributes:
+        a: The first side's label (baseline): a permutation's name, or the baseline job's.
+        b: The second side's label (candidate), compared against ``a``.
+        pairs: Runs paired by test case, language and repeat; only these count.
+        accuracy_a: Percentage of ``a``'s paired runs that passed.
+        accuracy_a_ci: Its 95% Wilson interval, [low, high] in percent.
+        accuracy_b: Percentage of ``b``'s paired runs that passed.
+        accuracy_b_ci: Its 95% Wilson interval.
+        difference: ``accuracy_b - accuracy_a`` in points (negative: ``b`` is worse).
+        difference_ci: Its 95% interval in points; None with repeats on a single case.
+        p_value: The exact test's two-sided p-value (``method`` names the test).
+        method: ``McNemar exact`` (one run per case and language) or ``sign test over cases, t interval`` (repeats).
+        better_a: Pairs (with repeats: case x language units) where only ``a`` passes, or passes more often.
+        better_b: Likewise for ``b``.
+        pass_to_fail: The runs that passed under ``a`` and failed under ``b``: test case, language, repeat.
+        unpaired: Runs of either side with no partner on the other (not counted).
+        p_adjusted: The Holm-adjusted p-value when part of several comparisons (``pairwise``), else None.
+        tool_drift: How the tools offered to ``b`` differ from ``a``'s, one line each (empty: the same tools).
+    """
 
     a: str
     b: str
@@ -215,7 +235,15 @@ def comparison_frame(comparisons: Iterable[PairedComparison]) -> pd.DataFrame:
 
 @dataclass(frozen=True, repr=False)
 class JobComparison:
-    """Candidate job against baseline job, one PairedComparison per permutation both ran."""
+    """Candidate job against baseline job, one PairedComparison per permutation both ran.
+
+    Attributes:
+        baseline: The baseline job's label (the ``a`` side of every comparison).
+        candidate: The candidate job's label (the ``b`` side).
+        permutations: Each permutation both jobs ran, by name, with its comparison.
+        missing: Permutations only one of the jobs ran (not compared).
+        tool_drift: How the candidate's tools differ from the baseline's, one line each.
+    """
 
     baseline: str
     candidate: str

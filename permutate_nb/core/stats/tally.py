@@ -66,6 +66,7 @@ class Tally:
         self.first = _FIRST
 
     def add(self, row: RunDetail, index: int) -> None:
+        """Count one finished run (``index`` its matrix index, for the cell's order)."""
         self.runs += 1
         if index < self.first:
             self.first = index
@@ -192,12 +193,14 @@ class Tallies:
 
     @classmethod
     def of(cls, rows: Iterable[RunDetail]) -> Tallies:
+        """Tallies of finished rows given in matrix order (a stored job's rows, read back)."""
         tallies = cls()
         for index, row in enumerate(rows):
             tallies.add(index, row)
         return tallies
 
     def add(self, index: int, row: RunDetail) -> None:
+        """Count row ``index`` in its (permutation, test case, language) cell, and keep it when ``rows`` is kept."""
         key = (row.permutation_name, row.test_case_name, row.language)
         cell = self.cells.get(key)
         if cell is None:
@@ -215,9 +218,11 @@ class Tallies:
         return self.runs
 
     def ordered_cells(self) -> list[Cell]:
+        """The cells in matrix order (by each cell's first run), however the runs finished."""
         return sorted(self.cells.items(), key=lambda item: item[1].first)
 
     def summary(self, total_run_time: float | None = None) -> dict[str, Any]:
+        """The job's summary over every cell, ``total_run_time`` its wall time when known."""
         cells = self.ordered_cells()
         return _merged(cells).summary(cells, total_run_time)
 

@@ -35,6 +35,8 @@ def _encode(key: str, value: dict[str, Any]) -> tuple[str, str]:
 
 
 class ResponseCache:
+    """Model answers by call key in SQLite, so a repeated call (same model, payload, repeat) costs nothing."""
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or permutate_home() / "cache" / "responses.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +67,7 @@ class ResponseCache:
             self._read.execute("COMMIT")  # a read: nothing to write, the snapshot is let go
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The cached answer for ``key``, or None."""
         if not self._reading:
             self._begin_read()
         row = self._read.execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
@@ -86,6 +89,7 @@ class ResponseCache:
         self._read.close()
 
     async def aclose(self) -> None:
+        """``close`` from an event loop: the read transaction ends on the loop, the closing in a thread."""
         if self._reading:
             self._end_read()  # on the loop, before the connection closes in another thread
         await asyncio.to_thread(self.close)

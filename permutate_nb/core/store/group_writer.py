@@ -63,6 +63,7 @@ class GroupWriter:
         self._thread.start()
 
     def put(self, key: Any, value: Any) -> None:
+        """Queue an item for the writer thread, which commits what is queued together; returns at once."""
         with self._wake:
             self._items.append((key, value))
             if len(self._items) == 1:

@@ -44,6 +44,7 @@ _CREATED_HERE: set[str] = set()
 
 
 def created_in_this_process() -> frozenset[str]:
+    """The ids of the jobs this process created (a notebook lists its own kernel's jobs by default)."""
     return frozenset(_CREATED_HERE)
 
 _SCHEMA = """
@@ -63,6 +64,7 @@ _HOST = socket.gethostname()
 
 
 def utc_now() -> str:
+    """Now in UTC as ISO 8601 with milliseconds and ``Z``: the store's timestamps, sortable as text."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -132,10 +134,12 @@ class RunWriter:
             conn.close()
 
     def put(self, index: int, result: dict[str, Any]) -> None:
+        """Store row ``index`` now (outside an event loop): no one waits for its commit."""
         self._pending.append((index, result, None))
         self._flush()
 
     async def save(self, index: int, result: dict[str, Any], payload: Any) -> None:
+        """Store row ``index``, committed with the rows saved in the same loop turn; ``on_committed`` follows."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._pending.append((index, result, done))
@@ -171,6 +175,7 @@ class RunWriter:
         self._conn.close()
 
     async def aclose(self) -> None:
+        """``close`` on an event loop: the last rows committed there, the heartbeat joined in a thread."""
         self._flush()  # on the loop, like every commit of this writer
         self._stop.set()
         await asyncio.to_thread(self._beat.join)  # it may be in a checkpoint
@@ -184,9 +189,11 @@ class ReportNow:
         self._on_committed = on_committed
 
     async def save(self, index: int, result: dict[str, Any], payload: Any) -> None:
+        """Report the run done at once: there is nothing to commit."""
         self._on_committed(index, payload)
 
     async def aclose(self) -> None:
+        """Nothing to close: this writer holds no connection."""
         return None
 
 
@@ -220,6 +227,7 @@ class JobStore:
             return self._conn.execute(sql, params)
 
     def create_job(self, kind: str, name: str, request: dict[str, Any], planned_runs: int) -> str:
+        """Record a new PENDING job and return its id (12 hex digits), remembered as made in this process."""
         job_id = uuid.uuid4().hex[:12]
         _CREATED_HERE.add(job_id)
         now = utc_now()
@@ -287,6 +295,7 @@ class JobStore:
         return RunWriter(self.path, job_id, on_committed=on_committed, lease=self._leases.get(job_id))
 
     def job(self, job_id: str) -> dict[str, Any]:
+        """The job's record: status (a dead lease shows), request, data, options and its count of finished runs."""
         cursor = self._execute("SELECT * FROM jobs WHERE id=?", (job_id,))
         row = cursor.fetchone()
         if row is None:
@@ -300,10 +309,12 @@ class JobStore:
         return job
 
     def runs(self, job_id: str) -> dict[int, dict[str, Any]]:
+        """The job's stored rows by run index."""
         rows = self._execute("SELECT idx, result FROM runs WHERE job_id=? ORDER BY idx", (job_id,)).fetchall()
         return {idx: json.loads(result) for idx, result in rows}
 
     def jobs(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every job (of ``kind``, if given), oldest first, with its finished runs: what ``permutate jobs`` lists."""
         sql = ("SELECT j.id, j.kind, j.name, j.status, j.attempts, j.planned_runs, "
                "(SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id) AS finished_runs, "
                "j.created_at, j.started_at, j.ended_at, j.error_code, j.error_message, "
@@ -324,4 +335,5 @@ class JobStore:
         return records
 
     def close(self) -> None:
+        """Close the store's connection."""
         self._conn.close()

@@ -10,4 +10,5 @@ __all__ = ["permutate_home"]
 
 
 def permutate_home() -> Path:
+    """The home folder, ``$PERMUTATE_HOME`` (default ``~/.permutate``), read from the settings at each call."""
     return settings().home_dir()

@@ -36,6 +36,7 @@ class StoredRows(Sequence[T], Generic[T]):
         self._make: Callable[[dict[str, Any]], Any] = make or _as_is
 
     def connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
+        """A new connection to the store (a caller on another thread passes ``check_same_thread=False``)."""
         return sqlite3.connect(self.path, timeout=30, check_same_thread=check_same_thread)
 
     def __len__(self) -> int:
@@ -66,6 +67,7 @@ class StoredRows(Sequence[T], Generic[T]):
         return ((index, json.loads(text)) for index, text in self.indexed_texts())
 
     def dicts(self) -> Iterator[dict[str, Any]]:
+        """Each row's stored dict, in unit order, read in chunks."""
         return map(json.loads, self.texts())
 
     def __iter__(self) -> Iterator[T]:
