@@ -35,18 +35,24 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv"
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class _Documented(BaseModel):
+    """The fields' docstrings below become their descriptions in ``/openapi.json`` and the docs' HTTP API page."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
 
-class ErrorBody(BaseModel):
+class _Open(_Documented):
+    model_config = ConfigDict(extra="allow")  # merged with the parent's
+
+
+class ErrorBody(_Documented):
     """Every error but a validation error: one line, naming no server path."""
 
     detail: str
     """What went wrong, in one line."""
 
 
-class ValidationItem(BaseModel):
+class ValidationItem(_Documented):
     """One refused field of a 422 answer."""
 
     loc: list[str | int]
@@ -57,14 +63,14 @@ class ValidationItem(BaseModel):
     """The kind of refusal: ``value_error``, ``plugin_error``, ``configuration_error``, or FastAPI's own."""
 
 
-class ValidationErrorBody(BaseModel):
+class ValidationErrorBody(_Documented):
     """422: one entry per refused field, ``loc`` its path in the body."""
 
     detail: list[ValidationItem]
     """One entry per refused field."""
 
 
-class Health(BaseModel):
+class Health(_Documented):
     """``/health``: the server is up; its version and how many jobs it is running."""
 
     status: str
@@ -102,7 +108,7 @@ class StartJobResponse(_Open):
     """The job's id: ``/api/jobs/{job_id}`` has its status, result and report."""
 
 
-class JobAccepted(BaseModel):
+class JobAccepted(_Documented):
     """202 from start-job with ``?wait=false``: the job is recorded; poll ``status_url`` until it ends."""
 
     job_id: str
@@ -159,7 +165,7 @@ class JobStatus(JobRecord):
     """The job's result endpoint, ``/api/jobs/{job_id}/result``."""
 
 
-class ProcessCsvResponse(BaseModel):
+class ProcessCsvResponse(_Documented):
     """A checked batch CSV: nothing ran; ``xlsx_url`` downloads the rows as an XLSX with empty result columns."""
 
     status: str
@@ -174,7 +180,7 @@ class ProcessCsvResponse(BaseModel):
     """Where to download the XLSX."""
 
 
-class ExecuteBatchResponse(BaseModel):
+class ExecuteBatchResponse(_Documented):
     """A started batch: poll ``POST /system/batch_execution/results`` with its invocation id."""
 
     status: str
@@ -187,7 +193,7 @@ class ExecuteBatchResponse(BaseModel):
     """What to do next, in one line."""
 
 
-class BatchResults(BaseModel):
+class BatchResults(_Documented):
     """Seed 002's results: ``csv_content`` has ``prompt,model,result``; a failed row's result is ``ERROR: ...``."""
 
     status: str
@@ -219,7 +225,7 @@ class EvalDatasetRecord(_Open):
     """How many cases it has."""
 
 
-class EvalJobExecution(BaseModel):
+class EvalJobExecution(_Documented):
     """Seed 003's job execution object; ``data.outputs`` are seed 004's test-case outputs."""
 
     job_name: str
