@@ -308,3 +308,16 @@ def test_a_provider_error_or_a_backend_that_refuses_its_config_fails_the_run(scr
     assert not rows["c"].is_run_completed and "answered HTTP 400: context too long" in rows["c"].error
     assert not rows["bad"].is_run_completed and rows["bad"].error.startswith(
         "backend permutate_nb.examples.shopping:ShoppingList: cannot start it with initial_config: TypeError:")
+
+
+def test_a_turn_expecting_a_tool_nobody_offers_is_warned_before_any_call() -> None:
+    """Planning names the turn and the nearest tool; a backend's methods count as offered (its cases only)."""
+    from permutate_nb.core.jobs.expectations import expectation_warnings
+
+    typo = {"name": "typo", "turns": [{"user": "weather?", "expected_calls": [{"api": "get_wether"}]}]}
+    shop = _shop_case(["bread", "milk"])  # add_item: one of its backend's methods
+    not_here = {"name": "no-backend", "turns": [{"user": "add milk", "expected_calls": [{"api": "add_item"}]}]}
+    assert expectation_warnings(pn.validate(request("http://127.0.0.1:9/v1", typo, shop, not_here))) == [
+        "test case 'typo': turns[0].expected_calls[0].api get_wether is no tool the conversation offers (nearest: get_weather)",
+        "test case 'no-backend': turns[0].expected_calls[0].api add_item is no tool the conversation offers (nearest: get_time)",
+    ]

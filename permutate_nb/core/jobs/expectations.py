@@ -32,7 +32,48 @@ __all__ = ["expectation_warnings"]
 
 def expectation_warnings(plan: JobPlan) -> list[str]:
     """One line per expectation that cannot be met, in test case order."""
-    return [line for case in plan.request.test_cases for line in _case_warnings(plan, case)]
+    lookup = _Lookup(plan)
+    return [line for case in plan.request.test_cases for line in _case_warnings(plan, lookup, case)]
+
+
+class _Lookup:
+    """The plan's plugins, operations and tools, indexed once: each of a big request's cases (a BFCL suite's
+    thousands, each with its own plugin) is then looked up, not found by scanning every plugin and operation."""
+
+    def __init__(self, plan: JobPlan) -> None:
+        self.plan = plan
+        self.groups = {p.tool_selector.plugin_group_name for p in plan.request.permutations}
+        self.offered = {normalise_url(ref.location) for g in plan.request.plugin_groups if g.name in self.groups
+                        for ref in g.plugins}
+        self.plugins: dict[str, Plugin] = {}
+        for plugin in plan.plugins.values():
+            self.plugins.setdefault(normalise_url(plugin.id), plugin)
+        self._operations: dict[str, dict[str, list[Operation]]] = {}
+        self._tools: dict[str | None, set[str]] = {}
+
+    def operation(self, plugin_key: str, api: str, method: str | None) -> Operation | None:
+        """The plugin's first operation at ``api`` (and of ``method``, when one is given)."""
+        by_url = self._operations.get(plugin_key)
+        if by_url is None:
+            by_url = self._operations[plugin_key] = {}
+            for op in self.plugins[plugin_key].operations:
+                by_url.setdefault(normalise_url(op.url), []).append(op)
+        method = (method or "").strip().upper()
+        return next((op for op in by_url.get(normalise_url(api), ()) if not method or op.method == method), None)
+
+    def conversation_tools(self, backend: str | None) -> set[str]:
+        """The names and URLs of every tool a permutation offers a conversation (with ``backend``'s methods)."""
+        if backend not in self._tools:
+            from ..conversation.backend import backend_toolset
+
+            tools: set[str] = set()
+            for perm in self.plan.request.permutations:
+                toolset = self.plan.toolsets[perm.tool_selector.plugin_group_name]
+                if backend:
+                    toolset = backend_toolset(backend, self.plan.backends[backend], toolset)
+                tools |= set(toolset.by_name) | {normalise_url(op.url) for op in toolset.by_name.values()}
+            self._tools[backend] = tools
+        return self._tools[backend]
 
 
 def _multi_call_selector(perm: Permutation) -> bool:
@@ -44,16 +85,9 @@ def _multi_call_selector(perm: Permutation) -> bool:
     return ts.provider == "Langchain" and ts.pipeline_name != "zero-shot-react-description"
 
 
-def _conversation_warnings(plan: JobPlan, case: TestCase, where: str) -> Iterator[str]:
+def _conversation_warnings(lookup: _Lookup, case: TestCase, where: str) -> Iterator[str]:
     """A turn expecting a tool that no permutation offers (the group's tools, plus its backend's methods)."""
-    from ..conversation.backend import backend_toolset
-
-    tools: set[str] = set()
-    for perm in plan.request.permutations:
-        toolset = plan.toolsets[perm.tool_selector.plugin_group_name]
-        if case.backend:
-            toolset = backend_toolset(case.backend, plan.backends[case.backend], toolset)
-        tools |= set(toolset.by_name) | {normalise_url(op.url) for op in toolset.by_name.values()}
+    tools = lookup.conversation_tools(case.backend or None)
     for t, turn in enumerate(case.turns or ()):
         for i, call in enumerate(turn.expected_calls or ()):
             if call.api not in tools and normalise_url(call.api) not in tools:
@@ -62,10 +96,10 @@ def _conversation_warnings(plan: JobPlan, case: TestCase, where: str) -> Iterato
                 yield f"{where}: turns[{t}].expected_calls[{i}].api {call.api} is no tool the conversation offers{hint}"
 
 
-def _case_warnings(plan: JobPlan, case: TestCase) -> Iterator[str]:
+def _case_warnings(plan: JobPlan, lookup: _Lookup, case: TestCase) -> Iterator[str]:
     where = f"test case {case.name!r}"
     if case.type == "conversation":
-        yield from _conversation_warnings(plan, case, where)
+        yield from _conversation_warnings(lookup, case, where)
         return
     if case.expected_calls is not None and len(case.expected_calls) > 1:
         single = [p.name for p in plan.request.permutations if not _multi_call_selector(p)]
@@ -83,21 +117,19 @@ def _case_warnings(plan: JobPlan, case: TestCase) -> Iterator[str]:
             fields = (f"expected_calls[{i}].plugin", f"expected_calls[{i}].api", f"expected_calls[{i}] parameter",
                       f"expected_calls[{i}] value")
             spec = (call.plugin, call.api, call.method, call.parameters)
-        yield from _call_warnings(plan, where, fields, *spec)
+        yield from _call_warnings(lookup, where, fields, *spec)
 
 
-def _call_warnings(plan: JobPlan, where: str, fields: tuple[str, str, str, str], plugin_url: str, api: str,
+def _call_warnings(lookup: _Lookup, where: str, fields: tuple[str, str, str, str], plugin_url: str, api: str,
                    method: str | None, parameters: Mapping | None) -> Iterator[str]:
     wanted = normalise_url(plugin_url)
-    groups = {p.tool_selector.plugin_group_name for p in plan.request.permutations}
-    offered = {normalise_url(ref.location) for g in plan.request.plugin_groups if g.name in groups for ref in g.plugins}
-    if wanted not in offered:
+    if wanted not in lookup.offered:
         yield (f"{where}: {fields[0]} {plugin_url} is in no plugin group of the permutations "
-               f"that run it ({', '.join(sorted(groups))})")
-    plugin = next((p for p in plan.plugins.values() if normalise_url(p.id) == wanted), None)
+               f"that run it ({', '.join(sorted(lookup.groups))})")
+    plugin = lookup.plugins.get(wanted)
     if plugin is None:
         return
-    operation = _operation(plugin.operations, api, method)
+    operation = lookup.operation(wanted, api, method)
     if operation is None:
         shown = f"{(method or '').upper()} {api}".strip()
         choices = {_label(op): op for op in plugin.operations}
@@ -119,9 +151,3 @@ def _call_warnings(plan: JobPlan, where: str, fields: tuple[str, str, str, str],
 def _label(operation: Operation) -> str:
     """``GET https://...`` for an HTTP operation, the tool name for an MCP or function tool."""
     return f"{operation.method} {operation.url}".strip()
-
-
-def _operation(operations: list[Operation], api: str, method: str | None) -> Operation | None:
-    url = normalise_url(api)
-    method = (method or "").strip().upper()
-    return next((op for op in operations if normalise_url(op.url) == url and (not method or op.method == method)), None)
