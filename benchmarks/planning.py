@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,22 @@ def planning(folder: Path, repeat: int) -> dict[str, float]:
     return {"validate 20,000 cases (JSON)": best(lambda: pn.validate(as_json), repeat),
             "validate 20,000 cases (YAML)": best(lambda: pn.validate(as_yaml), repeat),
             "load_dataset 40,000 cases": best(lambda: pn.load_dataset(cases), repeat)}
+
+
+def bfcl_planning(folder: Path, repeat: int) -> dict[str, float]:
+    """Planning tests/core/test_bfcl_conformance.py's job: every candidate of the BFCL sample is a case, and
+    every case's functions are operations of one generated plugin (so a lookup per case must not scan them)."""
+    from permutate_nb.core.jobs.bfcl_suite import build_request
+    from permutate_nb.core.jobs.permutate import plan_job
+
+    cases = json.loads((ROOT / "tests/data/bfcl/sample.json").read_text(encoding="utf-8"))["cases"]
+    entries = [{**case, "id": f"{case['id']}~{i}"} for case in cases for i, _ in enumerate(case["candidates"])]
+    llm = {"provider": "OpenAIChat", "model_name": "m", "temperature": 0, "base_url": CLOSED}
+    permutation = {"name": "p", "llm": llm, "tool_selector": {"provider": "OpenAI", "plugin_group_name": "bfcl"}}
+    request = build_request(entries, [permutation], config={"cache": False}, folder=folder / "bfcl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pn.PermutateWarning)  # the sample's deliberately impossible candidates
+        return {f"plan a BFCL job of {len(entries):,} cases": best(lambda: plan_job(request), repeat)}
 
 
 def refusals(folder: Path, repeat: int) -> dict[str, float]:
@@ -137,7 +154,8 @@ def main() -> None:
     os.environ.setdefault("PERMUTATE_HOME", str(folder / "home"))
     os.environ.setdefault("OPENAI_API_KEY", "unused")
     os.environ.setdefault("PERMUTATE_URL_MAP", str(ROOT / "permutate_nb/examples/snapshots/url_map.yaml"))
-    figures = {**planning(folder, args.repeat), **refusals(folder, args.repeat), **xlsx_refusal(folder, args.repeat),
+    figures = {**planning(folder, args.repeat), **bfcl_planning(folder, args.repeat), **refusals(folder, args.repeat),
+               **xlsx_refusal(folder, args.repeat),
                **deadline_overshoot(args.repeat)}
     if args.realworld.is_dir():
         figures.update(large_specs(args.realworld, args.repeat))
