@@ -122,7 +122,7 @@ def deadline_overshoot(repeat: int) -> dict[str, float]:
     with ScriptedOpenAIServer({"default": {"text": "late", "hold": True}}) as server:
         models = {"m": {"model_name": "gpt-4o-mini", "base_url": server.base_url}}
         for _ in range(repeat):
-            frame = pn.batch([{"prompt": "slow", "model": "m"}], models=models, cache=False)
+            frame = pn.batch([{"prompt": "slow", "model": "m"}], models=models, cache=False).to_pandas()
             overshoot.append(float(frame.loc[0, "duration_sec"]) - 0.5)
         server.release()
     del os.environ["EXECUTION_TIMEOUT"]
