@@ -157,3 +157,25 @@ def test_a_parallel_expectation_on_a_one_call_selector_warns(tmp_path: Path) -> 
     assert warned == ["test case 'two': expected_calls lists 2 calls, but the selector of m returns one call, so it "
                       "can never pass (use OpenAI function calling or the Langchain tool-calling pipeline)"]
     assert expectation_warnings(pn.validate(_request("http://127.0.0.1:9/v1", str(doc), [case]))) == []
+
+
+def test_only_expectations_that_can_never_pass_are_warned(tmp_path: Path) -> None:
+    """An optional value is met by leaving the parameter out, whatever its type or name; in ``bfcl`` mode
+    BFCL's checker judges types by its own rules (Java and JavaScript values as source text), so only it does."""
+    doc = tmp_path / "weather.json"
+    doc.write_text(json.dumps(DOC), encoding="utf-8")
+
+    def case(name: str, parameters: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        call = {"plugin": str(doc), "api": f"{BASE}/weather", "parameters": parameters}
+        return {"name": name, "type": "api_signature_selector", "prompt": "p", "expected_calls": [call], **fields}
+
+    cases = [case("optional", {"city": "Paris", "unit": {"$one_of": [None], "$optional": True},
+                               "days": {"$one_of": [3], "$optional": True}}),
+             case("bfcl", {"city": True}, parameter_matching="bfcl"),
+             case("lenient", {"city": [1]}),
+             case("unknown", {"city": "Paris", "days": 3}, parameter_matching="bfcl")]
+    assert expectation_warnings(pn.validate(_request("http://127.0.0.1:9/v1", str(doc), cases))) == [
+        "test case 'lenient': expected_calls[0] value [1] of parameter 'city' cannot be of type string",
+        f"test case 'unknown': expected_calls[0] parameter 'days' is not a parameter of POST {BASE}/weather "
+        "(it has: city, unit)",
+    ]

@@ -15,7 +15,7 @@ from ..plugins.openapi import Operation
 from ..plugins.tools import ToolSet
 from ..request.locations import normalise_url
 from ..request.models import ExpectedCall, JobRequest, Permutation, TestCase
-from ..scoring.matching import fits_type
+from ..scoring.matching import fits_type, is_matcher
 
 
 class JobPlan(Protocol):
@@ -117,11 +117,13 @@ def _case_warnings(plan: JobPlan, lookup: _Lookup, case: TestCase) -> Iterator[s
             fields = (f"expected_calls[{i}].plugin", f"expected_calls[{i}].api", f"expected_calls[{i}] parameter",
                       f"expected_calls[{i}] value")
             spec = (call.plugin, call.api, call.method, call.parameters)
-        yield from _call_warnings(lookup, where, fields, *spec)
+        yield from _call_warnings(lookup, where, fields, *spec, types=plan.request.matching_mode(case) != "bfcl")
 
 
 def _call_warnings(lookup: _Lookup, where: str, fields: tuple[str, str, str, str], plugin_url: str, api: str,
-                   method: str | None, parameters: Mapping | None) -> Iterator[str]:
+                   method: str | None, parameters: Mapping | None, *, types: bool) -> Iterator[str]:
+    """``types``: whether a value's type can be judged here; BFCL's checker has its own rules (Java and
+    JavaScript values as source text, integers for floats), so in ``bfcl`` mode only BFCL judges them."""
     wanted = normalise_url(plugin_url)
     if wanted not in lookup.offered:
         yield (f"{where}: {fields[0]} {plugin_url} is in no plugin group of the permutations "
@@ -139,11 +141,13 @@ def _call_warnings(lookup: _Lookup, where: str, fields: tuple[str, str, str, str
         return
     properties = operation.parameters.get("properties") or {}
     for name, value in (parameters or {}).items():
+        if is_matcher(value) and value.get("$optional") is True:
+            continue  # met by leaving the parameter out, whatever the operation has
         if name not in properties:
             known = ", ".join(properties) or "none"
             yield (f"{where}: {fields[2]} {name!r} is not a parameter of "
                    f"{_label(operation)} (it has: {known})")
-        elif not fits_type(value, properties[name]):
+        elif types and not fits_type(value, properties[name]):
             kind = properties[name].get("type") if isinstance(properties[name], Mapping) else None
             yield f"{where}: {fields[3]} {value!r} of parameter {name!r} cannot be of type {kind}"
 

@@ -441,6 +441,8 @@ def fits_type(expected: Any, schema: Any) -> bool:
     """Whether an expected value (matchers included) can ever be a value of the schema's type;
     ``permutate validate`` warns when it cannot."""
     if is_matcher(expected):
+        if _optional(expected):
+            return True  # left out, the parameter meets it
         if "$one_of" in expected:
             return not expected["$one_of"] or any(fits_type(option, schema) for option in expected["$one_of"])
         if "$approx" in expected:
